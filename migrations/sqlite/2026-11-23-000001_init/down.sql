@@ -1,0 +1,14 @@
+DROP TABLE transactions;
+DROP TABLE audit_events;
+DROP TABLE outbox;
+DROP TABLE invite_clients;
+DROP TABLE invite_entities;
+DROP TABLE invites;
+DROP TABLE workspace_entity_grants;
+DROP TABLE workspace_memberships;
+DROP TABLE entities;
+DROP TABLE org_client_grants;
+DROP TABLE workspaces;
+DROP TABLE org_memberships;
+DROP TABLE organizations;
+DROP TABLE users;

@@ -1,0 +1,131 @@
+//! Extractors that load, from the database on every request, who the caller is and what
+//! they may reach. A workspace or firm the caller cannot reach is "not found".
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use crate::db::models::access::{self, WorkspaceAccess};
+use crate::db::models::organization::{self, OrgMembership};
+use crate::db::models::user::{self, User};
+use crate::domain::{OrgId, WorkspaceId};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// The signed-in user. Signed-out requests are sent to "Log in" and back.
+pub struct CurrentUser(pub User);
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { load_user(&req).await })
+    }
+}
+
+async fn load_user(req: &HttpRequest) -> Result<CurrentUser, AppError> {
+    let state = state(req)?;
+    let session = req.get_session();
+    let next = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let Some(uid) = super::session::user_id(&session) else {
+        return Err(AppError::SignInRequired { next });
+    };
+    match state.db.read(move |c| Ok(user::find(c, uid)?)).await? {
+        Some(u) => Ok(CurrentUser(u)),
+        None => {
+            super::session::sign_out(&session);
+            Err(AppError::SignInRequired { next })
+        }
+    }
+}
+
+/// The signed-in user, if any.
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match load_user(&req).await {
+                Ok(u) => Ok(MaybeUser(Some(u.0))),
+                Err(AppError::SignInRequired { .. }) => Ok(MaybeUser(None)),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+/// A request inside a client's workspace (`/w/{ws}/…`), with the caller's access to it.
+pub struct WorkspaceContext {
+    pub user: User,
+    pub access: WorkspaceAccess,
+}
+
+impl FromRequest for WorkspaceContext {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let ws = path_id(&req, "ws").map(WorkspaceId)?;
+            let CurrentUser(user) = load_user(&req).await?;
+            let state = state(&req)?;
+            let uid = user.user_id();
+            let access = state
+                .db
+                .read(move |c| Ok(access::load(c, uid, ws)?))
+                .await?
+                .ok_or(AppError::NotFound)?;
+            Ok(WorkspaceContext { user, access })
+        })
+    }
+}
+
+/// A request inside a firm (`/orgs/{org}/…`), with the caller's team membership.
+pub struct OrgContext {
+    pub user: User,
+    pub membership: OrgMembership,
+}
+
+impl FromRequest for OrgContext {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let org = path_id(&req, "org").map(OrgId)?;
+            let CurrentUser(user) = load_user(&req).await?;
+            let state = state(&req)?;
+            let uid = user.user_id();
+            let membership = state
+                .db
+                .read(move |c| Ok(organization::membership(c, uid, org)?))
+                .await?
+                .ok_or(AppError::NotFound)?;
+            Ok(OrgContext { user, membership })
+        })
+    }
+}
+
+/// An id from the path; anything that is not one is simply not found.
+pub fn path_id(req: &HttpRequest, name: &str) -> Result<i64, AppError> {
+    req.match_info()
+        .get(name)
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or(AppError::NotFound)
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("application state missing".into()))
+}

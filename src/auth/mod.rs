@@ -1,0 +1,8 @@
+//! Passwords, sessions, CSRF, and the extractors that load who may do what.
+
+pub mod csrf;
+pub mod extract;
+pub mod password;
+pub mod session;
+
+pub use extract::{CurrentUser, OrgContext, WorkspaceContext};

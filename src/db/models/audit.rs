@@ -1,0 +1,122 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{audit_events, users};
+use crate::db::DbConnection;
+use crate::domain::{OrgId, UserId, WorkspaceId};
+
+/// What happened, as stored (and shown, through `label`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    Invited,
+    Resent,
+    Cancelled,
+    Accepted,
+    ChangedPermissions,
+    Removed,
+    AddedClient,
+    AddedEntity,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Invited => "invited",
+            AuditAction::Resent => "resent",
+            AuditAction::Cancelled => "cancelled",
+            AuditAction::Accepted => "accepted",
+            AuditAction::ChangedPermissions => "changed_permissions",
+            AuditAction::Removed => "removed",
+            AuditAction::AddedClient => "added_client",
+            AuditAction::AddedEntity => "added_entity",
+        }
+    }
+
+    /// The verb shown in the Activity list: "ACTOR invited TARGET".
+    pub fn label_of(s: &str) -> &'static str {
+        match s {
+            "invited" => "invited",
+            "resent" => "resent the invite to",
+            "cancelled" => "cancelled the invite to",
+            "accepted" => "accepted the invite as",
+            "changed_permissions" => "changed the permissions of",
+            "removed" => "removed",
+            "added_client" => "added the client",
+            "added_entity" => "added the entity",
+            _ => "changed",
+        }
+    }
+}
+
+pub struct NewEvent<'a> {
+    pub org: OrgId,
+    pub workspace: Option<WorkspaceId>,
+    pub actor: Option<UserId>,
+    pub action: AuditAction,
+    pub target: &'a str,
+    pub detail: String,
+}
+
+pub fn record(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::organization_id.eq(e.org.0),
+            audit_events::workspace_id.eq(e.workspace.map(|w| w.0)),
+            audit_events::actor_id.eq(e.actor.map(|a| a.0)),
+            audit_events::action.eq(e.action.as_str()),
+            audit_events::target_email.eq(e.target),
+            audit_events::detail.eq(e.detail),
+            audit_events::created_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub struct EventRow {
+    pub actor_name: Option<String>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub at: NaiveDateTime,
+}
+
+/// The newest events first, with the actor's name in the same query.
+pub fn list(
+    conn: &mut DbConnection,
+    org: OrgId,
+    workspace: Option<WorkspaceId>,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut q = audit_events::table
+        .left_join(users::table.on(users::id.nullable().eq(audit_events::actor_id)))
+        .filter(audit_events::organization_id.eq(org.0))
+        .into_boxed();
+    q = match workspace {
+        Some(w) => q.filter(audit_events::workspace_id.eq(w.0)),
+        None => q.filter(audit_events::workspace_id.is_null()),
+    };
+    let rows = q
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select((
+            users::name.nullable(),
+            users::email.nullable(),
+            audit_events::action,
+            audit_events::target_email,
+            audit_events::detail,
+            audit_events::created_at,
+        ))
+        .load::<(Option<String>, Option<String>, String, String, String, NaiveDateTime)>(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(actor_name, actor_email, action, target, detail, at)| EventRow {
+            actor_name,
+            actor_email,
+            action,
+            target,
+            detail,
+            at,
+        })
+        .collect())
+}

@@ -1,0 +1,519 @@
+//! Invites to a workspace (a client) or to the firm's organization (staff): one mechanism,
+//! two kinds of target. Every change here writes its audit event and, where an email is
+//! due, its outbox row, in the caller's transaction.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{entities, invite_clients, invite_entities, invites, org_client_grants, org_memberships, organizations, users, workspace_entity_grants, workspace_memberships, workspaces};
+use crate::db::DbConnection;
+use crate::domain::token::{InviteKey, InviteToken};
+use crate::domain::{EmailAddress, EntityId, InviteId, OrgId, UserId, WorkspaceId};
+
+use super::access::{self, WorkspaceInfo};
+use super::audit::{self, AuditAction, NewEvent};
+use super::outbox;
+use super::user::User;
+
+pub const PENDING: &str = "pending";
+pub const ACCEPTED: &str = "accepted";
+pub const CANCELLED: &str = "cancelled";
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = invites)]
+pub struct Invite {
+    pub id: i64,
+    pub organization_id: i64,
+    pub workspace_id: Option<i64>,
+    pub email: String,
+    pub role: String,
+    pub new_clients: bool,
+    pub token_nonce: String,
+    pub invited_by: i64,
+    pub state: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub last_sent_at: NaiveDateTime,
+    pub accepted_by: Option<i64>,
+}
+
+impl Invite {
+    pub fn invite_id(&self) -> InviteId {
+        InviteId(self.id)
+    }
+
+    pub fn is_expired(&self, now: NaiveDateTime) -> bool {
+        self.expires_at <= now
+    }
+}
+
+/// What to invite whom to.
+pub struct NewInvite<'a> {
+    pub org: OrgId,
+    /// None: an invite to the organization (firm staff).
+    pub workspace: Option<&'a WorkspaceInfo>,
+    pub email: &'a EmailAddress,
+    pub role: &'static str,
+    pub entities: &'a [EntityId],
+    pub clients: &'a [WorkspaceId],
+    pub new_clients: bool,
+    pub inviter: UserId,
+    pub ttl: Duration,
+    pub key: &'a InviteKey,
+    /// For the audit trail: "as Accountant, for Acme LLC".
+    pub detail: String,
+}
+
+#[derive(Debug)]
+pub enum NewInviteError {
+    AlreadyMember,
+    AlreadyInvited(InviteId),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for NewInviteError {
+    fn from(e: diesel::result::Error) -> Self {
+        NewInviteError::Db(e)
+    }
+}
+
+pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, NewInviteError> {
+    if is_member(conn, &n)? {
+        return Err(NewInviteError::AlreadyMember);
+    }
+    if let Some(existing) = find_pending(conn, n.org, n.workspace.map(|w| w.id), n.email)? {
+        return Err(NewInviteError::AlreadyInvited(existing.invite_id()));
+    }
+    let now = super::now();
+    let (nonce, token) = n.key.issue();
+    let inserted = diesel::insert_into(invites::table)
+        .values((
+            invites::organization_id.eq(n.org.0),
+            invites::workspace_id.eq(n.workspace.map(|w| w.id.0)),
+            invites::email.eq(n.email.as_str()),
+            invites::role.eq(n.role),
+            invites::new_clients.eq(n.new_clients),
+            invites::token_hash.eq(token.lookup_hash()),
+            invites::token_nonce.eq(&nonce),
+            invites::invited_by.eq(n.inviter.0),
+            invites::state.eq(PENDING),
+            invites::created_at.eq(now),
+            invites::expires_at.eq(now + n.ttl),
+            invites::last_sent_at.eq(now),
+        ))
+        .returning(invites::id)
+        .get_result::<i64>(conn);
+    let id = match inserted {
+        Ok(id) => InviteId(id),
+        // Another request invited the same address a moment ago.
+        Err(e) if super::is_unique_violation(&e) => {
+            return match find_pending(conn, n.org, n.workspace.map(|w| w.id), n.email)? {
+                Some(existing) => Err(NewInviteError::AlreadyInvited(existing.invite_id())),
+                None => Err(NewInviteError::Db(e)),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !n.entities.is_empty() {
+        let rows: Vec<_> = n.entities.iter().map(|e| (invite_entities::invite_id.eq(id.0), invite_entities::entity_id.eq(e.0))).collect();
+        // Row by row: batch inserts are not available through the two-backend connection.
+        for row in rows {
+            diesel::insert_into(invite_entities::table).values(row).execute(conn)?;
+        }
+    }
+    if !n.clients.is_empty() {
+        let rows: Vec<_> = n.clients.iter().map(|w| (invite_clients::invite_id.eq(id.0), invite_clients::workspace_id.eq(w.0))).collect();
+        // Row by row: batch inserts are not available through the two-backend connection.
+        for row in rows {
+            diesel::insert_into(invite_clients::table).values(row).execute(conn)?;
+        }
+    }
+    outbox::enqueue_invite(conn, id, n.email.as_str())?;
+    audit::record(
+        conn,
+        NewEvent {
+            org: n.org,
+            workspace: n.workspace.map(|w| w.id),
+            actor: Some(n.inviter),
+            action: AuditAction::Invited,
+            target: n.email.as_str(),
+            detail: n.detail,
+        },
+    )?;
+    Ok(id)
+}
+
+fn is_member(conn: &mut DbConnection, n: &NewInvite<'_>) -> QueryResult<bool> {
+    let Some(user) = users::table
+        .filter(users::email.eq(n.email.as_str()))
+        .select(users::id)
+        .first::<i64>(conn)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    match n.workspace {
+        Some(ws) => Ok(access::load(conn, UserId(user), ws.id)?.is_some()),
+        None => diesel::select(diesel::dsl::exists(
+            org_memberships::table
+                .filter(org_memberships::organization_id.eq(n.org.0))
+                .filter(org_memberships::user_id.eq(user)),
+        ))
+        .get_result(conn),
+    }
+}
+
+pub fn find_pending(conn: &mut DbConnection, org: OrgId, ws: Option<WorkspaceId>, email: &EmailAddress) -> QueryResult<Option<Invite>> {
+    let mut q = invites::table
+        .filter(invites::organization_id.eq(org.0))
+        .filter(invites::email.eq(email.as_str()))
+        .filter(invites::state.eq(PENDING))
+        .into_boxed();
+    q = match ws {
+        Some(w) => q.filter(invites::workspace_id.eq(w.0)),
+        None => q.filter(invites::workspace_id.is_null()),
+    };
+    q.select(Invite::as_select()).first(conn).optional()
+}
+
+/// A pending invite of this workspace (None: of the organization itself); anything else,
+/// including another firm's invite, is not found.
+pub fn find_for_target(conn: &mut DbConnection, org: OrgId, ws: Option<WorkspaceId>, id: InviteId) -> QueryResult<Option<Invite>> {
+    let mut q = invites::table
+        .filter(invites::id.eq(id.0))
+        .filter(invites::organization_id.eq(org.0))
+        .filter(invites::state.eq(PENDING))
+        .into_boxed();
+    q = match ws {
+        Some(w) => q.filter(invites::workspace_id.eq(w.0)),
+        None => q.filter(invites::workspace_id.is_null()),
+    };
+    q.select(Invite::as_select()).first(conn).optional()
+}
+
+/// All pending invites of a workspace (or of the organization), oldest first.
+pub fn pending_for(conn: &mut DbConnection, org: OrgId, ws: Option<WorkspaceId>) -> QueryResult<Vec<Invite>> {
+    let mut q = invites::table
+        .filter(invites::organization_id.eq(org.0))
+        .filter(invites::state.eq(PENDING))
+        .into_boxed();
+    q = match ws {
+        Some(w) => q.filter(invites::workspace_id.eq(w.0)),
+        None => q.filter(invites::workspace_id.is_null()),
+    };
+    q.order(invites::id.asc()).select(Invite::as_select()).load(conn)
+}
+
+pub fn entity_ids_of(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    invite_entities::table
+        .filter(invite_entities::invite_id.eq_any(invites))
+        .select((invite_entities::invite_id, invite_entities::entity_id))
+        .load(conn)
+}
+
+pub fn client_ids_of(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    invite_clients::table
+        .filter(invite_clients::invite_id.eq_any(invites))
+        .select((invite_clients::invite_id, invite_clients::workspace_id))
+        .load(conn)
+}
+
+#[derive(Debug)]
+pub enum ResendError {
+    TooSoon,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for ResendError {
+    fn from(e: diesel::result::Error) -> Self {
+        ResendError::Db(e)
+    }
+}
+
+/// Sends the email again and renews the expiry; at most once a minute per invite.
+pub fn resend(conn: &mut DbConnection, invite: &Invite, actor: UserId, ttl: Duration) -> Result<(), ResendError> {
+    let now = super::now();
+    if now - invite.last_sent_at < Duration::seconds(60) {
+        return Err(ResendError::TooSoon);
+    }
+    diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
+        .set((invites::expires_at.eq(now + ttl), invites::last_sent_at.eq(now)))
+        .execute(conn)?;
+    outbox::drop_pending_for_invite(conn, invite.invite_id())?;
+    outbox::enqueue_invite(conn, invite.invite_id(), &invite.email)?;
+    audit::record(
+        conn,
+        NewEvent {
+            org: OrgId(invite.organization_id),
+            workspace: invite.workspace_id.map(WorkspaceId),
+            actor: Some(actor),
+            action: AuditAction::Resent,
+            target: &invite.email,
+            detail: String::new(),
+        },
+    )?;
+    Ok(())
+}
+
+pub fn cancel(conn: &mut DbConnection, invite: &Invite, actor: UserId) -> QueryResult<()> {
+    diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
+        .set((invites::state.eq(CANCELLED), invites::ended_at.eq(Some(super::now()))))
+        .execute(conn)?;
+    outbox::drop_pending_for_invite(conn, invite.invite_id())?;
+    audit::record(
+        conn,
+        NewEvent {
+            org: OrgId(invite.organization_id),
+            workspace: invite.workspace_id.map(WorkspaceId),
+            actor: Some(actor),
+            action: AuditAction::Cancelled,
+            target: &invite.email,
+            detail: String::new(),
+        },
+    )
+}
+
+/// Everything a person needs to know about an invite: for the landing page and the email.
+#[derive(Clone, Debug)]
+pub struct InviteDetails {
+    pub id: InviteId,
+    pub org_name: String,
+    pub workspace: Option<(WorkspaceId, String)>,
+    pub email: String,
+    pub role: String,
+    pub new_clients: bool,
+    /// Entity names (workspace invites) or client names (organization invites).
+    pub access: Vec<String>,
+    pub inviter_name: String,
+    pub inviter_email: String,
+    pub expires_at: NaiveDateTime,
+    pub state: String,
+    pub nonce: String,
+    pub accepted_by: Option<i64>,
+}
+
+pub fn details(conn: &mut DbConnection, invite: Invite) -> QueryResult<InviteDetails> {
+    let org_name = organizations::table
+        .find(invite.organization_id)
+        .select(organizations::name)
+        .first::<String>(conn)?;
+    let workspace = match invite.workspace_id {
+        Some(w) => Some((
+            WorkspaceId(w),
+            workspaces::table.find(w).select(workspaces::name).first::<String>(conn)?,
+        )),
+        None => None,
+    };
+    let (inviter_name, inviter_email) = users::table
+        .find(invite.invited_by)
+        .select((users::name, users::email))
+        .first::<(String, String)>(conn)?;
+    let access = if invite.workspace_id.is_some() {
+        invite_entities::table
+            .inner_join(entities::table)
+            .filter(invite_entities::invite_id.eq(invite.id))
+            .order(entities::name.asc())
+            .select(entities::name)
+            .load::<String>(conn)?
+    } else {
+        invite_clients::table
+            .inner_join(workspaces::table)
+            .filter(invite_clients::invite_id.eq(invite.id))
+            .order(workspaces::name.asc())
+            .select(workspaces::name)
+            .load::<String>(conn)?
+    };
+    Ok(InviteDetails {
+        id: invite.invite_id(),
+        org_name,
+        workspace,
+        email: invite.email,
+        role: invite.role,
+        new_clients: invite.new_clients,
+        access,
+        inviter_name,
+        inviter_email,
+        expires_at: invite.expires_at,
+        state: invite.state,
+        nonce: invite.token_nonce,
+        accepted_by: invite.accepted_by,
+    })
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: InviteId) -> QueryResult<Option<Invite>> {
+    invites::table.find(id.0).select(Invite::as_select()).first(conn).optional()
+}
+
+pub fn find_by_token(conn: &mut DbConnection, token: &InviteToken) -> QueryResult<Option<Invite>> {
+    invites::table
+        .filter(invites::token_hash.eq(token.lookup_hash()))
+        .select(Invite::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Where an accepted invite leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepted {
+    Workspace(WorkspaceId),
+    Organization(OrgId),
+}
+
+#[derive(Debug)]
+pub enum AcceptError {
+    Unknown,
+    Cancelled,
+    Expired,
+    /// Accepted before: by this user (they just land where it leads) or someone else.
+    AlreadyAccepted { by_this_user: bool, leads_to: Accepted },
+    WrongAccount { invited: String },
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for AcceptError {
+    fn from(e: diesel::result::Error) -> Self {
+        AcceptError::Db(e)
+    }
+}
+
+fn leads_to(invite: &Invite) -> Accepted {
+    match invite.workspace_id {
+        Some(w) => Accepted::Workspace(WorkspaceId(w)),
+        None => Accepted::Organization(OrgId(invite.organization_id)),
+    }
+}
+
+/// Accepts an invite as `user`: exactly once, only for the invited address.
+pub fn accept(conn: &mut DbConnection, token: &InviteToken, user: &User) -> Result<Accepted, AcceptError> {
+    let invite = find_by_token(conn, token)?.ok_or(AcceptError::Unknown)?;
+    match invite.state.as_str() {
+        CANCELLED => return Err(AcceptError::Cancelled),
+        ACCEPTED => {
+            return Err(AcceptError::AlreadyAccepted {
+                by_this_user: invite.accepted_by == Some(user.id),
+                leads_to: leads_to(&invite),
+            })
+        }
+        _ => {}
+    }
+    let now = super::now();
+    if invite.is_expired(now) {
+        return Err(AcceptError::Expired);
+    }
+    if invite.email != user.email {
+        return Err(AcceptError::WrongAccount { invited: invite.email });
+    }
+    // The state check and the change are one statement: of concurrent accepts, one wins.
+    let won = diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
+        .set((
+            invites::state.eq(ACCEPTED),
+            invites::accepted_by.eq(Some(user.id)),
+            invites::ended_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    if won == 0 {
+        return Err(AcceptError::AlreadyAccepted {
+            by_this_user: false,
+            leads_to: leads_to(&invite),
+        });
+    }
+    match invite.workspace_id {
+        Some(ws) => join_workspace(conn, &invite, ws, user, now)?,
+        None => join_organization(conn, &invite, user, now)?,
+    }
+    outbox::drop_pending_for_invite(conn, invite.invite_id())?;
+    audit::record(
+        conn,
+        NewEvent {
+            org: OrgId(invite.organization_id),
+            workspace: invite.workspace_id.map(WorkspaceId),
+            actor: Some(user.user_id()),
+            action: AuditAction::Accepted,
+            target: &invite.email,
+            detail: crate::domain::WorkspaceRole::parse(&invite.role)
+                .map(|r| r.label())
+                .or_else(|| crate::domain::OrgRole::parse(&invite.role).map(|r| r.label()))
+                .unwrap_or("")
+                .to_string(),
+        },
+    )?;
+    Ok(leads_to(&invite))
+}
+
+fn join_workspace(conn: &mut DbConnection, invite: &Invite, ws: i64, user: &User, now: NaiveDateTime) -> QueryResult<()> {
+    let existing = workspace_memberships::table
+        .filter(workspace_memberships::workspace_id.eq(ws))
+        .filter(workspace_memberships::user_id.eq(user.id))
+        .select(workspace_memberships::id)
+        .first::<i64>(conn)
+        .optional()?;
+    let membership = match existing {
+        Some(id) => {
+            diesel::update(workspace_memberships::table.find(id))
+                .set(workspace_memberships::role.eq(&invite.role))
+                .execute(conn)?;
+            diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(id))).execute(conn)?;
+            id
+        }
+        None => diesel::insert_into(workspace_memberships::table)
+            .values((
+                workspace_memberships::workspace_id.eq(ws),
+                workspace_memberships::user_id.eq(user.id),
+                workspace_memberships::role.eq(&invite.role),
+                workspace_memberships::invited_by.eq(Some(invite.invited_by)),
+                workspace_memberships::created_at.eq(now),
+            ))
+            .returning(workspace_memberships::id)
+            .get_result::<i64>(conn)?,
+    };
+    let grants: Vec<_> = entity_ids_of(conn, &[invite.id])?
+        .into_iter()
+        .map(|(_, e)| (workspace_entity_grants::membership_id.eq(membership), workspace_entity_grants::entity_id.eq(e)))
+        .collect();
+    if !grants.is_empty() {
+        // Row by row: batch inserts are not available through the two-backend connection.
+        for row in grants {
+            diesel::insert_into(workspace_entity_grants::table).values(row).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+fn join_organization(conn: &mut DbConnection, invite: &Invite, user: &User, now: NaiveDateTime) -> QueryResult<()> {
+    let existing = org_memberships::table
+        .filter(org_memberships::organization_id.eq(invite.organization_id))
+        .filter(org_memberships::user_id.eq(user.id))
+        .select(org_memberships::id)
+        .first::<i64>(conn)
+        .optional()?;
+    let membership = match existing {
+        Some(id) => {
+            diesel::update(org_memberships::table.find(id))
+                .set((org_memberships::role.eq(&invite.role), org_memberships::new_clients.eq(invite.new_clients)))
+                .execute(conn)?;
+            diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(id))).execute(conn)?;
+            id
+        }
+        None => diesel::insert_into(org_memberships::table)
+            .values((
+                org_memberships::organization_id.eq(invite.organization_id),
+                org_memberships::user_id.eq(user.id),
+                org_memberships::role.eq(&invite.role),
+                org_memberships::new_clients.eq(invite.new_clients),
+                org_memberships::created_at.eq(now),
+            ))
+            .returning(org_memberships::id)
+            .get_result::<i64>(conn)?,
+    };
+    let grants: Vec<_> = client_ids_of(conn, &[invite.id])?
+        .into_iter()
+        .map(|(_, w)| (org_client_grants::membership_id.eq(membership), org_client_grants::workspace_id.eq(w)))
+        .collect();
+    if !grants.is_empty() {
+        // Row by row: batch inserts are not available through the two-backend connection.
+        for row in grants {
+            diesel::insert_into(org_client_grants::table).values(row).execute(conn)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! Every query lives here, grouped by table. Functions take a connection and return
+//! plain data; transactions are opened by the caller through `Db::write`.
+
+pub mod access;
+pub mod audit;
+pub mod entity;
+pub mod invite;
+pub mod members;
+pub mod organization;
+pub mod outbox;
+pub mod user;
+pub mod workspace;
+
+use chrono::NaiveDateTime;
+use diesel::result::{DatabaseErrorKind, Error};
+
+/// Now, in UTC, to the microsecond (both backends keep microseconds).
+pub fn now() -> NaiveDateTime {
+    let t = chrono::Utc::now().naive_utc();
+    t - chrono::Duration::nanoseconds(i64::from(t.and_utc().timestamp_subsec_nanos() % 1000))
+}
+
+pub fn is_unique_violation(e: &Error) -> bool {
+    matches!(e, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// Serialises changes to one workspace's (or firm's) members on PostgreSQL, so that two
+/// Admins demoting each other cannot both succeed. On SQLite writers are already serial.
+pub fn lock_row(conn: &mut super::DbConnection, table: LockTable, id: i64) -> Result<(), Error> {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    if let super::DbConnection::Pg(pg) = conn {
+        let sql = match table {
+            LockTable::Workspace => "SELECT id FROM workspaces WHERE id = $1 FOR UPDATE",
+            LockTable::Organization => "SELECT id FROM organizations WHERE id = $1 FOR UPDATE",
+        };
+        diesel::sql_query(sql).bind::<BigInt, _>(id).execute(pg)?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+pub enum LockTable {
+    Workspace,
+    Organization,
+}

@@ -1,0 +1,95 @@
+use diesel::prelude::*;
+
+use crate::db::schema::{org_client_grants, org_memberships, organizations};
+use crate::db::DbConnection;
+use crate::domain::{EmailAddress, MembershipId, OrgId, OrgRole, UserId, WorkspaceId};
+
+use super::user::{self, CreateUserError};
+
+/// Sign-up: the user, their firm and their Admin membership, together or not at all.
+pub fn sign_up(
+    conn: &mut DbConnection,
+    email: &EmailAddress,
+    name: &str,
+    password_hash: &str,
+    firm: &str,
+) -> Result<(UserId, OrgId), CreateUserError> {
+    let user = user::create(conn, email, name, password_hash)?;
+    let now = super::now();
+    let org = diesel::insert_into(organizations::table)
+        .values((organizations::name.eq(firm), organizations::created_at.eq(now)))
+        .returning(organizations::id)
+        .get_result::<i64>(conn)?;
+    diesel::insert_into(org_memberships::table)
+        .values((
+            org_memberships::organization_id.eq(org),
+            org_memberships::user_id.eq(user.0),
+            org_memberships::role.eq(OrgRole::Admin.as_str()),
+            org_memberships::new_clients.eq(false),
+            org_memberships::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok((user, OrgId(org)))
+}
+
+/// The caller's membership of one firm.
+#[derive(Clone, Debug)]
+pub struct OrgMembership {
+    pub membership_id: MembershipId,
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub role: OrgRole,
+    pub new_clients: bool,
+}
+
+pub fn membership(conn: &mut DbConnection, user: UserId, org: OrgId) -> QueryResult<Option<OrgMembership>> {
+    let row = org_memberships::table
+        .inner_join(organizations::table)
+        .filter(org_memberships::user_id.eq(user.0))
+        .filter(org_memberships::organization_id.eq(org.0))
+        .select((org_memberships::id, organizations::id, organizations::name, org_memberships::role, org_memberships::new_clients))
+        .first::<(i64, i64, String, String, bool)>(conn)
+        .optional()?;
+    Ok(row.and_then(to_membership))
+}
+
+/// Every firm the user belongs to, oldest first.
+pub fn memberships_of(conn: &mut DbConnection, user: UserId) -> QueryResult<Vec<OrgMembership>> {
+    let rows = org_memberships::table
+        .inner_join(organizations::table)
+        .filter(org_memberships::user_id.eq(user.0))
+        .order(org_memberships::id.asc())
+        .select((org_memberships::id, organizations::id, organizations::name, org_memberships::role, org_memberships::new_clients))
+        .load::<(i64, i64, String, String, bool)>(conn)?;
+    Ok(rows.into_iter().filter_map(to_membership).collect())
+}
+
+fn to_membership((mid, oid, name, role, new_clients): (i64, i64, String, String, bool)) -> Option<OrgMembership> {
+    Some(OrgMembership {
+        membership_id: MembershipId(mid),
+        org_id: OrgId(oid),
+        org_name: name,
+        role: OrgRole::parse(&role)?,
+        new_clients,
+    })
+}
+
+/// The clients (workspaces) a team membership was granted; only meaningful for Members.
+pub fn client_grants(conn: &mut DbConnection, membership: MembershipId) -> QueryResult<Vec<WorkspaceId>> {
+    Ok(org_client_grants::table
+        .filter(org_client_grants::membership_id.eq(membership.0))
+        .select(org_client_grants::workspace_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .map(WorkspaceId)
+        .collect())
+}
+
+/// None means "every client" (Admins and Managers).
+pub fn client_scope(conn: &mut DbConnection, m: &OrgMembership) -> QueryResult<Option<Vec<WorkspaceId>>> {
+    if m.role.sees_all_clients() {
+        Ok(None)
+    } else {
+        client_grants(conn, m.membership_id).map(Some)
+    }
+}

@@ -1,0 +1,179 @@
+//! The email outbox. A row is written in the same transaction as the change that needs
+//! the email; the worker (`crate::email::worker`) claims due rows, sends them with no
+//! transaction open, and records the result. Nothing is lost on a restart: a row claimed
+//! by a worker that died is claimed again when its lease runs out.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+
+use crate::db::schema::outbox;
+use crate::db::DbConnection;
+use crate::domain::InviteId;
+
+pub const KIND_INVITE: &str = "invite";
+
+pub fn enqueue_invite(conn: &mut DbConnection, invite: InviteId, to: &str) -> QueryResult<()> {
+    let now = super::now();
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::kind.eq(KIND_INVITE),
+            outbox::invite_id.eq(Some(invite.0)),
+            outbox::to_email.eq(to),
+            outbox::state.eq("pending"),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(now),
+            outbox::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Emails for an invite that is no longer pending are not sent.
+pub fn drop_pending_for_invite(conn: &mut DbConnection, invite: InviteId) -> QueryResult<()> {
+    diesel::update(outbox::table.filter(outbox::invite_id.eq(invite.0)).filter(outbox::state.eq("pending")))
+        .set(outbox::state.eq("dropped"))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub invite_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    pub to_email: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due emails for `lease`, atomically: on PostgreSQL with
+/// `FOR UPDATE SKIP LOCKED` (so several app instances never send one email twice); on
+/// SQLite the caller holds the single writer lock.
+pub fn claim_due(conn: &mut DbConnection, now: NaiveDateTime, lease: Duration, limit: i64) -> QueryResult<Vec<Claimed>> {
+    let until = now + lease;
+    match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(
+            "UPDATE outbox SET locked_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
+                          AND (locked_until IS NULL OR locked_until <= $2) \
+                          ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, kind, invite_id, to_email, attempts",
+        )
+        .bind::<Timestamp, _>(until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(pg),
+        DbConnection::Sqlite(lite) => diesel::sql_query(
+            "UPDATE outbox SET locked_until = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? \
+                          AND (locked_until IS NULL OR locked_until <= ?) \
+                          ORDER BY id LIMIT ?) \
+             RETURNING id, kind, invite_id, to_email, attempts",
+        )
+        .bind::<Timestamp, _>(until)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(lite),
+    }
+}
+
+pub fn mark_sent(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::state.eq("sent"),
+            outbox::sent_at.eq(Some(super::now())),
+            outbox::locked_until.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mark_dropped(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((outbox::state.eq("dropped"), outbox::locked_until.eq(None::<NaiveDateTime>)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// After a failed attempt: try again later, or give up after `max_attempts`.
+pub fn mark_failed(conn: &mut DbConnection, id: i64, attempts: i32, error: &str, next_attempt: NaiveDateTime, max_attempts: i32) -> QueryResult<()> {
+    let state = if attempts >= max_attempts { "failed" } else { "pending" };
+    let error: String = error.chars().take(500).collect();
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::state.eq(state),
+            outbox::last_error.eq(Some(error)),
+            outbox::next_attempt_at.eq(next_attempt),
+            outbox::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What the Members and Team pages say about an invite's email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    NotSentYet,
+    Retrying,
+    Failed,
+    Sent(NaiveDateTime),
+}
+
+/// The state of the newest email of each invite (one query).
+pub fn delivery_for(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<HashMap<i64, Delivery>> {
+    let rows = outbox::table
+        .filter(outbox::invite_id.eq_any(invites))
+        .filter(outbox::state.ne("dropped"))
+        .order(outbox::id.desc())
+        .select((outbox::invite_id, outbox::state, outbox::attempts, outbox::last_error, outbox::sent_at))
+        .load::<(Option<i64>, String, i32, Option<String>, Option<NaiveDateTime>)>(conn)?;
+    let mut out = HashMap::new();
+    for (invite, state, attempts, error, sent_at) in rows {
+        let Some(invite) = invite else { continue };
+        out.entry(invite).or_insert_with(|| match (state.as_str(), sent_at) {
+            ("sent", Some(at)) => Delivery::Sent(at),
+            ("failed", _) => Delivery::Failed,
+            _ if attempts > 0 && error.is_some() => Delivery::Retrying,
+            _ => Delivery::NotSentYet,
+        });
+    }
+    Ok(out)
+}
+
+pub struct MailboxRow {
+    pub id: i64,
+    pub invite_id: Option<i64>,
+    pub to_email: String,
+    pub state: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// For the local mailbox page (development, no SMTP): the newest emails.
+pub fn recent(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<MailboxRow>> {
+    Ok(outbox::table
+        .order(outbox::id.desc())
+        .limit(limit)
+        .select((outbox::id, outbox::invite_id, outbox::to_email, outbox::state, outbox::created_at))
+        .load::<(i64, Option<i64>, String, String, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(id, invite_id, to_email, state, created_at)| MailboxRow { id, invite_id, to_email, state, created_at })
+        .collect())
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<MailboxRow>> {
+    Ok(outbox::table
+        .find(id)
+        .select((outbox::id, outbox::invite_id, outbox::to_email, outbox::state, outbox::created_at))
+        .first::<(i64, Option<i64>, String, String, NaiveDateTime)>(conn)
+        .optional()?
+        .map(|(id, invite_id, to_email, state, created_at)| MailboxRow { id, invite_id, to_email, state, created_at }))
+}

@@ -1,0 +1,15 @@
+//! Domain types parsed at the edge: once a value is one of these, it is valid.
+
+mod email;
+mod ids;
+mod money;
+mod names;
+pub mod permissions;
+mod roles;
+pub mod token;
+
+pub use email::{EmailAddress, EmailList, EmailListEntry};
+pub use ids::{EntityId, InviteId, MembershipId, OrgId, UserId, WorkspaceId};
+pub use money::{parse_amount, format_amount, parse_date};
+pub use names::{Name, Password};
+pub use roles::{OrgRole, WorkspaceRole};

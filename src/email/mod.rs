@@ -1,0 +1,110 @@
+//! Email: each one as three templates (subject, text, HTML), a transport (SMTP through
+//! lettre, or the development mailbox when no SMTP server is configured), and the worker
+//! that empties the outbox.
+
+pub mod worker;
+
+use askama::Template;
+
+use crate::db::models::invite::InviteDetails;
+use crate::domain::token::InviteKey;
+use crate::domain::{OrgRole, WorkspaceRole};
+
+pub struct RenderedEmail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What an invite email says, in words ready for the templates.
+pub struct InviteEmailView {
+    pub inviter_name: String,
+    pub inviter_email: String,
+    pub org_name: String,
+    /// The client's name for a workspace invite; None for a firm (team) invite.
+    pub workspace_name: Option<String>,
+    pub role: String,
+    pub role_description: String,
+    pub access: String,
+    pub link: String,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/invite_subject.txt")]
+struct InviteSubject<'a> {
+    v: &'a InviteEmailView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/invite.txt")]
+struct InviteText<'a> {
+    v: &'a InviteEmailView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/invite.html")]
+struct InviteHtml<'a> {
+    v: &'a InviteEmailView,
+}
+
+pub fn invite_link(public_url: &str, key: &InviteKey, nonce: &str) -> String {
+    format!("{public_url}/invites/{}", key.token_for(nonce).as_str())
+}
+
+/// "Admin", "Accountant", "Member" (workspace) or "Admin", "Manager", "Member" (team).
+pub fn role_words(details: &InviteDetails) -> (&'static str, &'static str) {
+    if details.workspace.is_some() {
+        WorkspaceRole::parse(&details.role).map_or(("", ""), |r| (r.label(), r.description()))
+    } else {
+        OrgRole::parse(&details.role).map_or(("", ""), |r| (r.label(), r.description()))
+    }
+}
+
+/// "All entities", "Acme LLC and Acme Holdings", "All clients", …
+pub fn access_words(details: &InviteDetails) -> String {
+    let (role, _) = role_words(details);
+    if details.workspace.is_some() {
+        if role == "Admin" {
+            "All entities".into()
+        } else if details.access.is_empty() {
+            "No entities yet".into()
+        } else {
+            details.access.join(", ")
+        }
+    } else if matches!(role, "Admin" | "Manager") {
+        "All clients".into()
+    } else {
+        let mut parts = details.access.clone();
+        if details.new_clients {
+            parts.push("new clients as they are added".into());
+        }
+        if parts.is_empty() {
+            "No clients yet".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+pub fn render_invite(details: &InviteDetails, public_url: &str, key: &InviteKey) -> RenderedEmail {
+    let (role, role_description) = role_words(details);
+    let v = InviteEmailView {
+        inviter_name: details.inviter_name.clone(),
+        inviter_email: details.inviter_email.clone(),
+        org_name: details.org_name.clone(),
+        workspace_name: details.workspace.as_ref().map(|w| w.1.clone()),
+        role: role.to_string(),
+        role_description: role_description.to_string(),
+        access: access_words(details),
+        link: invite_link(public_url, key, &details.nonce),
+        expires: details.expires_at.format("%B %-d, %Y at %H:%M UTC").to_string(),
+    };
+    RenderedEmail {
+        to: details.email.clone(),
+        subject: InviteSubject { v: &v }.render().unwrap_or_default().trim().to_string(),
+        text: InviteText { v: &v }.render().unwrap_or_default(),
+        html: InviteHtml { v: &v }.render().unwrap_or_default(),
+    }
+}

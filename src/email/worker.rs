@@ -1,0 +1,186 @@
+//! Empties the outbox: claims due emails, renders them, sends them with no transaction or
+//! connection held, and records the result, retrying with exponential backoff.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::Notify;
+
+use crate::db::models::outbox::{self, Claimed};
+use crate::db::models::{invite, now};
+use crate::db::Db;
+use crate::domain::token::InviteKey;
+use crate::domain::InviteId;
+use crate::error::{AppError, StartupError};
+
+use super::RenderedEmail;
+
+/// How a claimed email leaves: over SMTP, or into the log and the local mailbox page.
+#[derive(Clone)]
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    DevMailbox,
+}
+
+impl Transport {
+    pub fn from_settings(smtp_url: Option<&str>) -> Result<Transport, StartupError> {
+        match smtp_url {
+            None => Ok(Transport::DevMailbox),
+            Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map(|b| Transport::Smtp(b.timeout(Some(StdDuration::from_secs(20))).build()))
+                .map_err(|e| StartupError::new(format!("SMTP_URL is not usable: {e}"))),
+        }
+    }
+}
+
+pub struct Mailer {
+    pub db: Db,
+    pub transport: Transport,
+    pub from: Mailbox,
+    pub public_url: String,
+    pub key: InviteKey,
+    pub wake: Arc<Notify>,
+}
+
+const BATCH: i64 = 10;
+const MAX_ATTEMPTS: i32 = 30;
+
+fn lease() -> Duration {
+    Duration::minutes(2)
+}
+
+/// 5 s, 10 s, 20 s … up to an hour between attempts.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 20) - 1;
+    Duration::seconds((5i64 << exp).min(3600))
+}
+
+impl Mailer {
+    /// Runs until the process ends. Wakes when a request queues an email, and once a second.
+    pub async fn run(self) {
+        loop {
+            match self.tick().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox: could not claim emails"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Sends what is due; returns how many emails it handled.
+    pub async fn tick(&self) -> Result<usize, AppError> {
+        let db = self.db.clone();
+        let claimed = tokio::task::spawn_blocking(move || db.write_blocking(|c| Ok(outbox::claim_due(c, now(), lease(), BATCH)?)))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+        let n = claimed.len();
+        for item in claimed {
+            self.deliver(item).await;
+        }
+        Ok(n)
+    }
+
+    async fn deliver(&self, item: Claimed) {
+        let id = item.id;
+        let email = match self.render(&item).await {
+            Ok(Some(email)) => email,
+            Ok(None) => {
+                // The invite was cancelled or accepted meanwhile: nothing to send.
+                let _ = self.db.write(move |c| Ok(outbox::mark_dropped(c, id)?)).await;
+                return;
+            }
+            Err(e) => {
+                self.failed(item, format!("could not prepare the email: {e}")).await;
+                return;
+            }
+        };
+        let result = match &self.transport {
+            Transport::DevMailbox => {
+                // Development only (no SMTP_URL): the link goes to the log on purpose.
+                let link = email.text.lines().find(|l| l.contains("/invites/")).unwrap_or("").trim().to_string();
+                tracing::info!(to = %email.to, subject = %email.subject, link = %link, "email kept in the local mailbox (no SMTP_URL): {}/dev/mailbox", self.public_url);
+                Ok(())
+            }
+            Transport::Smtp(smtp) => match self.message(&email) {
+                Ok(msg) => smtp.send(msg).await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(()) => {
+                if let Err(e) = self.db.write(move |c| Ok(outbox::mark_sent(c, id)?)).await {
+                    tracing::error!(error = %e, outbox_id = id, "outbox: sent, but could not record it");
+                }
+            }
+            Err(e) => self.failed(item, e).await,
+        }
+    }
+
+    async fn failed(&self, item: Claimed, error: String) {
+        let next = now() + backoff(item.attempts);
+        tracing::warn!(outbox_id = item.id, attempt = item.attempts, error = %error, "outbox: sending failed; will retry");
+        let (id, attempts) = (item.id, item.attempts);
+        if let Err(e) = self
+            .db
+            .write(move |c| Ok(outbox::mark_failed(c, id, attempts, &error, next, MAX_ATTEMPTS)?))
+            .await
+        {
+            tracing::error!(error = %e, "outbox: could not record a failure");
+        }
+    }
+
+    async fn render(&self, item: &Claimed) -> Result<Option<RenderedEmail>, AppError> {
+        if item.kind != outbox::KIND_INVITE {
+            return Err(AppError::Internal(format!("unknown email kind {}", item.kind)));
+        }
+        let Some(invite_id) = item.invite_id else {
+            return Ok(None);
+        };
+        render_invite_email(&self.db, InviteId(invite_id), &self.public_url, &self.key, true).await
+    }
+
+    fn message(&self, email: &RenderedEmail) -> Result<Message, String> {
+        let to: Mailbox = email.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&email.subject)
+            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+            .map_err(|e| format!("could not build the message: {e}"))
+    }
+}
+
+/// Renders an invite's email from the database. With `only_pending`, None for an invite
+/// that is no longer pending.
+pub async fn render_invite_email(db: &Db, id: InviteId, public_url: &str, key: &InviteKey, only_pending: bool) -> Result<Option<RenderedEmail>, AppError> {
+    let details = db
+        .read(move |c| {
+            let Some(inv) = invite::find_by_id(c, id)? else {
+                return Ok(None);
+            };
+            if only_pending && inv.state != invite::PENDING {
+                return Ok(None);
+            }
+            Ok(Some(invite::details(c, inv)?))
+        })
+        .await?;
+    Ok(details.map(|d| super::render_invite(&d, public_url, key)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(super::backoff(1).num_seconds(), 5);
+        assert_eq!(super::backoff(2).num_seconds(), 10);
+        assert_eq!(super::backoff(5).num_seconds(), 80);
+        assert_eq!(super::backoff(30).num_seconds(), 3600);
+    }
+}

@@ -1,0 +1,126 @@
+//! One error type for the whole request path, mapped to a status and an error page.
+//! Internals (database messages, panics) are logged, never shown.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Missing, or belongs to another firm: the two must look the same.
+    #[error("not found")]
+    NotFound,
+    /// Inside a workspace or firm the caller belongs to, but their role does not allow it.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("sign-in required")]
+    SignInRequired { next: String },
+    #[error("CSRF check failed")]
+    Csrf,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("too many requests")]
+    TooManyRequests,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound,
+            other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+struct ErrorPage<'a> {
+    code: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::SignInRequired { next } = self {
+            let location = format!("/login?next={}", crate::routes::encode_query(next));
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        let (title, message): (&str, &str) = match self {
+            AppError::NotFound => (
+                "Page not found",
+                "This page does not exist, or you do not have access to it.",
+            ),
+            AppError::Forbidden(why) => ("You can't do that here", why),
+            AppError::Csrf => (
+                "This form has expired",
+                "For your security the form could not be accepted: it was opened in another session or is too old. Go back, reload the page and try again.",
+            ),
+            AppError::BadRequest(why) => ("That request could not be understood", why.as_str()),
+            AppError::TooManyRequests => (
+                "Too many attempts",
+                "Please wait a minute before trying again.",
+            ),
+            AppError::Unavailable(_) => (
+                "Portico is busy",
+                "The database did not answer in time. Please try again in a moment.",
+            ),
+            AppError::Internal(_) => (
+                "Something went wrong",
+                "The error has been logged. Nothing was changed; please try again.",
+            ),
+            AppError::SignInRequired { .. } => unreachable!("handled above"),
+        };
+        if let AppError::Internal(detail) | AppError::Unavailable(detail) = self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let status = self.status_code();
+        let page = ErrorPage {
+            code: status.as_u16(),
+            title,
+            message,
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body)
+    }
+}
+
+/// Errors at start-up, where the only thing to do is print them and exit.
+#[derive(Debug)]
+pub struct StartupError(String);
+
+impl StartupError {
+    pub fn new(message: impl Into<String>) -> Self {
+        StartupError(message.into())
+    }
+}
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}

@@ -1,0 +1,10 @@
+//! Portico: accounting firms invite their clients and staff into the books.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod email;
+pub mod error;
+pub mod routes;
+pub mod startup;

@@ -1,0 +1,207 @@
+//! Sign up, log in, log out.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{redirect, render, render_with_status, safe_next, Layout};
+use crate::auth::extract::MaybeUser;
+use crate::auth::{password, session};
+use crate::db::models::organization;
+use crate::db::models::user::{self, CreateUserError};
+use crate::domain::{EmailAddress, Name, Password};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+#[derive(Default)]
+pub struct SignupErrors {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub firm: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup.html")]
+pub struct SignupPage {
+    l: Layout,
+    name: String,
+    email: String,
+    firm: String,
+    errors: SignupErrors,
+    form_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    firm: String,
+}
+
+pub async fn signup_form(session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+    if user.0.is_some() {
+        return Ok(redirect("/"));
+    }
+    render(SignupPage {
+        l: Layout::public(&session, "Sign up", None),
+        name: String::new(),
+        email: String::new(),
+        firm: String::new(),
+        errors: SignupErrors::default(),
+        form_error: None,
+    })
+}
+
+pub async fn signup(state: web::Data<AppState>, session: Session, form: web::Form<SignupForm>) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let name = Name::parse(&form.name, "name", 100);
+    let email = EmailAddress::parse(&form.email);
+    let pw = Password::parse(&form.password);
+    let firm = Name::parse(&form.firm, "firm name", 120);
+    let (name, email, pw, firm) = match (name, email, pw, firm) {
+        (Ok(n), Ok(e), Ok(p), Ok(f)) => (n, e, p, f),
+        (n, e, p, f) => {
+            let errors = SignupErrors {
+                name: n.err(),
+                email: e.err().map(String::from),
+                password: p.err(),
+                firm: f.err(),
+            };
+            return signup_again(&session, form, errors, None);
+        }
+    };
+    let hash = web::block(move || password::hash(pw.expose()))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let (e2, n2, f2) = (email.clone(), name.clone(), firm.clone());
+    let created = state
+        .db
+        .write(move |c| match organization::sign_up(c, &e2, n2.as_str(), &hash, f2.as_str()) {
+            Ok(ids) => Ok(Ok(ids)),
+            Err(CreateUserError::EmailTaken) => Ok(Err(())),
+            Err(CreateUserError::Db(e)) => Err(e.into()),
+        })
+        .await?;
+    match created {
+        Ok((uid, org)) => {
+            session::sign_in(&session, uid);
+            session::flash(&session, session::FlashKind::Success, format!("Welcome to Portico, {}. Add your first client to get started.", name.as_str()));
+            Ok(redirect(&format!("/orgs/{org}/clients")))
+        }
+        Err(()) => {
+            let errors = SignupErrors {
+                email: Some("An account with this email already exists. Log in instead.".into()),
+                ..SignupErrors::default()
+            };
+            signup_again(&session, form, errors, None)
+        }
+    }
+}
+
+fn signup_again(session: &Session, form: SignupForm, errors: SignupErrors, form_error: Option<String>) -> Result<HttpResponse, AppError> {
+    render_with_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        SignupPage {
+            l: Layout::public(session, "Sign up", None),
+            name: form.name,
+            email: form.email,
+            firm: form.firm,
+            errors,
+            form_error,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    l: Layout,
+    email: String,
+    next: String,
+    form_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(session: Session, user: MaybeUser, q: web::Query<LoginQuery>) -> Result<HttpResponse, AppError> {
+    let next = safe_next(q.next.as_deref());
+    if user.0.is_some() {
+        return Ok(redirect(next.as_deref().unwrap_or("/")));
+    }
+    render(LoginPage {
+        l: Layout::public(&session, "Log in", None),
+        email: String::new(),
+        next: next.unwrap_or_default(),
+        form_error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(req: HttpRequest, state: web::Data<AppState>, session: Session, form: web::Form<LoginForm>) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let next = safe_next(form.next.as_deref());
+    let again = |message: &str, status: StatusCode| {
+        render_with_status(
+            status,
+            LoginPage {
+                l: Layout::public(&session, "Log in", None),
+                email: form.email.clone(),
+                next: next.clone().unwrap_or_default(),
+                form_error: Some(message.to_string()),
+            },
+        )
+    };
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let email_key = form.email.trim().to_lowercase();
+    if state.login_limiter.check_key(&format!("ip:{ip}")).is_err() || state.login_limiter.check_key(&format!("email:{email_key}")).is_err() {
+        return again("Too many sign-in attempts. Wait a minute and try again.", StatusCode::TOO_MANY_REQUESTS);
+    }
+    let generic = "That email and password do not match an account.";
+    let user = match EmailAddress::parse(&form.email) {
+        Ok(email) => state.db.read(move |c| Ok(user::find_by_email(c, &email)?)).await?,
+        Err(_) => None,
+    };
+    let password = form.password.clone();
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = web::block(move || match hash {
+        Some(h) => password::verify(&password, &h),
+        None => {
+            let _ = password::verify(&password, password::dummy_hash());
+            false
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    match (ok, user) {
+        (true, Some(u)) => {
+            session::sign_in(&session, u.user_id());
+            Ok(redirect(next.as_deref().unwrap_or("/")))
+        }
+        _ => again(generic, StatusCode::UNPROCESSABLE_ENTITY),
+    }
+}
+
+pub async fn logout(session: Session) -> HttpResponse {
+    session::sign_out(&session);
+    session::flash(&session, session::FlashKind::Info, "You are logged out.");
+    redirect("/login")
+}

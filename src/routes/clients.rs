@@ -1,0 +1,102 @@
+//! The firm's Clients page: the clients a team member can open, and "Add client".
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+#[allow(unused_imports)]
+use super::{redirect_with, render, render_with_status, Layout, TimeWords};
+use crate::auth::session::FlashKind;
+use crate::auth::OrgContext;
+use crate::db::models::workspace::{self, AddClientError, ClientRow};
+use crate::domain::permissions::{org_allows, OrgAction};
+use crate::domain::Name;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+#[derive(Template)]
+#[template(path = "clients/list.html")]
+pub struct ClientsPage {
+    l: Layout,
+    org_id: i64,
+    clients: Vec<ClientRow>,
+    can_add: bool,
+}
+
+pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+    let m = ctx.membership.clone();
+    let clients = state.db.read(move |c| Ok(workspace::clients_for(c, &m)?)).await?;
+    render(ClientsPage {
+        l: Layout::org(&session, "Clients", &ctx.user, &ctx.membership, "clients"),
+        org_id: ctx.membership.org_id.0,
+        clients,
+        can_add: org_allows(ctx.membership.role, OrgAction::AddClient),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "clients/new.html")]
+pub struct NewClientPage {
+    l: Layout,
+    org_id: i64,
+    name: String,
+    error: Option<String>,
+}
+
+pub async fn new_form(session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+    require_add(&ctx)?;
+    render(NewClientPage {
+        l: Layout::org(&session, "Add client", &ctx.user, &ctx.membership, "clients"),
+        org_id: ctx.membership.org_id.0,
+        name: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewClientForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn add(state: web::Data<AppState>, session: Session, ctx: OrgContext, form: web::Form<NewClientForm>) -> Result<HttpResponse, AppError> {
+    require_add(&ctx)?;
+    let again = |error: String| {
+        render_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            NewClientPage {
+                l: Layout::org(&session, "Add client", &ctx.user, &ctx.membership, "clients"),
+                org_id: ctx.membership.org_id.0,
+                name: form.name.clone(),
+                error: Some(error),
+            },
+        )
+    };
+    let name = match Name::parse(&form.name, "client name", 120) {
+        Ok(n) => n,
+        Err(e) => return again(e),
+    };
+    let (org, actor, n) = (ctx.membership.org_id, ctx.user.user_id(), name.clone());
+    let added = state
+        .db
+        .write(move |c| match workspace::add_client(c, org, actor, n.as_str()) {
+            Ok(id) => Ok(Ok(id)),
+            Err(AddClientError::NameTaken) => Ok(Err(())),
+            Err(AddClientError::Db(e)) => Err(e.into()),
+        })
+        .await?;
+    match added {
+        Ok(ws) => Ok(redirect_with(&session, &format!("/w/{ws}/entities"), FlashKind::Success, format!("Client {} added. Add its entities next.", name.as_str()))),
+        Err(()) => again(format!("Your firm already has a client called {}.", name.as_str())),
+    }
+}
+
+fn require_add(ctx: &OrgContext) -> Result<(), AppError> {
+    if org_allows(ctx.membership.role, OrgAction::AddClient) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Only firm Admins and Managers can add clients."))
+    }
+}

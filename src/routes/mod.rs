@@ -1,0 +1,241 @@
+//! The route table and what every page shares (the layout, flash messages, helpers).
+
+mod auth;
+mod clients;
+mod entities;
+mod home;
+mod static_files;
+
+use actix_session::Session;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+
+use crate::auth::session::{self, Flash, FlashKind};
+use crate::db::models::access::WorkspaceAccess;
+use crate::db::models::organization::OrgMembership;
+use crate::db::models::user::User;
+use crate::domain::permissions::{org_allows, workspace_allows, OrgAction, WorkspaceAction};
+use crate::domain::OrgRole;
+use crate::error::AppError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::home))
+        .route("/healthz", web::get().to(home::health))
+        .route("/static/{file}", web::get().to(static_files::serve))
+        .route("/signup", web::get().to(auth::signup_form))
+        .route("/signup", web::post().to(auth::signup))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/orgs/{org}/clients", web::get().to(clients::list))
+        .route("/orgs/{org}/clients", web::post().to(clients::add))
+        .route("/orgs/{org}/clients/new", web::get().to(clients::new_form))
+        .route("/w/{ws}", web::get().to(entities::workspace_home))
+        .route("/w/{ws}/entities", web::get().to(entities::list))
+        .route("/w/{ws}/entities", web::post().to(entities::add))
+        .route("/w/{ws}/entities/new", web::get().to(entities::new_form))
+        .route("/w/{ws}/entities/{entity}", web::get().to(entities::books))
+        .route("/w/{ws}/entities/{entity}/transactions", web::post().to(entities::add_transaction));
+}
+
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// The frame around every page: who is signed in, the firm sidebar, the workspace top bar.
+pub struct Layout {
+    pub title: String,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    pub user: Option<UserChip>,
+    pub sidebar: Option<Sidebar>,
+    pub topbar: Option<Topbar>,
+}
+
+pub struct UserChip {
+    pub name: String,
+    pub email: String,
+    pub initials: String,
+}
+
+pub struct Sidebar {
+    pub org_id: i64,
+    pub org_name: String,
+    pub can_view_team: bool,
+    /// "clients" or "team".
+    pub current: &'static str,
+}
+
+pub struct Topbar {
+    pub ws_id: i64,
+    pub ws_name: String,
+    pub can_view_members: bool,
+    /// "entities" or "settings".
+    pub current: &'static str,
+}
+
+impl Layout {
+    /// A page outside any firm or workspace (sign-up, log in, invite pages).
+    pub fn public(session: &Session, title: impl Into<String>, user: Option<&User>) -> Layout {
+        Layout {
+            title: title.into(),
+            csrf: session::csrf_token(session),
+            flash: session::take_flash(session),
+            user: user.map(chip),
+            sidebar: None,
+            topbar: None,
+        }
+    }
+
+    /// A page of the firm (Clients, Team).
+    pub fn org(session: &Session, title: impl Into<String>, user: &User, m: &OrgMembership, current: &'static str) -> Layout {
+        Layout {
+            sidebar: Some(sidebar(m.org_id.0, &m.org_name, m.role, current)),
+            ..Layout::public(session, title, Some(user))
+        }
+    }
+
+    /// A page inside a client's workspace. Firm staff also see their firm's sidebar.
+    pub fn workspace(session: &Session, title: impl Into<String>, user: &User, a: &WorkspaceAccess, current: &'static str) -> Layout {
+        Layout {
+            sidebar: a
+                .org_role
+                .filter(|_| a.is_staff)
+                .map(|role| sidebar(a.workspace.org_id.0, &a.workspace.org_name, role, "clients")),
+            topbar: Some(Topbar {
+                ws_id: a.workspace.id.0,
+                ws_name: a.workspace.name.clone(),
+                can_view_members: workspace_allows(a.role, WorkspaceAction::ViewMembers),
+                current,
+            }),
+            ..Layout::public(session, title, Some(user))
+        }
+    }
+}
+
+fn sidebar(org_id: i64, org_name: &str, role: OrgRole, current: &'static str) -> Sidebar {
+    Sidebar {
+        org_id,
+        org_name: org_name.to_string(),
+        can_view_team: org_allows(role, OrgAction::ViewTeam),
+        current,
+    }
+}
+
+fn chip(u: &User) -> UserChip {
+    UserChip {
+        name: u.name.clone(),
+        email: u.email.clone(),
+        initials: initials(&u.name),
+    }
+}
+
+pub fn initials(name: &str) -> String {
+    let mut words = name.split_whitespace();
+    let first = words.next().and_then(|w| w.chars().next());
+    let last = words.last().and_then(|w| w.chars().next());
+    [first, last].into_iter().flatten().flat_map(char::to_uppercase).collect()
+}
+
+/// Post/redirect/get: a 303 to `to`, with a flash message for the next page.
+pub fn redirect_with(session: &Session, to: &str, kind: FlashKind, message: impl Into<String>) -> HttpResponse {
+    session::flash(session, kind, message);
+    redirect(to)
+}
+
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
+}
+
+/// A page (form with errors) re-rendered with a status other than 200.
+pub fn render_with_status<T: askama::Template>(status: actix_web::http::StatusCode, page: T) -> Result<HttpResponse, AppError> {
+    let body = page.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
+
+pub fn render<T: askama::Template>(page: T) -> Result<HttpResponse, AppError> {
+    render_with_status(actix_web::http::StatusCode::OK, page)
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode_query(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|q| q.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+/// A `next` target must stay on this site: a path, not `//host` or a URL.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let n = next?.trim();
+    (n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\")).then(|| n.to_string())
+}
+
+/// Invite tokens must never reach the logs.
+pub fn redact_path(path: &str) -> String {
+    match path.strip_prefix("/invites/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, tail)) => format!("/invites/[token]/{tail}"),
+            None => "/invites/[token]".to_string(),
+        },
+        None => path.to_string(),
+    }
+}
+
+/// Times as pages show them: relative ("3 minutes ago", "in 6 days"), with the exact
+/// time in a `title`.
+pub trait TimeWords {
+    fn ago(&self) -> String;
+    fn exact(&self) -> String;
+}
+
+impl TimeWords for chrono::NaiveDateTime {
+    fn ago(&self) -> String {
+        relative(*self)
+    }
+
+    fn exact(&self) -> String {
+        self.format("%Y-%m-%d %H:%M UTC").to_string()
+    }
+}
+
+fn relative(t: chrono::NaiveDateTime) -> String {
+    let now = crate::db::models::now();
+    let secs = (now - t).num_seconds();
+    let (n, future) = if secs >= 0 { (secs, false) } else { (-secs, true) };
+    let text = match n {
+        0..=59 => return if future { "in less than a minute".into() } else { "just now".into() },
+        60..=3599 => plural(n / 60, "minute"),
+        3600..=86_399 => plural(n / 3600, "hour"),
+        _ => plural(n / 86_400, "day"),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(initials("Ada  Lovelace King"), "AK");
+        assert_eq!(initials("cleo"), "C");
+        assert_eq!(safe_next(Some("/w/1")), Some("/w/1".into()));
+        assert_eq!(safe_next(Some("//evil.test")), None);
+        assert_eq!(safe_next(Some("https://evil.test")), None);
+        assert_eq!(redact_path("/invites/abc/accept"), "/invites/[token]/accept");
+        assert_eq!(redact_path("/invites/abc"), "/invites/[token]");
+        assert_eq!(encode_query("/invites/a b?c"), "%2Finvites%2Fa+b%3Fc");
+    }
+}

@@ -1,0 +1,227 @@
+//! Builds the application: database, session key, mailer, outbox worker, routes.
+//! Shared by `main` and the tests.
+
+use std::net::TcpListener;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_session::config::CookieContentSecurity;
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::{web, App, HttpServer};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::db::{DatabaseLocation, Db};
+use crate::domain::token::InviteKey;
+use crate::email::worker::{Mailer, Transport};
+use crate::error::StartupError;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Settings,
+    pub public_url: String,
+    pub invite_key: InviteKey,
+    /// Wakes the outbox worker when a request queued an email.
+    pub mail_wake: Arc<Notify>,
+    pub login_limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl AppState {
+    pub fn wake_mailer(&self) {
+        self.mail_wake.notify_one();
+    }
+
+    pub fn invite_ttl(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.settings.invite_ttl_days))
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+    mailer: Mailer,
+}
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let location = DatabaseLocation::parse(&settings.database_url);
+        let db = {
+            let location = location.clone();
+            let size = settings.db_pool_size.max(2);
+            tokio::task::spawn_blocking(move || Db::connect(&location, size))
+                .await
+                .map_err(|e| StartupError::new(e.to_string()))??
+        };
+        tracing::info!("database: {} (migrated)", location.describe());
+
+        let master = session_key(&settings)?;
+        let key = Key::derive_from(&master);
+        let invite_key = InviteKey::derive(&master);
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| StartupError::new(format!("cannot listen on {}: {e}", settings.bind)))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::new(e.to_string()))?
+            .port();
+        let mut settings = settings;
+        if settings.public_url.is_none() {
+            let host = settings.bind.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+            let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+            settings.public_url = Some(format!("http://{host}:{port}"));
+        }
+        let public_url = settings.public_url();
+        let transport = Transport::from_settings(settings.smtp_url.as_deref())?;
+        if settings.dev_mailbox() {
+            tracing::warn!("SMTP_URL is not set: emails are kept in the outbox, logged, and readable at {public_url}/dev/mailbox");
+        }
+        let from = settings
+            .mail_from
+            .parse()
+            .map_err(|e| StartupError::new(format!("MAIL_FROM is not an address: {e}")))?;
+        let mail_wake = Arc::new(Notify::new());
+        let mailer = Mailer {
+            db: db.clone(),
+            transport,
+            from,
+            public_url: public_url.clone(),
+            key: invite_key.clone(),
+            wake: mail_wake.clone(),
+        };
+        let per_minute = NonZeroU32::new(settings.login_attempts_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let secure = settings.secure_cookies();
+        let workers = settings.workers;
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            settings,
+            public_url: public_url.clone(),
+            invite_key,
+            mail_wake,
+            login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
+        });
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .configure(crate::routes::configure)
+                .default_service(web::to(crate::routes::not_found))
+                .wrap(from_fn(crate::auth::csrf::guard))
+                .wrap(
+                    SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                        .cookie_name("portico_session".into())
+                        .cookie_secure(secure)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Lax)
+                        .cookie_content_security(CookieContentSecurity::Private)
+                        .build(),
+                )
+                .wrap(security_headers())
+                .wrap(
+                    // The path only, never the query; invite tokens are masked.
+                    Logger::new("%a \"%{method}xi %{path}xi\" %s %b %Dms")
+                        .custom_request_replace("method", |req| req.method().to_string())
+                        .custom_request_replace("path", |req| crate::routes::redact_path(req.path())),
+                )
+        })
+        .listen(listener)
+        .map_err(|e| StartupError::new(e.to_string()))?;
+        if let Some(w) = workers {
+            server = server.workers(w.max(1));
+        }
+        let server = server.run();
+        tracing::info!("Portico is listening on {public_url}");
+        Ok(Application { port, server, db, mailer })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    /// Serves until the server stops, with the outbox worker beside it.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let worker = tokio::spawn(self.mailer.run());
+        let result = self.server.await;
+        worker.abort();
+        result
+    }
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cache-Control", "no-store"))
+}
+
+/// SESSION_KEY, or a key generated once and kept in DATA_DIR/session.key.
+fn session_key(settings: &Settings) -> Result<Vec<u8>, StartupError> {
+    if let Some(k) = &settings.session_key {
+        if k.len() < 32 {
+            return Err(StartupError::new("SESSION_KEY must be at least 32 characters long"));
+        }
+        return Ok(k.as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("session.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if let Ok(bytes) = STANDARD.decode(existing.trim()) {
+            if bytes.len() >= 32 {
+                tracing::warn!("SESSION_KEY is not set: using the key kept in {}", path.display());
+                return Ok(bytes);
+            }
+        }
+    }
+    let mut bytes = vec![0u8; 64];
+    getrandom::fill(&mut bytes).map_err(|e| StartupError::new(format!("random source: {e}")))?;
+    write_secret(&path, &STANDARD.encode(&bytes))?;
+    tracing::warn!("SESSION_KEY is not set: generated one and kept it in {} (set SESSION_KEY in production)", path.display());
+    Ok(bytes)
+}
+
+fn write_secret(path: &Path, content: &str) -> Result<(), StartupError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| StartupError::new(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(content.as_bytes()))
+        .map_err(|e| StartupError::new(format!("cannot write {}: {e}", path.display())))
+}
+
+impl From<StartupError> for std::io::Error {
+    fn from(e: StartupError) -> Self {
+        std::io::Error::other(e.to_string())
+    }
+}

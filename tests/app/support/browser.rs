@@ -1,0 +1,370 @@
+//! Headless Chromium driven over WebDriver (fantoccini → a chromedriver child process).
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them [`Browser::start`] returns
+//! `None` so the test can skip, except under CI (env `CI` non-empty), where it panics.
+#![allow(dead_code)] // each test target uses a different part of the API
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+use tokio::time::{sleep, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long element look-ups and `assert_text` retry before failing (covers page loads).
+const FIND_TIMEOUT: Duration = Duration::from_secs(5);
+const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Screenshot counters per test name, shared by all browsers of one test so that two users'
+/// screenshots interleave instead of overwriting each other.
+static SHOTS: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
+
+pub struct Browser {
+    pub client: Client,
+    driver: Driver,
+    test_name: String,
+}
+
+/// chromedriver and the Chromium it starts, killed together when dropped — also when a test
+/// panics — then the profile directory is removed.
+struct Driver {
+    child: Child,
+    profile: TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver runs in its own process group (pgid = its pid) and Chromium stays in
+        // it; killing only chromedriver would leave Chromium running.
+        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and opens a fresh headless Chromium session.
+    pub async fn start(test_name: &str) -> Option<Browser> {
+        let driver_path = find_chromedriver().filter(|_| Path::new(CHROMIUM).exists());
+        let Some(driver_path) = driver_path else {
+            let msg = format!(
+                "SKIPPED browser test {test_name}: chromium/chromedriver not found \
+                 (apt-get install -y chromium chromium-driver)"
+            );
+            if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
+                panic!("{msg}");
+            }
+            eprintln!("{msg}");
+            return None;
+        };
+
+        let port = free_port();
+        let profile = TempDir::new().expect("cannot create a temp dir for the Chromium profile");
+        let child = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()) // only its start-up banner
+            .process_group(0) // see `Driver::drop`
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
+        let driver = Driver { child, profile };
+        let webdriver = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&webdriver).await;
+
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--window-size=1280,900",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        args.push(format!(
+            "--user-data-dir={}",
+            driver.profile.path().display()
+        ));
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!()
+        };
+
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&webdriver)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open a Chromium session via {webdriver}: {e}"));
+
+        // The first browser of a test in this run clears that test's old screenshots.
+        let mut shots = SHOTS.lock().unwrap_or_else(|p| p.into_inner());
+        let counters = shots.get_or_insert_with(HashMap::new);
+        if !counters.contains_key(test_name) {
+            counters.insert(test_name.to_string(), 0);
+            let _ = std::fs::remove_dir_all(screenshot_dir(test_name));
+        }
+        drop(shots);
+
+        Some(Browser {
+            client,
+            driver,
+            test_name: test_name.to_string(),
+        })
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+    }
+
+    /// Clicks the first visible link, button, summary, submit input or label whose
+    /// whitespace-normalised text is exactly `text`.
+    pub async fn click_text(&self, text: &str) {
+        let t = xpath_literal(text);
+        let xpath = format!(
+            "//*[self::a or self::button or self::summary or self::label]\
+             [normalize-space(.)={t}] | \
+             //input[@type='submit' or @type='button'][normalize-space(@value)={t}]"
+        );
+        let element = self
+            .find_visible(&xpath, &format!("link or button {text:?}"))
+            .await;
+        self.click(&element, text).await;
+    }
+
+    /// Fills the control labelled `label` (via `<label for=id>` or nested in the label):
+    /// clears it and types `value`; for a `<select>`, picks the option with that text.
+    pub async fn fill(&self, label: &str, value: &str) {
+        let control = self.control(label).await;
+        let tag = control.tag_name().await.unwrap_or_default();
+        let result = if tag.eq_ignore_ascii_case("select") {
+            control.select_by_label(value).await
+        } else {
+            match control.clear().await {
+                Ok(()) => control.send_keys(value).await,
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = result {
+            panic!(
+                "cannot fill {label:?} with {value:?} on {}: {e}",
+                self.url().await
+            );
+        }
+    }
+
+    /// Ticks the checkbox or radio labelled `label` by clicking its label (no-op if ticked).
+    pub async fn check(&self, label: &str) {
+        let control = self.control(label).await;
+        if control.is_selected().await.unwrap_or(false) {
+            return;
+        }
+        let xpath = format!("//label[normalize-space(.)={}]", xpath_literal(label));
+        let element = self.find_visible(&xpath, &format!("label {label:?}")).await;
+        self.click(&element, label).await;
+    }
+
+    /// The page's visible text (`document.body.innerText`).
+    pub async fn text(&self) -> String {
+        let value = self
+            .client
+            .execute(
+                "return document.body ? document.body.innerText : '';",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the page text: {e}"));
+        value.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Panics with the page text unless it contains `s` (retrying for a few seconds).
+    pub async fn assert_text(&self, s: &str) {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let text = self.text().await;
+            if text.contains(s) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "text {s:?} not found on {}; the page says:\n{text}",
+                    self.url().await
+                );
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a PNG as `<target>/screenshots/<test name>/<NN>-<name>.png`.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("cannot take screenshot {name:?}: {e}"));
+        let n = {
+            let mut shots = SHOTS.lock().unwrap_or_else(|p| p.into_inner());
+            let counter = shots
+                .get_or_insert_with(HashMap::new)
+                .entry(self.test_name.clone())
+                .or_insert(0);
+            *counter += 1;
+            *counter
+        };
+        let dir = screenshot_dir(&self.test_name);
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let path = dir.join(format!("{n:02}-{name}.png"));
+        std::fs::write(&path, png)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        eprintln!("screenshot: {}", path.display());
+    }
+
+    /// Ends the WebDriver session (which quits Chromium) and stops chromedriver.
+    pub async fn close(self) {
+        let Browser { client, driver, .. } = self;
+        if let Err(e) = client.close().await {
+            eprintln!("closing the browser session failed: {e}");
+        }
+        drop(driver);
+    }
+
+    async fn url(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .map_or_else(|e| format!("<unknown: {e}>"), String::from)
+    }
+
+    async fn click(&self, element: &Element, what: &str) {
+        if let Err(e) = element.click().await {
+            panic!("cannot click {what:?} on {}: {e}", self.url().await);
+        }
+    }
+
+    /// The form control for a label text.
+    async fn control(&self, label: &str) -> Element {
+        let l = format!("//label[normalize-space(.)={}]", xpath_literal(label));
+        let xpath = format!(
+            "//*[@id=({l})/@for] | ({l})//*[self::input or self::textarea or self::select]"
+        );
+        self.find_visible_or_any(&xpath, &format!("form control labelled {label:?}"))
+            .await
+    }
+
+    /// First displayed match of `xpath`, retrying until [`FIND_TIMEOUT`].
+    async fn find_visible(&self, xpath: &str, what: &str) -> Element {
+        self.find(xpath, what, true).await
+    }
+
+    /// Like `find_visible`, but falls back to a hidden match (custom-styled checkboxes).
+    async fn find_visible_or_any(&self, xpath: &str, what: &str) -> Element {
+        self.find(xpath, what, false).await
+    }
+
+    async fn find(&self, xpath: &str, what: &str, visible_only: bool) -> Element {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let found = self
+                .client
+                .find_all(Locator::XPath(xpath))
+                .await
+                .unwrap_or_default();
+            let mut first = None;
+            for element in found {
+                if element.is_displayed().await.unwrap_or(false) {
+                    return element;
+                }
+                first.get_or_insert(element);
+            }
+            if let (false, Some(element)) = (visible_only, first) {
+                return element;
+            }
+            if Instant::now() >= deadline {
+                panic!("no visible {what} on {}", self.url().await);
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// /usr/bin/chromedriver, else the first `chromedriver` on PATH.
+fn find_chromedriver() -> Option<PathBuf> {
+    let default = PathBuf::from("/usr/bin/chromedriver");
+    if default.is_file() {
+        return Some(default);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("chromedriver"))
+        .find(|p| p.is_file())
+}
+
+/// A port that was free a moment ago (the OS picks it; chromedriver binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot find a free port for chromedriver")
+}
+
+async fn wait_until_ready(webdriver: &str) {
+    let status = format!("{webdriver}/status");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + DRIVER_START_TIMEOUT;
+    loop {
+        if let Ok(response) = http.get(&status).send().await {
+            let body = response.text().await.unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if body["value"]["ready"] == true {
+                return;
+            }
+        }
+        if Instant::now() >= deadline {
+            panic!("chromedriver did not answer {status} within {DRIVER_START_TIMEOUT:?}");
+        }
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn screenshot_dir(test_name: &str) -> PathBuf {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+            .join("target"),
+    };
+    target.join("screenshots").join(test_name)
+}
+
+/// `s` as an XPath 1.0 string literal (XPath has no escapes: split on `'` with concat()).
+fn xpath_literal(s: &str) -> String {
+    if !s.contains('\'') {
+        format!("'{s}'")
+    } else if !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        let parts: Vec<String> = s.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
+    }
+}
