@@ -215,8 +215,11 @@
   var copyTimers = new WeakMap();
 
   document.addEventListener('click', function (e) {
-    var btn = isEl(e.target) && e.target.closest('button[data-copy-target], button[data-copy-text]');
+    var btn = isEl(e.target) && e.target.closest('button[data-copy-target], button[data-copy-text], a[data-copy-text]');
     if (!btn) return;
+    // A link with data-copy-text (the ⋯ menu's "Copy invite link") copies in place; if the
+    // copy fails it still goes to its page, which shows the text in a field.
+    var fallbackHref = btn.tagName === 'A' ? btn.getAttribute('href') : null;
     e.preventDefault(); // never submit a form, even if type="button" was forgotten
     var id = btn.getAttribute('data-copy-target');
     var field = id ? document.getElementById(id) : null;
@@ -235,6 +238,8 @@
         copyTimers.set(btn, window.setTimeout(function () {
           btn.textContent = btn.dataset.copyLabel;
         }, 2000));
+      } else if (fallbackHref) {
+        window.location.href = fallbackHref;
       } else {
         if (field && typeof field.select === 'function') { field.focus(); field.select(); }
         announce('Could not copy automatically. The text is selected; press Control+C or Command+C to copy it.');

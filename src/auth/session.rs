@@ -19,7 +19,8 @@ pub fn user_id(session: &Session) -> Option<UserId> {
 /// A new session for the signed-in user, with a fresh CSRF token.
 pub fn sign_in(session: &Session, user: UserId) {
     let flash = session.get::<Flash>(FLASH).ok().flatten();
-    session.purge();
+    // clear + renew, not purge: a purged session ignores later inserts.
+    session.clear();
     session.renew();
     let _ = session.insert(USER, user.0);
     let _ = session.insert(CSRF, new_token());

@@ -200,8 +200,16 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, session: Sessio
     }
 }
 
-pub async fn logout(session: Session) -> HttpResponse {
+pub async fn logout(session: Session, form: web::Form<LogoutForm>) -> HttpResponse {
     session::sign_out(&session);
     session::flash(&session, session::FlashKind::Info, "You are logged out.");
-    redirect("/login")
+    match safe_next(form.next.as_deref()) {
+        Some(next) => redirect(&format!("/login?next={}", super::encode_query(&next))),
+        None => redirect("/login"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    next: Option<String>,
 }

@@ -144,6 +144,7 @@ pub async fn list(state: web::Data<AppState>, session: Session, ctx: WorkspaceCo
         .into_iter()
         .map(|i| {
             let (access, access_full) = access_summary(&i.entities);
+            let can_manage = workspace_allows(role, WorkspaceAction::ManageMember(i.role));
             InviteView {
                 id: i.id.0,
                 access,
@@ -154,8 +155,8 @@ pub async fn list(state: web::Data<AppState>, session: Session, ctx: WorkspaceCo
                 expires: i.expires_at,
                 expired: i.expires_at <= now,
                 delivery: delivery_words(&i.delivery),
-                can_manage: workspace_allows(role, WorkspaceAction::ManageMember(i.role)),
-                link: String::new(),
+                can_manage,
+                link: if can_manage { invite_link(&state.public_url, &state.invite_key, &i.nonce) } else { String::new() },
                 email: i.email,
             }
         })

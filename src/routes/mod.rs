@@ -2,8 +2,12 @@
 
 mod auth;
 mod clients;
+mod dev_mailbox;
 mod entities;
+mod form;
 mod home;
+mod invites;
+mod members;
 mod static_files;
 
 use actix_session::Session;
@@ -35,7 +39,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/w/{ws}/entities", web::post().to(entities::add))
         .route("/w/{ws}/entities/new", web::get().to(entities::new_form))
         .route("/w/{ws}/entities/{entity}", web::get().to(entities::books))
-        .route("/w/{ws}/entities/{entity}/transactions", web::post().to(entities::add_transaction));
+        .route("/w/{ws}/entities/{entity}/transactions", web::post().to(entities::add_transaction))
+        .route("/w/{ws}/settings", web::get().to(members::settings_home))
+        .route("/w/{ws}/settings/members", web::get().to(members::list))
+        .route("/w/{ws}/settings/members/invite", web::get().to(members::invite_form))
+        .route("/w/{ws}/settings/members/invite", web::post().to(members::invite))
+        .route("/w/{ws}/settings/members/{user}/permissions", web::get().to(members::permissions_form))
+        .route("/w/{ws}/settings/members/{user}/permissions", web::post().to(members::configure))
+        .route("/w/{ws}/settings/members/{user}/remove", web::get().to(members::remove_form))
+        .route("/w/{ws}/settings/members/{user}/remove", web::post().to(members::remove))
+        .route("/w/{ws}/settings/invites/{invite}/resend", web::post().to(members::resend))
+        .route("/w/{ws}/settings/invites/{invite}/link", web::get().to(members::link))
+        .route("/w/{ws}/settings/invites/{invite}/cancel", web::get().to(members::cancel_form))
+        .route("/w/{ws}/settings/invites/{invite}/cancel", web::post().to(members::cancel))
+        .route("/w/{ws}/settings/activity", web::get().to(members::activity))
+        .route("/invites/{token}", web::get().to(invites::landing))
+        .route("/invites/{token}/accept", web::post().to(invites::accept))
+        .route("/invites/{token}/register", web::post().to(invites::register))
+        .route("/dev/mailbox", web::get().to(dev_mailbox::list))
+        .route("/dev/mailbox/{id}", web::get().to(dev_mailbox::show));
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {

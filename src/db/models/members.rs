@@ -40,6 +40,8 @@ pub struct InviteRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub delivery: Delivery,
+    /// Lets the server derive the link again ("Copy invite link"); not the link itself.
+    pub nonce: String,
 }
 
 pub struct MembersList {
@@ -143,6 +145,7 @@ pub fn list(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<MembersL
                 role,
                 created_at: i.created_at,
                 expires_at: i.expires_at,
+                nonce: i.token_nonce,
             })
         })
         .collect();

@@ -1,0 +1,93 @@
+//! The local mailbox (development only): with no SMTP server configured, every email is
+//! kept in the outbox and readable here, so the whole flow works on a fresh machine.
+//! When SMTP_URL is set these pages do not exist.
+
+use actix_session::Session;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+#[allow(unused_imports)]
+use super::{render, Layout, TimeWords};
+use crate::auth::CurrentUser;
+use crate::db::models::outbox;
+use crate::domain::InviteId;
+use crate::email::worker::render_invite_email;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+pub struct MailView {
+    id: i64,
+    to: String,
+    subject: String,
+    state: String,
+    at: chrono::NaiveDateTime,
+}
+
+#[derive(Template)]
+#[template(path = "dev/mailbox.html")]
+pub struct MailboxPage {
+    l: Layout,
+    mails: Vec<MailView>,
+}
+
+fn require_dev(state: &AppState) -> Result<(), AppError> {
+    if state.settings.dev_mailbox() {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    require_dev(&state)?;
+    let rows = state.db.read(|c| Ok(outbox::recent(c, 100)?)).await?;
+    let mut mails = Vec::with_capacity(rows.len());
+    for r in rows {
+        let subject = match r.invite_id {
+            Some(id) => render_invite_email(&state.db, InviteId(id), &state.public_url, &state.invite_key, false)
+                .await?
+                .map(|m| m.subject)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        mails.push(MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at });
+    }
+    render(MailboxPage {
+        l: Layout::public(&session, "Local mailbox", Some(&user.0)),
+        mails,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "dev/message.html")]
+pub struct MessagePage {
+    l: Layout,
+    to: String,
+    subject: String,
+    state: String,
+    text: String,
+    link: Option<String>,
+}
+
+pub async fn show(state: web::Data<AppState>, session: Session, id: web::Path<i64>, user: MaybeSignedIn) -> Result<HttpResponse, AppError> {
+    require_dev(&state)?;
+    let id = id.into_inner();
+    let row = state.db.read(move |c| Ok(outbox::find(c, id)?)).await?.ok_or(AppError::NotFound)?;
+    let mail = match row.invite_id {
+        Some(invite) => render_invite_email(&state.db, InviteId(invite), &state.public_url, &state.invite_key, false).await?,
+        None => None,
+    }
+    .ok_or(AppError::NotFound)?;
+    let prefix = format!("{}/invites/", state.public_url);
+    let link = mail.text.lines().map(str::trim).find(|l| l.starts_with(&prefix)).map(String::from);
+    render(MessagePage {
+        l: Layout::public(&session, mail.subject.clone(), user.0.as_ref()),
+        to: mail.to,
+        subject: mail.subject,
+        state: row.state,
+        text: mail.text,
+        link,
+    })
+}
+
+type MaybeSignedIn = crate::auth::extract::MaybeUser;
