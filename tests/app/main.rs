@@ -1,0 +1,6 @@
+//! Black-box tests: each starts the real app with a fresh database and talks HTTP to it.
+//! On PostgreSQL when TEST_DATABASE_URL is set (CI does), else on a temp SQLite file.
+
+mod support;
+
+mod foundation;
