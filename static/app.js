@@ -259,7 +259,7 @@
     var value = checked ? checked.value : null;
     var anyAll = false;
     toArray(scope.querySelectorAll('.checklist[data-all-when]')).forEach(function (list) {
-      var all = value !== null && value === list.getAttribute('data-all-when');
+      var all = value !== null && list.getAttribute('data-all-when').split(/\s+/).indexOf(value) !== -1;
       var boxes = toArray(list.querySelectorAll('input[type="checkbox"]'));
       if (all) {
         anyAll = true;

@@ -9,6 +9,7 @@ mod home;
 mod invites;
 mod members;
 mod static_files;
+mod team;
 
 use actix_session::Session;
 use actix_web::http::header;
@@ -34,6 +35,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/clients", web::get().to(clients::list))
         .route("/orgs/{org}/clients", web::post().to(clients::add))
         .route("/orgs/{org}/clients/new", web::get().to(clients::new_form))
+        .route("/orgs/{org}/team", web::get().to(team::list))
+        .route("/orgs/{org}/team/invite", web::get().to(team::invite_form))
+        .route("/orgs/{org}/team/invite", web::post().to(team::invite))
+        .route("/orgs/{org}/team/{user}/permissions", web::get().to(team::permissions_form))
+        .route("/orgs/{org}/team/{user}/permissions", web::post().to(team::configure))
+        .route("/orgs/{org}/team/{user}/remove", web::get().to(team::remove_form))
+        .route("/orgs/{org}/team/{user}/remove", web::post().to(team::remove))
+        .route("/orgs/{org}/team/invites/{invite}/resend", web::post().to(team::resend))
+        .route("/orgs/{org}/team/invites/{invite}/link", web::get().to(team::link))
+        .route("/orgs/{org}/team/invites/{invite}/cancel", web::get().to(team::cancel_form))
+        .route("/orgs/{org}/team/invites/{invite}/cancel", web::post().to(team::cancel))
+        .route("/orgs/{org}/invites", web::get().to(team::pending))
+        .route("/orgs/{org}/invites", web::post().to(team::bulk))
         .route("/w/{ws}", web::get().to(entities::workspace_home))
         .route("/w/{ws}/entities", web::get().to(entities::list))
         .route("/w/{ws}/entities", web::post().to(entities::add))

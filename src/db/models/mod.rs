@@ -8,6 +8,7 @@ pub mod invite;
 pub mod members;
 pub mod organization;
 pub mod outbox;
+pub mod team;
 pub mod user;
 pub mod workspace;
 
