@@ -179,6 +179,17 @@
     window.setTimeout(function () { liveRegion.textContent = msg; }, 50);
   }
 
+  // A flash message at the top of the page, like the server's, that goes away by itself.
+  function toast(msg) {
+    var main = document.querySelector('main.content') || document.body;
+    var el = document.createElement('div');
+    el.className = 'flash flash-success';
+    el.setAttribute('role', 'status');
+    el.textContent = msg;
+    main.insertBefore(el, main.firstChild);
+    window.setTimeout(function () { el.remove(); }, 4000);
+  }
+
   function legacyCopy(field, text) {
     var active = document.activeElement;
     var temp = null;
@@ -230,6 +241,13 @@
 
     if (btn.dataset.copyLabel === undefined) btn.dataset.copyLabel = btn.textContent;
     copy(field, text).then(function (ok) {
+      var menu = btn.closest('details.menu');
+      if (ok && menu) {
+        // From a ⋯ menu: close it and say so where the eye is.
+        menu.open = false;
+        toast(btn.textContent.indexOf('invite link') !== -1 ? 'Invite link copied' : 'Copied');
+        return;
+      }
       if (ok) {
         if (btn.classList.contains('btn') && !btn.style.minWidth) btn.style.minWidth = btn.offsetWidth + 'px';
         btn.textContent = 'Copied';

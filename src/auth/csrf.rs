@@ -41,18 +41,18 @@ pub async fn guard(
 
 fn is_cross_site(req: &ServiceRequest) -> bool {
     let headers = req.headers();
+    // Browsers that send Sec-Fetch-Site say exactly where the request comes from.
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if site == "cross-site" {
-            return true;
-        }
+        return site == "cross-site";
     }
+    // Otherwise compare Origin with Host. "null" is what a browser sends under
+    // `Referrer-Policy: no-referrer`, so it proves nothing either way: the token decides.
     if let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) {
-        if origin == "null" {
-            return true;
+        if origin != "null" {
+            let origin_host = origin.split("://").nth(1).unwrap_or(origin);
+            let host = req.connection_info().host().to_string();
+            return !origin_host.eq_ignore_ascii_case(&host);
         }
-        let origin_host = origin.split("://").nth(1).unwrap_or(origin);
-        let host = req.connection_info().host().to_string();
-        return !origin_host.eq_ignore_ascii_case(&host);
     }
     false
 }

@@ -240,6 +240,33 @@ impl Browser {
         eprintln!("screenshot: {}", path.display());
     }
 
+    /// Picks a role card ("Admin", "Accountant", …) by its title.
+    pub async fn choose_role(&self, title: &str) {
+        let xpath = format!(
+            "//label[contains(@class,'radio-card')][.//*[contains(@class,'radio-title') and normalize-space(.)={}]]",
+            xpath_literal(title)
+        );
+        let element = self.find_visible(&xpath, &format!("role card {title:?}")).await;
+        self.click(&element, title).await;
+    }
+
+    /// Opens the ⋯ menu labelled "Actions for NAME".
+    pub async fn open_menu(&self, name: &str) {
+        let label = format!("Actions for {name}");
+        let xpath = format!("//summary[@aria-label={}]", xpath_literal(&label));
+        let element = self.find_visible(&xpath, &label).await;
+        self.click(&element, &label).await;
+    }
+
+    /// The page's current path and query.
+    pub async fn path(&self) -> String {
+        let url = self.url().await;
+        match url.find("://").and_then(|s| url[s + 3..].find('/').map(|p| s + 3 + p)) {
+            Some(i) => url[i..].to_string(),
+            None => url,
+        }
+    }
+
     /// Ends the WebDriver session (which quits Chromium) and stops chromedriver.
     pub async fn close(self) {
         let Browser { client, driver, .. } = self;

@@ -1,0 +1,149 @@
+//! The help page, verbatim, in headless Chromium: an accountant signs up, adds a client
+//! and its entities, invites the client from Settings → Members; the client accepts in a
+//! second browser; then the ⋯ actions. Screenshots of each page go to target/screenshots/.
+
+use crate::support::browser::Browser;
+use crate::support::spawn_app;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invite_your_clients_as_the_help_page_says() {
+    let Some(ada) = Browser::start("invite_your_clients").await else { return };
+    let app = spawn_app().await;
+
+    // Foundation: sign up, add a client, two entities, a transaction.
+    ada.goto(&format!("{}/signup", app.base)).await;
+    ada.screenshot("sign-up").await;
+    ada.fill("Your name", "Ada Accountant").await;
+    ada.fill("Email", "ada@firm.test").await;
+    ada.fill("Password", "correct horse battery").await;
+    ada.fill("Firm name", "Ada & Co").await;
+    ada.click_text("Sign up").await;
+    ada.assert_text("Clients").await;
+    ada.assert_text("Team").await;
+    ada.screenshot("clients-empty").await;
+    ada.click_text("Log out").await;
+    ada.assert_text("Log in").await;
+    ada.fill("Email", "ada@firm.test").await;
+    ada.fill("Password", "correct horse battery").await;
+    ada.click_text("Log in").await;
+    ada.click_text("Add client").await;
+    ada.fill("Client name", "Acme Bakery").await;
+    ada.screenshot("add-client").await;
+    ada.click_text("Add client").await;
+    ada.assert_text("Entities").await;
+    ada.assert_text("Settings").await;
+    for name in ["Acme LLC", "Acme Holdings"] {
+        ada.click_text("Entities").await;
+        ada.click_text("Add entity").await;
+        ada.fill("Entity name", name).await;
+        ada.click_text("Add entity").await;
+        ada.assert_text(&format!("Entity {name} added.")).await;
+    }
+    ada.fill("Description", "Flour delivery").await;
+    ada.fill("Amount", "-120.50").await;
+    ada.click_text("Add transaction").await;
+    ada.assert_text("Flour delivery").await;
+    ada.screenshot("books").await;
+
+    // The help page: Invite a Client.
+    // 1. Open the client's workspace.
+    ada.goto(&app.base).await;
+    ada.click_text("Acme Bakery").await;
+    ada.screenshot("workspace").await;
+    // 2. Click the profile icon or go to Settings → Members.
+    ada.click_text("Settings").await;
+    ada.assert_text("Members").await;
+    // 3. Click Add team.
+    ada.click_text("Add team").await;
+    // 4. Enter the client's email address.
+    ada.fill("Email", "cleo@client.test").await;
+    // 5. Select the appropriate role.
+    ada.choose_role("Member").await;
+    // 6. Choose which entities they should access.
+    ada.check("Acme LLC").await;
+    ada.screenshot("add-team-form").await;
+    // 7. Click Send invite.
+    ada.click_text("Send invite").await;
+    ada.assert_text("Invite sent to cleo@client.test").await;
+    ada.assert_text("Invite pending").await;
+    ada.screenshot("members-with-invite").await;
+
+    // The client receives an email with a link to access their workspace.
+    let link = app.invite_link("cleo@client.test", 1).await;
+    let Some(cleo) = Browser::start("invite_your_clients").await else { return };
+    cleo.goto(&link).await;
+    cleo.assert_text("Ada Accountant").await;
+    cleo.assert_text("Acme Bakery").await;
+    cleo.screenshot("invite-landing").await;
+    cleo.fill("Your name", "Cleo Client").await;
+    cleo.fill("Password", "cleo's long password").await;
+    cleo.click_text("Accept invite").await;
+    cleo.assert_text("Acme LLC").await;
+    let text = cleo.text().await;
+    assert!(!text.contains("Acme Holdings"), "the client sees only the granted entity: {text}");
+    assert!(!text.contains("Clients"), "a client has no firm sidebar: {text}");
+    cleo.screenshot("client-workspace").await;
+
+    // Update Permissions or Remove Access: Settings → Members → ⋯ next to the client's name.
+    ada.goto(&app.base).await;
+    ada.click_text("Acme Bakery").await;
+    ada.click_text("Settings").await;
+    ada.assert_text("Cleo Client").await;
+    ada.open_menu("Cleo Client").await;
+    ada.screenshot("member-menu").await;
+    ada.click_text("Configure permissions").await;
+    ada.check("Acme Holdings").await;
+    ada.screenshot("configure-permissions").await;
+    ada.click_text("Save permissions").await;
+    ada.assert_text("Permissions of Cleo Client updated").await;
+    cleo.goto(&app.base).await;
+    cleo.assert_text("Acme Holdings").await;
+
+    // How do I resend an invite? ⋯ → Resend invite; then Copy invite link and Cancel invite.
+    ada.click_text("Add team").await;
+    ada.fill("Email", "owen@client.test").await;
+    ada.choose_role("Accountant").await;
+    ada.check("Acme LLC").await;
+    ada.click_text("Send invite").await;
+    app.invite_link("owen@client.test", 1).await;
+    ada.open_menu("owen@client.test").await;
+    ada.screenshot("invite-menu").await;
+    ada.click_text("Copy invite link").await;
+    // Headless Chromium may not grant the clipboard: then the link page shows the field.
+    let after_copy = ada.path().await;
+    if after_copy.ends_with("/link") {
+        ada.assert_text("Invite link for owen@client.test").await;
+        ada.screenshot("copy-invite-link").await;
+        ada.click_text("Done").await;
+    } else {
+        ada.assert_text("Invite link copied").await;
+        ada.screenshot("invite-link-copied").await;
+    }
+    ada.open_menu("owen@client.test").await;
+    ada.click_text("Cancel invite").await;
+    ada.screenshot("cancel-invite").await;
+    ada.click_text("Cancel invite").await;
+    ada.assert_text("Invite cancelled").await;
+
+    ada.open_menu("Cleo Client").await;
+    ada.click_text("Remove from workspace").await;
+    ada.assert_text("Remove Cleo Client from Acme Bakery?").await;
+    ada.screenshot("remove-confirmation").await;
+    ada.click_text("Remove from workspace").await;
+    ada.assert_text("Access removed").await;
+    ada.screenshot("members-after-removal").await;
+    cleo.goto(&format!("{}/", app.base)).await;
+    cleo.assert_text("You don't have access to any workspace yet").await;
+
+    ada.click_text("Activity").await;
+    ada.assert_text("removed").await;
+    ada.screenshot("activity").await;
+
+    // The same pages at phone width.
+    ada.client.set_window_size(360, 780).await.expect("resize");
+    ada.click_text("Members").await;
+    ada.screenshot("members-phone").await;
+
+    cleo.close().await;
+    ada.close().await;
+}
