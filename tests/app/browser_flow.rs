@@ -147,3 +147,108 @@ async fn invite_your_clients_as_the_help_page_says() {
     cleo.close().await;
     ada.close().await;
 }
+
+/// The Team page, steps 1–5 of its issue: bulk staff invites with client access and
+/// "New clients", acceptance, the ⋯ actions, and new clients reaching "New clients" staff.
+#[tokio::test(flavor = "multi_thread")]
+async fn invite_your_team() {
+    let Some(ada) = Browser::start("invite_your_team").await else { return };
+    let app = spawn_app().await;
+    ada.goto(&format!("{}/signup", app.base)).await;
+    ada.fill("Your name", "Ada Accountant").await;
+    ada.fill("Email", "ada@firm.test").await;
+    ada.fill("Password", "correct horse battery").await;
+    ada.fill("Firm name", "Ada & Co").await;
+    ada.click_text("Sign up").await;
+    for client in ["Acme Bakery", "Birch Dental", "Cedar Farms"] {
+        ada.click_text("Clients").await;
+        ada.click_text("Add client").await;
+        ada.fill("Client name", client).await;
+        ada.click_text("Add client").await;
+    }
+    ada.click_text("Clients").await;
+    ada.screenshot("clients").await;
+
+    // 1–2. Team → Add Team → Emails, role, clients + New clients → Send invites.
+    ada.click_text("Team").await;
+    ada.assert_text("Team").await;
+    ada.click_text("Add Team").await;
+    ada.fill("Emails", "bo@firm.test, Cy@Firm.test, not-an-address").await;
+    ada.choose_role("Member").await;
+    ada.check("Acme Bakery").await;
+    ada.check("New clients").await;
+    ada.screenshot("add-team-form").await;
+    ada.click_text("Send invites").await;
+    ada.assert_text("not a valid address").await;
+    ada.screenshot("add-team-report").await;
+    ada.click_text("Team").await;
+    ada.assert_text("Invite pending").await;
+    ada.assert_text("Acme Bakery · New clients").await;
+    ada.screenshot("team-with-invites").await;
+
+    // 3. Bo accepts as a new user and lands on Clients, with exactly the granted client.
+    let link = app.invite_link("bo@firm.test", 1).await;
+    let Some(bo) = Browser::start("invite_your_team").await else { return };
+    bo.goto(&link).await;
+    bo.assert_text("join the team of").await;
+    bo.screenshot("team-invite-landing").await;
+    bo.fill("Your name", "Bo Bookkeeper").await;
+    bo.fill("Password", "bo's long password").await;
+    bo.click_text("Accept invite").await;
+    bo.assert_text("Acme Bakery").await;
+    let text = bo.text().await;
+    assert!(!text.contains("Birch Dental") && !text.contains("Cedar Farms"), "{text}");
+    bo.screenshot("staff-clients").await;
+
+    // 5. A new client reaches staff with "New clients" on at once.
+    ada.click_text("Clients").await;
+    ada.click_text("Add client").await;
+    ada.fill("Client name", "Dune Realty").await;
+    ada.click_text("Add client").await;
+    bo.goto(&app.base).await;
+    bo.assert_text("Dune Realty").await;
+
+    // 4. ⋯ on a pending invite, then on a team member.
+    ada.click_text("Team").await;
+    ada.open_menu("cy@firm.test").await;
+    ada.screenshot("team-invite-menu").await;
+    ada.click_text("Resend invite").await;
+    ada.assert_text("less than a minute ago").await;
+    ada.open_menu("cy@firm.test").await;
+    ada.click_text("Cancel invite").await;
+    ada.click_text("Cancel invite").await;
+    ada.assert_text("Invite cancelled").await;
+
+    ada.open_menu("Bo Bookkeeper").await;
+    ada.click_text("Configure permissions").await;
+    ada.check("Birch Dental").await;
+    ada.screenshot("team-configure").await;
+    ada.click_text("Save permissions").await;
+    ada.assert_text("Permissions of Bo Bookkeeper updated").await;
+    bo.goto(&app.base).await;
+    bo.assert_text("Birch Dental").await;
+
+    // Firm staff inside a client: Bo appears on the client's Members page.
+    ada.click_text("Clients").await;
+    ada.click_text("Acme Bakery").await;
+    ada.click_text("Settings").await;
+    ada.assert_text("Bo Bookkeeper").await;
+    ada.assert_text("Firm staff").await;
+    ada.screenshot("members-with-staff").await;
+
+    ada.click_text("Pending invites").await;
+    ada.screenshot("pending-invites").await;
+
+    ada.click_text("Team").await;
+    ada.open_menu("Bo Bookkeeper").await;
+    ada.click_text("Remove from organization").await;
+    ada.assert_text("Remove Bo Bookkeeper from Ada & Co?").await;
+    ada.screenshot("team-remove").await;
+    ada.click_text("Remove from organization").await;
+    ada.assert_text("was removed from the organization").await;
+    bo.goto(&app.base).await;
+    bo.assert_text("You don't have access to any workspace yet").await;
+
+    bo.close().await;
+    ada.close().await;
+}

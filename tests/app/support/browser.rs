@@ -146,10 +146,21 @@ impl Browser {
              [normalize-space(.)={t}] | \
              //input[@type='submit' or @type='button'][normalize-space(@value)={t}]"
         );
-        let element = self
-            .find_visible(&xpath, &format!("link or button {text:?}"))
-            .await;
-        self.click(&element, text).await;
+        // The page may be replaced between finding and clicking (the previous click's
+        // navigation finishing late): then find it again on the new page.
+        for _ in 0..50 {
+            let element = self
+                .find_visible(&xpath, &format!("link or button {text:?}"))
+                .await;
+            match element.click().await {
+                Ok(()) => return,
+                Err(e) if e.to_string().contains("stale element") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot click {text:?} on {}: {e}", self.url().await),
+            }
+        }
+        panic!("{text:?} kept going stale on {}", self.url().await);
     }
 
     /// Fills the control labelled `label` (via `<label for=id>` or nested in the label):
