@@ -86,23 +86,27 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
     }
     let now = super::now();
     let (nonce, token) = n.key.issue();
-    let inserted = diesel::insert_into(invites::table)
-        .values((
-            invites::organization_id.eq(n.org.0),
-            invites::workspace_id.eq(n.workspace.map(|w| w.id.0)),
-            invites::email.eq(n.email.as_str()),
-            invites::role.eq(n.role),
-            invites::new_clients.eq(n.new_clients),
-            invites::token_hash.eq(token.lookup_hash()),
-            invites::token_nonce.eq(&nonce),
-            invites::invited_by.eq(n.inviter.0),
-            invites::state.eq(PENDING),
-            invites::created_at.eq(now),
-            invites::expires_at.eq(now + n.ttl),
-            invites::last_sent_at.eq(now),
-        ))
-        .returning(invites::id)
-        .get_result::<i64>(conn);
+    // In a savepoint: on PostgreSQL a failed statement (a unique violation) aborts the
+    // whole transaction, and the look-up below would fail with it.
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(invites::table)
+            .values((
+                invites::organization_id.eq(n.org.0),
+                invites::workspace_id.eq(n.workspace.map(|w| w.id.0)),
+                invites::email.eq(n.email.as_str()),
+                invites::role.eq(n.role),
+                invites::new_clients.eq(n.new_clients),
+                invites::token_hash.eq(token.lookup_hash()),
+                invites::token_nonce.eq(&nonce),
+                invites::invited_by.eq(n.inviter.0),
+                invites::state.eq(PENDING),
+                invites::created_at.eq(now),
+                invites::expires_at.eq(now + n.ttl),
+                invites::last_sent_at.eq(now),
+            ))
+            .returning(invites::id)
+            .get_result::<i64>(c)
+    });
     let id = match inserted {
         Ok(id) => InviteId(id),
         // Another request invited the same address a moment ago.
@@ -412,8 +416,17 @@ pub fn accept(conn: &mut DbConnection, token: &InviteToken, user: &User) -> Resu
         ))
         .execute(conn)?;
     if won == 0 {
+        // Another request changed it a moment ago: perhaps this same person's (a double
+        // click), who then simply lands where the invite leads.
+        let (state, by) = invites::table
+            .find(invite.id)
+            .select((invites::state, invites::accepted_by))
+            .first::<(String, Option<i64>)>(conn)?;
+        if state == CANCELLED {
+            return Err(AcceptError::Cancelled);
+        }
         return Err(AcceptError::AlreadyAccepted {
-            by_this_user: false,
+            by_this_user: by == Some(user.id),
             leads_to: leads_to(&invite),
         });
     }

@@ -191,8 +191,9 @@ fn count_admins(conn: &mut DbConnection, org: OrgId) -> QueryResult<i64> {
 }
 
 /// Ends a team member's presence in the workspaces of clients they no longer reach: their
-/// own workspace role there (if a workspace Admin set one) goes with the access.
-fn drop_workspace_roles(conn: &mut DbConnection, org: OrgId, user: UserId, keep: Option<&[WorkspaceId]>) -> QueryResult<()> {
+/// own workspace role there (if a workspace Admin set one) goes with the access. `only`:
+/// just these clients (the ones they lose); None: every client of the firm.
+fn drop_workspace_roles(conn: &mut DbConnection, org: OrgId, user: UserId, only: Option<&[WorkspaceId]>) -> QueryResult<()> {
     let org_workspaces = workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id);
     let mut q = diesel::delete(
         workspace_memberships::table
@@ -200,9 +201,12 @@ fn drop_workspace_roles(conn: &mut DbConnection, org: OrgId, user: UserId, keep:
             .filter(workspace_memberships::workspace_id.eq_any(org_workspaces)),
     )
     .into_boxed();
-    if let Some(keep) = keep {
-        let keep: Vec<i64> = keep.iter().map(|w| w.0).collect();
-        q = q.filter(workspace_memberships::workspace_id.ne_all(keep));
+    if let Some(only) = only {
+        if only.is_empty() {
+            return Ok(());
+        }
+        let only: Vec<i64> = only.iter().map(|w| w.0).collect();
+        q = q.filter(workspace_memberships::workspace_id.eq_any(only));
     }
     q.execute(conn)?;
     Ok(())
@@ -244,9 +248,11 @@ pub fn configure(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserI
             .values((org_client_grants::membership_id.eq(member.membership_id.0), org_client_grants::workspace_id.eq(c.0)))
             .execute(conn)?;
     }
-    if !p.role.sees_all_clients() {
-        drop_workspace_roles(conn, org, target, Some(&clients))?;
-    }
+    // Only the clients they lose as staff: a workspace they joined as a client user (a
+    // workspace invite) is not the Team page's to take away.
+    let reached: Vec<WorkspaceId> = if member.role.sees_all_clients() { all.clone() } else { member.clients.clone() };
+    let lost: Vec<WorkspaceId> = if p.role.sees_all_clients() { Vec::new() } else { reached.into_iter().filter(|w| !clients.contains(w)).collect() };
+    drop_workspace_roles(conn, org, target, Some(&lost))?;
     let names: Vec<String> = clients_of(conn, org)?.into_iter().filter(|c| clients.contains(&c.id)).map(|c| c.name).collect();
     let detail = if p.role.sees_all_clients() {
         format!("{}, all clients", p.role.label())

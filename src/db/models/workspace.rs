@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{entities, org_client_grants, org_memberships, organizations, workspace_memberships, workspaces};
+use crate::db::schema::{entities, invite_clients, invites, org_client_grants, org_memberships, organizations, workspace_memberships, workspaces};
 use crate::db::DbConnection;
 use crate::domain::{OrgId, OrgRole, UserId, WorkspaceId};
 
@@ -96,6 +96,20 @@ pub fn add_client(conn: &mut DbConnection, org: OrgId, actor: UserId, name: &str
         for row in grants {
             diesel::insert_into(org_client_grants::table).values(row).execute(conn)?;
         }
+    }
+    // Pending team invites with "New clients" on cover it too, so whoever accepts later
+    // gets it, and their invite page lists it.
+    let pending: Vec<i64> = invites::table
+        .filter(invites::organization_id.eq(org.0))
+        .filter(invites::workspace_id.is_null())
+        .filter(invites::state.eq(super::invite::PENDING))
+        .filter(invites::new_clients.eq(true))
+        .select(invites::id)
+        .load(conn)?;
+    for invite in pending {
+        diesel::insert_into(invite_clients::table)
+            .values((invite_clients::invite_id.eq(invite), invite_clients::workspace_id.eq(id)))
+            .execute(conn)?;
     }
     audit::record(
         conn,
