@@ -203,10 +203,9 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, session: Sessio
 pub async fn logout(session: Session, form: web::Form<LogoutForm>) -> HttpResponse {
     session::sign_out(&session);
     session::flash(&session, session::FlashKind::Info, "You are logged out.");
-    match safe_next(form.next.as_deref()) {
-        Some(next) => redirect(&format!("/login?next={}", super::encode_query(&next))),
-        None => redirect("/login"),
-    }
+    // "Log out" on an invite meant for someone else returns to that invite, which offers
+    // both "Log in" and creating the invited person's account.
+    redirect(&safe_next(form.next.as_deref()).unwrap_or_else(|| "/login".to_string()))
 }
 
 #[derive(Deserialize)]

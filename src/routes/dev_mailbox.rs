@@ -1,6 +1,7 @@
 //! The local mailbox (development only): with no SMTP server configured, every email is
 //! kept in the outbox and readable here, so the whole flow works on a fresh machine.
-//! When SMTP_URL is set these pages do not exist.
+//! When SMTP_URL is set these pages do not exist; even then they are for signed-in users
+//! only, as the emails hold invite links.
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
@@ -41,17 +42,16 @@ fn require_dev(state: &AppState) -> Result<(), AppError> {
 pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require_dev(&state)?;
     let rows = state.db.read(|c| Ok(outbox::recent(c, 100)?)).await?;
-    let mut mails = Vec::with_capacity(rows.len());
-    for r in rows {
-        let subject = match r.invite_id {
-            Some(id) => render_invite_email(&state.db, InviteId(id), &state.public_url, &state.invite_key, false)
-                .await?
-                .map(|m| m.subject)
-                .unwrap_or_default(),
-            None => String::new(),
-        };
-        mails.push(MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at });
-    }
+    let mails = rows
+        .into_iter()
+        .map(|r| MailView {
+            id: r.id,
+            to: r.to_email,
+            subject: if r.invite_id.is_some() { "Invitation to Portico".into() } else { "Email".into() },
+            state: r.state,
+            at: r.created_at,
+        })
+        .collect();
     render(MailboxPage {
         l: Layout::public(&session, "Local mailbox", Some(&user.0)),
         mails,
@@ -69,7 +69,7 @@ pub struct MessagePage {
     link: Option<String>,
 }
 
-pub async fn show(state: web::Data<AppState>, session: Session, id: web::Path<i64>, user: MaybeSignedIn) -> Result<HttpResponse, AppError> {
+pub async fn show(state: web::Data<AppState>, session: Session, id: web::Path<i64>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require_dev(&state)?;
     let id = id.into_inner();
     let row = state.db.read(move |c| Ok(outbox::find(c, id)?)).await?.ok_or(AppError::NotFound)?;
@@ -81,7 +81,7 @@ pub async fn show(state: web::Data<AppState>, session: Session, id: web::Path<i6
     let prefix = format!("{}/invites/", state.public_url);
     let link = mail.text.lines().map(str::trim).find(|l| l.starts_with(&prefix)).map(String::from);
     render(MessagePage {
-        l: Layout::public(&session, mail.subject.clone(), user.0.as_ref()),
+        l: Layout::public(&session, mail.subject.clone(), Some(&user.0)),
         to: mail.to,
         subject: mail.subject,
         state: row.state,
@@ -89,5 +89,3 @@ pub async fn show(state: web::Data<AppState>, session: Session, id: web::Path<i6
         link,
     })
 }
-
-type MaybeSignedIn = crate::auth::extract::MaybeUser;

@@ -234,16 +234,15 @@ pub struct InvitePage {
     existing: Option<Existing>,
 }
 
-async fn invite_page(
-    state: &AppState,
-    session: &Session,
-    ctx: &WorkspaceContext,
+/// What the invite form holds when it is shown again.
+struct InviteInput {
     email: String,
     role: String,
     checked: Vec<EntityId>,
-    errors: InviteErrors,
-    existing: Option<Existing>,
-) -> Result<InvitePage, AppError> {
+}
+
+async fn invite_page(state: &AppState, session: &Session, ctx: &WorkspaceContext, input: InviteInput, errors: InviteErrors, existing: Option<Existing>) -> Result<InvitePage, AppError> {
+    let InviteInput { email, role, checked } = input;
     let ws = ctx.access.workspace.id;
     let all = state.db.read(move |c| Ok(entity::all_in(c, ws)?)).await?;
     Ok(InvitePage {
@@ -261,7 +260,7 @@ async fn invite_page(
 
 pub async fn invite_form(state: web::Data<AppState>, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::GrantRole(WorkspaceRole::Member))?;
-    render(invite_page(&state, &session, &ctx, String::new(), "member".into(), Vec::new(), InviteErrors::default(), None).await?)
+    render(invite_page(&state, &session, &ctx, InviteInput { email: String::new(), role: "member".into(), checked: Vec::new() }, InviteErrors::default(), None).await?)
 }
 
 /// Checks a requested role and entity set against roles.md: a forged role or a foreign
@@ -289,7 +288,7 @@ pub async fn invite(state: web::Data<AppState>, session: Session, ctx: Workspace
     let all = state.db.read(move |c| Ok(entity::all_in(c, ws_id)?)).await?;
     if !form.has("role") {
         let errors = InviteErrors { role: Some("Choose a role.".into()), ..Default::default() };
-        let page = invite_page(&state, &session, &ctx, form.get("email").into(), String::new(), Vec::new(), errors, None).await?;
+        let page = invite_page(&state, &session, &ctx, InviteInput { email: form.get("email").into(), role: String::new(), checked: Vec::new() }, errors, None).await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
     }
     let (role, entities) = check_grant(&ctx, form.get("role"), &form.ids("entity")?, &all)?;
@@ -297,7 +296,7 @@ pub async fn invite(state: web::Data<AppState>, session: Session, ctx: Workspace
         Ok(e) => e,
         Err(msg) => {
             let errors = InviteErrors { email: Some(msg.into()), ..Default::default() };
-            let page = invite_page(&state, &session, &ctx, form.get("email").into(), role.as_str().into(), entities, errors, None).await?;
+            let page = invite_page(&state, &session, &ctx, InviteInput { email: form.get("email").into(), role: role.as_str().into(), checked: entities }, errors, None).await?;
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
@@ -341,7 +340,7 @@ pub async fn invite(state: web::Data<AppState>, session: Session, ctx: Workspace
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, format!("Invite sent to {email}")))
         }
         Err(existing) => {
-            let page = invite_page(&state, &session, &ctx, email.to_string(), role.as_str().into(), entities, InviteErrors::default(), Some(existing)).await?;
+            let page = invite_page(&state, &session, &ctx, InviteInput { email: email.to_string(), role: role.as_str().into(), checked: entities }, InviteErrors::default(), Some(existing)).await?;
             render_with_status(StatusCode::CONFLICT, page)
         }
     }

@@ -3,4 +3,10 @@
 
 mod support;
 
+mod browser_flow;
 mod foundation;
+mod members;
+mod invites;
+mod authz;
+mod queries;
+mod team;

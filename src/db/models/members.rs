@@ -129,7 +129,7 @@ pub fn list(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<MembersL
             since: *since,
         });
     }
-    members.sort_by(|a, b| (a.staff.is_none(), a.name.to_lowercase()).cmp(&(b.staff.is_none(), b.name.to_lowercase())));
+    members.sort_by_key(|m| (m.staff.is_none(), m.name.to_lowercase()));
 
     let invites = pending
         .into_iter()
@@ -213,6 +213,9 @@ pub fn configure(
 ) -> Result<(), MemberError> {
     let ws = &actor.workspace;
     lock_row(conn, LockTable::Workspace, ws.id.0)?;
+    // The caller's access as it is now, under the lock: a change made a moment ago by
+    // someone else (a demotion, a removal) counts.
+    let actor = &access::load(conn, actor_id, ws.id)?.ok_or(MemberError::NotFound)?;
     let member = find(conn, ws, target)?.ok_or(MemberError::NotFound)?;
     if !workspace_allows(actor.role, WorkspaceAction::ManageMember(member.role)) {
         return Err(MemberError::NotAllowed("Only a workspace Admin can change an Admin's permissions."));
@@ -298,6 +301,7 @@ pub fn configure(
 pub fn remove(conn: &mut DbConnection, actor: &WorkspaceAccess, actor_id: UserId, target: UserId) -> Result<String, MemberError> {
     let ws = &actor.workspace;
     lock_row(conn, LockTable::Workspace, ws.id.0)?;
+    let actor = &access::load(conn, actor_id, ws.id)?.ok_or(MemberError::NotFound)?;
     let member = find(conn, ws, target)?.ok_or(MemberError::NotFound)?;
     if member.is_staff {
         return Err(MemberError::NotAllowed("Firm staff reach this workspace through their client access on the Team page."));

@@ -222,6 +222,8 @@ pub struct NewPermissions<'a> {
 pub fn configure(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserId, target: UserId, p: NewPermissions<'_>) -> Result<(), TeamError> {
     let org = actor.org_id;
     lock_row(conn, LockTable::Organization, org.0)?;
+    // The caller's role as it is now, under the lock: a change made a moment ago counts.
+    let actor = &super::organization::membership(conn, actor_id, org)?.ok_or(TeamError::NotFound)?;
     let member = find(conn, org, target)?.ok_or(TeamError::NotFound)?;
     if !org_allows(actor.role, OrgAction::ManageMember(member.role)) {
         return Err(TeamError::NotAllowed("Only a firm Admin can change an Admin's permissions."));
@@ -274,6 +276,7 @@ pub fn configure(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserI
 pub fn remove(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserId, target: UserId) -> Result<String, TeamError> {
     let org = actor.org_id;
     lock_row(conn, LockTable::Organization, org.0)?;
+    let actor = &super::organization::membership(conn, actor_id, org)?.ok_or(TeamError::NotFound)?;
     let member = find(conn, org, target)?.ok_or(TeamError::NotFound)?;
     if !org_allows(actor.role, OrgAction::ManageMember(member.role)) {
         return Err(TeamError::NotAllowed("Only a firm Admin can remove an Admin."));

@@ -332,3 +332,347 @@ pub fn text_of(html: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+// ---------------------------------------------------------------------------------------
+// Settings → Members, invites and their rows in the database (members, invites and authz
+// tests). The database helpers set up states a test cannot reach through HTTP in a few
+// seconds (an expired invite, an old "last sent" time) or read what a page cannot show
+// (what the invites table holds).
+// ---------------------------------------------------------------------------------------
+
+impl TestUser {
+    /// Settings → Members, as this user sees it (asserting it opens).
+    pub async fn members_page(&self, ws: i64) -> String {
+        let (status, body) = self.page(&format!("/w/{ws}/settings/members")).await;
+        assert_eq!(status, StatusCode::OK, "the Members page of workspace {ws} did not open: {}", text_of(&body));
+        body
+    }
+
+    /// ⋯ → Configure permissions → Save.
+    pub async fn configure_member(&self, ws: i64, user: i64, role: &str, entities: &[i64]) -> Response {
+        let ids: Vec<String> = entities.iter().map(|e| e.to_string()).collect();
+        let mut fields = vec![("role", role)];
+        fields.extend(ids.iter().map(|i| ("entity", i.as_str())));
+        self.post(&format!("/w/{ws}/settings/members/{user}/permissions"), &fields).await
+    }
+
+    /// ⋯ → Remove from workspace → confirm.
+    pub async fn remove_member(&self, ws: i64, user: i64) -> Response {
+        self.post(&format!("/w/{ws}/settings/members/{user}/remove"), &[]).await
+    }
+
+    /// ⋯ → Resend invite.
+    pub async fn resend_invite(&self, ws: i64, invite: i64) -> Response {
+        self.post(&format!("/w/{ws}/settings/invites/{invite}/resend"), &[]).await
+    }
+
+    /// ⋯ → Cancel invite → confirm.
+    pub async fn cancel_invite(&self, ws: i64, invite: i64) -> Response {
+        self.post(&format!("/w/{ws}/settings/invites/{invite}/cancel"), &[]).await
+    }
+
+    /// "Accept invite" on the invite page, signed in (a POST to `{link}/accept`).
+    pub async fn accept_invite(&self, link: &str) -> Response {
+        self.post(&format!("{link}/accept"), &[]).await
+    }
+
+    /// The status of a GET, and the text of the page.
+    pub async fn status_and_text(&self, path: &str) -> (StatusCode, String) {
+        let (status, body) = self.page(path).await;
+        (status, text_of(&body))
+    }
+}
+
+/// The text of the first table row (`<tr>…`) of a page whose HTML contains `needle`.
+pub fn row_of(html: &str, needle: &str) -> Option<String> {
+    html.split("<tr").skip(1).find(|row| row.contains(needle)).map(|row| {
+        let end = row.find("</tr>").unwrap_or(row.len());
+        text_of(&format!("<tr{}", &row[..end]))
+    })
+}
+
+/// The row of `needle` on a Members page, or a panic naming what the page shows.
+pub fn row(html: &str, needle: &str) -> String {
+    row_of(html, needle).unwrap_or_else(|| panic!("no row for {needle} on the page: {}", text_of(html)))
+}
+
+/// The HTML of the ⋯ menu labelled "Actions for LABEL" (up to the end of its row).
+pub fn actions_menu<'a>(html: &'a str, label: &str) -> Option<&'a str> {
+    let marker = format!("aria-label=\"Actions for {label}\"");
+    let start = html.find(&marker)?;
+    let rest = &html[start..];
+    Some(&rest[..rest.find("</tr>").unwrap_or(rest.len())])
+}
+
+/// The id of the pending invite to `email`, from its ⋯ menu on the Members page.
+pub fn invite_id_on(html: &str, email: &str) -> i64 {
+    let menu = actions_menu(html, email).unwrap_or_else(|| panic!("no ⋯ menu for {email}: {}", text_of(html)));
+    id_after(menu, "/settings/invites/")
+}
+
+/// The user id of the member labelled `label`, from their ⋯ menu on the Members page.
+pub fn member_id_on(html: &str, label: &str) -> i64 {
+    let menu = actions_menu(html, label).unwrap_or_else(|| panic!("no ⋯ menu for {label}: {}", text_of(html)));
+    id_after(menu, "/settings/members/")
+}
+
+/// One row of the invites table, as stored.
+#[derive(Clone, Debug)]
+pub struct InviteRecord {
+    pub id: i64,
+    pub workspace_id: Option<i64>,
+    pub email: String,
+    pub role: String,
+    pub state: String,
+    pub token_hash: String,
+    pub token_nonce: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub expires_at: chrono::NaiveDateTime,
+    pub last_sent_at: chrono::NaiveDateTime,
+    pub accepted_by: Option<i64>,
+}
+
+impl TestApp {
+    pub async fn user_id(&self, email: &str) -> i64 {
+        use diesel::prelude::*;
+        use portico::db::schema::users;
+        let email = email.trim().to_lowercase();
+        let e = email.clone();
+        self.db
+            .read(move |c| Ok(users::table.filter(users::email.eq(e)).select(users::id).first::<i64>(c)?))
+            .await
+            .unwrap_or_else(|err| panic!("no user {email}: {err}"))
+    }
+
+    /// Every invite row to `email` (any workspace or firm), oldest first.
+    pub async fn invite_records(&self, email: &str) -> Vec<InviteRecord> {
+        use diesel::prelude::*;
+        use portico::db::schema::invites::dsl as i;
+        let email = email.to_string();
+        self.db
+            .read(move |c| {
+                Ok(i::invites
+                    .filter(i::email.eq(email))
+                    .order(i::id.asc())
+                    .select((i::id, i::workspace_id, i::email, i::role, i::state, i::token_hash, i::token_nonce, i::created_at, i::expires_at, i::last_sent_at, i::accepted_by))
+                    .load::<(i64, Option<i64>, String, String, String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime, chrono::NaiveDateTime, Option<i64>)>(c)?
+                    .into_iter()
+                    .map(|(id, workspace_id, email, role, state, token_hash, token_nonce, created_at, expires_at, last_sent_at, accepted_by)| InviteRecord {
+                        id,
+                        workspace_id,
+                        email,
+                        role,
+                        state,
+                        token_hash,
+                        token_nonce,
+                        created_at,
+                        expires_at,
+                        last_sent_at,
+                        accepted_by,
+                    })
+                    .collect())
+            })
+            .await
+            .expect("read invites")
+    }
+
+    /// The newest invite row to `email`.
+    pub async fn invite_record(&self, email: &str) -> InviteRecord {
+        self.invite_records(email).await.pop().unwrap_or_else(|| panic!("no invite to {email} in the database"))
+    }
+
+    pub async fn invite_count(&self) -> i64 {
+        use diesel::prelude::*;
+        use portico::db::schema::invites;
+        self.db.read(|c| Ok(invites::table.count().get_result::<i64>(c)?)).await.expect("count invites")
+    }
+
+    /// Moves an invite's times: `expires_at` and `last_sent_at`, when given.
+    pub async fn set_invite_times(&self, invite: i64, expires_at: Option<chrono::NaiveDateTime>, last_sent_at: Option<chrono::NaiveDateTime>) {
+        use diesel::prelude::*;
+        use portico::db::schema::invites;
+        self.db
+            .write(move |c| {
+                if let Some(t) = expires_at {
+                    diesel::update(invites::table.find(invite)).set(invites::expires_at.eq(t)).execute(c)?;
+                }
+                if let Some(t) = last_sent_at {
+                    diesel::update(invites::table.find(invite)).set(invites::last_sent_at.eq(t)).execute(c)?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("update invite times");
+    }
+
+    /// Lets an invite be resent now: its last email went out two minutes ago.
+    pub async fn allow_resend(&self, invite: i64) {
+        self.set_invite_times(invite, None, Some(portico::db::models::now() - chrono::Duration::minutes(2))).await;
+    }
+
+    /// Every outbox row of an invite: (state, attempts, next_attempt_at), oldest first.
+    pub async fn outbox_of(&self, invite: i64) -> Vec<(String, i32, chrono::NaiveDateTime)> {
+        use diesel::prelude::*;
+        use portico::db::schema::outbox;
+        self.db
+            .read(move |c| {
+                Ok(outbox::table
+                    .filter(outbox::invite_id.eq(invite))
+                    .order(outbox::id.asc())
+                    .select((outbox::state, outbox::attempts, outbox::next_attempt_at))
+                    .load(c)?)
+            })
+            .await
+            .expect("read outbox")
+    }
+
+    /// How many workspace membership rows `user` has in `ws` (0 or 1).
+    pub async fn membership_rows(&self, ws: i64, user: i64) -> i64 {
+        use diesel::prelude::*;
+        use portico::db::schema::workspace_memberships as m;
+        self.db
+            .read(move |c| Ok(m::table.filter(m::workspace_id.eq(ws)).filter(m::user_id.eq(user)).count().get_result::<i64>(c)?))
+            .await
+            .expect("count memberships")
+    }
+
+    /// How many people are workspace Admins of `ws` (Admin rows plus firm staff without a
+    /// row), as the app counts them for the last-Admin rule.
+    pub async fn workspace_admins(&self, ws: i64) -> usize {
+        use portico::db::models::access;
+        use portico::domain::WorkspaceId;
+        self.db
+            .read(move |c| {
+                let info = access::workspace_info(c, WorkspaceId(ws))?.expect("the workspace exists");
+                Ok(access::count_admins(c, &info)?)
+            })
+            .await
+            .expect("count admins")
+    }
+
+    /// Puts a signed-up user on a firm's team with an organization role (`admin`, `manager`
+    /// or `member`), as accepting a team invite would.
+    pub async fn add_to_team(&self, org: i64, user: i64, role: &str) {
+        use diesel::prelude::*;
+        use portico::db::schema::org_memberships as m;
+        let role = role.to_string();
+        self.db
+            .write(move |c| {
+                diesel::insert_into(m::table)
+                    .values((
+                        m::organization_id.eq(org),
+                        m::user_id.eq(user),
+                        m::role.eq(role),
+                        m::new_clients.eq(false),
+                        m::created_at.eq(portico::db::models::now()),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await
+            .expect("add to team");
+    }
+
+    /// Gives a firm team member access to one client (workspace).
+    pub async fn grant_client(&self, org: i64, user: i64, ws: i64) {
+        use diesel::prelude::*;
+        use portico::db::schema::{org_client_grants as g, org_memberships as m};
+        self.db
+            .write(move |c| {
+                let mid = m::table
+                    .filter(m::organization_id.eq(org))
+                    .filter(m::user_id.eq(user))
+                    .select(m::id)
+                    .first::<i64>(c)?;
+                diesel::insert_into(g::table).values((g::membership_id.eq(mid), g::workspace_id.eq(ws))).execute(c)?;
+                Ok(())
+            })
+            .await
+            .expect("grant client");
+    }
+}
+
+/// A firm (Ada Ames of "Ames & Co") with one client, "Acme Bakery", holding two entities.
+pub struct Firm {
+    pub app: TestApp,
+    pub ada: TestUser,
+    pub org: i64,
+    pub ws: i64,
+    pub llc: i64,
+    pub holdings: i64,
+}
+
+pub async fn firm_with_a_client() -> Firm {
+    let app = spawn_app().await;
+    let (ada, org) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let ws = ada.add_client(org, "Acme Bakery").await;
+    let llc = ada.add_entity(ws, "Acme LLC").await;
+    let holdings = ada.add_entity(ws, "Acme Holdings").await;
+    Firm { app, ada, org, ws, llc, holdings }
+}
+
+impl Firm {
+    pub fn members(&self) -> String {
+        format!("/w/{}/settings/members", self.ws)
+    }
+
+    /// Ada invites `email` and the invite link arrives by email.
+    pub async fn invite(&self, email: &str, role: &str, entities: &[i64]) -> String {
+        let before = self.app.smtp.messages().iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email))).count();
+        let r = self.ada.invite(self.ws, email, role, entities).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "inviting {email}: {}", text_of(&r.text().await.unwrap_or_default()));
+        self.app.invite_link(email, before + 1).await
+    }
+
+    /// Ada invites `email`, who accepts as a new person called `name`.
+    pub async fn client_user(&self, email: &str, name: &str, role: &str, entities: &[i64]) -> (TestUser, i64) {
+        let link = self.invite(email, role, entities).await;
+        let user = self.app.accept_as_new_user(&link, name).await;
+        (user, self.app.user_id(email).await)
+    }
+
+    /// Reloads the Members page (as Ada) until the row of `needle` says `words`.
+    pub async fn until_row_says(&self, needle: &str, words: &str) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let body = self.ada.members_page(self.ws).await;
+            let text = row(&body, needle);
+            if text.contains(words) {
+                return text;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the row of {needle} never said {words:?}: {text}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl TestApp {
+    /// A second instance of the app on the same database, the same SMTP sink, the same keys
+    /// and the same public address, as behind a load balancer.
+    pub async fn another_instance(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match &self._pg {
+            Some(pg) => pg.url.clone(),
+            None => self._dir.path().join("portico.db").to_string_lossy().into_owned(),
+        };
+        let settings = Settings {
+            database_url,
+            smtp_url: Some(self.smtp.url()),
+            mail_from: "Portico <portico@portico.test>".into(),
+            public_url: Some(self.base.clone()),
+            bind: "127.0.0.1:0".into(),
+            session_key: Some("test-session-key-that-is-long-enough-for-portico-0123456789abcdef".into()),
+            data_dir: dir.path().to_path_buf(),
+            secure_cookies: Some(false),
+            invite_ttl_days: 7,
+            db_pool_size: 8,
+            workers: Some(2),
+            login_attempts_per_minute: 10,
+        };
+        let app = portico::startup::Application::build(settings).await.expect("the second instance starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let db = app.db();
+        tokio::spawn(app.run_until_stopped());
+        TestApp { base, db, smtp: self.smtp.clone(), _dir: dir, _pg: None }
+    }
+}
