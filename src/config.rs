@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Parser, Clone, Debug)]
-#[command(name = "portico", version, about = "Portico: invite clients and staff into your firm's books.")]
+#[command(
+    name = "portico",
+    version,
+    about = "Portico: invite clients and staff into your firm's books."
+)]
 pub struct Settings {
     /// Where the data lives: a SQLite file path, or postgres://user@host/db for PostgreSQL.
     #[arg(long, env = "DATABASE_URL", default_value = "data/portico.db")]

@@ -88,7 +88,9 @@ impl Application {
         let public_url = settings.public_url();
         let transport = Transport::from_settings(settings.smtp_url.as_deref())?;
         if settings.dev_mailbox() {
-            tracing::warn!("SMTP_URL is not set: emails are kept in the outbox, logged, and readable at {public_url}/dev/mailbox");
+            tracing::warn!(
+                "SMTP_URL is not set: emails are kept in the outbox, logged, and readable at {public_url}/dev/mailbox"
+            );
         }
         let from = settings
             .mail_from
@@ -146,7 +148,12 @@ impl Application {
         }
         let server = server.run();
         tracing::info!("Portico is listening on {public_url}");
-        Ok(Application { port, server, db, mailer })
+        Ok(Application {
+            port,
+            server,
+            db,
+            mailer,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -198,7 +205,10 @@ fn session_key(settings: &Settings) -> Result<Vec<u8>, StartupError> {
     let mut bytes = vec![0u8; 64];
     getrandom::fill(&mut bytes).map_err(|e| StartupError::new(format!("random source: {e}")))?;
     write_secret(&path, &STANDARD.encode(&bytes))?;
-    tracing::warn!("SESSION_KEY is not set: generated one and kept it in {} (set SESSION_KEY in production)", path.display());
+    tracing::warn!(
+        "SESSION_KEY is not set: generated one and kept it in {} (set SESSION_KEY in production)",
+        path.display()
+    );
     Ok(bytes)
 }
 

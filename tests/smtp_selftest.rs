@@ -38,17 +38,13 @@ async fn sink_decodes_mime_and_finds_links() {
     let link = format!("http://127.0.0.1:1234/invites/{TOKEN}");
 
     // Lettre picks the transfer encoding for these bodies itself (quoted-printable here).
-    let text =
-        format!("Café – 7 days left.\n\nAccept: <{link}>.\nOther: http://127.0.0.1:1234/x\n");
+    let text = format!("Café – 7 days left.\n\nAccept: <{link}>.\nOther: http://127.0.0.1:1234/x\n");
     let html = format!("<p>Café – 7 days left.</p><p><a href=\"{link}\">Accept</a></p>");
     let first = Message::builder()
         .from("Portico <noreply@portico.test>".parse().unwrap())
         .to("Alice <alice@example.com>".parse().unwrap())
         .subject("Café – 7 days")
-        .multipart(MultiPart::alternative_plain_html(
-            text.clone(),
-            html.clone(),
-        ))
+        .multipart(MultiPart::alternative_plain_html(text.clone(), html.clone()))
         .unwrap();
 
     // Forced base64 text, and 7-bit HTML with lines that need dot-stuffing.
@@ -89,17 +85,10 @@ async fn sink_decodes_mime_and_finds_links() {
         "subject should be an encoded word:\n{}",
         m.raw
     );
-    assert!(
-        m.raw.to_ascii_lowercase().contains("quoted-printable"),
-        "{}",
-        m.raw
-    );
+    assert!(m.raw.to_ascii_lowercase().contains("quoted-printable"), "{}", m.raw);
     assert_eq!(m.text.replace("\r\n", "\n"), text);
     assert_eq!(m.html, html);
-    assert_eq!(
-        m.link("http://127.0.0.1:1234/invites/").as_deref(),
-        Some(link.as_str())
-    );
+    assert_eq!(m.link("http://127.0.0.1:1234/invites/").as_deref(), Some(link.as_str()));
     assert_eq!(
         m.link("http://127.0.0.1:1234/x").as_deref(),
         Some("http://127.0.0.1:1234/x")
@@ -111,16 +100,10 @@ async fn sink_decodes_mime_and_finds_links() {
     assert_eq!(m.subject, "Zugang für Bob – 7 Tage");
     assert!(m.raw.contains("base64"), "{}", m.raw);
     assert_eq!(m.text, format!("Grüße! {link}"));
-    assert_eq!(
-        m.link("http://127.0.0.1:1234/invites/").as_deref(),
-        Some(link.as_str())
-    );
+    assert_eq!(m.link("http://127.0.0.1:1234/invites/").as_deref(), Some(link.as_str()));
     assert_eq!(m.html.replace("\r\n", "\n"), dotted);
     // Bcc recipients are in the envelope only.
-    assert_eq!(
-        sink.wait_for("audit@example.com", 1).await[0].subject,
-        m.subject
-    );
+    assert_eq!(sink.wait_for("audit@example.com", 1).await[0].subject, m.subject);
     assert!(!m.raw.contains("audit@"));
 
     assert_eq!(sink.messages().len(), 2);
@@ -134,14 +117,8 @@ async fn sink_refuses_with_a_transient_error() {
     let mailer = transport(&sink);
 
     shared.set_refusing(true);
-    let err = mailer
-        .send(simple("carol@example.com", "first try"))
-        .await
-        .unwrap_err();
-    assert!(
-        err.is_transient(),
-        "expected a transient error, got {err:?}"
-    );
+    let err = mailer.send(simple("carol@example.com", "first try")).await.unwrap_err();
+    assert!(err.is_transient(), "expected a transient error, got {err:?}");
     assert!(sink.messages().is_empty());
 
     shared.set_refusing(false);
@@ -246,8 +223,7 @@ async fn browser_fills_clicks_and_screenshots() {
     bob.screenshot("bob").await;
     assert!(alice.text().await.contains("Ada Lovelace"));
 
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/screenshots/selftest_browser");
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/selftest_browser");
     if std::env::var_os("CARGO_TARGET_DIR").is_none() {
         for name in ["01-form.png", "02-greeted.png", "03-bob.png"] {
             let png = std::fs::read(shots.join(name)).expect(name);

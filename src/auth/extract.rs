@@ -29,7 +29,11 @@ impl FromRequest for CurrentUser {
 async fn load_user(req: &HttpRequest) -> Result<CurrentUser, AppError> {
     let state = state(req)?;
     let session = req.get_session();
-    let next = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let next = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
     let Some(uid) = super::session::user_id(&session) else {
         return Err(AppError::SignInRequired { next });
     };

@@ -79,10 +79,8 @@ impl ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         let mut conn = open(&self.location).map_err(r2d2::Error::ConnectionError)?;
         if let DbConnection::Sqlite(c) = &mut conn {
-            c.batch_execute(
-                "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            )
-            .map_err(r2d2::Error::QueryError)?;
+            c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                .map_err(r2d2::Error::QueryError)?;
         }
         if let Some(counter) = &self.query_counter {
             conn.set_instrumentation(QueryCounter(counter.clone()));
@@ -114,9 +112,7 @@ impl Instrumentation for QueryCounter {
 fn open(location: &DatabaseLocation) -> Result<DbConnection, diesel::ConnectionError> {
     Ok(match location {
         DatabaseLocation::Postgres(url) => DbConnection::Pg(PgConnection::establish(url)?),
-        DatabaseLocation::Sqlite(path) => {
-            DbConnection::Sqlite(SqliteConnection::establish(&path.to_string_lossy())?)
-        }
+        DatabaseLocation::Sqlite(path) => DbConnection::Sqlite(SqliteConnection::establish(&path.to_string_lossy())?),
     })
 }
 
@@ -140,7 +136,8 @@ impl Db {
         if let DatabaseLocation::Sqlite(path) = location {
             ensure_parent_dir(path)?;
         }
-        let mut conn = open(location).map_err(|e| StartupError::new(format!("cannot open {}: {e}", location.describe())))?;
+        let mut conn =
+            open(location).map_err(|e| StartupError::new(format!("cannot open {}: {e}", location.describe())))?;
         match &mut conn {
             DbConnection::Sqlite(c) => {
                 // WAL is a property of the file: set it once, before the pool exists.
@@ -250,4 +247,3 @@ fn ensure_parent_dir(path: &Path) -> Result<(), StartupError> {
     }
     Ok(())
 }
-

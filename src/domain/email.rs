@@ -106,8 +106,21 @@ mod tests {
 
     #[test]
     fn normalises_and_validates() {
-        assert_eq!(EmailAddress::parse("  Cleo@Client.TEST ").unwrap().as_str(), "cleo@client.test");
-        for bad in ["", "cleo", "cleo@", "@client.test", "cleo@client", "a@b.c, d@e.f", "Cleo <cleo@client.test>", "cleo@[127.0.0.1]", "a b@client.test"] {
+        assert_eq!(
+            EmailAddress::parse("  Cleo@Client.TEST ").unwrap().as_str(),
+            "cleo@client.test"
+        );
+        for bad in [
+            "",
+            "cleo",
+            "cleo@",
+            "@client.test",
+            "cleo@client",
+            "a@b.c, d@e.f",
+            "Cleo <cleo@client.test>",
+            "cleo@[127.0.0.1]",
+            "a b@client.test",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad} should be refused");
         }
     }

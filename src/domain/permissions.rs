@@ -86,7 +86,11 @@ mod tests {
         ];
         for &(action, admin, accountant, member) in table {
             assert_eq!(workspace_allows(W::Admin, action), admin, "Admin {action:?}");
-            assert_eq!(workspace_allows(W::Accountant, action), accountant, "Accountant {action:?}");
+            assert_eq!(
+                workspace_allows(W::Accountant, action),
+                accountant,
+                "Accountant {action:?}"
+            );
             assert_eq!(workspace_allows(W::Member, action), member, "Member {action:?}");
         }
     }

@@ -77,9 +77,11 @@ impl Mailer {
     /// Sends what is due; returns how many emails it handled.
     pub async fn tick(&self) -> Result<usize, AppError> {
         let db = self.db.clone();
-        let claimed = tokio::task::spawn_blocking(move || db.write_blocking(|c| Ok(outbox::claim_due(c, now(), lease(), BATCH)?)))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
+        let claimed = tokio::task::spawn_blocking(move || {
+            db.write_blocking(|c| Ok(outbox::claim_due(c, now(), lease(), BATCH)?))
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
         let n = claimed.len();
         for item in claimed {
             self.deliver(item).await;
@@ -104,7 +106,13 @@ impl Mailer {
         let result = match &self.transport {
             Transport::DevMailbox => {
                 // Development only (no SMTP_URL): the link goes to the log on purpose.
-                let link = email.text.lines().find(|l| l.contains("/invites/")).unwrap_or("").trim().to_string();
+                let link = email
+                    .text
+                    .lines()
+                    .find(|l| l.contains("/invites/"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 tracing::info!(to = %email.to, subject = %email.subject, link = %link, "email kept in the local mailbox (no SMTP_URL): {}/dev/mailbox", self.public_url);
                 Ok(())
             }
@@ -152,14 +160,23 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject)
-            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                email.html.clone(),
+            ))
             .map_err(|e| format!("could not build the message: {e}"))
     }
 }
 
 /// Renders an invite's email from the database. With `only_pending`, None for an invite
 /// that is no longer pending.
-pub async fn render_invite_email(db: &Db, id: InviteId, public_url: &str, key: &InviteKey, only_pending: bool) -> Result<Option<RenderedEmail>, AppError> {
+pub async fn render_invite_email(
+    db: &Db,
+    id: InviteId,
+    public_url: &str,
+    key: &InviteKey,
+    only_pending: bool,
+) -> Result<Option<RenderedEmail>, AppError> {
     let details = db
         .read(move |c| {
             let Some(inv) = invite::find_by_id(c, id)? else {

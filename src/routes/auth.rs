@@ -60,7 +60,11 @@ pub async fn signup_form(session: Session, user: MaybeUser) -> Result<HttpRespon
     })
 }
 
-pub async fn signup(state: web::Data<AppState>, session: Session, form: web::Form<SignupForm>) -> Result<HttpResponse, AppError> {
+pub async fn signup(
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<SignupForm>,
+) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let name = Name::parse(&form.name, "name", 100);
     let email = EmailAddress::parse(&form.email);
@@ -84,16 +88,25 @@ pub async fn signup(state: web::Data<AppState>, session: Session, form: web::For
     let (e2, n2, f2) = (email.clone(), name.clone(), firm.clone());
     let created = state
         .db
-        .write(move |c| match organization::sign_up(c, &e2, n2.as_str(), &hash, f2.as_str()) {
-            Ok(ids) => Ok(Ok(ids)),
-            Err(CreateUserError::EmailTaken) => Ok(Err(())),
-            Err(CreateUserError::Db(e)) => Err(e.into()),
-        })
+        .write(
+            move |c| match organization::sign_up(c, &e2, n2.as_str(), &hash, f2.as_str()) {
+                Ok(ids) => Ok(Ok(ids)),
+                Err(CreateUserError::EmailTaken) => Ok(Err(())),
+                Err(CreateUserError::Db(e)) => Err(e.into()),
+            },
+        )
         .await?;
     match created {
         Ok((uid, org)) => {
             session::sign_in(&session, uid);
-            session::flash(&session, session::FlashKind::Success, format!("Welcome to Portico, {}. Add your first client to get started.", name.as_str()));
+            session::flash(
+                &session,
+                session::FlashKind::Success,
+                format!(
+                    "Welcome to Portico, {}. Add your first client to get started.",
+                    name.as_str()
+                ),
+            );
             Ok(redirect(&format!("/orgs/{org}/clients")))
         }
         Err(()) => {
@@ -106,7 +119,12 @@ pub async fn signup(state: web::Data<AppState>, session: Session, form: web::For
     }
 }
 
-fn signup_again(session: &Session, form: SignupForm, errors: SignupErrors, form_error: Option<String>) -> Result<HttpResponse, AppError> {
+fn signup_again(
+    session: &Session,
+    form: SignupForm,
+    errors: SignupErrors,
+    form_error: Option<String>,
+) -> Result<HttpResponse, AppError> {
     render_with_status(
         StatusCode::UNPROCESSABLE_ENTITY,
         SignupPage {
@@ -134,7 +152,11 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-pub async fn login_form(session: Session, user: MaybeUser, q: web::Query<LoginQuery>) -> Result<HttpResponse, AppError> {
+pub async fn login_form(
+    session: Session,
+    user: MaybeUser,
+    q: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
     let next = safe_next(q.next.as_deref());
     if user.0.is_some() {
         return Ok(redirect(next.as_deref().unwrap_or("/")));
@@ -156,7 +178,12 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(req: HttpRequest, state: web::Data<AppState>, session: Session, form: web::Form<LoginForm>) -> Result<HttpResponse, AppError> {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
     let again = |message: &str, status: StatusCode| {
@@ -172,8 +199,13 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, session: Sessio
     };
     let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let email_key = form.email.trim().to_lowercase();
-    if state.login_limiter.check_key(&format!("ip:{ip}")).is_err() || state.login_limiter.check_key(&format!("email:{email_key}")).is_err() {
-        return again("Too many sign-in attempts. Wait a minute and try again.", StatusCode::TOO_MANY_REQUESTS);
+    if state.login_limiter.check_key(&format!("ip:{ip}")).is_err()
+        || state.login_limiter.check_key(&format!("email:{email_key}")).is_err()
+    {
+        return again(
+            "Too many sign-in attempts. Wait a minute and try again.",
+            StatusCode::TOO_MANY_REQUESTS,
+        );
     }
     let generic = "That email and password do not match an account.";
     let user = match EmailAddress::parse(&form.email) {

@@ -61,7 +61,12 @@ pub struct NewClientForm {
     name: String,
 }
 
-pub async fn add(state: web::Data<AppState>, session: Session, ctx: OrgContext, form: web::Form<NewClientForm>) -> Result<HttpResponse, AppError> {
+pub async fn add(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: OrgContext,
+    form: web::Form<NewClientForm>,
+) -> Result<HttpResponse, AppError> {
     require_add(&ctx)?;
     let again = |error: String| {
         render_with_status(
@@ -88,7 +93,12 @@ pub async fn add(state: web::Data<AppState>, session: Session, ctx: OrgContext, 
         })
         .await?;
     match added {
-        Ok(ws) => Ok(redirect_with(&session, &format!("/w/{ws}/entities"), FlashKind::Success, format!("Client {} added. Add its entities next.", name.as_str()))),
+        Ok(ws) => Ok(redirect_with(
+            &session,
+            &format!("/w/{ws}/entities"),
+            FlashKind::Success,
+            format!("Client {} added. Add its entities next.", name.as_str()),
+        )),
         Err(()) => again(format!("Your firm already has a client called {}.", name.as_str())),
     }
 }

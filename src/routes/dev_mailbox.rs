@@ -47,7 +47,11 @@ pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUse
         .map(|r| MailView {
             id: r.id,
             to: r.to_email,
-            subject: if r.invite_id.is_some() { "Invitation to Portico".into() } else { "Email".into() },
+            subject: if r.invite_id.is_some() {
+                "Invitation to Portico".into()
+            } else {
+                "Email".into()
+            },
             state: r.state,
             at: r.created_at,
         })
@@ -69,17 +73,33 @@ pub struct MessagePage {
     link: Option<String>,
 }
 
-pub async fn show(state: web::Data<AppState>, session: Session, id: web::Path<i64>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<i64>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     require_dev(&state)?;
     let id = id.into_inner();
-    let row = state.db.read(move |c| Ok(outbox::find(c, id)?)).await?.ok_or(AppError::NotFound)?;
+    let row = state
+        .db
+        .read(move |c| Ok(outbox::find(c, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
     let mail = match row.invite_id {
-        Some(invite) => render_invite_email(&state.db, InviteId(invite), &state.public_url, &state.invite_key, false).await?,
+        Some(invite) => {
+            render_invite_email(&state.db, InviteId(invite), &state.public_url, &state.invite_key, false).await?
+        }
         None => None,
     }
     .ok_or(AppError::NotFound)?;
     let prefix = format!("{}/invites/", state.public_url);
-    let link = mail.text.lines().map(str::trim).find(|l| l.starts_with(&prefix)).map(String::from);
+    let link = mail
+        .text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(&prefix))
+        .map(String::from);
     render(MessagePage {
         l: Layout::public(&session, mail.subject.clone(), Some(&user.0)),
         to: mail.to,

@@ -31,9 +31,16 @@ pub struct EntitiesPage {
     all_entities: bool,
 }
 
-pub async fn list(state: web::Data<AppState>, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let (ws, scope) = (ctx.access.workspace.id, ctx.access.entities.clone());
-    let entities = state.db.read(move |c| Ok(entity::visible_in(c, ws, scope.as_deref())?)).await?;
+    let entities = state
+        .db
+        .read(move |c| Ok(entity::visible_in(c, ws, scope.as_deref())?))
+        .await?;
     render(EntitiesPage {
         l: Layout::workspace(&session, "Entities", &ctx.user, &ctx.access, "entities"),
         ws_id: ws.0,
@@ -68,7 +75,12 @@ pub struct NewEntityForm {
     name: String,
 }
 
-pub async fn add(state: web::Data<AppState>, session: Session, ctx: WorkspaceContext, form: web::Form<NewEntityForm>) -> Result<HttpResponse, AppError> {
+pub async fn add(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: WorkspaceContext,
+    form: web::Form<NewEntityForm>,
+) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::AddEntity)?;
     let again = |error: String| {
         render_with_status(
@@ -102,7 +114,10 @@ pub async fn add(state: web::Data<AppState>, session: Session, ctx: WorkspaceCon
             FlashKind::Success,
             format!("Entity {} added.", name.as_str()),
         )),
-        Err(()) => again(format!("This workspace already has an entity called {}.", name.as_str())),
+        Err(()) => again(format!(
+            "This workspace already has an entity called {}.",
+            name.as_str()
+        )),
     }
 }
 
@@ -146,10 +161,21 @@ async fn visible_entity(state: &AppState, req: &HttpRequest, ctx: &WorkspaceCont
         return Err(AppError::NotFound);
     }
     let ws = ctx.access.workspace.id;
-    state.db.read(move |c| Ok(entity::find_in(c, ws, id)?)).await?.ok_or(AppError::NotFound)
+    state
+        .db
+        .read(move |c| Ok(entity::find_in(c, ws, id)?))
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
-async fn books_page(state: &AppState, session: &Session, ctx: &WorkspaceContext, entity: Entity, input: TransactionInput, errors: TransactionErrors) -> Result<BooksPage, AppError> {
+async fn books_page(
+    state: &AppState,
+    session: &Session,
+    ctx: &WorkspaceContext,
+    entity: Entity,
+    input: TransactionInput,
+    errors: TransactionErrors,
+) -> Result<BooksPage, AppError> {
     let id = entity.id;
     let transactions = state.db.read(move |c| Ok(entity::transactions_of(c, id)?)).await?;
     let total = format_amount(transactions.iter().map(|t| t.amount_cents).sum());
@@ -165,7 +191,12 @@ async fn books_page(state: &AppState, session: &Session, ctx: &WorkspaceContext,
     })
 }
 
-pub async fn books(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn books(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let entity = visible_entity(&state, &req, &ctx).await?;
     let input = TransactionInput {
         date: chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string(),
@@ -217,7 +248,16 @@ pub async fn add_transaction(
     let (id, actor) = (entity.id, ctx.user.user_id());
     state
         .db
-        .write(move |c| Ok(entity::add_transaction(c, id, actor, date, description.as_str(), amount)?))
+        .write(move |c| {
+            Ok(entity::add_transaction(
+                c,
+                id,
+                actor,
+                date,
+                description.as_str(),
+                amount,
+            )?)
+        })
         .await?;
     Ok(redirect_with(
         &session,

@@ -25,7 +25,11 @@ impl FormFields {
             .0
             .iter()
             .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().parse::<i64>().map_err(|_| AppError::BadRequest(format!("\"{v}\" is not a valid choice."))))
+            .map(|(_, v)| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| AppError::BadRequest(format!("\"{v}\" is not a valid choice.")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         ids.sort_unstable();
         ids.dedup();

@@ -6,8 +6,8 @@ use askama::Template;
 
 use super::{redirect, render, Layout};
 use crate::auth::extract::MaybeUser;
-use crate::db::models::{organization, workspace};
 use crate::db::models::workspace::WorkspaceLink;
+use crate::db::models::{organization, workspace};
 use crate::error::AppError;
 use crate::startup::AppState;
 
@@ -25,7 +25,12 @@ pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser)
     let uid = user.user_id();
     let (orgs, workspaces) = state
         .db
-        .read(move |c| Ok((organization::memberships_of(c, uid)?, workspace::direct_workspaces(c, uid)?)))
+        .read(move |c| {
+            Ok((
+                organization::memberships_of(c, uid)?,
+                workspace::direct_workspaces(c, uid)?,
+            ))
+        })
         .await?;
     if let Some(first) = orgs.first() {
         return Ok(redirect(&format!("/orgs/{}/clients", first.org_id)));
@@ -40,10 +45,12 @@ pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser)
 }
 
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    state.db.read(|c| {
-        use diesel::connection::SimpleConnection;
-        c.batch_execute("SELECT 1").map_err(AppError::from)
-    })
-    .await?;
+    state
+        .db
+        .read(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute("SELECT 1").map_err(AppError::from)
+        })
+        .await?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
 }

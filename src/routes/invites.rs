@@ -11,7 +11,7 @@ use super::{encode_query, redirect, redirect_with, render, render_with_status, L
 use crate::auth::extract::MaybeUser;
 use crate::auth::session::FlashKind;
 use crate::auth::{password, session};
-use crate::db::models::invite::{self, Accepted, AcceptError, InviteDetails};
+use crate::db::models::invite::{self, AcceptError, Accepted, InviteDetails};
 use crate::db::models::user::{self, CreateUserError, User};
 use crate::domain::token::InviteToken;
 use crate::domain::{Name, Password};
@@ -80,13 +80,32 @@ pub struct EndedPage {
     message: &'static str,
 }
 
-fn ended(session: &Session, user: Option<&User>, status: StatusCode, heading: &'static str, message: &'static str) -> Result<HttpResponse, AppError> {
-    render_with_status(status, EndedPage { l: Layout::public(session, heading, user), heading, message })
+fn ended(
+    session: &Session,
+    user: Option<&User>,
+    status: StatusCode,
+    heading: &'static str,
+    message: &'static str,
+) -> Result<HttpResponse, AppError> {
+    render_with_status(
+        status,
+        EndedPage {
+            l: Layout::public(session, heading, user),
+            heading,
+            message,
+        },
+    )
 }
 
 const UNKNOWN: (&str, &str) = ("This invite link is not valid", "Check that you opened the whole link from the email. If it still does not work, ask the person who invited you to send a new invite.");
-const CANCELLED: (&str, &str) = ("This invite was cancelled", "The invite is no longer valid. If you still need access, ask the person who invited you to send a new invite.");
-const EXPIRED: (&str, &str) = ("This invite has expired", "Invite links work for a limited time. Ask the person who invited you to resend the invite.");
+const CANCELLED: (&str, &str) = (
+    "This invite was cancelled",
+    "The invite is no longer valid. If you still need access, ask the person who invited you to send a new invite.",
+);
+const EXPIRED: (&str, &str) = (
+    "This invite has expired",
+    "Invite links work for a limited time. Ask the person who invited you to resend the invite.",
+);
 const USED: (&str, &str) = ("This invite has already been used", "Each invite link works once. If you accepted it, log in to reach your workspace; otherwise ask the person who invited you for a new invite.");
 
 fn accepted_url(to: Accepted) -> String {
@@ -97,8 +116,19 @@ fn accepted_url(to: Accepted) -> String {
 }
 
 /// Looks the token up; every outcome other than "pending" is its own page.
-async fn pending_invite(state: &AppState, token: &str) -> Result<Result<(InviteToken, InviteDetails), (StatusCode, (&'static str, &'static str), Option<i64>, Accepted)>, AppError> {
-    let unknown = (StatusCode::NOT_FOUND, UNKNOWN, None, Accepted::Workspace(crate::domain::WorkspaceId(0)));
+async fn pending_invite(
+    state: &AppState,
+    token: &str,
+) -> Result<
+    Result<(InviteToken, InviteDetails), (StatusCode, (&'static str, &'static str), Option<i64>, Accepted)>,
+    AppError,
+> {
+    let unknown = (
+        StatusCode::NOT_FOUND,
+        UNKNOWN,
+        None,
+        Accepted::Workspace(crate::domain::WorkspaceId(0)),
+    );
     let Some(token) = InviteToken::parse(token) else {
         return Ok(Err(unknown));
     };
@@ -125,11 +155,20 @@ async fn pending_invite(state: &AppState, token: &str) -> Result<Result<(InviteT
     })
 }
 
-pub async fn landing(state: web::Data<AppState>, session: Session, token: web::Path<String>, user: MaybeUser) -> Result<HttpResponse, AppError> {
+pub async fn landing(
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
     let user = user.0;
     match pending_invite(&state, &token).await? {
-        Err((_, _, Some(by), Accepted::Workspace(ws))) if user.as_ref().is_some_and(|u| u.id == by) => Ok(redirect(&format!("/w/{ws}/entities"))),
-        Err((_, _, Some(by), Accepted::Organization(_))) if user.as_ref().is_some_and(|u| u.id == by) => Ok(redirect("/")),
+        Err((_, _, Some(by), Accepted::Workspace(ws))) if user.as_ref().is_some_and(|u| u.id == by) => {
+            Ok(redirect(&format!("/w/{ws}/entities")))
+        }
+        Err((_, _, Some(by), Accepted::Organization(_))) if user.as_ref().is_some_and(|u| u.id == by) => {
+            Ok(redirect("/"))
+        }
         Err((status, (heading, message), _, _)) => ended(&session, user.as_ref(), status, heading, message),
         Ok((token, d)) => {
             let viewer = match &user {
@@ -154,20 +193,34 @@ fn accept_error(session: &Session, user: Option<&User>, e: AcceptError) -> Resul
         AcceptError::Unknown => (StatusCode::NOT_FOUND, UNKNOWN),
         AcceptError::Cancelled => (StatusCode::GONE, CANCELLED),
         AcceptError::Expired => (StatusCode::GONE, EXPIRED),
-        AcceptError::AlreadyAccepted { by_this_user: true, leads_to } => return Ok(redirect(&accepted_url(leads_to))),
+        AcceptError::AlreadyAccepted {
+            by_this_user: true,
+            leads_to,
+        } => return Ok(redirect(&accepted_url(leads_to))),
         AcceptError::AlreadyAccepted { .. } => (StatusCode::GONE, USED),
         AcceptError::WrongAccount { .. } => (
             StatusCode::FORBIDDEN,
-            ("This invite is for another email address", "Log out, then open the link again and log in with the address the invite was sent to."),
+            (
+                "This invite is for another email address",
+                "Log out, then open the link again and log in with the address the invite was sent to.",
+            ),
         ),
         AcceptError::Db(e) => return Err(e.into()),
     };
     ended(session, user, status, heading, message)
 }
 
-pub async fn accept(state: web::Data<AppState>, session: Session, token: web::Path<String>, user: MaybeUser) -> Result<HttpResponse, AppError> {
+pub async fn accept(
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
-        return Ok(redirect(&format!("/login?next={}", encode_query(&format!("/invites/{token}")))));
+        return Ok(redirect(&format!(
+            "/login?next={}",
+            encode_query(&format!("/invites/{token}"))
+        )));
     };
     let Some(token) = InviteToken::parse(&token) else {
         return accept_error(&session, Some(&user), AcceptError::Unknown);
@@ -181,7 +234,12 @@ pub async fn accept(state: web::Data<AppState>, session: Session, token: web::Pa
         })
         .await?;
     match result {
-        Ok(to) => Ok(redirect_with(&session, &accepted_url(to), FlashKind::Success, "Invite accepted. Welcome!")),
+        Ok(to) => Ok(redirect_with(
+            &session,
+            &accepted_url(to),
+            FlashKind::Success,
+            "Invite accepted. Welcome!",
+        )),
         Err(e) => accept_error(&session, Some(&user), e),
     }
 }
@@ -196,7 +254,13 @@ pub struct RegisterForm {
 
 /// Creates the invited person's account (email fixed to the invited address) and accepts
 /// the invite, in one transaction.
-pub async fn register(state: web::Data<AppState>, session: Session, token: web::Path<String>, user: MaybeUser, form: web::Form<RegisterForm>) -> Result<HttpResponse, AppError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+    user: MaybeUser,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
     if user.0.is_some() {
         return accept(state, session, token, user).await;
     }
@@ -220,7 +284,13 @@ pub async fn register(state: web::Data<AppState>, session: Session, token: web::
     };
     let (name, pw) = match (Name::parse(&form.name, "name", 100), Password::parse(&form.password)) {
         (Ok(n), Ok(p)) => (n, p),
-        (n, p) => return again(RegisterErrors { name: n.err(), password: p.err(), form: None }),
+        (n, p) => {
+            return again(RegisterErrors {
+                name: n.err(),
+                password: p.err(),
+                form: None,
+            })
+        }
     };
     let hash = web::block(move || password::hash(pw.expose()))
         .await
@@ -247,7 +317,12 @@ pub async fn register(state: web::Data<AppState>, session: Session, token: web::
     match result {
         Ok(Ok((uid, to))) => {
             session::sign_in(&session, uid);
-            Ok(redirect_with(&session, &accepted_url(to), FlashKind::Success, "Your account is ready and the invite is accepted. Welcome!"))
+            Ok(redirect_with(
+                &session,
+                &accepted_url(to),
+                FlashKind::Success,
+                "Your account is ready and the invite is accepted. Welcome!",
+            ))
         }
         Ok(Err(_)) => again(RegisterErrors {
             form: Some("An account with this email already exists. Log in to accept the invite.".into()),

@@ -5,9 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::form::FormFields;
 #[allow(unused_imports)]
 use super::{redirect, redirect_with, render, render_with_status, Layout, TimeWords};
-use super::form::FormFields;
 use crate::auth::extract::path_id;
 use crate::auth::session::FlashKind;
 use crate::auth::WorkspaceContext;
@@ -30,7 +30,9 @@ fn require(ctx: &WorkspaceContext, action: WorkspaceAction) -> Result<(), AppErr
     if workspace_allows(ctx.access.role, action) {
         Ok(())
     } else {
-        Err(AppError::Forbidden("Your role in this workspace does not allow this. Ask a workspace Admin."))
+        Err(AppError::Forbidden(
+            "Your role in this workspace does not allow this. Ask a workspace Admin.",
+        ))
     }
 }
 
@@ -47,7 +49,11 @@ fn access_summary(entities: &Option<Vec<Entity>>) -> (String, String) {
         Some(list) => {
             let names: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
             let full = names.join(", ");
-            let short = if names.len() > 2 { format!("{}, +{} more", names[..2].join(", "), names.len() - 2) } else { full.clone() };
+            let short = if names.len() > 2 {
+                format!("{}, +{} more", names[..2].join(", "), names.len() - 2)
+            } else {
+                full.clone()
+            };
             (short, full)
         }
     }
@@ -70,7 +76,11 @@ pub struct MemberView {
 
 impl MemberView {
     fn label(&self) -> &str {
-        if self.name.is_empty() { &self.email } else { &self.name }
+        if self.name.is_empty() {
+            &self.email
+        } else {
+            &self.name
+        }
     }
 }
 
@@ -110,7 +120,11 @@ fn delivery_words(d: &Delivery) -> (&'static str, &'static str) {
     }
 }
 
-pub async fn list(state: web::Data<AppState>, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::ViewMembers)?;
     let ws = ctx.access.workspace.clone();
     let data = state.db.read(move |c| Ok(members::list(c, &ws)?)).await?;
@@ -156,7 +170,11 @@ pub async fn list(state: web::Data<AppState>, session: Session, ctx: WorkspaceCo
                 expired: i.expires_at <= now,
                 delivery: delivery_words(&i.delivery),
                 can_manage,
-                link: if can_manage { invite_link(&state.public_url, &state.invite_key, &i.nonce) } else { String::new() },
+                link: if can_manage {
+                    invite_link(&state.public_url, &state.invite_key, &i.nonce)
+                } else {
+                    String::new()
+                },
                 email: i.email,
             }
         })
@@ -241,7 +259,14 @@ struct InviteInput {
     checked: Vec<EntityId>,
 }
 
-async fn invite_page(state: &AppState, session: &Session, ctx: &WorkspaceContext, input: InviteInput, errors: InviteErrors, existing: Option<Existing>) -> Result<InvitePage, AppError> {
+async fn invite_page(
+    state: &AppState,
+    session: &Session,
+    ctx: &WorkspaceContext,
+    input: InviteInput,
+    errors: InviteErrors,
+    existing: Option<Existing>,
+) -> Result<InvitePage, AppError> {
     let InviteInput { email, role, checked } = input;
     let ws = ctx.access.workspace.id;
     let all = state.db.read(move |c| Ok(entity::all_in(c, ws)?)).await?;
@@ -258,49 +283,124 @@ async fn invite_page(state: &AppState, session: &Session, ctx: &WorkspaceContext
     })
 }
 
-pub async fn invite_form(state: web::Data<AppState>, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn invite_form(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::GrantRole(WorkspaceRole::Member))?;
-    render(invite_page(&state, &session, &ctx, InviteInput { email: String::new(), role: "member".into(), checked: Vec::new() }, InviteErrors::default(), None).await?)
+    render(
+        invite_page(
+            &state,
+            &session,
+            &ctx,
+            InviteInput {
+                email: String::new(),
+                role: "member".into(),
+                checked: Vec::new(),
+            },
+            InviteErrors::default(),
+            None,
+        )
+        .await?,
+    )
 }
 
 /// Checks a requested role and entity set against roles.md: a forged role or a foreign
 /// entity is a bad request; a role or entity above the caller's own is forbidden.
-fn check_grant(ctx: &WorkspaceContext, role: &str, entities: &[i64], all: &[Entity]) -> Result<(WorkspaceRole, Vec<EntityId>), AppError> {
+fn check_grant(
+    ctx: &WorkspaceContext,
+    role: &str,
+    entities: &[i64],
+    all: &[Entity],
+) -> Result<(WorkspaceRole, Vec<EntityId>), AppError> {
     let role = WorkspaceRole::parse(role).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
     if !workspace_allows(ctx.access.role, WorkspaceAction::GrantRole(role)) {
-        return Err(AppError::Forbidden("Only a workspace Admin can give someone the Admin role."));
+        return Err(AppError::Forbidden(
+            "Only a workspace Admin can give someone the Admin role.",
+        ));
     }
     let entities: Vec<EntityId> = entities.iter().copied().map(EntityId).collect();
     if entities.iter().any(|e| !all.iter().any(|a| a.id == *e)) {
-        return Err(AppError::BadRequest("One of the chosen entities is not in this workspace.".into()));
+        return Err(AppError::BadRequest(
+            "One of the chosen entities is not in this workspace.".into(),
+        ));
     }
     if entities.iter().any(|e| !ctx.access.can_see_entity(*e)) {
-        return Err(AppError::Forbidden("You can only give access to entities you have access to yourself."));
+        return Err(AppError::Forbidden(
+            "You can only give access to entities you have access to yourself.",
+        ));
     }
-    Ok((role, if role == WorkspaceRole::Admin { Vec::new() } else { entities }))
+    Ok((
+        role,
+        if role == WorkspaceRole::Admin {
+            Vec::new()
+        } else {
+            entities
+        },
+    ))
 }
 
-pub async fn invite(state: web::Data<AppState>, session: Session, ctx: WorkspaceContext, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn invite(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: WorkspaceContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::GrantRole(WorkspaceRole::Member))?;
     let form = FormFields::parse(&body)?;
     let ws = ctx.access.workspace.clone();
     let ws_id = ws.id;
     let all = state.db.read(move |c| Ok(entity::all_in(c, ws_id)?)).await?;
     if !form.has("role") {
-        let errors = InviteErrors { role: Some("Choose a role.".into()), ..Default::default() };
-        let page = invite_page(&state, &session, &ctx, InviteInput { email: form.get("email").into(), role: String::new(), checked: Vec::new() }, errors, None).await?;
+        let errors = InviteErrors {
+            role: Some("Choose a role.".into()),
+            ..Default::default()
+        };
+        let page = invite_page(
+            &state,
+            &session,
+            &ctx,
+            InviteInput {
+                email: form.get("email").into(),
+                role: String::new(),
+                checked: Vec::new(),
+            },
+            errors,
+            None,
+        )
+        .await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
     }
     let (role, entities) = check_grant(&ctx, form.get("role"), &form.ids("entity")?, &all)?;
     let email = match EmailAddress::parse(form.get("email")) {
         Ok(e) => e,
         Err(msg) => {
-            let errors = InviteErrors { email: Some(msg.into()), ..Default::default() };
-            let page = invite_page(&state, &session, &ctx, InviteInput { email: form.get("email").into(), role: role.as_str().into(), checked: entities }, errors, None).await?;
+            let errors = InviteErrors {
+                email: Some(msg.into()),
+                ..Default::default()
+            };
+            let page = invite_page(
+                &state,
+                &session,
+                &ctx,
+                InviteInput {
+                    email: form.get("email").into(),
+                    role: role.as_str().into(),
+                    checked: entities,
+                },
+                errors,
+                None,
+            )
+            .await?;
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
-    let names: Vec<&str> = all.iter().filter(|e| entities.contains(&e.id)).map(|e| e.name.as_str()).collect();
+    let names: Vec<&str> = all
+        .iter()
+        .filter(|e| entities.contains(&e.id))
+        .map(|e| e.name.as_str())
+        .collect();
     let detail = if role == WorkspaceRole::Admin {
         "as Admin, all entities".to_string()
     } else if names.is_empty() {
@@ -337,10 +437,27 @@ pub async fn invite(state: web::Data<AppState>, session: Session, ctx: Workspace
     match created {
         Ok(_) => {
             state.wake_mailer();
-            Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, format!("Invite sent to {email}")))
+            Ok(redirect_with(
+                &session,
+                &members_url(&ctx),
+                FlashKind::Success,
+                format!("Invite sent to {email}"),
+            ))
         }
         Err(existing) => {
-            let page = invite_page(&state, &session, &ctx, InviteInput { email: email.to_string(), role: role.as_str().into(), checked: entities }, InviteErrors::default(), Some(existing)).await?;
+            let page = invite_page(
+                &state,
+                &session,
+                &ctx,
+                InviteInput {
+                    email: email.to_string(),
+                    role: role.as_str().into(),
+                    checked: entities,
+                },
+                InviteErrors::default(),
+                Some(existing),
+            )
+            .await?;
             render_with_status(StatusCode::CONFLICT, page)
         }
     }
@@ -351,7 +468,11 @@ pub async fn invite(state: web::Data<AppState>, session: Session, ctx: Workspace
 async fn target_member(state: &AppState, req: &HttpRequest, ctx: &WorkspaceContext) -> Result<Member, AppError> {
     let user = UserId(path_id(req, "user")?);
     let ws = ctx.access.workspace.clone();
-    let member = state.db.read(move |c| Ok(members::find(c, &ws, user)?)).await?.ok_or(AppError::NotFound)?;
+    let member = state
+        .db
+        .read(move |c| Ok(members::find(c, &ws, user)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
     require(ctx, WorkspaceAction::ManageMember(member.role))?;
     Ok(member)
 }
@@ -372,11 +493,23 @@ pub struct PermissionsPage {
 
 impl PermissionsPage {
     fn who(&self) -> &str {
-        if self.member.name.is_empty() { &self.member.email } else { &self.member.name }
+        if self.member.name.is_empty() {
+            &self.member.email
+        } else {
+            &self.member.name
+        }
     }
 }
 
-async fn permissions_page(state: &AppState, session: &Session, ctx: &WorkspaceContext, member: Member, role: String, checked: Vec<EntityId>, error: Option<String>) -> Result<PermissionsPage, AppError> {
+async fn permissions_page(
+    state: &AppState,
+    session: &Session,
+    ctx: &WorkspaceContext,
+    member: Member,
+    role: String,
+    checked: Vec<EntityId>,
+    error: Option<String>,
+) -> Result<PermissionsPage, AppError> {
     let ws = ctx.access.workspace.id;
     let all = state.db.read(move |c| Ok(entity::all_in(c, ws)?)).await?;
     let hidden_entities = match &member.entities {
@@ -396,14 +529,25 @@ async fn permissions_page(state: &AppState, session: &Session, ctx: &WorkspaceCo
     })
 }
 
-pub async fn permissions_form(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn permissions_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
     let role = member.role.as_str().to_string();
     let checked = member.entities.clone().unwrap_or_default();
     render(permissions_page(&state, &session, &ctx, member, role, checked, None).await?)
 }
 
-pub async fn configure(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn configure(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
     let form = FormFields::parse(&body)?;
     let ws_id = ctx.access.workspace.id;
@@ -413,18 +557,38 @@ pub async fn configure(state: web::Data<AppState>, req: HttpRequest, session: Se
     let ents = entities.clone();
     let result = state
         .db
-        .write(move |c| match members::configure(c, &access, actor, target, role, &ents) {
-            Ok(()) => Ok(Ok(())),
-            Err(MemberError::Db(e)) => Err(e.into()),
-            Err(other) => Ok(Err(other)),
-        })
+        .write(
+            move |c| match members::configure(c, &access, actor, target, role, &ents) {
+                Ok(()) => Ok(Ok(())),
+                Err(MemberError::Db(e)) => Err(e.into()),
+                Err(other) => Ok(Err(other)),
+            },
+        )
         .await?;
-    let who = if member.name.is_empty() { member.email.clone() } else { member.name.clone() };
+    let who = if member.name.is_empty() {
+        member.email.clone()
+    } else {
+        member.name.clone()
+    };
     match result {
-        Ok(()) => Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, format!("Permissions of {who} updated"))),
+        Ok(()) => Ok(redirect_with(
+            &session,
+            &members_url(&ctx),
+            FlashKind::Success,
+            format!("Permissions of {who} updated"),
+        )),
         Err(e) => {
             let message = member_error(e)?;
-            let page = permissions_page(&state, &session, &ctx, member, role.as_str().into(), entities, Some(message)).await?;
+            let page = permissions_page(
+                &state,
+                &session,
+                &ctx,
+                member,
+                role.as_str().into(),
+                entities,
+                Some(message),
+            )
+            .await?;
             render_with_status(StatusCode::CONFLICT, page)
         }
     }
@@ -436,7 +600,9 @@ fn member_error(e: MemberError) -> Result<String, AppError> {
         MemberError::LastAdmin => Ok("A workspace must keep at least one Admin. Make someone else Admin first.".into()),
         MemberError::NotFound => Err(AppError::NotFound),
         MemberError::NotAllowed(why) => Err(AppError::Forbidden(why)),
-        MemberError::UnknownEntity => Err(AppError::BadRequest("One of the chosen entities is not in this workspace.".into())),
+        MemberError::UnknownEntity => Err(AppError::BadRequest(
+            "One of the chosen entities is not in this workspace.".into(),
+        )),
         MemberError::Db(e) => Err(e.into()),
     }
 }
@@ -453,14 +619,25 @@ pub struct RemovePage {
 
 impl RemovePage {
     fn who(&self) -> &str {
-        if self.member.name.is_empty() { &self.member.email } else { &self.member.name }
+        if self.member.name.is_empty() {
+            &self.member.email
+        } else {
+            &self.member.name
+        }
     }
 }
 
-pub async fn remove_form(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn remove_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
     if member.is_staff {
-        return Err(AppError::Forbidden("Firm staff reach this workspace through their client access on the Team page."));
+        return Err(AppError::Forbidden(
+            "Firm staff reach this workspace through their client access on the Team page.",
+        ));
     }
     render(RemovePage {
         l: Layout::workspace(&session, "Remove from workspace", &ctx.user, &ctx.access, "settings"),
@@ -471,7 +648,12 @@ pub async fn remove_form(state: web::Data<AppState>, req: HttpRequest, session: 
     })
 }
 
-pub async fn remove(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn remove(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
     let (access, actor, target) = (ctx.access.clone(), ctx.user.user_id(), member.user_id);
     let result = state
@@ -483,8 +665,18 @@ pub async fn remove(state: web::Data<AppState>, req: HttpRequest, session: Sessi
         })
         .await?;
     match result {
-        Ok(_) if target == ctx.user.user_id() => Ok(redirect_with(&session, "/", FlashKind::Success, format!("You left {}", ctx.access.workspace.name))),
-        Ok(_) => Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, "Access removed")),
+        Ok(_) if target == ctx.user.user_id() => Ok(redirect_with(
+            &session,
+            "/",
+            FlashKind::Success,
+            format!("You left {}", ctx.access.workspace.name),
+        )),
+        Ok(_) => Ok(redirect_with(
+            &session,
+            &members_url(&ctx),
+            FlashKind::Success,
+            "Access removed",
+        )),
         Err(e) => {
             let message = member_error(e)?;
             render_with_status(
@@ -516,7 +708,12 @@ async fn target_invite(state: &AppState, req: &HttpRequest, ctx: &WorkspaceConte
     Ok(inv)
 }
 
-pub async fn resend(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn resend(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
     let (actor, ttl, email) = (ctx.user.user_id(), state.invite_ttl(), inv.email.clone());
     let result = state
@@ -530,7 +727,12 @@ pub async fn resend(state: web::Data<AppState>, req: HttpRequest, session: Sessi
     match result {
         Ok(()) => {
             state.wake_mailer();
-            Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, format!("Invite resent to {email}")))
+            Ok(redirect_with(
+                &session,
+                &members_url(&ctx),
+                FlashKind::Success,
+                format!("Invite resent to {email}"),
+            ))
         }
         Err(()) => Ok(redirect_with(
             &session,
@@ -551,7 +753,12 @@ pub struct LinkPage {
     expires: chrono::NaiveDateTime,
 }
 
-pub async fn link(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
     render(LinkPage {
         l: Layout::workspace(&session, "Copy invite link", &ctx.user, &ctx.access, "settings"),
@@ -572,7 +779,12 @@ pub struct CancelPage {
     email: String,
 }
 
-pub async fn cancel_form(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn cancel_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
     render(CancelPage {
         l: Layout::workspace(&session, "Cancel invite", &ctx.user, &ctx.access, "settings"),
@@ -583,12 +795,22 @@ pub async fn cancel_form(state: web::Data<AppState>, req: HttpRequest, session: 
     })
 }
 
-pub async fn cancel(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
     let actor = ctx.user.user_id();
     let email = inv.email.clone();
     state.db.write(move |c| Ok(invite::cancel(c, &inv, actor)?)).await?;
-    Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, format!("Invite cancelled: the link sent to {email} no longer works")))
+    Ok(redirect_with(
+        &session,
+        &members_url(&ctx),
+        FlashKind::Success,
+        format!("Invite cancelled: the link sent to {email} no longer works"),
+    ))
 }
 
 pub struct EventView {
@@ -607,10 +829,17 @@ pub struct ActivityPage {
     events: Vec<EventView>,
 }
 
-pub async fn activity(state: web::Data<AppState>, session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
+pub async fn activity(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::ViewActivity)?;
     let ws = ctx.access.workspace.clone();
-    let events = state.db.read(move |c| Ok(audit::list(c, ws.org_id, Some(ws.id), 200)?)).await?;
+    let events = state
+        .db
+        .read(move |c| Ok(audit::list(c, ws.org_id, Some(ws.id), 200)?))
+        .await?;
     let events = events
         .into_iter()
         .map(|e: EventRow| EventView {

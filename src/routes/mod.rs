@@ -38,13 +38,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/team", web::get().to(team::list))
         .route("/orgs/{org}/team/invite", web::get().to(team::invite_form))
         .route("/orgs/{org}/team/invite", web::post().to(team::invite))
-        .route("/orgs/{org}/team/{user}/permissions", web::get().to(team::permissions_form))
+        .route(
+            "/orgs/{org}/team/{user}/permissions",
+            web::get().to(team::permissions_form),
+        )
         .route("/orgs/{org}/team/{user}/permissions", web::post().to(team::configure))
         .route("/orgs/{org}/team/{user}/remove", web::get().to(team::remove_form))
         .route("/orgs/{org}/team/{user}/remove", web::post().to(team::remove))
         .route("/orgs/{org}/team/invites/{invite}/resend", web::post().to(team::resend))
         .route("/orgs/{org}/team/invites/{invite}/link", web::get().to(team::link))
-        .route("/orgs/{org}/team/invites/{invite}/cancel", web::get().to(team::cancel_form))
+        .route(
+            "/orgs/{org}/team/invites/{invite}/cancel",
+            web::get().to(team::cancel_form),
+        )
         .route("/orgs/{org}/team/invites/{invite}/cancel", web::post().to(team::cancel))
         .route("/orgs/{org}/invites", web::get().to(team::pending))
         .route("/orgs/{org}/invites", web::post().to(team::bulk))
@@ -53,19 +59,43 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/w/{ws}/entities", web::post().to(entities::add))
         .route("/w/{ws}/entities/new", web::get().to(entities::new_form))
         .route("/w/{ws}/entities/{entity}", web::get().to(entities::books))
-        .route("/w/{ws}/entities/{entity}/transactions", web::post().to(entities::add_transaction))
+        .route(
+            "/w/{ws}/entities/{entity}/transactions",
+            web::post().to(entities::add_transaction),
+        )
         .route("/w/{ws}/settings", web::get().to(members::settings_home))
         .route("/w/{ws}/settings/members", web::get().to(members::list))
         .route("/w/{ws}/settings/members/invite", web::get().to(members::invite_form))
         .route("/w/{ws}/settings/members/invite", web::post().to(members::invite))
-        .route("/w/{ws}/settings/members/{user}/permissions", web::get().to(members::permissions_form))
-        .route("/w/{ws}/settings/members/{user}/permissions", web::post().to(members::configure))
-        .route("/w/{ws}/settings/members/{user}/remove", web::get().to(members::remove_form))
-        .route("/w/{ws}/settings/members/{user}/remove", web::post().to(members::remove))
-        .route("/w/{ws}/settings/invites/{invite}/resend", web::post().to(members::resend))
+        .route(
+            "/w/{ws}/settings/members/{user}/permissions",
+            web::get().to(members::permissions_form),
+        )
+        .route(
+            "/w/{ws}/settings/members/{user}/permissions",
+            web::post().to(members::configure),
+        )
+        .route(
+            "/w/{ws}/settings/members/{user}/remove",
+            web::get().to(members::remove_form),
+        )
+        .route(
+            "/w/{ws}/settings/members/{user}/remove",
+            web::post().to(members::remove),
+        )
+        .route(
+            "/w/{ws}/settings/invites/{invite}/resend",
+            web::post().to(members::resend),
+        )
         .route("/w/{ws}/settings/invites/{invite}/link", web::get().to(members::link))
-        .route("/w/{ws}/settings/invites/{invite}/cancel", web::get().to(members::cancel_form))
-        .route("/w/{ws}/settings/invites/{invite}/cancel", web::post().to(members::cancel))
+        .route(
+            "/w/{ws}/settings/invites/{invite}/cancel",
+            web::get().to(members::cancel_form),
+        )
+        .route(
+            "/w/{ws}/settings/invites/{invite}/cancel",
+            web::post().to(members::cancel),
+        )
         .route("/w/{ws}/settings/activity", web::get().to(members::activity))
         .route("/invites/{token}", web::get().to(invites::landing))
         .route("/invites/{token}/accept", web::post().to(invites::accept))
@@ -124,7 +154,13 @@ impl Layout {
     }
 
     /// A page of the firm (Clients, Team).
-    pub fn org(session: &Session, title: impl Into<String>, user: &User, m: &OrgMembership, current: &'static str) -> Layout {
+    pub fn org(
+        session: &Session,
+        title: impl Into<String>,
+        user: &User,
+        m: &OrgMembership,
+        current: &'static str,
+    ) -> Layout {
         Layout {
             sidebar: Some(sidebar(m.org_id.0, &m.org_name, m.role, current)),
             ..Layout::public(session, title, Some(user))
@@ -132,7 +168,13 @@ impl Layout {
     }
 
     /// A page inside a client's workspace. Firm staff also see their firm's sidebar.
-    pub fn workspace(session: &Session, title: impl Into<String>, user: &User, a: &WorkspaceAccess, current: &'static str) -> Layout {
+    pub fn workspace(
+        session: &Session,
+        title: impl Into<String>,
+        user: &User,
+        a: &WorkspaceAccess,
+        current: &'static str,
+    ) -> Layout {
         Layout {
             sidebar: a
                 .org_role
@@ -170,7 +212,11 @@ pub fn initials(name: &str) -> String {
     let mut words = name.split_whitespace();
     let first = words.next().and_then(|w| w.chars().next());
     let last = words.last().and_then(|w| w.chars().next());
-    [first, last].into_iter().flatten().flat_map(char::to_uppercase).collect()
+    [first, last]
+        .into_iter()
+        .flatten()
+        .flat_map(char::to_uppercase)
+        .collect()
 }
 
 /// Post/redirect/get: a 303 to `to`, with a flash message for the next page.
@@ -184,9 +230,16 @@ pub fn redirect(to: &str) -> HttpResponse {
 }
 
 /// A page (form with errors) re-rendered with a status other than 200.
-pub fn render_with_status<T: askama::Template>(status: actix_web::http::StatusCode, page: T) -> Result<HttpResponse, AppError> {
-    let body = page.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+pub fn render_with_status<T: askama::Template>(
+    status: actix_web::http::StatusCode,
+    page: T,
+) -> Result<HttpResponse, AppError> {
+    let body = page
+        .render()
+        .map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 pub fn render<T: askama::Template>(page: T) -> Result<HttpResponse, AppError> {
@@ -239,7 +292,13 @@ fn relative(t: chrono::NaiveDateTime) -> String {
     let secs = (now - t).num_seconds();
     let (n, future) = if secs >= 0 { (secs, false) } else { (-secs, true) };
     let text = match n {
-        0..=59 => return if future { "in less than a minute".into() } else { "just now".into() },
+        0..=59 => {
+            return if future {
+                "in less than a minute".into()
+            } else {
+                "just now".into()
+            }
+        }
         60..=3599 => plural(n / 60, "minute"),
         3600..=86_399 => plural(n / 3600, "hour"),
         _ => plural(n / 86_400, "day"),

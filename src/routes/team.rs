@@ -29,7 +29,9 @@ fn require(ctx: &OrgContext, action: OrgAction) -> Result<(), AppError> {
     if org_allows(ctx.membership.role, action) {
         Ok(())
     } else {
-        Err(AppError::Forbidden("Your role in the firm does not allow this. Ask a firm Admin."))
+        Err(AppError::Forbidden(
+            "Your role in the firm does not allow this. Ask a firm Admin.",
+        ))
     }
 }
 
@@ -48,11 +50,27 @@ fn client_access(clients: &Option<Vec<Client>>, new_clients: bool) -> (String, S
         None => ("All clients".into(), "All current and future clients".into()),
         Some(list) => {
             let names: Vec<&str> = list.iter().map(|c| c.name.as_str()).collect();
-            let mut full = if names.is_empty() { "No clients".to_string() } else { names.join(", ") };
-            let mut short = if names.len() > 2 { format!("{}, +{} more", names[..2].join(", "), names.len() - 2) } else { full.clone() };
+            let mut full = if names.is_empty() {
+                "No clients".to_string()
+            } else {
+                names.join(", ")
+            };
+            let mut short = if names.len() > 2 {
+                format!("{}, +{} more", names[..2].join(", "), names.len() - 2)
+            } else {
+                full.clone()
+            };
             if new_clients {
-                short = if names.is_empty() { "New clients".into() } else { format!("{short} · New clients") };
-                full = if names.is_empty() { "New clients as they are added".into() } else { format!("{full}, and new clients as they are added") };
+                short = if names.is_empty() {
+                    "New clients".into()
+                } else {
+                    format!("{short} · New clients")
+                };
+                full = if names.is_empty() {
+                    "New clients as they are added".into()
+                } else {
+                    format!("{full}, and new clients as they are added")
+                };
             }
             (short, full)
         }
@@ -136,7 +154,11 @@ pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext)
                 expires: i.expires_at,
                 expired: i.expires_at <= now,
                 delivery: delivery_words(&i.delivery),
-                link: if can_manage { invite_link(&state.public_url, &state.invite_key, &i.nonce) } else { String::new() },
+                link: if can_manage {
+                    invite_link(&state.public_url, &state.invite_key, &i.nonce)
+                } else {
+                    String::new()
+                },
                 can_manage,
                 email: i.email,
             }
@@ -161,7 +183,11 @@ fn role_options(actor: OrgRole) -> Vec<RoleOption> {
     OrgRole::ALL
         .into_iter()
         .filter(|r| org_allows(actor, OrgAction::GrantRole(*r)))
-        .map(|r| RoleOption { value: r.as_str(), label: r.label(), description: r.description() })
+        .map(|r| RoleOption {
+            value: r.as_str(),
+            label: r.label(),
+            description: r.description(),
+        })
         .collect()
 }
 
@@ -173,7 +199,11 @@ pub struct ClientOption {
 
 fn client_options(all: Vec<Client>, checked: &[WorkspaceId]) -> Vec<ClientOption> {
     all.into_iter()
-        .map(|c| ClientOption { checked: checked.contains(&c.id), id: c.id.0, name: c.name })
+        .map(|c| ClientOption {
+            checked: checked.contains(&c.id),
+            id: c.id.0,
+            name: c.name,
+        })
         .collect()
 }
 
@@ -225,23 +255,49 @@ async fn invite_page(
     })
 }
 
-pub async fn invite_form(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn invite_form(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: OrgContext,
+) -> Result<HttpResponse, AppError> {
     require(&ctx, OrgAction::GrantRole(OrgRole::Member))?;
-    render(invite_page(&state, &session, &ctx, String::new(), "member".into(), Vec::new(), false, None, Vec::new()).await?)
+    render(
+        invite_page(
+            &state,
+            &session,
+            &ctx,
+            String::new(),
+            "member".into(),
+            Vec::new(),
+            false,
+            None,
+            Vec::new(),
+        )
+        .await?,
+    )
 }
 
 /// A requested role and client set, checked against roles.md: a forged role or a client
 /// of another firm is a bad request; a role above the caller's own is forbidden.
-async fn check_grant(state: &AppState, ctx: &OrgContext, form: &FormFields) -> Result<(OrgRole, Vec<WorkspaceId>, bool), AppError> {
-    let role = OrgRole::parse(form.get("role")).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
+async fn check_grant(
+    state: &AppState,
+    ctx: &OrgContext,
+    form: &FormFields,
+) -> Result<(OrgRole, Vec<WorkspaceId>, bool), AppError> {
+    let role =
+        OrgRole::parse(form.get("role")).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
     if !org_allows(ctx.membership.role, OrgAction::GrantRole(role)) {
-        return Err(AppError::Forbidden("Only a firm Admin can give someone the Admin role."));
+        return Err(AppError::Forbidden(
+            "Only a firm Admin can give someone the Admin role.",
+        ));
     }
     let requested: Vec<WorkspaceId> = form.ids("client")?.into_iter().map(WorkspaceId).collect();
     let org = ctx.membership.org_id;
     let all = state.db.read(move |c| Ok(team::clients_of(c, org)?)).await?;
     if requested.iter().any(|r| !all.iter().any(|c| c.id == *r)) {
-        return Err(AppError::BadRequest("One of the chosen clients is not one of your firm's clients.".into()));
+        return Err(AppError::BadRequest(
+            "One of the chosen clients is not one of your firm's clients.".into(),
+        ));
     }
     let new_clients = form.get("new_clients") == "on";
     if role.sees_all_clients() {
@@ -251,19 +307,46 @@ async fn check_grant(state: &AppState, ctx: &OrgContext, form: &FormFields) -> R
     }
 }
 
-pub async fn invite(state: web::Data<AppState>, session: Session, ctx: OrgContext, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn invite(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: OrgContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     require(&ctx, OrgAction::GrantRole(OrgRole::Member))?;
     let form = FormFields::parse(&body)?;
     let typed = form.get("emails").to_string();
     if !form.has("role") {
-        let page = invite_page(&state, &session, &ctx, typed, String::new(), Vec::new(), false, Some("Choose a role.".into()), Vec::new()).await?;
+        let page = invite_page(
+            &state,
+            &session,
+            &ctx,
+            typed,
+            String::new(),
+            Vec::new(),
+            false,
+            Some("Choose a role.".into()),
+            Vec::new(),
+        )
+        .await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
     }
     let (role, clients, new_clients) = check_grant(&state, &ctx, &form).await?;
     let list = match EmailList::parse(&typed) {
         Ok(list) => list,
         Err(message) => {
-            let page = invite_page(&state, &session, &ctx, typed, role.as_str().into(), clients, new_clients, Some(message), Vec::new()).await?;
+            let page = invite_page(
+                &state,
+                &session,
+                &ctx,
+                typed,
+                role.as_str().into(),
+                clients,
+                new_clients,
+                Some(message),
+                Vec::new(),
+            )
+            .await?;
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
@@ -273,11 +356,24 @@ pub async fn invite(state: web::Data<AppState>, session: Session, ctx: OrgContex
         let org = ctx.membership.org_id;
         state.db.read(move |c| Ok(team::clients_of(c, org)?)).await?
     };
-    let names: Vec<&str> = org_clients.iter().filter(|c| clients.contains(&c.id)).map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = org_clients
+        .iter()
+        .filter(|c| clients.contains(&c.id))
+        .map(|c| c.name.as_str())
+        .collect();
     let detail = if role.sees_all_clients() {
         format!("as {}, all clients", role.label())
     } else {
-        format!("as {}, {}{}", role.label(), if names.is_empty() { "no clients".into() } else { names.join(", ") }, if new_clients { ", new clients" } else { "" })
+        format!(
+            "as {}, {}{}",
+            role.label(),
+            if names.is_empty() {
+                "no clients".into()
+            } else {
+                names.join(", ")
+            },
+            if new_clients { ", new clients" } else { "" }
+        )
     };
     let entries = list.entries.clone();
     let grant = clients.clone();
@@ -322,8 +418,14 @@ pub async fn invite(state: web::Data<AppState>, session: Session, ctx: OrgContex
                 invited += 1;
                 (e.to_string(), "invited", true)
             }
-            (EmailListEntry::Valid(e), Some(Err(NewInviteError::AlreadyMember))) => (e.to_string(), "already a member of the team", false),
-            (EmailListEntry::Valid(e), Some(Err(_))) => (e.to_string(), "already invited: use Resend invite on the Team page", false),
+            (EmailListEntry::Valid(e), Some(Err(NewInviteError::AlreadyMember))) => {
+                (e.to_string(), "already a member of the team", false)
+            }
+            (EmailListEntry::Valid(e), Some(Err(_))) => (
+                e.to_string(),
+                "already invited: use Resend invite on the Team page",
+                false,
+            ),
             (EmailListEntry::Duplicate(e), _) => (e.to_string(), "listed twice: invited once", false),
             (EmailListEntry::Invalid { input, .. }, _) => {
                 keep.push(input.clone());
@@ -337,12 +439,31 @@ pub async fn invite(state: web::Data<AppState>, session: Session, ctx: OrgContex
         state.wake_mailer();
     }
     if keep.is_empty() && outcomes.iter().all(|o| o.ok) {
-        let message = if invited == 1 { format!("Invite sent to {}", outcomes[0].address) } else { format!("{invited} invites sent") };
+        let message = if invited == 1 {
+            format!("Invite sent to {}", outcomes[0].address)
+        } else {
+            format!("{invited} invites sent")
+        };
         return Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message));
     }
     // Report per address; keep what still needs fixing in the field.
-    let page = invite_page(&state, &session, &ctx, keep.join(", "), role.as_str().into(), clients, new_clients, None, outcomes).await?;
-    let status = if invited > 0 { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = invite_page(
+        &state,
+        &session,
+        &ctx,
+        keep.join(", "),
+        role.as_str().into(),
+        clients,
+        new_clients,
+        None,
+        outcomes,
+    )
+    .await?;
+    let status = if invited > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     render_with_status(status, page)
 }
 
@@ -350,7 +471,11 @@ async fn target_member(state: &AppState, req: &HttpRequest, ctx: &OrgContext) ->
     require(ctx, OrgAction::ViewTeam)?;
     let user = UserId(path_id(req, "user")?);
     let org = ctx.membership.org_id;
-    let member = state.db.read(move |c| Ok(team::find(c, org, user)?)).await?.ok_or(AppError::NotFound)?;
+    let member = state
+        .db
+        .read(move |c| Ok(team::find(c, org, user)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
     require(ctx, OrgAction::ManageMember(member.role))?;
     Ok(member)
 }
@@ -370,12 +495,25 @@ pub struct TeamPermissionsPage {
 
 impl TeamPermissionsPage {
     fn who(&self) -> &str {
-        if self.member.name.is_empty() { &self.member.email } else { &self.member.name }
+        if self.member.name.is_empty() {
+            &self.member.email
+        } else {
+            &self.member.name
+        }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn permissions_page(state: &AppState, session: &Session, ctx: &OrgContext, member: TeamMember, role: String, checked: Vec<WorkspaceId>, new_clients: bool, error: Option<String>) -> Result<TeamPermissionsPage, AppError> {
+async fn permissions_page(
+    state: &AppState,
+    session: &Session,
+    ctx: &OrgContext,
+    member: TeamMember,
+    role: String,
+    checked: Vec<WorkspaceId>,
+    new_clients: bool,
+    error: Option<String>,
+) -> Result<TeamPermissionsPage, AppError> {
     let org = ctx.membership.org_id;
     let all = state.db.read(move |c| Ok(team::clients_of(c, org)?)).await?;
     Ok(TeamPermissionsPage {
@@ -390,9 +528,18 @@ async fn permissions_page(state: &AppState, session: &Session, ctx: &OrgContext,
     })
 }
 
-pub async fn permissions_form(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn permissions_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: OrgContext,
+) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
-    let (role, checked, new_clients) = (member.role.as_str().to_string(), member.clients.clone(), member.new_clients);
+    let (role, checked, new_clients) = (
+        member.role.as_str().to_string(),
+        member.clients.clone(),
+        member.new_clients,
+    );
     render(permissions_page(&state, &session, &ctx, member, role, checked, new_clients, None).await?)
 }
 
@@ -401,12 +548,20 @@ fn team_error(e: TeamError) -> Result<String, AppError> {
         TeamError::LastAdmin => Ok("The firm must keep at least one Admin. Make someone else Admin first.".into()),
         TeamError::NotFound => Err(AppError::NotFound),
         TeamError::NotAllowed(why) => Err(AppError::Forbidden(why)),
-        TeamError::UnknownClient => Err(AppError::BadRequest("One of the chosen clients is not one of your firm's clients.".into())),
+        TeamError::UnknownClient => Err(AppError::BadRequest(
+            "One of the chosen clients is not one of your firm's clients.".into(),
+        )),
         TeamError::Db(e) => Err(e.into()),
     }
 }
 
-pub async fn configure(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: OrgContext, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn configure(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: OrgContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
     let form = FormFields::parse(&body)?;
     let (role, clients, new_clients) = check_grant(&state, &ctx, &form).await?;
@@ -414,18 +569,49 @@ pub async fn configure(state: web::Data<AppState>, req: HttpRequest, session: Se
     let grant = clients.clone();
     let result = state
         .db
-        .write(move |c| match team::configure(c, &actor, actor_id, target, NewPermissions { role, clients: &grant, new_clients }) {
-            Ok(()) => Ok(Ok(())),
-            Err(TeamError::Db(e)) => Err(e.into()),
-            Err(other) => Ok(Err(other)),
+        .write(move |c| {
+            match team::configure(
+                c,
+                &actor,
+                actor_id,
+                target,
+                NewPermissions {
+                    role,
+                    clients: &grant,
+                    new_clients,
+                },
+            ) {
+                Ok(()) => Ok(Ok(())),
+                Err(TeamError::Db(e)) => Err(e.into()),
+                Err(other) => Ok(Err(other)),
+            }
         })
         .await?;
-    let who = if member.name.is_empty() { member.email.clone() } else { member.name.clone() };
+    let who = if member.name.is_empty() {
+        member.email.clone()
+    } else {
+        member.name.clone()
+    };
     match result {
-        Ok(()) => Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, format!("Permissions of {who} updated"))),
+        Ok(()) => Ok(redirect_with(
+            &session,
+            &team_url(&ctx),
+            FlashKind::Success,
+            format!("Permissions of {who} updated"),
+        )),
         Err(e) => {
             let message = team_error(e)?;
-            let page = permissions_page(&state, &session, &ctx, member, role.as_str().into(), clients, new_clients, Some(message)).await?;
+            let page = permissions_page(
+                &state,
+                &session,
+                &ctx,
+                member,
+                role.as_str().into(),
+                clients,
+                new_clients,
+                Some(message),
+            )
+            .await?;
             render_with_status(StatusCode::CONFLICT, page)
         }
     }
@@ -443,11 +629,20 @@ pub struct TeamRemovePage {
 
 impl TeamRemovePage {
     fn who(&self) -> &str {
-        if self.member.name.is_empty() { &self.member.email } else { &self.member.name }
+        if self.member.name.is_empty() {
+            &self.member.email
+        } else {
+            &self.member.name
+        }
     }
 }
 
-pub async fn remove_form(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn remove_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: OrgContext,
+) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
     render(TeamRemovePage {
         l: Layout::org(&session, "Remove from organization", &ctx.user, &ctx.membership, "team"),
@@ -458,7 +653,12 @@ pub async fn remove_form(state: web::Data<AppState>, req: HttpRequest, session: 
     })
 }
 
-pub async fn remove(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn remove(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: OrgContext,
+) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
     let (actor, actor_id, target) = (ctx.membership.clone(), ctx.user.user_id(), member.user_id);
     let result = state
@@ -470,8 +670,18 @@ pub async fn remove(state: web::Data<AppState>, req: HttpRequest, session: Sessi
         })
         .await?;
     match result {
-        Ok(_) if target == ctx.user.user_id() => Ok(redirect_with(&session, "/", FlashKind::Success, format!("You left {}", ctx.membership.org_name))),
-        Ok(name) => Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, format!("{name} was removed from the organization"))),
+        Ok(_) if target == ctx.user.user_id() => Ok(redirect_with(
+            &session,
+            "/",
+            FlashKind::Success,
+            format!("You left {}", ctx.membership.org_name),
+        )),
+        Ok(name) => Ok(redirect_with(
+            &session,
+            &team_url(&ctx),
+            FlashKind::Success,
+            format!("{name} was removed from the organization"),
+        )),
         Err(e) => {
             let message = team_error(e)?;
             render_with_status(
@@ -493,13 +703,22 @@ async fn target_invite(state: &AppState, req: &HttpRequest, ctx: &OrgContext) ->
     require(ctx, OrgAction::ViewTeam)?;
     let id = InviteId(path_id(req, "invite")?);
     let org = ctx.membership.org_id;
-    let inv = state.db.read(move |c| Ok(invite::find_for_target(c, org, None, id)?)).await?.ok_or(AppError::NotFound)?;
+    let inv = state
+        .db
+        .read(move |c| Ok(invite::find_for_target(c, org, None, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
     let role = OrgRole::parse(&inv.role).ok_or(AppError::NotFound)?;
     require(ctx, OrgAction::ManageMember(role))?;
     Ok(inv)
 }
 
-pub async fn resend(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn resend(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: OrgContext,
+) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
     let back = back_to(&req, &team_url(&ctx));
     resend_one(&state, &session, inv, ctx.user.user_id(), &back).await
@@ -513,10 +732,20 @@ fn back_to(req: &HttpRequest, default: &str) -> String {
         .get("referer")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|r| r.ends_with("/invites"));
-    if from_pending { pending } else { default.to_string() }
+    if from_pending {
+        pending
+    } else {
+        default.to_string()
+    }
 }
 
-async fn resend_one(state: &AppState, session: &Session, inv: Invite, actor: UserId, back: &str) -> Result<HttpResponse, AppError> {
+async fn resend_one(
+    state: &AppState,
+    session: &Session,
+    inv: Invite,
+    actor: UserId,
+    back: &str,
+) -> Result<HttpResponse, AppError> {
     let (ttl, email) = (state.invite_ttl(), inv.email.clone());
     let result = state
         .db
@@ -529,9 +758,19 @@ async fn resend_one(state: &AppState, session: &Session, inv: Invite, actor: Use
     match result {
         Ok(()) => {
             state.wake_mailer();
-            Ok(redirect_with(session, back, FlashKind::Success, format!("Invite resent to {email}")))
+            Ok(redirect_with(
+                session,
+                back,
+                FlashKind::Success,
+                format!("Invite resent to {email}"),
+            ))
         }
-        Err(()) => Ok(redirect_with(session, back, FlashKind::Error, format!("An invite was sent to {email} less than a minute ago. Try again in a minute."))),
+        Err(()) => Ok(redirect_with(
+            session,
+            back,
+            FlashKind::Error,
+            format!("An invite was sent to {email} less than a minute ago. Try again in a minute."),
+        )),
     }
 }
 
@@ -545,7 +784,12 @@ pub struct TeamLinkPage {
     expires: chrono::NaiveDateTime,
 }
 
-pub async fn link(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: OrgContext,
+) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
     render(TeamLinkPage {
         l: Layout::org(&session, "Copy invite link", &ctx.user, &ctx.membership, "team"),
@@ -566,7 +810,12 @@ pub struct TeamCancelPage {
     email: String,
 }
 
-pub async fn cancel_form(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn cancel_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: OrgContext,
+) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
     render(TeamCancelPage {
         l: Layout::org(&session, "Cancel invite", &ctx.user, &ctx.membership, "team"),
@@ -577,11 +826,21 @@ pub async fn cancel_form(state: web::Data<AppState>, req: HttpRequest, session: 
     })
 }
 
-pub async fn cancel(state: web::Data<AppState>, req: HttpRequest, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: OrgContext,
+) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
     let (actor, email) = (ctx.user.user_id(), inv.email.clone());
     state.db.write(move |c| Ok(invite::cancel(c, &inv, actor)?)).await?;
-    Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, format!("Invite cancelled: the link sent to {email} no longer works")))
+    Ok(redirect_with(
+        &session,
+        &team_url(&ctx),
+        FlashKind::Success,
+        format!("Invite cancelled: the link sent to {email} no longer works"),
+    ))
 }
 
 pub struct PendingView {
@@ -607,7 +866,10 @@ pub struct PendingPage {
 
 async fn manageable(state: &AppState, ctx: &OrgContext) -> Result<Vec<FirmInvite>, AppError> {
     let (m, viewer) = (ctx.membership.clone(), ctx.user.user_id());
-    state.db.read(move |c| Ok(team::pending_manageable(c, &m, viewer)?)).await
+    state
+        .db
+        .read(move |c| Ok(team::pending_manageable(c, &m, viewer)?))
+        .await
 }
 
 /// Every pending invite the viewer can manage, across the Team page and every client.
@@ -624,7 +886,11 @@ pub async fn pending(state: web::Data<AppState>, session: Session, ctx: OrgConte
                     format!("/w/{}/settings/members", c.id),
                     crate::domain::WorkspaceRole::parse(&f.invite.role).map_or("", |r| r.label()),
                 ),
-                None => ("Team".to_string(), format!("/orgs/{org}/team"), OrgRole::parse(&f.invite.role).map_or("", |r| r.label())),
+                None => (
+                    "Team".to_string(),
+                    format!("/orgs/{org}/team"),
+                    OrgRole::parse(&f.invite.role).map_or("", |r| r.label()),
+                ),
             };
             PendingView {
                 id: f.invite.id,
@@ -648,12 +914,22 @@ pub async fn pending(state: web::Data<AppState>, session: Session, ctx: OrgConte
 }
 
 /// Resend or cancel several pending invites at once, each only if the caller may.
-pub async fn bulk(state: web::Data<AppState>, session: Session, ctx: OrgContext, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn bulk(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: OrgContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     let form = FormFields::parse(&body)?;
     let back = format!("/orgs/{}/invites", ctx.membership.org_id);
     let chosen = form.ids("invite")?;
     if chosen.is_empty() {
-        return Ok(redirect_with(&session, &back, FlashKind::Error, "Select at least one invite."));
+        return Ok(redirect_with(
+            &session,
+            &back,
+            FlashKind::Error,
+            "Select at least one invite.",
+        ));
     }
     let action = form.get("action").to_string();
     if action != "resend" && action != "cancel" {
@@ -665,7 +941,11 @@ pub async fn bulk(state: web::Data<AppState>, session: Session, ctx: OrgContext,
     if chosen.iter().any(|id| !allowed.iter().any(|f| f.invite.id == *id)) {
         return Err(AppError::NotFound);
     }
-    let picked: Vec<Invite> = allowed.into_iter().filter(|f| chosen.contains(&f.invite.id)).map(|f| f.invite).collect();
+    let picked: Vec<Invite> = allowed
+        .into_iter()
+        .filter(|f| chosen.contains(&f.invite.id))
+        .map(|f| f.invite)
+        .collect();
     let (actor, ttl) = (ctx.user.user_id(), state.invite_ttl());
     let is_resend = action == "resend";
     let (done, too_soon) = state

@@ -76,7 +76,10 @@ const ROUTES: [Route; 13] = [
 
 impl Route {
     fn is_post(self) -> bool {
-        matches!(self, Route::Invite | Route::Configure | Route::Remove | Route::Resend | Route::Cancel)
+        matches!(
+            self,
+            Route::Invite | Route::Configure | Route::Remove | Route::Resend | Route::Cancel
+        )
     }
 
     /// What an allowed request gets: a page, or a redirect (POSTs, and Settings → Members).
@@ -135,7 +138,9 @@ impl World {
         let f = firm_with_a_client().await;
         let (ws, llc) = (f.ws, f.llc);
         let (admin, _) = f.client_user("cleo@client.test", "Cleo Admin", "admin", &[]).await;
-        let (accountant, _) = f.client_user("carl@client.test", "Carl Accountant", "accountant", &[llc]).await;
+        let (accountant, _) = f
+            .client_user("carl@client.test", "Carl Accountant", "accountant", &[llc])
+            .await;
         let (member, _) = f.client_user("mia@client.test", "Mia Member", "member", &[llc]).await;
         let (_, target) = f.client_user("tess@client.test", "Tess Target", "member", &[llc]).await;
 
@@ -162,14 +167,24 @@ impl World {
             (Actor::OtherFirm, other),
             (Actor::SignedOut, signed_out),
         ];
-        World { f, people, target, invite }
+        World {
+            f,
+            people,
+            target,
+            invite,
+        }
     }
 
     fn who(&self, actor: Actor) -> &TestUser {
         if actor == Actor::FirmAdmin {
             return &self.f.ada;
         }
-        &self.people.iter().find(|(a, _)| *a == actor).expect("every actor exists").1
+        &self
+            .people
+            .iter()
+            .find(|(a, _)| *a == actor)
+            .expect("every actor exists")
+            .1
     }
 
     fn path(&self, route: Route, member: i64, invite: i64) -> String {
@@ -189,7 +204,15 @@ impl World {
 
     /// A new client Member, for an allowed removal to remove.
     async fn fresh_member(&self, n: usize) -> i64 {
-        self.f.client_user(&format!("fresh{n}@client.test"), &format!("Fresh {n}"), "member", &[self.f.llc]).await.1
+        self.f
+            .client_user(
+                &format!("fresh{n}@client.test"),
+                &format!("Fresh {n}"),
+                "member",
+                &[self.f.llc],
+            )
+            .await
+            .1
     }
 
     /// A new pending invite, for an allowed cancel to cancel.
@@ -211,7 +234,14 @@ impl World {
         self.f
             .app
             .db
-            .read(move |c| Ok(m::table.filter(m::workspace_id.eq(ws)).filter(m::user_id.eq(user)).select(m::role).first::<String>(c).optional()?))
+            .read(move |c| {
+                Ok(m::table
+                    .filter(m::workspace_id.eq(ws))
+                    .filter(m::user_id.eq(user))
+                    .select(m::role)
+                    .first::<String>(c)
+                    .optional()?)
+            })
             .await
             .unwrap()
     }
@@ -222,7 +252,12 @@ impl World {
         self.f
             .app
             .db
-            .read(move |c| Ok(i::table.find(invite).select((i::state, i::last_sent_at)).first::<(String, chrono::NaiveDateTime)>(c)?))
+            .read(move |c| {
+                Ok(i::table
+                    .find(invite)
+                    .select((i::state, i::last_sent_at))
+                    .first::<(String, chrono::NaiveDateTime)>(c)?)
+            })
             .await
             .unwrap()
     }
@@ -231,7 +266,12 @@ impl World {
 /// Checks a response against what was expected; None when it matches.
 async fn check(r: reqwest::Response, route: Route, actor: Actor, want: Expect) -> Option<String> {
     let status = r.status();
-    let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let loc = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let body = text_of(&r.text().await.unwrap_or_default());
     let ok = match want {
         Expect::Allowed => status == route.allowed(),
@@ -239,7 +279,12 @@ async fn check(r: reqwest::Response, route: Route, actor: Actor, want: Expect) -
         Expect::NotFound => status == StatusCode::NOT_FOUND && body.contains("Page not found"),
         Expect::LogIn => status == StatusCode::SEE_OTHER && loc.starts_with("/login?next="),
     };
-    (!ok).then(|| format!("{route:?} as {actor:?}: expected {want}, got {status} {loc} {}", body.chars().take(160).collect::<String>()))
+    (!ok).then(|| {
+        format!(
+            "{route:?} as {actor:?}: expected {want}, got {status} {loc} {}",
+            body.chars().take(160).collect::<String>()
+        )
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -255,8 +300,16 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
             let user = w.who(actor);
             fresh += 1;
             // Allowed POSTs change things: each gets something of its own to change.
-            let member = if route == Route::Remove && want == Expect::Allowed { w.fresh_member(fresh).await } else { w.target };
-            let invite = if route == Route::Cancel && want == Expect::Allowed { w.fresh_invite(fresh).await } else { w.invite };
+            let member = if route == Route::Remove && want == Expect::Allowed {
+                w.fresh_member(fresh).await
+            } else {
+                w.target
+            };
+            let invite = if route == Route::Cancel && want == Expect::Allowed {
+                w.fresh_invite(fresh).await
+            } else {
+                w.invite
+            };
             if route == Route::Resend {
                 app.allow_resend(invite).await;
             }
@@ -267,8 +320,21 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
             let llc = w.f.llc.to_string();
 
             let r = match route {
-                Route::Invite => user.post(&path, &[("email", invitee.as_str()), ("role", "member"), ("entity", llc.as_str())]).await,
-                Route::Configure => user.post(&path, &[("role", "accountant"), ("entity", llc.as_str())]).await,
+                Route::Invite => {
+                    user.post(
+                        &path,
+                        &[
+                            ("email", invitee.as_str()),
+                            ("role", "member"),
+                            ("entity", llc.as_str()),
+                        ],
+                    )
+                    .await
+                }
+                Route::Configure => {
+                    user.post(&path, &[("role", "accountant"), ("entity", llc.as_str())])
+                        .await
+                }
                 Route::Remove | Route::Resend | Route::Cancel => user.post(&path, &[]).await,
                 _ => user.get(&path).await,
             };
@@ -295,18 +361,31 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
                     }
                     if allowed {
                         // Back to Member for the next cell.
-                        assert_eq!(w.f.ada.configure_member(w.f.ws, member, "member", &[w.f.llc]).await.status(), StatusCode::SEE_OTHER);
+                        assert_eq!(
+                            w.f.ada
+                                .configure_member(w.f.ws, member, "member", &[w.f.llc])
+                                .await
+                                .status(),
+                            StatusCode::SEE_OTHER
+                        );
                     }
                 }
                 Route::Remove => {
-                    if w.membership_exists(member).await == allowed {
-                        failures.push(format!("{cell}: membership {}", if allowed { "still there" } else { "removed" }));
+                    let still_there = w.membership_exists(member).await;
+                    if still_there == allowed {
+                        failures.push(format!(
+                            "{cell}: membership {}",
+                            if allowed { "still there" } else { "removed" }
+                        ));
                     }
                 }
                 Route::Resend => {
                     let (state, last_sent) = w.invite_state(invite).await;
                     if (last_sent != invite_before.1) != allowed || state != "pending" {
-                        failures.push(format!("{cell}: resent {} (state {state})", last_sent != invite_before.1));
+                        failures.push(format!(
+                            "{cell}: resent {} (state {state})",
+                            last_sent != invite_before.1
+                        ));
                     }
                 }
                 Route::Cancel => {
@@ -320,7 +399,12 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} cell(s) of the matrix are wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cell(s) of the matrix are wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -332,20 +416,35 @@ async fn what_the_members_page_offers_follows_the_role() {
         let body = w.who(actor).members_page(ws).await;
         let text = text_of(&body);
         assert!(text.contains("Add team"), "{actor:?}: {text}");
-        assert!(body.contains(&format!("href=\"/w/{ws}/settings/activity\"")), "{actor:?} sees the Activity link");
+        assert!(
+            body.contains(&format!("href=\"/w/{ws}/settings/activity\"")),
+            "{actor:?} sees the Activity link"
+        );
         for label in ["Cleo Admin", "Carl Accountant", "Mia Member", "pending@client.test"] {
-            assert!(body.contains(&format!("aria-label=\"Actions for {label}\"")), "{actor:?}: a ⋯ menu for {label}");
+            assert!(
+                body.contains(&format!("aria-label=\"Actions for {label}\"")),
+                "{actor:?}: a ⋯ menu for {label}"
+            );
         }
     }
     // Accountants: Add team, but no Activity and no ⋯ next to Admins.
     let body = w.who(Actor::Accountant).members_page(ws).await;
     assert!(text_of(&body).contains("Add team"));
     assert!(!body.contains(&format!("href=\"/w/{ws}/settings/activity\"")));
-    assert!(!body.contains("aria-label=\"Actions for Cleo Admin\"") && !body.contains("aria-label=\"Actions for Ada Ames\""));
-    assert!(body.contains("aria-label=\"Actions for Mia Member\"") && body.contains("aria-label=\"Actions for pending@client.test\""));
+    assert!(
+        !body.contains("aria-label=\"Actions for Cleo Admin\"")
+            && !body.contains("aria-label=\"Actions for Ada Ames\"")
+    );
+    assert!(
+        body.contains("aria-label=\"Actions for Mia Member\"")
+            && body.contains("aria-label=\"Actions for pending@client.test\"")
+    );
     // Members: no Settings in the workspace navigation.
     let (_, body, _) = w.who(Actor::Member).visit(&format!("/w/{ws}/entities")).await;
-    assert!(!body.contains(&format!("href=\"/w/{ws}/settings/members\"")), "a Member is not shown the way to Members");
+    assert!(
+        !body.contains(&format!("href=\"/w/{ws}/settings/members\"")),
+        "a Member is not shown the way to Members"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -381,18 +480,32 @@ async fn ids_of_another_workspace_are_not_found_here() {
         }
         let llc = f.llc.to_string();
         for (path, fields) in [
-            (format!("/w/{ws}/settings/members/{bo}/permissions"), vec![("role", "member"), ("entity", llc.as_str())]),
+            (
+                format!("/w/{ws}/settings/members/{bo}/permissions"),
+                vec![("role", "member"), ("entity", llc.as_str())],
+            ),
             (format!("/w/{ws}/settings/members/{bo}/remove"), vec![]),
             (format!("/w/{ws}/settings/invites/{bea}/resend"), vec![]),
             (format!("/w/{ws}/settings/invites/{bea}/cancel"), vec![]),
         ] {
-            assert_eq!(user.post(&path, &fields).await.status(), StatusCode::NOT_FOUND, "POST {path}");
+            assert_eq!(
+                user.post(&path, &fields).await.status(),
+                StatusCode::NOT_FOUND,
+                "POST {path}"
+            );
         }
     }
     // Cleo (a client of Acme) does not reach Blue at all.
-    assert_eq!(admin.get(&format!("/w/{blue}/settings/members")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        admin.get(&format!("/w/{blue}/settings/members")).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let after = f.app.invite_record("bea@blue.test").await;
-    assert_eq!((after.state.as_str(), after.last_sent_at), ("pending", before.last_sent_at), "Bea's invite is untouched");
+    assert_eq!(
+        (after.state.as_str(), after.last_sent_at),
+        ("pending", before.last_sent_at),
+        "Bea's invite is untouched"
+    );
     assert_eq!(f.app.membership_rows(blue, bo).await, 1, "Bo is still in Blue");
     let (_, body) = f.ada.page(&format!("/w/{blue}/settings/members")).await;
     assert!(text_of(&body).contains("Bo Blue"));
@@ -405,7 +518,16 @@ async fn signed_out_the_log_in_page_brings_one_back_to_members() {
     let visitor = w.who(Actor::SignedOut);
     let r = visitor.get(&format!("/w/{ws}/settings/members")).await;
     assert_eq!(location(&r), format!("/login?next=%2Fw%2F{ws}%2Fsettings%2Fmembers"));
-    let r = visitor.post("/login", &[("email", "carl@client.test"), ("password", crate::support::PASSWORD), ("next", &format!("/w/{ws}/settings/members"))]).await;
+    let r = visitor
+        .post(
+            "/login",
+            &[
+                ("email", "carl@client.test"),
+                ("password", crate::support::PASSWORD),
+                ("next", &format!("/w/{ws}/settings/members")),
+            ],
+        )
+        .await;
     assert_eq!(location(&r), format!("/w/{ws}/settings/members"));
     assert_eq!(visitor.get(&location(&r)).await.status(), StatusCode::OK);
 }

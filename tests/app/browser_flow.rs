@@ -7,7 +7,9 @@ use crate::support::spawn_app;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invite_your_clients_as_the_help_page_says() {
-    let Some(ada) = Browser::start("invite_your_clients").await else { return };
+    let Some(ada) = Browser::start("invite_your_clients").await else {
+        return;
+    };
     let app = spawn_app().await;
 
     // Foundation: sign up, add a client, two entities, a transaction.
@@ -70,7 +72,9 @@ async fn invite_your_clients_as_the_help_page_says() {
 
     // The client receives an email with a link to access their workspace.
     let link = app.invite_link("cleo@client.test", 1).await;
-    let Some(cleo) = Browser::start("invite_your_clients").await else { return };
+    let Some(cleo) = Browser::start("invite_your_clients").await else {
+        return;
+    };
     cleo.goto(&link).await;
     cleo.assert_text("Ada Accountant").await;
     cleo.assert_text("Acme Bakery").await;
@@ -80,7 +84,10 @@ async fn invite_your_clients_as_the_help_page_says() {
     cleo.click_text("Accept invite").await;
     cleo.assert_text("Acme LLC").await;
     let text = cleo.text().await;
-    assert!(!text.contains("Acme Holdings"), "the client sees only the granted entity: {text}");
+    assert!(
+        !text.contains("Acme Holdings"),
+        "the client sees only the granted entity: {text}"
+    );
     assert!(!text.contains("Clients"), "a client has no firm sidebar: {text}");
     cleo.screenshot("client-workspace").await;
 
@@ -152,7 +159,9 @@ async fn invite_your_clients_as_the_help_page_says() {
 /// "New clients", acceptance, the ⋯ actions, and new clients reaching "New clients" staff.
 #[tokio::test(flavor = "multi_thread")]
 async fn invite_your_team() {
-    let Some(ada) = Browser::start("invite_your_team").await else { return };
+    let Some(ada) = Browser::start("invite_your_team").await else {
+        return;
+    };
     let app = spawn_app().await;
     ada.goto(&format!("{}/signup", app.base)).await;
     ada.fill("Your name", "Ada Accountant").await;
@@ -188,7 +197,9 @@ async fn invite_your_team() {
 
     // 3. Bo accepts as a new user and lands on Clients, with exactly the granted client.
     let link = app.invite_link("bo@firm.test", 1).await;
-    let Some(bo) = Browser::start("invite_your_team").await else { return };
+    let Some(bo) = Browser::start("invite_your_team").await else {
+        return;
+    };
     bo.goto(&link).await;
     bo.assert_text("join the team of").await;
     bo.screenshot("team-invite-landing").await;
@@ -197,7 +208,10 @@ async fn invite_your_team() {
     bo.click_text("Accept invite").await;
     bo.assert_text("Acme Bakery").await;
     let text = bo.text().await;
-    assert!(!text.contains("Birch Dental") && !text.contains("Cedar Farms"), "{text}");
+    assert!(
+        !text.contains("Birch Dental") && !text.contains("Cedar Farms"),
+        "{text}"
+    );
     bo.screenshot("staff-clients").await;
 
     // 5. A new client reaches staff with "New clients" on at once.

@@ -34,10 +34,28 @@ async fn log_in_returns_to_the_page_asked_for_and_refuses_other_sites() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada", "ada@firm.test", "Ada & Co").await;
     ada.log_out().await;
-    let r = ada.post("/login", &[("email", "ada@firm.test"), ("password", PASSWORD), ("next", &format!("/orgs/{org}/clients/new"))]).await;
+    let r = ada
+        .post(
+            "/login",
+            &[
+                ("email", "ada@firm.test"),
+                ("password", PASSWORD),
+                ("next", &format!("/orgs/{org}/clients/new")),
+            ],
+        )
+        .await;
     assert_eq!(location(&r), format!("/orgs/{org}/clients/new"));
     ada.log_out().await;
-    let r = ada.post("/login", &[("email", "ada@firm.test"), ("password", PASSWORD), ("next", "//evil.test/")]).await;
+    let r = ada
+        .post(
+            "/login",
+            &[
+                ("email", "ada@firm.test"),
+                ("password", PASSWORD),
+                ("next", "//evil.test/"),
+            ],
+        )
+        .await;
     assert_eq!(location(&r), "/");
 }
 
@@ -52,14 +70,22 @@ async fn bad_credentials_get_one_generic_message() {
     let no_account = visitor.log_in("nobody@firm.test", "not the password").await;
     let b = text_of(&no_account.text().await.unwrap());
     assert!(a.contains("That email and password do not match an account."));
-    assert_eq!(a.replace("ada@firm.test", "X"), b.replace("nobody@firm.test", "X"), "the two failures must read the same");
+    assert_eq!(
+        a.replace("ada@firm.test", "X"),
+        b.replace("nobody@firm.test", "X"),
+        "the two failures must read the same"
+    );
     // The email typed is kept.
     assert!(a.contains("Log in"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_attempts_are_rate_limited() {
-    let app = spawn_app_with(Options { login_attempts_per_minute: 3, ..Options::default() }).await;
+    let app = spawn_app_with(Options {
+        login_attempts_per_minute: 3,
+        ..Options::default()
+    })
+    .await;
     app.sign_up("Ada", "ada@firm.test", "Ada & Co").await;
     let visitor = app.visitor();
     let mut statuses = Vec::new();
@@ -68,7 +94,11 @@ async fn sign_in_attempts_are_rate_limited() {
     }
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
     let r = visitor.log_in("ada@firm.test", PASSWORD).await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
     assert!(text_of(&r.text().await.unwrap()).contains("Too many sign-in attempts"));
 }
 
@@ -76,7 +106,17 @@ async fn sign_in_attempts_are_rate_limited() {
 async fn sign_up_validation_keeps_the_input() {
     let app = spawn_app().await;
     let visitor = app.visitor();
-    let r = visitor.post("/signup", &[("name", "  "), ("email", "not-an-email"), ("password", "short"), ("firm", "Kept Firm Name")]).await;
+    let r = visitor
+        .post(
+            "/signup",
+            &[
+                ("name", "  "),
+                ("email", "not-an-email"),
+                ("password", "short"),
+                ("firm", "Kept Firm Name"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     let text = text_of(&body);
@@ -88,7 +128,17 @@ async fn sign_up_validation_keeps_the_input() {
 
     app.sign_up("Ada", "ada@firm.test", "Ada & Co").await;
     let other = app.visitor();
-    let r = other.post("/signup", &[("name", "Eve"), ("email", " ADA@firm.test "), ("password", PASSWORD), ("firm", "Eve Inc")]).await;
+    let r = other
+        .post(
+            "/signup",
+            &[
+                ("name", "Eve"),
+                ("email", " ADA@firm.test "),
+                ("password", PASSWORD),
+                ("firm", "Eve Inc"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text_of(&r.text().await.unwrap()).contains("already exists"));
 }
@@ -97,15 +147,27 @@ async fn sign_up_validation_keeps_the_input() {
 async fn posts_without_the_csrf_token_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada", "ada@firm.test", "Ada & Co").await;
-    let r = ada.post_raw(&format!("/orgs/{org}/clients"), &[("name", "Forged")]).await;
+    let r = ada
+        .post_raw(&format!("/orgs/{org}/clients"), &[("name", "Forged")])
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(text_of(&r.text().await.unwrap()).contains("This form has expired"));
-    let r = ada.post_raw(&format!("/orgs/{org}/clients"), &[("csrf", "wrong"), ("name", "Forged")]).await;
+    let r = ada
+        .post_raw(
+            &format!("/orgs/{org}/clients"),
+            &[("csrf", "wrong"), ("name", "Forged")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A token from another session does not work either.
     let other = app.visitor();
     let foreign = other.csrf().await;
-    let r = ada.post_raw(&format!("/orgs/{org}/clients"), &[("csrf", foreign.as_str()), ("name", "Forged")]).await;
+    let r = ada
+        .post_raw(
+            &format!("/orgs/{org}/clients"),
+            &[("csrf", foreign.as_str()), ("name", "Forged")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A cross-site POST with the right token is refused too.
     let token = ada.csrf().await;
@@ -135,23 +197,43 @@ async fn clients_entities_and_books() {
     for words in ["Acme Bakery", "Entities", "Settings", "Add entity"] {
         assert!(text.contains(words), "{words:?} missing from {text}");
     }
-    assert!(body.contains(&format!("href=\"/w/{ws}/settings/members\"")), "profile icon links to Members");
+    assert!(
+        body.contains(&format!("href=\"/w/{ws}/settings/members\"")),
+        "profile icon links to Members"
+    );
 
     let llc = ada.add_entity(ws, "Acme LLC").await;
     let holdings = ada.add_entity(ws, "Acme Holdings").await;
     let (_, body, _) = ada.visit(&format!("/w/{ws}/entities")).await;
     assert!(body.contains("Acme LLC") && body.contains("Acme Holdings"));
 
-    let r = ada.post(&format!("/w/{ws}/entities/{llc}/transactions"), &[("date", "2026-11-02"), ("description", "Flour"), ("amount", "-1,200.50")]).await;
+    let r = ada
+        .post(
+            &format!("/w/{ws}/entities/{llc}/transactions"),
+            &[
+                ("date", "2026-11-02"),
+                ("description", "Flour"),
+                ("amount", "-1,200.50"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, body, _) = ada.visit(&format!("/w/{ws}/entities/{llc}")).await;
     let text = text_of(&body);
-    assert!(text.contains("2026-11-02") && text.contains("Flour") && text.contains("-1,200.50"), "{text}");
+    assert!(
+        text.contains("2026-11-02") && text.contains("Flour") && text.contains("-1,200.50"),
+        "{text}"
+    );
     let (_, body, _) = ada.visit(&format!("/w/{ws}/entities/{holdings}")).await;
     assert!(!body.contains("Flour"), "each entity has its own books");
 
     // Bad input: a clear message, the input kept, nothing written.
-    let r = ada.post(&format!("/w/{ws}/entities/{llc}/transactions"), &[("date", "2026-02-30"), ("description", "Sugar"), ("amount", "12.345")]).await;
+    let r = ada
+        .post(
+            &format!("/w/{ws}/entities/{llc}/transactions"),
+            &[("date", "2026-02-30"), ("description", "Sugar"), ("amount", "12.345")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     assert!(body.contains("Enter a date like") && body.contains("Enter an amount like"));
@@ -162,7 +244,9 @@ async fn clients_entities_and_books() {
     let r = ada.post(&format!("/orgs/{org}/clients"), &[("name", "  ")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text_of(&r.text().await.unwrap()).contains("Enter a client name."));
-    let r = ada.post(&format!("/orgs/{org}/clients"), &[("name", "acme bakery")]).await;
+    let r = ada
+        .post(&format!("/orgs/{org}/clients"), &[("name", "acme bakery")])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text_of(&r.text().await.unwrap()).contains("already has a client called"));
     let r = ada.post(&format!("/w/{ws}/entities"), &[("name", "ACME LLC")]).await;
@@ -195,7 +279,12 @@ async fn another_firm_sees_nothing_and_gets_404() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = eve.post(&format!("/orgs/{org}/clients"), &[("name", "Sneaky")]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = eve.post(&format!("/w/{ws}/entities/{llc}/transactions"), &[("date", "2026-01-01"), ("description", "x"), ("amount", "1")]).await;
+    let r = eve
+        .post(
+            &format!("/w/{ws}/entities/{llc}/transactions"),
+            &[("date", "2026-01-01"), ("description", "x"), ("amount", "1")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // And an entity id of another firm used inside one's own workspace.
     let eve_ws = eve.add_client(eve_org, "Eve Client").await;
@@ -208,12 +297,23 @@ async fn pages_send_security_headers() {
     let app = spawn_app().await;
     let r = app.visitor().get("/login").await;
     let h = r.headers();
-    assert!(h["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cache-control"], "no-store");
-    let cookie = h.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join(";");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let cookie = h
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(";");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let r = app.visitor().get("/static/app.css").await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = app.visitor().get("/static/nope.css").await;

@@ -3,10 +3,10 @@
 
 mod support;
 
+mod authz;
 mod browser_flow;
 mod foundation;
-mod members;
 mod invites;
-mod authz;
+mod members;
 mod queries;
 mod team;

@@ -21,10 +21,22 @@ async fn page_query_counts_do_not_grow_with_rows() {
     let (ada, org) = app.sign_up("Ada", "ada@firm.test", "Ada & Co").await;
     let ws = ada.add_client(org, "Client 0").await;
     let e0 = ada.add_entity(ws, "Entity 0").await;
-    ada.post(&format!("/w/{ws}/entities/{e0}/transactions"), &[("date", "2026-01-01"), ("description", "t0"), ("amount", "1")]).await;
+    ada.post(
+        &format!("/w/{ws}/entities/{e0}/transactions"),
+        &[("date", "2026-01-01"), ("description", "t0"), ("amount", "1")],
+    )
+    .await;
     app.add_client_user(&ada, ws, "m0@client.test", "member", &[e0]).await;
     ada.invite(ws, "p0@client.test", "accountant", &[e0]).await;
-    ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", "s0@firm.test"), ("role", "member"), ("client", &ws.to_string())]).await;
+    ada.post(
+        &format!("/orgs/{org}/team/invite"),
+        &[
+            ("emails", "s0@firm.test"),
+            ("role", "member"),
+            ("client", &ws.to_string()),
+        ],
+    )
+    .await;
 
     let pages = |ws: i64, e: i64| {
         vec![
@@ -46,13 +58,33 @@ async fn page_query_counts_do_not_grow_with_rows() {
     for i in 1..10 {
         ada.add_client(org, &format!("Client {i}")).await;
         let e = ada.add_entity(ws, &format!("Entity {i}")).await;
-        ada.post(&format!("/w/{ws}/entities/{e0}/transactions"), &[("date", "2026-01-02"), ("description", &format!("t{i}")), ("amount", "2")]).await;
-        app.add_client_user(&ada, ws, &format!("m{i}@client.test"), "member", &[e0, e]).await;
+        ada.post(
+            &format!("/w/{ws}/entities/{e0}/transactions"),
+            &[
+                ("date", "2026-01-02"),
+                ("description", &format!("t{i}")),
+                ("amount", "2"),
+            ],
+        )
+        .await;
+        app.add_client_user(&ada, ws, &format!("m{i}@client.test"), "member", &[e0, e])
+            .await;
         ada.invite(ws, &format!("p{i}@client.test"), "accountant", &[e]).await;
-        ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", &format!("s{i}@firm.test")), ("role", "member"), ("client", &ws.to_string())]).await;
+        ada.post(
+            &format!("/orgs/{org}/team/invite"),
+            &[
+                ("emails", &format!("s{i}@firm.test")),
+                ("role", "member"),
+                ("client", &ws.to_string()),
+            ],
+        )
+        .await;
     }
     for (p, before) in pages(ws, e0).into_iter().zip(small) {
         let after = queries_of(&app, &ada, &p).await;
-        assert_eq!(after, before, "{p}: {before} queries with one row of each kind, {after} with ten");
+        assert_eq!(
+            after, before,
+            "{p}: {before} queries with one row of each kind, {after} with ten"
+        );
     }
 }

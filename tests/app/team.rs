@@ -19,7 +19,14 @@ fn team_path(org: i64) -> String {
 }
 
 /// "Add Team" → Emails, role, clients, "New clients" → "Send invites".
-async fn send_team_invites(admin: &TestUser, org: i64, emails: &str, role: &str, clients: &[i64], new_clients: bool) -> Response {
+async fn send_team_invites(
+    admin: &TestUser,
+    org: i64,
+    emails: &str,
+    role: &str,
+    clients: &[i64],
+    new_clients: bool,
+) -> Response {
     let ids: Vec<String> = clients.iter().map(|c| c.to_string()).collect();
     let mut fields = vec![("emails", emails), ("role", role)];
     fields.extend(ids.iter().map(|i| ("client", i.as_str())));
@@ -30,34 +37,72 @@ async fn send_team_invites(admin: &TestUser, org: i64, emails: &str, role: &str,
 }
 
 /// ⋯ → "Configure permissions" → "Save permissions".
-async fn configure_team_member(admin: &TestUser, org: i64, user: i64, role: &str, clients: &[i64], new_clients: bool) -> Response {
+async fn configure_team_member(
+    admin: &TestUser,
+    org: i64,
+    user: i64,
+    role: &str,
+    clients: &[i64],
+    new_clients: bool,
+) -> Response {
     let ids: Vec<String> = clients.iter().map(|c| c.to_string()).collect();
     let mut fields = vec![("role", role)];
     fields.extend(ids.iter().map(|i| ("client", i.as_str())));
     if new_clients {
         fields.push(("new_clients", "on"));
     }
-    admin.post(&format!("/orgs/{org}/team/{user}/permissions"), &fields).await
+    admin
+        .post(&format!("/orgs/{org}/team/{user}/permissions"), &fields)
+        .await
 }
 
 /// Every mail the SMTP sink received for `email`, in arrival order.
 fn mails_to(app: &TestApp, email: &str) -> Vec<Mail> {
-    app.smtp.messages().into_iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email))).collect()
+    app.smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
+        .collect()
 }
 
 /// Invites `email` to the team and accepts as a new person: their client, and user id.
 #[allow(clippy::too_many_arguments)]
-async fn join_team(app: &TestApp, admin: &TestUser, org: i64, email: &str, name: &str, role: &str, clients: &[i64], new_clients: bool) -> (TestUser, i64) {
+async fn join_team(
+    app: &TestApp,
+    admin: &TestUser,
+    org: i64,
+    email: &str,
+    name: &str,
+    role: &str,
+    clients: &[i64],
+    new_clients: bool,
+) -> (TestUser, i64) {
     let before = mails_to(app, email).len();
     let r = send_team_invites(admin, org, email, role, clients, new_clients).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "inviting {email} to the team failed: {}", text_of(&r.text().await.unwrap_or_default()));
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "inviting {email} to the team failed: {}",
+        text_of(&r.text().await.unwrap_or_default())
+    );
     let link = app.invite_link(email, before + 1).await;
     let person = app.visitor();
     let (status, _) = person.page(&link).await;
     assert_eq!(status, StatusCode::OK);
-    let resp = person.post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)]).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "accepting the team invite of {email} failed: {}", text_of(&resp.text().await.unwrap_or_default()));
-    assert_eq!(location(&resp), format!("/orgs/{org}/clients"), "a team invite lands on the firm's Clients page");
+    let resp = person
+        .post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "accepting the team invite of {email} failed: {}",
+        text_of(&resp.text().await.unwrap_or_default())
+    );
+    assert_eq!(
+        location(&resp),
+        format!("/orgs/{org}/clients"),
+        "a team invite lands on the firm's Clients page"
+    );
     (person, user_id(app, email).await)
 }
 
@@ -75,7 +120,12 @@ async fn status_of(user: &TestUser, path: &str) -> StatusCode {
 
 /// Follows a 303 and returns the text of the page it leads to (with its flash message).
 async fn after_redirect(user: &TestUser, r: Response) -> String {
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "expected a redirect: {}", text_of(&r.text().await.unwrap_or_default()));
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "expected a redirect: {}",
+        text_of(&r.text().await.unwrap_or_default())
+    );
     let to = location(&r);
     let (status, body, _) = user.visit(&to).await;
     assert_eq!(status, StatusCode::OK, "{to}: {}", text_of(&body));
@@ -110,7 +160,10 @@ fn team_invite_id_on(html: &str, email: &str) -> i64 {
 
 /// The lines of the per-address report after "Send invites".
 fn outcomes(html: &str) -> Vec<String> {
-    html.split("<li>").skip(1).map(|li| text_of(&li[..li.find("</li>").unwrap_or(li.len())])).collect()
+    html.split("<li>")
+        .skip(1)
+        .map(|li| text_of(&li[..li.find("</li>").unwrap_or(li.len())]))
+        .collect()
 }
 
 /// The text inside the "Emails" field.
@@ -148,13 +201,25 @@ async fn user_id(app: &TestApp, email: &str) -> i64 {
     use portico::db::schema::users;
     let e = email.to_lowercase();
     app.db
-        .read(move |c| Ok(users::table.filter(users::email.eq(e)).select(users::id).first::<i64>(c)?))
+        .read(move |c| {
+            Ok(users::table
+                .filter(users::email.eq(e))
+                .select(users::id)
+                .first::<i64>(c)?)
+        })
         .await
         .unwrap_or_else(|err| panic!("no user {email}: {err}"))
 }
 
 /// (id, workspace_id, role, state, expires_at, last_sent_at) of every invite to `email`.
-type InviteRow = (i64, Option<i64>, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime);
+type InviteRow = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    chrono::NaiveDateTime,
+);
 
 async fn invites_to(app: &TestApp, email: &str) -> Vec<InviteRow> {
     use portico::db::schema::invites as i;
@@ -164,7 +229,14 @@ async fn invites_to(app: &TestApp, email: &str) -> Vec<InviteRow> {
             Ok(i::table
                 .filter(i::email.eq(e))
                 .order(i::id.asc())
-                .select((i::id, i::workspace_id, i::role, i::state, i::expires_at, i::last_sent_at))
+                .select((
+                    i::id,
+                    i::workspace_id,
+                    i::role,
+                    i::state,
+                    i::expires_at,
+                    i::last_sent_at,
+                ))
                 .load::<InviteRow>(c)?)
         })
         .await
@@ -173,15 +245,26 @@ async fn invites_to(app: &TestApp, email: &str) -> Vec<InviteRow> {
 
 async fn invite_state(app: &TestApp, id: i64) -> String {
     use portico::db::schema::invites as i;
-    app.db.read(move |c| Ok(i::table.find(id).select(i::state).first::<String>(c)?)).await.expect("read invite")
+    app.db
+        .read(move |c| Ok(i::table.find(id).select(i::state).first::<String>(c)?))
+        .await
+        .expect("read invite")
 }
 
 async fn count_invites(app: &TestApp) -> i64 {
     use portico::db::schema::invites;
-    app.db.read(|c| Ok(invites::table.count().get_result::<i64>(c)?)).await.expect("count invites")
+    app.db
+        .read(|c| Ok(invites::table.count().get_result::<i64>(c)?))
+        .await
+        .expect("count invites")
 }
 
-async fn set_invite_times(app: &TestApp, id: i64, expires_at: Option<chrono::NaiveDateTime>, last_sent_at: Option<chrono::NaiveDateTime>) {
+async fn set_invite_times(
+    app: &TestApp,
+    id: i64,
+    expires_at: Option<chrono::NaiveDateTime>,
+    last_sent_at: Option<chrono::NaiveDateTime>,
+) {
     use portico::db::schema::invites as i;
     app.db
         .write(move |c| {
@@ -189,7 +272,9 @@ async fn set_invite_times(app: &TestApp, id: i64, expires_at: Option<chrono::Nai
                 diesel::update(i::table.find(id)).set(i::expires_at.eq(t)).execute(c)?;
             }
             if let Some(t) = last_sent_at {
-                diesel::update(i::table.find(id)).set(i::last_sent_at.eq(t)).execute(c)?;
+                diesel::update(i::table.find(id))
+                    .set(i::last_sent_at.eq(t))
+                    .execute(c)?;
             }
             Ok(())
         })
@@ -206,7 +291,14 @@ async fn allow_resend(app: &TestApp, id: i64) {
 async fn org_role(app: &TestApp, org: i64, user: i64) -> Option<String> {
     use portico::db::schema::org_memberships as m;
     app.db
-        .read(move |c| Ok(m::table.filter(m::organization_id.eq(org)).filter(m::user_id.eq(user)).select(m::role).first::<String>(c).optional()?))
+        .read(move |c| {
+            Ok(m::table
+                .filter(m::organization_id.eq(org))
+                .filter(m::user_id.eq(user))
+                .select(m::role)
+                .first::<String>(c)
+                .optional()?)
+        })
         .await
         .expect("read membership")
 }
@@ -214,7 +306,13 @@ async fn org_role(app: &TestApp, org: i64, user: i64) -> Option<String> {
 async fn org_memberships_of(app: &TestApp, org: i64, user: i64) -> i64 {
     use portico::db::schema::org_memberships as m;
     app.db
-        .read(move |c| Ok(m::table.filter(m::organization_id.eq(org)).filter(m::user_id.eq(user)).count().get_result::<i64>(c)?))
+        .read(move |c| {
+            Ok(m::table
+                .filter(m::organization_id.eq(org))
+                .filter(m::user_id.eq(user))
+                .count()
+                .get_result::<i64>(c)?)
+        })
         .await
         .expect("count memberships")
 }
@@ -222,7 +320,13 @@ async fn org_memberships_of(app: &TestApp, org: i64, user: i64) -> i64 {
 async fn org_admins(app: &TestApp, org: i64) -> i64 {
     use portico::db::schema::org_memberships as m;
     app.db
-        .read(move |c| Ok(m::table.filter(m::organization_id.eq(org)).filter(m::role.eq("admin")).count().get_result::<i64>(c)?))
+        .read(move |c| {
+            Ok(m::table
+                .filter(m::organization_id.eq(org))
+                .filter(m::role.eq("admin"))
+                .count()
+                .get_result::<i64>(c)?)
+        })
         .await
         .expect("count admins")
 }
@@ -230,7 +334,13 @@ async fn org_admins(app: &TestApp, org: i64) -> i64 {
 async fn workspace_rows(app: &TestApp, ws: i64, user: i64) -> i64 {
     use portico::db::schema::workspace_memberships as m;
     app.db
-        .read(move |c| Ok(m::table.filter(m::workspace_id.eq(ws)).filter(m::user_id.eq(user)).count().get_result::<i64>(c)?))
+        .read(move |c| {
+            Ok(m::table
+                .filter(m::workspace_id.eq(ws))
+                .filter(m::user_id.eq(user))
+                .count()
+                .get_result::<i64>(c)?)
+        })
         .await
         .expect("count workspace memberships")
 }
@@ -254,7 +364,10 @@ async fn audit_of(app: &TestApp, org: i64, email: &str) -> Vec<(String, Option<i
 
 async fn transactions_by(app: &TestApp, user: i64) -> i64 {
     use portico::db::schema::transactions as t;
-    app.db.read(move |c| Ok(t::table.filter(t::created_by.eq(user)).count().get_result::<i64>(c)?)).await.expect("count transactions")
+    app.db
+        .read(move |c| Ok(t::table.filter(t::created_by.eq(user)).count().get_result::<i64>(c)?))
+        .await
+        .expect("count transactions")
 }
 
 /// A team member who never signs in (a target for the ⋯ actions), put on the team directly.
@@ -264,11 +377,22 @@ async fn staff_row(app: &TestApp, org: i64, email: &str, name: &str, role: &str)
     app.db
         .write(move |c| {
             let uid = diesel::insert_into(users::table)
-                .values((users::email.eq(email), users::name.eq(name), users::password_hash.eq("not a hash"), users::created_at.eq(now())))
+                .values((
+                    users::email.eq(email),
+                    users::name.eq(name),
+                    users::password_hash.eq("not a hash"),
+                    users::created_at.eq(now()),
+                ))
                 .returning(users::id)
                 .get_result::<i64>(c)?;
             diesel::insert_into(m::table)
-                .values((m::organization_id.eq(org), m::user_id.eq(uid), m::role.eq(role), m::new_clients.eq(false), m::created_at.eq(now())))
+                .values((
+                    m::organization_id.eq(org),
+                    m::user_id.eq(uid),
+                    m::role.eq(role),
+                    m::new_clients.eq(false),
+                    m::created_at.eq(now()),
+                ))
                 .execute(c)?;
             Ok(uid)
         })
@@ -288,8 +412,28 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
     let beta = ada.add_client(org, "Beta Books").await;
     let cedar = ada.add_client(org, "Cedar Cafe").await;
     join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
-    join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme, beta], true).await;
-    join_team(&app, &ada, org, "max@firm.test", "Max Member", "member", &[acme, beta, cedar], false).await;
+    join_team(
+        &app,
+        &ada,
+        org,
+        "mia@firm.test",
+        "Mia Member",
+        "member",
+        &[acme, beta],
+        true,
+    )
+    .await;
+    join_team(
+        &app,
+        &ada,
+        org,
+        "max@firm.test",
+        "Max Member",
+        "member",
+        &[acme, beta, cedar],
+        false,
+    )
+    .await;
     join_team(&app, &ada, org, "nell@firm.test", "Nell Member", "member", &[], false).await;
     let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -302,7 +446,10 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
 
     // The sidebar's "Team" opens it.
     let (clients_page, _) = open(&ada, &format!("/orgs/{org}/clients"), StatusCode::OK).await;
-    assert!(clients_page.contains(&format!("href=\"/orgs/{org}/team\"")), "the sidebar links to Team");
+    assert!(
+        clients_page.contains(&format!("href=\"/orgs/{org}/team\"")),
+        "the sidebar links to Team"
+    );
 
     let team = team_path(org);
     let body = page_until(&ada, &team, "both pending invites show their email as sent", |b| {
@@ -329,29 +476,54 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
         assert!(gina.contains(words), "{words:?} missing from Gina's row: {gina}");
     }
     let mia = row(&body, "mia@firm.test");
-    for words in ["Mia Member", "Member", "Acme Bakery, Beta Books · New clients", "Active"] {
+    for words in [
+        "Mia Member",
+        "Member",
+        "Acme Bakery, Beta Books · New clients",
+        "Active",
+    ] {
         assert!(mia.contains(words), "{words:?} missing from Mia's row: {mia}");
     }
     assert!(!mia.contains("Cedar Cafe"), "{mia}");
     let max = row(&body, "max@firm.test");
-    assert!(max.contains("Acme Bakery, Beta Books, +1 more") && !max.contains("New clients"), "{max}");
-    assert!(body.contains("title=\"Acme Bakery, Beta Books, Cedar Cafe\""), "the full list is in the title");
+    assert!(
+        max.contains("Acme Bakery, Beta Books, +1 more") && !max.contains("New clients"),
+        "{max}"
+    );
+    assert!(
+        body.contains("title=\"Acme Bakery, Beta Books, Cedar Cafe\""),
+        "the full list is in the title"
+    );
     let nell = row(&body, "nell@firm.test");
     assert!(nell.contains("No clients"), "{nell}");
     for who in ["Gina Manager", "Mia Member", "Max Member", "Nell Member", "Ada Admin"] {
         let m = menu(&body, who).unwrap_or_else(|| panic!("no ⋯ menu for {who}"));
-        assert!(text_of(m).contains("Configure permissions") && text_of(m).contains("Remove from organization"), "{who}: {}", text_of(m));
+        assert!(
+            text_of(m).contains("Configure permissions") && text_of(m).contains("Remove from organization"),
+            "{who}: {}",
+            text_of(m)
+        );
     }
 
     // Pending invites: role, client access, status, who invited, delivery.
     let pat = row(&body, "pat@firm.test");
-    for words in ["Member", "Beta Books", "Invite pending", "by Ada Admin", "Email sent", "expires in 6 days"] {
+    for words in [
+        "Member",
+        "Beta Books",
+        "Invite pending",
+        "by Ada Admin",
+        "Email sent",
+        "expires in 6 days",
+    ] {
         assert!(pat.contains(words), "{words:?} missing from the pending invite: {pat}");
     }
     assert!(!pat.contains("Active") && !pat.contains("Expired"), "{pat}");
     let expired = row(&body, "old@firm.test");
     for words in ["Admin", "All clients", "Expired", "Email sent"] {
-        assert!(expired.contains(words), "{words:?} missing from the expired invite: {expired}");
+        assert!(
+            expired.contains(words),
+            "{words:?} missing from the expired invite: {expired}"
+        );
     }
     assert!(!expired.contains("Invite pending"), "{expired}");
     for email in ["pat@firm.test", "old@firm.test"] {
@@ -388,15 +560,33 @@ async fn add_team_sends_one_invite_and_one_email_per_address_naming_the_firm_and
     let beta = ada.add_client(org, "Beta Books").await;
 
     let (body, text) = open(&ada, &format!("/orgs/{org}/team/invite"), StatusCode::OK).await;
-    assert!(body.contains("<label for=\"emails\">Emails</label>") && body.contains("id=\"emails\""), "a labelled Emails field: {text}");
+    assert!(
+        body.contains("<label for=\"emails\">Emails</label>") && body.contains("id=\"emails\""),
+        "a labelled Emails field: {text}"
+    );
     for role in ["admin", "manager", "member"] {
-        assert!(body.contains(&format!("name=\"role\" value=\"{role}\"")), "role {role}: {text}");
+        assert!(
+            body.contains(&format!("name=\"role\" value=\"{role}\"")),
+            "role {role}: {text}"
+        );
     }
-    for words in ["Admin", "Manager", "Member", "Acme Bakery", "Beta Books", "New clients", "Send invites"] {
+    for words in [
+        "Admin",
+        "Manager",
+        "Member",
+        "Acme Bakery",
+        "Beta Books",
+        "New clients",
+        "Send invites",
+    ] {
         assert!(text.contains(words), "{words:?} missing from Add Team: {text}");
     }
     for c in [acme, beta] {
-        assert_eq!(body.matches(&format!("name=\"client\" value=\"{c}\"")).count(), 1, "one checkbox for client {c}");
+        assert_eq!(
+            body.matches(&format!("name=\"client\" value=\"{c}\"")).count(),
+            1,
+            "one checkbox for client {c}"
+        );
     }
     assert_eq!(body.matches("name=\"new_clients\"").count(), 1);
 
@@ -411,31 +601,79 @@ async fn add_team_sends_one_invite_and_one_email_per_address_naming_the_firm_and
     for email in ["a@x.test", "b@x.test"] {
         let rows = invites_to(&app, email).await;
         assert_eq!(rows.len(), 1, "one invite to {email}");
-        assert_eq!((rows[0].1, rows[0].2.as_str(), rows[0].3.as_str()), (None, "member", "pending"), "{email}");
+        assert_eq!(
+            (rows[0].1, rows[0].2.as_str(), rows[0].3.as_str()),
+            (None, "member", "pending"),
+            "{email}"
+        );
         app.smtp.wait_for(email, 1).await;
     }
-    assert!(invites_to(&app, "B@x.test").await.is_empty(), "addresses are stored lower-cased");
+    assert!(
+        invites_to(&app, "B@x.test").await.is_empty(),
+        "addresses are stored lower-cased"
+    );
     // Give the outbox worker time to send anything twice.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     for email in ["a@x.test", "b@x.test"] {
         let mails = mails_to(&app, email);
-        assert_eq!(mails.len(), 1, "exactly one email to {email}: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>());
+        assert_eq!(
+            mails.len(),
+            1,
+            "exactly one email to {email}: {:?}",
+            mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
         let mail = &mails[0];
-        assert_eq!(mail.subject, "Ada Admin invited you to join Ada & Co on Portico", "{email}");
-        for words in ["Ada Admin", "ada@firm.test", "Ada & Co", "Member", "Acme Bakery", "new clients as they are added"] {
-            assert!(mail.text.contains(words), "{words:?} missing from the email to {email}: {}", mail.text);
+        assert_eq!(
+            mail.subject, "Ada Admin invited you to join Ada & Co on Portico",
+            "{email}"
+        );
+        for words in [
+            "Ada Admin",
+            "ada@firm.test",
+            "Ada & Co",
+            "Member",
+            "Acme Bakery",
+            "new clients as they are added",
+        ] {
+            assert!(
+                mail.text.contains(words),
+                "{words:?} missing from the email to {email}: {}",
+                mail.text
+            );
         }
-        assert!(!mail.text.contains("Beta Books"), "only the granted clients are named: {}", mail.text);
-        assert!(mail.link(&format!("{}/invites/", app.base)).is_some(), "a link: {}", mail.text);
+        assert!(
+            !mail.text.contains("Beta Books"),
+            "only the granted clients are named: {}",
+            mail.text
+        );
+        assert!(
+            mail.link(&format!("{}/invites/", app.base)).is_some(),
+            "a link: {}",
+            mail.text
+        );
     }
-    let a = mails_to(&app, "a@x.test")[0].link(&format!("{}/invites/", app.base)).unwrap();
-    let b = mails_to(&app, "b@x.test")[0].link(&format!("{}/invites/", app.base)).unwrap();
+    let a = mails_to(&app, "a@x.test")[0]
+        .link(&format!("{}/invites/", app.base))
+        .unwrap();
+    let b = mails_to(&app, "b@x.test")[0]
+        .link(&format!("{}/invites/", app.base))
+        .unwrap();
     assert_ne!(a, b, "each address gets its own link");
 
     // The invite page names the firm and the inviter too.
     let (_, landing) = open(&app.visitor(), &a, StatusCode::OK).await;
-    for words in ["Ada Admin", "a@x.test", "Ada & Co", "Member", "Acme Bakery", "Accept invite"] {
-        assert!(landing.contains(words), "{words:?} missing from the invite page: {landing}");
+    for words in [
+        "Ada Admin",
+        "a@x.test",
+        "Ada & Co",
+        "Member",
+        "Acme Bakery",
+        "Accept invite",
+    ] {
+        assert!(
+            landing.contains(words),
+            "{words:?} missing from the invite page: {landing}"
+        );
     }
 }
 
@@ -469,12 +707,23 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     ];
     assert_eq!(report.len(), expected.len(), "one line per address: {report:?}");
     for (line, (address, words)) in report.iter().zip(expected) {
-        assert!(line.contains(address) && line.contains(words), "expected {address}: {words}, got {line:?}");
+        assert!(
+            line.contains(address) && line.contains(words),
+            "expected {address}: {words}, got {line:?}"
+        );
         let badge = if words == "invited" { "Invited" } else { "Not invited" };
         assert!(line.starts_with(badge), "{line:?} should start with {badge:?}");
     }
-    assert_eq!(emails_field(&body).trim(), "not-an-email", "only the invalid input stays in the field");
-    assert!(report[5].contains("Resend invite"), "the right action is offered: {}", report[5]);
+    assert_eq!(
+        emails_field(&body).trim(),
+        "not-an-email",
+        "only the invalid input stays in the field"
+    );
+    assert!(
+        report[5].contains("Resend invite"),
+        "the right action is offered: {}",
+        report[5]
+    );
     assert_keeps_choices(&body, "member", &[acme], &[beta], true);
 
     // The valid new ones are invited, nothing else is written.
@@ -487,7 +736,11 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     app.smtp.wait_for("d@x.test", 1).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(mails_to(&app, "c@x.test").len(), 1, "listed twice, mailed once");
-    assert_eq!(mails_to(&app, "pat@x.test").len(), 1, "already invited: no second email");
+    assert_eq!(
+        mails_to(&app, "pat@x.test").len(),
+        1,
+        "already invited: no second email"
+    );
     assert!(mails_to(&app, "ada@firm.test").is_empty());
 
     // Only problems, nothing invited: 422 and the same report.
@@ -495,8 +748,14 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     let report = outcomes(&body);
-    assert!(report[0].contains("nope@") && report[0].contains("not a valid address"), "{report:?}");
-    assert!(report[1].contains("d@x.test") && report[1].contains("already invited"), "{report:?}");
+    assert!(
+        report[0].contains("nope@") && report[0].contains("not a valid address"),
+        "{report:?}"
+    );
+    assert!(
+        report[1].contains("d@x.test") && report[1].contains("already invited"),
+        "{report:?}"
+    );
     assert_eq!(emails_field(&body).trim(), "nope@");
 
     // More than 50 addresses: a clear message, the input kept, no invite at all.
@@ -505,7 +764,11 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     let r = send_team_invites(&ada, org, &many, "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
-    assert!(text_of(&body).contains("You entered 51 addresses; send at most 50 at once."), "{}", text_of(&body));
+    assert!(
+        text_of(&body).contains("You entered 51 addresses; send at most 50 at once."),
+        "{}",
+        text_of(&body)
+    );
     assert_eq!(emails_field(&body), many, "the input is kept");
     assert_keeps_choices(&body, "member", &[beta], &[acme], false);
     assert_eq!(count_invites(&app).await, before, "no invite at all");
@@ -524,7 +787,9 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
         assert!(text.contains("Enter at least one email address."), "{empty:?}: {text}");
     }
     // No role chosen: a message, the addresses kept.
-    let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", "e@x.test")]).await;
+    let r = ada
+        .post(&format!("/orgs/{org}/team/invite"), &[("emails", "e@x.test")])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     assert!(text_of(&body).contains("Choose a role."));
@@ -534,12 +799,21 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
 
 /// The role, clients and "New clients" chosen are still chosen on the re-shown form.
 fn assert_keeps_choices(body: &str, role: &str, checked: &[i64], unchecked: &[i64], new_clients: bool) {
-    assert!(body.contains(&format!("name=\"role\" value=\"{role}\" checked")), "role {role} kept");
+    assert!(
+        body.contains(&format!("name=\"role\" value=\"{role}\" checked")),
+        "role {role} kept"
+    );
     for c in checked {
-        assert!(body.contains(&format!("name=\"client\" value=\"{c}\" checked")), "client {c} kept");
+        assert!(
+            body.contains(&format!("name=\"client\" value=\"{c}\" checked")),
+            "client {c} kept"
+        );
     }
     for c in unchecked {
-        assert!(body.contains(&format!("name=\"client\" value=\"{c}\">")), "client {c} not chosen");
+        assert!(
+            body.contains(&format!("name=\"client\" value=\"{c}\">")),
+            "client {c} not chosen"
+        );
     }
     let on = body.contains("name=\"new_clients\" value=\"on\" checked");
     assert_eq!(on, new_clients, "New clients kept");
@@ -575,25 +849,65 @@ async fn a_new_person_accepts_a_team_invite_and_sees_exactly_the_granted_clients
     let link = app.invite_link("mia@firm.test", 1).await;
     let mia = app.visitor();
     let (_, landing) = open(&mia, &link, StatusCode::OK).await;
-    for words in ["Ada Admin", "mia@firm.test", "Ada & Co", "Member", "Acme Bakery, Cedar Cafe", "Accept invite"] {
-        assert!(landing.contains(words), "{words:?} missing from the invite page: {landing}");
+    for words in [
+        "Ada Admin",
+        "mia@firm.test",
+        "Ada & Co",
+        "Member",
+        "Acme Bakery, Cedar Cafe",
+        "Accept invite",
+    ] {
+        assert!(
+            landing.contains(words),
+            "{words:?} missing from the invite page: {landing}"
+        );
     }
-    assert_eq!(invite_state(&app, invites_to(&app, "mia@firm.test").await[0].0).await, "pending", "opening the link changes nothing");
-    let r = mia.post(&format!("{link}/register"), &[("name", "Mia Member"), ("password", PASSWORD)]).await;
+    assert_eq!(
+        invite_state(&app, invites_to(&app, "mia@firm.test").await[0].0).await,
+        "pending",
+        "opening the link changes nothing"
+    );
+    let r = mia
+        .post(
+            &format!("{link}/register"),
+            &[("name", "Mia Member"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     let (status, body, _) = mia.visit(&location(&r)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<h1>Clients</h1>"), "{}", text_of(&body));
-    assert_eq!(client_names(&body), ["Acme Bakery", "Cedar Cafe"], "exactly the granted clients");
+    assert_eq!(
+        client_names(&body),
+        ["Acme Bakery", "Cedar Cafe"],
+        "exactly the granted clients"
+    );
     assert!(!text_of(&body).contains("Add client"), "a Member cannot add clients");
-    assert!(!body.contains(&format!("href=\"/orgs/{org}/team\"")), "a Member has no Team link");
+    assert!(
+        !body.contains(&format!("href=\"/orgs/{org}/team\"")),
+        "a Member has no Team link"
+    );
     assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::OK);
     assert_eq!(status_of(&mia, &format!("/w/{cedar}/entities")).await, StatusCode::OK);
-    for path in [format!("/w/{beta}"), format!("/w/{beta}/entities"), format!("/w/{beta}/entities/{llc}"), format!("/w/{beta}/settings/members")] {
-        assert_eq!(status_of(&mia, &path).await, StatusCode::NOT_FOUND, "{path} of a client not granted");
+    for path in [
+        format!("/w/{beta}"),
+        format!("/w/{beta}/entities"),
+        format!("/w/{beta}/entities/{llc}"),
+        format!("/w/{beta}/settings/members"),
+    ] {
+        assert_eq!(
+            status_of(&mia, &path).await,
+            StatusCode::NOT_FOUND,
+            "{path} of a client not granted"
+        );
     }
-    assert_eq!(org_role(&app, org, user_id(&app, "mia@firm.test").await).await.as_deref(), Some("member"));
+    assert_eq!(
+        org_role(&app, org, user_id(&app, "mia@firm.test").await)
+            .await
+            .as_deref(),
+        Some("member")
+    );
     // "/" leads to the firm.
     let (_, _, path) = mia.visit("/").await;
     assert_eq!(path, format!("/orgs/{org}/clients"));
@@ -621,17 +935,36 @@ async fn a_person_with_an_account_logs_in_accepts_and_a_manager_sees_every_clien
     let r = gus.log_in("gus@elsewhere.test", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, landing) = open(&gus, &link, StatusCode::OK).await;
-    assert!(landing.contains("Accept invite") && landing.contains("Manager") && landing.contains("All clients"), "{landing}");
+    assert!(
+        landing.contains("Accept invite") && landing.contains("Manager") && landing.contains("All clients"),
+        "{landing}"
+    );
     let r = gus.post(&format!("{link}/accept"), &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     let (_, body, _) = gus.visit(&location(&r)).await;
-    assert_eq!(client_names(&body), ["Acme Bakery", "Beta Books"], "a Manager sees every client");
+    assert_eq!(
+        client_names(&body),
+        ["Acme Bakery", "Beta Books"],
+        "a Manager sees every client"
+    );
     assert!(text_of(&body).contains("Invite accepted"));
     // Both firms are his now.
-    assert_eq!(status_of(&gus, &format!("/orgs/{gus_org}/clients")).await, StatusCode::OK);
-    assert_eq!(status_of(&gus, &format!("/orgs/{org}/team")).await, StatusCode::OK, "a Manager opens Team");
-    assert_eq!(org_role(&app, org, user_id(&app, "gus@elsewhere.test").await).await.as_deref(), Some("manager"));
+    assert_eq!(
+        status_of(&gus, &format!("/orgs/{gus_org}/clients")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&gus, &format!("/orgs/{org}/team")).await,
+        StatusCode::OK,
+        "a Manager opens Team"
+    );
+    assert_eq!(
+        org_role(&app, org, user_id(&app, "gus@elsewhere.test").await)
+            .await
+            .as_deref(),
+        Some("manager")
+    );
 
     // An Admin sees every client too, including one added later.
     let (adam, _) = join_team(&app, &ada, org, "adam@firm.test", "Adam Second", "admin", &[], false).await;
@@ -656,51 +989,98 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
     let id = team_invite_id_on(&body, "pat@firm.test");
     let pat_row = row(&body, "pat@firm.test");
     assert!(pat_row.contains("Member New clients Invite pending"), "{pat_row}");
-    assert!(body.contains(&format!("data-copy-text=\"{emailed}\"")), "the ⋯ menu copies the emailed link");
+    assert!(
+        body.contains(&format!("data-copy-text=\"{emailed}\"")),
+        "the ⋯ menu copies the emailed link"
+    );
 
     // Copy invite link: the same link as the email.
     let (body, text) = open(&ada, &format!("/orgs/{org}/team/invites/{id}/link"), StatusCode::OK).await;
-    assert!(text.contains("Copy invite link") && text.contains("pat@firm.test"), "{text}");
-    assert!(body.contains(&format!("value=\"{emailed}\"")), "the link page shows {emailed}: {text}");
+    assert!(
+        text.contains("Copy invite link") && text.contains("pat@firm.test"),
+        "{text}"
+    );
+    assert!(
+        body.contains(&format!("value=\"{emailed}\"")),
+        "the link page shows {emailed}: {text}"
+    );
 
     // Resend: a new email and a renewed expiry.
-    set_invite_times(&app, id, Some(now() + chrono::Duration::hours(1)), Some(now() - chrono::Duration::minutes(2))).await;
+    set_invite_times(
+        &app,
+        id,
+        Some(now() + chrono::Duration::hours(1)),
+        Some(now() - chrono::Duration::minutes(2)),
+    )
+    .await;
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("Invite resent to pat@firm.test"), "{page}");
     let mails = app.smtp.wait_for("pat@firm.test", 2).await;
-    assert_eq!(mails[1].link(&format!("{}/invites/", app.base)).as_deref(), Some(emailed.as_str()), "the resent email carries a working link");
+    assert_eq!(
+        mails[1].link(&format!("{}/invites/", app.base)).as_deref(),
+        Some(emailed.as_str()),
+        "the resent email carries a working link"
+    );
     let inv = invites_to(&app, "pat@firm.test").await.remove(0);
-    assert!(inv.4 > now() + chrono::Duration::days(6), "the expiry is renewed to 7 days: {}", inv.4);
+    assert!(
+        inv.4 > now() + chrono::Duration::days(6),
+        "the expiry is renewed to 7 days: {}",
+        inv.4
+    );
     assert!(inv.5 > now() - chrono::Duration::minutes(1), "last sent now");
     // A second resend within a minute is refused, with a message, and sends nothing.
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
     let page = after_redirect(&ada, r).await;
-    assert!(page.contains("An invite was sent to pat@firm.test less than a minute ago. Try again in a minute."), "{page}");
+    assert!(
+        page.contains("An invite was sent to pat@firm.test less than a minute ago. Try again in a minute."),
+        "{page}"
+    );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(mails_to(&app, "pat@firm.test").len(), 2, "no third email");
 
     // Cancel: a confirmation, then the link stops working.
     let (_, text) = open(&ada, &format!("/orgs/{org}/team/invites/{id}/cancel"), StatusCode::OK).await;
-    assert!(text.contains("Cancel the invite to pat@firm.test?") && text.contains("Ada & Co"), "{text}");
+    assert!(
+        text.contains("Cancel the invite to pat@firm.test?") && text.contains("Ada & Co"),
+        "{text}"
+    );
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/cancel"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("Invite cancelled"), "{page}");
-    assert!(!page.contains("pat@firm.test Member"), "the invite is gone from the Team page: {page}");
+    assert!(
+        !page.contains("pat@firm.test Member"),
+        "the invite is gone from the Team page: {page}"
+    );
     let (body, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    assert!(row_of(&body, "pat@firm.test").is_none(), "no row for the cancelled invite");
+    assert!(
+        row_of(&body, "pat@firm.test").is_none(),
+        "no row for the cancelled invite"
+    );
     assert_eq!(invite_state(&app, id).await, "cancelled");
     let visitor = app.visitor();
     let (status, body) = visitor.page(&emailed).await;
     assert_eq!(status, StatusCode::GONE);
-    assert!(text_of(&body).contains("This invite was cancelled"), "{}", text_of(&body));
-    let r = visitor.post(&format!("{emailed}/register"), &[("name", "Pat"), ("password", PASSWORD)]).await;
+    assert!(
+        text_of(&body).contains("This invite was cancelled"),
+        "{}",
+        text_of(&body)
+    );
+    let r = visitor
+        .post(
+            &format!("{emailed}/register"),
+            &[("name", "Pat"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::GONE);
     assert!(text_of(&r.text().await.unwrap()).contains("This invite was cancelled"));
     // A cancelled invite has no ⋯ actions any more.
-    for path in [format!("/orgs/{org}/team/invites/{id}/link"), format!("/orgs/{org}/team/invites/{id}/cancel")] {
+    for path in [
+        format!("/orgs/{org}/team/invites/{id}/link"),
+        format!("/orgs/{org}/team/invites/{id}/cancel"),
+    ] {
         assert_eq!(status_of(&ada, &path).await, StatusCode::NOT_FOUND, "{path}");
     }
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
@@ -716,17 +1096,42 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
     let beta = ada.add_client(org, "Beta Books").await;
-    let (mia, mia_id) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme, beta], false).await;
+    let (mia, mia_id) = join_team(
+        &app,
+        &ada,
+        org,
+        "mia@firm.test",
+        "Mia Member",
+        "member",
+        &[acme, beta],
+        false,
+    )
+    .await;
     assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::OK);
 
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     let m = menu(&team, "Mia Member").expect("a ⋯ menu for Mia");
-    assert!(m.contains(&format!("href=\"/orgs/{org}/team/{mia_id}/permissions\"")), "{m}");
+    assert!(
+        m.contains(&format!("href=\"/orgs/{org}/team/{mia_id}/permissions\"")),
+        "{m}"
+    );
     let (body, text) = open(&ada, &format!("/orgs/{org}/team/{mia_id}/permissions"), StatusCode::OK).await;
-    assert!(text.contains("Configure permissions") && text.contains("Mia Member") && text.contains("mia@firm.test"), "{text}");
-    assert!(body.contains("name=\"role\" value=\"member\" checked"), "the current role is chosen");
-    assert!(body.contains(&format!("name=\"client\" value=\"{acme}\" checked")) && body.contains(&format!("name=\"client\" value=\"{beta}\" checked")));
-    assert!(body.contains("name=\"new_clients\" value=\"on\">"), "New clients is off: {body}");
+    assert!(
+        text.contains("Configure permissions") && text.contains("Mia Member") && text.contains("mia@firm.test"),
+        "{text}"
+    );
+    assert!(
+        body.contains("name=\"role\" value=\"member\" checked"),
+        "the current role is chosen"
+    );
+    assert!(
+        body.contains(&format!("name=\"client\" value=\"{acme}\" checked"))
+            && body.contains(&format!("name=\"client\" value=\"{beta}\" checked"))
+    );
+    assert!(
+        body.contains("name=\"new_clients\" value=\"on\">"),
+        "New clients is off: {body}"
+    );
 
     // Only Acme, and New clients.
     let r = configure_team_member(&ada, org, mia_id, "member", &[acme], true).await;
@@ -734,9 +1139,16 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("Permissions of Mia Member updated"), "{page}");
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    assert!(row(&team, "mia@firm.test").contains("Acme Bakery · New clients"), "{}", row(&team, "mia@firm.test"));
+    assert!(
+        row(&team, "mia@firm.test").contains("Acme Bakery · New clients"),
+        "{}",
+        row(&team, "mia@firm.test")
+    );
     // Her very next request: Beta is gone, Acme stays.
-    assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&mia, &format!("/w/{beta}/entities")).await,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::OK);
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
     assert_eq!(client_names(&body), ["Acme Bakery"]);
@@ -751,15 +1163,25 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     assert_eq!(status_of(&mia, &team_path(org)).await, StatusCode::OK);
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     let mia_row = row(&team, "mia@firm.test");
-    assert!(mia_row.contains("Manager") && mia_row.contains("All clients"), "{mia_row}");
+    assert!(
+        mia_row.contains("Manager") && mia_row.contains("All clients"),
+        "{mia_row}"
+    );
 
     // And back to a Member with no clients: nothing, and no Team.
     let r = configure_team_member(&ada, org, mia_id, "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&mia, &format!("/w/{acme}/entities")).await,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(status_of(&mia, &team_path(org)).await, StatusCode::FORBIDDEN);
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
-    assert!(client_names(&body).is_empty() && text_of(&body).contains("No client has been shared with you yet."), "{}", text_of(&body));
+    assert!(
+        client_names(&body).is_empty() && text_of(&body).contains("No client has been shared with you yet."),
+        "{}",
+        text_of(&body)
+    );
     assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"));
 }
 
@@ -770,29 +1192,71 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     let acme = ada.add_client(org, "Acme Bakery").await;
     let beta = ada.add_client(org, "Beta Books").await;
     let llc = ada.add_entity(acme, "Acme LLC").await;
-    let (mia, mia_id) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme, beta], true).await;
+    let (mia, mia_id) = join_team(
+        &app,
+        &ada,
+        org,
+        "mia@firm.test",
+        "Mia Member",
+        "member",
+        &[acme, beta],
+        true,
+    )
+    .await;
     // Mia works in Acme's books (as firm staff she is a workspace Admin there).
-    let r = mia.post(&format!("/w/{acme}/entities/{llc}/transactions"), &[("date", "2026-03-04"), ("description", "Flour by Mia"), ("amount", "-42.00")]).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
+    let r = mia
+        .post(
+            &format!("/w/{acme}/entities/{llc}/transactions"),
+            &[
+                ("date", "2026-03-04"),
+                ("description", "Flour by Mia"),
+                ("amount", "-42.00"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text_of(&r.text().await.unwrap_or_default())
+    );
     // In Beta a workspace Admin gave her a workspace role of her own.
-    let r = ada.post(&format!("/w/{beta}/settings/members/{mia_id}/permissions"), &[("role", "accountant")]).await;
+    let r = ada
+        .post(
+            &format!("/w/{beta}/settings/members/{mia_id}/permissions"),
+            &[("role", "accountant")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(workspace_rows(&app, beta, mia_id).await, 1);
 
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     let m = menu(&team, "Mia Member").expect("a ⋯ menu for Mia");
-    assert!(m.contains(&format!("href=\"/orgs/{org}/team/{mia_id}/remove\"")) && text_of(m).contains("Remove from organization"));
+    assert!(
+        m.contains(&format!("href=\"/orgs/{org}/team/{mia_id}/remove\""))
+            && text_of(m).contains("Remove from organization")
+    );
     let (_, text) = open(&ada, &format!("/orgs/{org}/team/{mia_id}/remove"), StatusCode::OK).await;
-    assert!(text.contains("Remove Mia Member from Ada & Co?"), "the confirmation names the person and the firm: {text}");
+    assert!(
+        text.contains("Remove Mia Member from Ada & Co?"),
+        "the confirmation names the person and the firm: {text}"
+    );
     assert!(text.contains("mia@firm.test"), "{text}");
-    assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"), "opening the confirmation changes nothing");
+    assert_eq!(
+        org_role(&app, org, mia_id).await.as_deref(),
+        Some("member"),
+        "opening the confirmation changes nothing"
+    );
 
     let r = ada.post(&format!("/orgs/{org}/team/{mia_id}/remove"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("Mia Member was removed from the organization"), "{page}");
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    assert!(row_of(&team, "mia@firm.test").is_none(), "Mia is gone from the Team page");
+    assert!(
+        row_of(&team, "mia@firm.test").is_none(),
+        "Mia is gone from the Team page"
+    );
     assert_eq!(org_role(&app, org, mia_id).await, None);
 
     // Her next requests: every workspace of the firm and its Clients page are gone.
@@ -806,21 +1270,40 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
         format!("/orgs/{org}/invites"),
         team_path(org),
     ] {
-        assert_eq!(status_of(&mia, &path).await, StatusCode::NOT_FOUND, "{path} after removal");
+        assert_eq!(
+            status_of(&mia, &path).await,
+            StatusCode::NOT_FOUND,
+            "{path} after removal"
+        );
     }
-    let r = mia.post(&format!("/w/{acme}/entities/{llc}/transactions"), &[("date", "2026-03-05"), ("description", "Too late"), ("amount", "1")]).await;
+    let r = mia
+        .post(
+            &format!("/w/{acme}/entities/{llc}/transactions"),
+            &[("date", "2026-03-05"), ("description", "Too late"), ("amount", "1")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let (status, body, path) = mia.visit("/").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!path.starts_with(&format!("/orgs/{org}")) && !text_of(&body).contains("Acme Bakery"), "{path}: {}", text_of(&body));
+    assert!(
+        !path.starts_with(&format!("/orgs/{org}")) && !text_of(&body).contains("Acme Bakery"),
+        "{path}: {}",
+        text_of(&body)
+    );
     for ws in [acme, beta] {
         let (members, _) = open(&ada, &format!("/w/{ws}/settings/members"), StatusCode::OK).await;
-        assert!(row_of(&members, "mia@firm.test").is_none(), "Mia is gone from the Members page of {ws}");
+        assert!(
+            row_of(&members, "mia@firm.test").is_none(),
+            "Mia is gone from the Members page of {ws}"
+        );
         assert_eq!(workspace_rows(&app, ws, mia_id).await, 0);
     }
     // A new client with "New clients" does not reach her any more.
     let later = ada.add_client(org, "Cedar Cafe").await;
-    assert_eq!(status_of(&mia, &format!("/w/{later}/entities")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&mia, &format!("/w/{later}/entities")).await,
+        StatusCode::NOT_FOUND
+    );
 
     // Her past work stays.
     let (_, books) = open(&ada, &format!("/w/{acme}/entities/{llc}"), StatusCode::OK).await;
@@ -830,18 +1313,34 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     // And the audit trail: who did what to her.
     let ada_id = user_id(&app, "ada@firm.test").await;
     let events = audit_of(&app, org, "mia@firm.test").await;
-    for (action, actor) in [("invited", ada_id), ("accepted", mia_id), ("changed_permissions", ada_id), ("removed", ada_id)] {
-        assert!(events.iter().any(|(a, by)| a == action && *by == Some(actor)), "{action} by {actor} missing from {events:?}");
+    for (action, actor) in [
+        ("invited", ada_id),
+        ("accepted", mia_id),
+        ("changed_permissions", ada_id),
+        ("removed", ada_id),
+    ] {
+        assert!(
+            events.iter().any(|(a, by)| a == action && *by == Some(actor)),
+            "{action} by {actor} missing from {events:?}"
+        );
     }
 
     // She can be invited again, and accept with her account.
     let r = send_team_invites(&ada, org, "mia@firm.test", "member", &[beta], false).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text_of(&r.text().await.unwrap_or_default())
+    );
     let link = app.invite_link("mia@firm.test", 2).await;
     let r = mia.post(&format!("{link}/accept"), &[]).await;
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::OK);
-    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&mia, &format!("/w/{acme}/entities")).await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -859,8 +1358,15 @@ async fn the_last_admin_cannot_be_removed_or_demoted() {
         let r = configure_team_member(&ada, org, ada_id, role, &[acme], false).await;
         assert_eq!(r.status(), StatusCode::CONFLICT, "demote to {role}");
         let body = r.text().await.unwrap();
-        assert!(text_of(&body).contains("must keep at least one Admin"), "{}", text_of(&body));
-        assert!(body.contains(&format!("name=\"role\" value=\"{role}\" checked")), "the form keeps the choice");
+        assert!(
+            text_of(&body).contains("must keep at least one Admin"),
+            "{}",
+            text_of(&body)
+        );
+        assert!(
+            body.contains(&format!("name=\"role\" value=\"{role}\" checked")),
+            "the form keeps the choice"
+        );
     }
     assert_eq!(org_role(&app, org, ada_id).await.as_deref(), Some("admin"));
     assert_eq!(status_of(&ada, &team_path(org)).await, StatusCode::OK);
@@ -896,7 +1402,17 @@ async fn a_member_with_new_clients_reaches_a_client_added_afterwards_at_once_one
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
     let (mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Follows", "member", &[], true).await;
-    let (noor, _) = join_team(&app, &ada, org, "noor@firm.test", "Noor Fixed", "member", &[acme], false).await;
+    let (noor, _) = join_team(
+        &app,
+        &ada,
+        org,
+        "noor@firm.test",
+        "Noor Fixed",
+        "member",
+        &[acme],
+        false,
+    )
+    .await;
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
     assert!(client_names(&body).is_empty(), "no clients yet: {}", text_of(&body));
 
@@ -904,26 +1420,45 @@ async fn a_member_with_new_clients_reaches_a_client_added_afterwards_at_once_one
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
     assert_eq!(client_names(&body), ["Beta Books"], "the new client, at once");
     assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::OK);
-    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::NOT_FOUND, "not the older one");
+    assert_eq!(
+        status_of(&mia, &format!("/w/{acme}/entities")).await,
+        StatusCode::NOT_FOUND,
+        "not the older one"
+    );
     let (_, body, _) = noor.visit(&format!("/orgs/{org}/clients")).await;
     assert_eq!(client_names(&body), ["Acme Bakery"]);
-    assert_eq!(status_of(&noor, &format!("/w/{beta}/entities")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&noor, &format!("/w/{beta}/entities")).await,
+        StatusCode::NOT_FOUND
+    );
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    assert!(row(&team, "mia@firm.test").contains("Beta Books · New clients"), "{}", row(&team, "mia@firm.test"));
-    assert!(row(&team, "noor@firm.test").contains("Acme Bakery") && !row(&team, "noor@firm.test").contains("Beta Books"));
+    assert!(
+        row(&team, "mia@firm.test").contains("Beta Books · New clients"),
+        "{}",
+        row(&team, "mia@firm.test")
+    );
+    assert!(
+        row(&team, "noor@firm.test").contains("Acme Bakery") && !row(&team, "noor@firm.test").contains("Beta Books")
+    );
 
     // A Manager adding a client has the same effect.
     let (gina, _) = join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
     let cedar = gina.add_client(org, "Cedar Cafe").await;
     assert_eq!(status_of(&mia, &format!("/w/{cedar}/entities")).await, StatusCode::OK);
-    assert_eq!(status_of(&noor, &format!("/w/{cedar}/entities")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&noor, &format!("/w/{cedar}/entities")).await,
+        StatusCode::NOT_FOUND
+    );
 
     // Turning New clients off keeps what was granted but stops following.
     let mia_id = user_id(&app, "mia@firm.test").await;
     let r = configure_team_member(&ada, org, mia_id, "member", &[beta, cedar], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let delta = ada.add_client(org, "Delta Deli").await;
-    assert_eq!(status_of(&mia, &format!("/w/{delta}/entities")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&mia, &format!("/w/{delta}/entities")).await,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(status_of(&mia, &format!("/w/{cedar}/entities")).await, StatusCode::OK);
 }
 
@@ -939,7 +1474,11 @@ async fn new_clients_on_a_team_invite_covers_clients_added_before_it_is_accepted
     let beta = ada.add_client(org, "Beta Books").await;
     let mia = app.accept_as_new_user(&link, "Mia Follows").await;
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
-    assert_eq!(client_names(&body), ["Acme Bakery", "Beta Books"], "a client added after the invite was sent is a new client");
+    assert_eq!(
+        client_names(&body),
+        ["Acme Bakery", "Beta Books"],
+        "a client added after the invite was sent is a new client"
+    );
     assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::OK);
 }
 
@@ -961,31 +1500,66 @@ async fn firm_staff_appear_in_a_clients_members_list_with_a_workspace_role_of_th
     // Gina (a Manager reaches every client) is on Acme's Members page as firm staff.
     let (members, text) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     let gina_row = row(&members, "gina@firm.test");
-    assert!(gina_row.contains("Gina Manager") && gina_row.contains("Firm staff") && gina_row.contains("Admin"), "{gina_row}");
-    assert!(row_of(&members, "mia@firm.test").is_none(), "Mia has no access to Acme: {text}");
+    assert!(
+        gina_row.contains("Gina Manager") && gina_row.contains("Firm staff") && gina_row.contains("Admin"),
+        "{gina_row}"
+    );
+    assert!(
+        row_of(&members, "mia@firm.test").is_none(),
+        "Mia has no access to Acme: {text}"
+    );
     let (members_beta, _) = open(&ada, &format!("/w/{beta}/settings/members"), StatusCode::OK).await;
     assert!(row(&members_beta, "mia@firm.test").contains("Firm staff"));
     let m = menu(&members, "Gina Manager").expect("a ⋯ menu for Gina");
     assert!(text_of(m).contains("Configure permissions"), "{}", text_of(m));
 
     // A workspace Admin makes her a workspace Member with one entity.
-    let r = ada.post(&format!("/w/{acme}/settings/members/{gina_id}/permissions"), &[("role", "member"), ("entity", &llc.to_string())]).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
-    assert_eq!(status_of(&gina, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::OK);
-    assert_eq!(status_of(&gina, &format!("/w/{acme}/entities/{holdings}")).await, StatusCode::NOT_FOUND);
+    let r = ada
+        .post(
+            &format!("/w/{acme}/settings/members/{gina_id}/permissions"),
+            &[("role", "member"), ("entity", &llc.to_string())],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text_of(&r.text().await.unwrap_or_default())
+    );
+    assert_eq!(
+        status_of(&gina, &format!("/w/{acme}/entities/{llc}")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&gina, &format!("/w/{acme}/entities/{holdings}")).await,
+        StatusCode::NOT_FOUND
+    );
     let (_, entities) = open(&gina, &format!("/w/{acme}/entities"), StatusCode::OK).await;
-    assert!(!entities.contains("Add entity") && entities.contains("Acme LLC") && !entities.contains("Acme Holdings"), "{entities}");
-    assert_eq!(status_of(&gina, &format!("/w/{acme}/settings/members")).await, StatusCode::FORBIDDEN, "a workspace Member has no Members page");
+    assert!(
+        !entities.contains("Add entity") && entities.contains("Acme LLC") && !entities.contains("Acme Holdings"),
+        "{entities}"
+    );
+    assert_eq!(
+        status_of(&gina, &format!("/w/{acme}/settings/members")).await,
+        StatusCode::FORBIDDEN,
+        "a workspace Member has no Members page"
+    );
     // In other clients she is still a workspace Admin.
     let (_, beta_entities) = open(&gina, &format!("/w/{beta}/entities"), StatusCode::OK).await;
     assert!(beta_entities.contains("Add entity"));
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     let gina_row = row(&members, "gina@firm.test");
-    assert!(gina_row.contains("Member") && gina_row.contains("Acme LLC") && gina_row.contains("Firm staff"), "{gina_row}");
+    assert!(
+        gina_row.contains("Member") && gina_row.contains("Acme LLC") && gina_row.contains("Firm staff"),
+        "{gina_row}"
+    );
     // Her organization role is unchanged.
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     let gina_team = row(&team, "gina@firm.test");
-    assert!(gina_team.contains("Manager") && gina_team.contains("All clients"), "{gina_team}");
+    assert!(
+        gina_team.contains("Manager") && gina_team.contains("All clients"),
+        "{gina_team}"
+    );
     assert_eq!(org_role(&app, org, gina_id).await.as_deref(), Some("manager"));
     assert_eq!(status_of(&gina, &team_path(org)).await, StatusCode::OK);
 
@@ -994,14 +1568,24 @@ async fn firm_staff_appear_in_a_clients_members_list_with_a_workspace_role_of_th
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     assert!(row_of(&members, "gina@firm.test").is_none(), "{}", text_of(&members));
-    assert_eq!(status_of(&gina, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::NOT_FOUND);
-    assert_eq!(workspace_rows(&app, acme, gina_id).await, 0, "her Acme role went with the access");
+    assert_eq!(
+        status_of(&gina, &format!("/w/{acme}/entities/{llc}")).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        workspace_rows(&app, acme, gina_id).await,
+        0,
+        "her Acme role went with the access"
+    );
     let (members_beta, _) = open(&ada, &format!("/w/{beta}/settings/members"), StatusCode::OK).await;
     assert!(row(&members_beta, "gina@firm.test").contains("Firm staff"));
     // Given Acme back, she starts again as the default (workspace Admin).
     let r = configure_team_member(&ada, org, gina_id, "member", &[acme, beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(status_of(&gina, &format!("/w/{acme}/entities/{holdings}")).await, StatusCode::OK);
+    assert_eq!(
+        status_of(&gina, &format!("/w/{acme}/entities/{holdings}")).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1012,22 +1596,35 @@ async fn changing_team_permissions_keeps_a_workspace_the_person_joined_as_a_clie
     let beta = ada.add_client(org, "Beta Books").await;
     let llc = ada.add_entity(acme, "Acme LLC").await;
     // Cleo is Acme's accountant (a client user), and later joins the firm's team for Beta.
-    let cleo = app.add_client_user(&ada, acme, "cleo@client.test", "accountant", &[llc]).await;
+    let cleo = app
+        .add_client_user(&ada, acme, "cleo@client.test", "accountant", &[llc])
+        .await;
     let r = send_team_invites(&ada, org, "cleo@client.test", "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let link = app.invite_link("cleo@client.test", 2).await;
     let r = cleo.post(&format!("{link}/accept"), &[]).await;
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     let cleo_id = user_id(&app, "cleo@client.test").await;
-    assert_eq!(status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::OK, "still Acme's accountant");
+    assert_eq!(
+        status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await,
+        StatusCode::OK,
+        "still Acme's accountant"
+    );
 
     // Her team permissions change (Beta stays, New clients on): Acme is no business of the Team page.
     let r = configure_team_member(&ada, org, cleo_id, "member", &[beta], true).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::OK, "her client access to Acme is kept");
+    assert_eq!(
+        status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await,
+        StatusCode::OK,
+        "her client access to Acme is kept"
+    );
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     let cleo_row = row(&members, "cleo@client.test");
-    assert!(cleo_row.contains("Accountant") && cleo_row.contains("Acme LLC") && !cleo_row.contains("Firm staff"), "{cleo_row}");
+    assert!(
+        cleo_row.contains("Accountant") && cleo_row.contains("Acme LLC") && !cleo_row.contains("Firm staff"),
+        "{cleo_row}"
+    );
     assert_eq!(status_of(&cleo, &format!("/w/{beta}/entities")).await, StatusCode::OK);
 }
 
@@ -1052,7 +1649,12 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     let (eve, eve_org) = app.sign_up("Eve", "eve@other.test", "Eve Inc").await;
     let r = send_team_invites(&eve, eve_org, "evan@other.test", "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    for email in ["pat@firm.test", "cleo@client.test", "bob@client.test", "evan@other.test"] {
+    for email in [
+        "pat@firm.test",
+        "cleo@client.test",
+        "bob@client.test",
+        "evan@other.test",
+    ] {
         app.smtp.wait_for(email, 1).await;
     }
     let pat = invites_to(&app, "pat@firm.test").await[0].0;
@@ -1065,15 +1667,30 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     let (body, text) = open(&ada, &pending, StatusCode::OK).await;
     assert!(text.contains("Pending invites"), "{text}");
     let r = row(&body, "pat@firm.test");
-    assert!(r.contains("Team") && r.contains("Member") && r.contains("Invite pending") && r.contains("by Ada Admin"), "{r}");
+    assert!(
+        r.contains("Team") && r.contains("Member") && r.contains("Invite pending") && r.contains("by Ada Admin"),
+        "{r}"
+    );
     let r = row(&body, "cleo@client.test");
-    assert!(r.contains("Acme Bakery") && r.contains("Member") && r.contains("Invite pending"), "{r}");
+    assert!(
+        r.contains("Acme Bakery") && r.contains("Member") && r.contains("Invite pending"),
+        "{r}"
+    );
     assert!(body.contains(&format!("href=\"/w/{acme}/settings/members\"")));
     let r = row(&body, "bob@client.test");
-    assert!(r.contains("Beta Books") && r.contains("Accountant") && r.contains("Expired"), "{r}");
-    assert!(!text.contains("evan@other.test") && !text.contains("mia@firm.test"), "{text}");
+    assert!(
+        r.contains("Beta Books") && r.contains("Accountant") && r.contains("Expired"),
+        "{r}"
+    );
+    assert!(
+        !text.contains("evan@other.test") && !text.contains("mia@firm.test"),
+        "{text}"
+    );
     for id in [pat, cleo, bob] {
-        assert!(body.contains(&format!("name=\"invite\" value=\"{id}\"")), "a checkbox for invite {id}");
+        assert!(
+            body.contains(&format!("name=\"invite\" value=\"{id}\"")),
+            "a checkbox for invite {id}"
+        );
     }
     // The pending view is in the sidebar.
     assert!(body.contains(&format!("href=\"/orgs/{org}/invites\"")));
@@ -1081,9 +1698,18 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     // A team Member sees only what she can manage: invites of the client she works in.
     let (body, text) = open(&mia, &pending, StatusCode::OK).await;
     assert!(row_of(&body, "cleo@client.test").is_some(), "{text}");
-    assert!(!text.contains("pat@firm.test") && !text.contains("bob@client.test"), "{text}");
-    let r = mia.post(&pending, &[("invite", &pat.to_string()), ("action", "cancel")]).await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND, "a Member cannot cancel a team invite");
+    assert!(
+        !text.contains("pat@firm.test") && !text.contains("bob@client.test"),
+        "{text}"
+    );
+    let r = mia
+        .post(&pending, &[("invite", &pat.to_string()), ("action", "cancel")])
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "a Member cannot cancel a team invite"
+    );
     assert_eq!(invite_state(&app, pat).await, "pending");
 
     // Bulk resend.
@@ -1091,26 +1717,51 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
         allow_resend(&app, id).await;
     }
     let (pat_s, cleo_s, bob_s) = (pat.to_string(), cleo.to_string(), bob.to_string());
-    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &bob_s), ("action", "resend")]).await;
+    let r = ada
+        .post(
+            &pending,
+            &[("invite", &pat_s), ("invite", &bob_s), ("action", "resend")],
+        )
+        .await;
     assert_eq!(location(&r), pending);
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("2 invites resent"), "{page}");
     app.smtp.wait_for("pat@firm.test", 2).await;
     app.smtp.wait_for("bob@client.test", 2).await;
     let bob_row = invites_to(&app, "bob@client.test").await.remove(0);
-    assert!(bob_row.4 > now() + chrono::Duration::days(6), "the expired invite is renewed");
+    assert!(
+        bob_row.4 > now() + chrono::Duration::days(6),
+        "the expired invite is renewed"
+    );
     let (body, _) = open(&ada, &pending, StatusCode::OK).await;
     assert!(row(&body, "bob@client.test").contains("Invite pending"));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(mails_to(&app, "cleo@client.test").len(), 1, "unselected invites are left alone");
+    assert_eq!(
+        mails_to(&app, "cleo@client.test").len(),
+        1,
+        "unselected invites are left alone"
+    );
     // Again at once: skipped, with a message.
-    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &cleo_s), ("action", "resend")]).await;
+    let r = ada
+        .post(
+            &pending,
+            &[("invite", &pat_s), ("invite", &cleo_s), ("action", "resend")],
+        )
+        .await;
     let page = after_redirect(&ada, r).await;
-    assert!(page.contains("1 invite resent; 1 sent less than a minute ago were skipped"), "{page}");
+    assert!(
+        page.contains("1 invite resent; 1 sent less than a minute ago were skipped"),
+        "{page}"
+    );
 
     // Another firm's invite among the ids: 404, and nothing changes.
     let evan_s = evan.to_string();
-    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &evan_s), ("action", "cancel")]).await;
+    let r = ada
+        .post(
+            &pending,
+            &[("invite", &pat_s), ("invite", &evan_s), ("action", "cancel")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(invite_state(&app, pat).await, "pending");
     assert_eq!(invite_state(&app, evan).await, "pending");
@@ -1130,7 +1781,12 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     // Bulk cancel.
     let pat_link = app.invite_link("pat@firm.test", 2).await;
     let cleo_link = app.invite_link("cleo@client.test", 1).await;
-    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &cleo_s), ("action", "cancel")]).await;
+    let r = ada
+        .post(
+            &pending,
+            &[("invite", &pat_s), ("invite", &cleo_s), ("action", "cancel")],
+        )
+        .await;
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("2 invites cancelled"), "{page}");
     assert_eq!(invite_state(&app, pat).await, "cancelled");
@@ -1166,7 +1822,10 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
 
     // The form offers no Admin role.
     let (body, text) = open(&gina, &format!("/orgs/{org}/team/invite"), StatusCode::OK).await;
-    assert!(!body.contains("value=\"admin\"") && body.contains("value=\"manager\"") && body.contains("value=\"member\""), "{text}");
+    assert!(
+        !body.contains("value=\"admin\"") && body.contains("value=\"manager\"") && body.contains("value=\"member\""),
+        "{text}"
+    );
     assert!(text.contains("Only a firm Admin can give the Admin role."));
     let r = send_team_invites(&gina, org, "boss@firm.test", "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager invites an Admin");
@@ -1178,7 +1837,10 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     let (body, _) = open(&gina, &format!("/orgs/{org}/team/{mia_id}/permissions"), StatusCode::OK).await;
-    assert!(!body.contains("value=\"admin\"") && body.contains("value=\"manager\""), "no Admin role offered");
+    assert!(
+        !body.contains("value=\"admin\"") && body.contains("value=\"manager\""),
+        "no Admin role offered"
+    );
     let r = configure_team_member(&gina, org, mia_id, "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager promotes to Admin");
     assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"));
@@ -1190,7 +1852,10 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     let (team, _) = open(&gina, &team_path(org), StatusCode::OK).await;
     assert!(menu(&team, "Ada Admin").is_none(), "no ⋯ for an Admin");
     assert!(menu(&team, "Mia Member").is_some());
-    for path in [format!("/orgs/{org}/team/{ada_id}/permissions"), format!("/orgs/{org}/team/{ada_id}/remove")] {
+    for path in [
+        format!("/orgs/{org}/team/{ada_id}/permissions"),
+        format!("/orgs/{org}/team/{ada_id}/remove"),
+    ] {
         assert_eq!(status_of(&gina, &path).await, StatusCode::FORBIDDEN, "{path}");
     }
     let r = gina.post(&format!("/orgs/{org}/team/{ada_id}/remove"), &[]).await;
@@ -1205,18 +1870,35 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     allow_resend(&app, boss).await;
     let (team, _) = open(&gina, &team_path(org), StatusCode::OK).await;
     assert!(menu(&team, "boss@firm.test").is_none(), "no ⋯ for an Admin's invite");
-    assert!(!team.contains(&format!("/team/invites/{boss}/")), "and no link to its actions");
-    for path in [format!("/orgs/{org}/team/invites/{boss}/link"), format!("/orgs/{org}/team/invites/{boss}/cancel")] {
+    assert!(
+        !team.contains(&format!("/team/invites/{boss}/")),
+        "and no link to its actions"
+    );
+    for path in [
+        format!("/orgs/{org}/team/invites/{boss}/link"),
+        format!("/orgs/{org}/team/invites/{boss}/cancel"),
+    ] {
         assert_eq!(status_of(&gina, &path).await, StatusCode::FORBIDDEN, "{path}");
     }
     for action in ["resend", "cancel"] {
-        let r = gina.post(&format!("/orgs/{org}/team/invites/{boss}/{action}"), &[]).await;
+        let r = gina
+            .post(&format!("/orgs/{org}/team/invites/{boss}/{action}"), &[])
+            .await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{action} an Admin's invite");
     }
     let (pending, _) = open(&gina, &format!("/orgs/{org}/invites"), StatusCode::OK).await;
     assert!(row_of(&pending, "boss@firm.test").is_none());
-    let r = gina.post(&format!("/orgs/{org}/invites"), &[("invite", &boss.to_string()), ("action", "cancel")]).await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND, "not among the invites she may manage");
+    let r = gina
+        .post(
+            &format!("/orgs/{org}/invites"),
+            &[("invite", &boss.to_string()), ("action", "cancel")],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "not among the invites she may manage"
+    );
     assert_eq!(invite_state(&app, boss).await, "pending");
     // She may remove a Member.
     let (_, mem_id) = join_team(&app, &ada, org, "temp@firm.test", "Temp Member", "member", &[], false).await;
@@ -1232,11 +1914,21 @@ async fn a_member_cannot_open_team_or_invite() {
     let acme = ada.add_client(org, "Acme Bakery").await;
     let (mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme], false).await;
     let (_, clients) = open(&mia, &format!("/orgs/{org}/clients"), StatusCode::OK).await;
-    assert!(!clients.contains(&format!("href=\"/orgs/{org}/team\"")), "no Team in her sidebar");
+    assert!(
+        !clients.contains(&format!("href=\"/orgs/{org}/team\"")),
+        "no Team in her sidebar"
+    );
     let (status, body) = mia.page(&team_path(org)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(text_of(&body).contains("Your role in the firm does not allow this"), "{}", text_of(&body));
-    assert_eq!(status_of(&mia, &format!("/orgs/{org}/team/invite")).await, StatusCode::FORBIDDEN);
+    assert!(
+        text_of(&body).contains("Your role in the firm does not allow this"),
+        "{}",
+        text_of(&body)
+    );
+    assert_eq!(
+        status_of(&mia, &format!("/orgs/{org}/team/invite")).await,
+        StatusCode::FORBIDDEN
+    );
     let before = count_invites(&app).await;
     let r = send_team_invites(&mia, org, "friend@firm.test", "member", &[acme], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -1270,22 +1962,39 @@ async fn forged_roles_foreign_clients_and_missing_csrf_are_refused_and_change_no
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a client of another firm");
     let r = send_team_invites(&ada, org, "x@firm.test", "member", &[999_999], false).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a client that does not exist");
-    let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", "x@firm.test"), ("role", "member"), ("client", "abc")]).await;
+    let r = ada
+        .post(
+            &format!("/orgs/{org}/team/invite"),
+            &[("emails", "x@firm.test"), ("role", "member"), ("client", "abc")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a client id that is not a number");
     assert_eq!(count_invites(&app).await, before);
     assert!(invites_to(&app, "x@firm.test").await.is_empty());
     assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"));
     let (body, _) = open(&ada, &format!("/orgs/{org}/team/{mia_id}/permissions"), StatusCode::OK).await;
-    assert!(!body.contains(&format!("value=\"{acme}\" checked")), "Mia still has no clients: nothing was half-written");
+    assert!(
+        !body.contains(&format!("value=\"{acme}\" checked")),
+        "Mia still has no clients: nothing was half-written"
+    );
 
     // Without the CSRF token every Team POST is refused.
     let posts: Vec<(String, Vec<(&str, String)>)> = vec![
-        (format!("/orgs/{org}/team/invite"), vec![("emails", "x@firm.test".into()), ("role", "member".into())]),
-        (format!("/orgs/{org}/team/{mia_id}/permissions"), vec![("role", "manager".into())]),
+        (
+            format!("/orgs/{org}/team/invite"),
+            vec![("emails", "x@firm.test".into()), ("role", "member".into())],
+        ),
+        (
+            format!("/orgs/{org}/team/{mia_id}/permissions"),
+            vec![("role", "manager".into())],
+        ),
         (format!("/orgs/{org}/team/{mia_id}/remove"), vec![]),
         (format!("/orgs/{org}/team/invites/{pat}/resend"), vec![]),
         (format!("/orgs/{org}/team/invites/{pat}/cancel"), vec![]),
-        (format!("/orgs/{org}/invites"), vec![("invite", pat.to_string()), ("action", "cancel".into())]),
+        (
+            format!("/orgs/{org}/invites"),
+            vec![("invite", pat.to_string()), ("action", "cancel".into())],
+        ),
     ];
     for (path, fields) in &posts {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1321,7 +2030,10 @@ async fn a_user_of_another_firm_gets_404_on_every_team_route() {
     // Ada's firm in the path, and Ada's people and invites under Eve's own firm.
     for o in [org, eve_org] {
         for user in [mia_id, ada_id] {
-            for path in [format!("/orgs/{o}/team/{user}/permissions"), format!("/orgs/{o}/team/{user}/remove")] {
+            for path in [
+                format!("/orgs/{o}/team/{user}/permissions"),
+                format!("/orgs/{o}/team/{user}/remove"),
+            ] {
                 assert_eq!(status_of(&eve, &path).await, StatusCode::NOT_FOUND, "GET {path}");
             }
             let r = configure_team_member(&eve, o, user, "admin", &[], false).await;
@@ -1329,20 +2041,35 @@ async fn a_user_of_another_firm_gets_404_on_every_team_route() {
             let r = eve.post(&format!("/orgs/{o}/team/{user}/remove"), &[]).await;
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST remove of {user} in {o}");
         }
-        for path in [format!("/orgs/{o}/team/invites/{pat}/link"), format!("/orgs/{o}/team/invites/{pat}/cancel")] {
+        for path in [
+            format!("/orgs/{o}/team/invites/{pat}/link"),
+            format!("/orgs/{o}/team/invites/{pat}/cancel"),
+        ] {
             assert_eq!(status_of(&eve, &path).await, StatusCode::NOT_FOUND, "GET {path}");
         }
         for action in ["resend", "cancel"] {
             let r = eve.post(&format!("/orgs/{o}/team/invites/{pat}/{action}"), &[]).await;
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST {action} in {o}");
         }
-        let r = eve.post(&format!("/orgs/{o}/invites"), &[("invite", &pat.to_string()), ("action", "cancel")]).await;
+        let r = eve
+            .post(
+                &format!("/orgs/{o}/invites"),
+                &[("invite", &pat.to_string()), ("action", "cancel")],
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "bulk cancel in {o}");
     }
-    for path in [team_path(org), format!("/orgs/{org}/team/invite"), format!("/orgs/{org}/invites")] {
+    for path in [
+        team_path(org),
+        format!("/orgs/{org}/team/invite"),
+        format!("/orgs/{org}/invites"),
+    ] {
         let (status, body) = eve.page(&path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
-        assert!(!body.contains("Ada") && !body.contains("pat@firm.test"), "{path} leaks nothing");
+        assert!(
+            !body.contains("Ada") && !body.contains("pat@firm.test"),
+            "{path} leaks nothing"
+        );
     }
     let r = send_team_invites(&eve, org, "spy@other.test", "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -1409,11 +2136,23 @@ async fn concurrent_accepts_by_the_invited_person_all_land_in_the_firm() {
     let responses = futures::future::join_all((0..20).map(|_| gus.post(&accept, &[]))).await;
     let got: Vec<String> = responses
         .iter()
-        .map(|r| format!("{} {}", r.status().as_u16(), r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.status().as_u16(),
+                r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+            )
+        })
         .collect();
     let landed = format!("303 /orgs/{org}/clients");
-    assert!(got.iter().all(|g| *g == landed), "every accept by the invited person lands in the firm: {got:?}");
-    assert_eq!(org_memberships_of(&app, org, user_id(&app, "gus@elsewhere.test").await).await, 1);
+    assert!(
+        got.iter().all(|g| *g == landed),
+        "every accept by the invited person lands in the firm: {got:?}"
+    );
+    assert_eq!(
+        org_memberships_of(&app, org, user_id(&app, "gus@elsewhere.test").await).await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1430,7 +2169,11 @@ async fn concurrent_add_team_of_one_address_makes_one_invite_and_one_email() {
     let responses = futures::future::join_all(sends).await;
     let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
     assert!(!statuses.iter().any(|s| s.is_server_error()), "no 500: {statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "one request invites both: {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(),
+        1,
+        "one request invites both: {statuses:?}"
+    );
     for email in ["pat@firm.test", "other@firm.test"] {
         assert_eq!(invites_to(&app, email).await.len(), 1, "one invite to {email}");
         app.smtp.wait_for(email, 1).await;
@@ -1455,21 +2198,38 @@ async fn two_admins_demoting_each_other_at_the_same_moment_leave_one_admin() {
             configure_team_member(&bo, org, ada_id, "member", &[], false),
         );
         let statuses = [a.status(), b.status()];
-        assert_eq!(org_admins(&app, org).await, 1, "round {round}: exactly one Admin is left ({statuses:?})");
-        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "round {round}: one demotion wins: {statuses:?}");
+        assert_eq!(
+            org_admins(&app, org).await,
+            1,
+            "round {round}: exactly one Admin is left ({statuses:?})"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(),
+            1,
+            "round {round}: one demotion wins: {statuses:?}"
+        );
         assert!(
-            statuses.iter().all(|s| [StatusCode::SEE_OTHER, StatusCode::CONFLICT, StatusCode::FORBIDDEN].contains(s)),
+            statuses
+                .iter()
+                .all(|s| [StatusCode::SEE_OTHER, StatusCode::CONFLICT, StatusCode::FORBIDDEN].contains(s)),
             "round {round}: the other is refused (last Admin, or no longer an Admin): {statuses:?}"
         );
         // Make both Admins again for the next round.
-        let (admin, demoted) = if org_role(&app, org, ada_id).await.as_deref() == Some("admin") { (&ada, bo_id) } else { (&bo, ada_id) };
+        let (admin, demoted) = if org_role(&app, org, ada_id).await.as_deref() == Some("admin") {
+            (&ada, bo_id)
+        } else {
+            (&bo, ada_id)
+        };
         let r = configure_team_member(admin, org, demoted, "admin", &[], false).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(org_admins(&app, org).await, 2);
     }
 
     // Removing each other at the same moment, likewise.
-    let (remove_bo, remove_ada) = (format!("/orgs/{org}/team/{bo_id}/remove"), format!("/orgs/{org}/team/{ada_id}/remove"));
+    let (remove_bo, remove_ada) = (
+        format!("/orgs/{org}/team/{bo_id}/remove"),
+        format!("/orgs/{org}/team/{ada_id}/remove"),
+    );
     let (a, b) = tokio::join!(ada.post(&remove_bo, &[]), bo.post(&remove_ada, &[]));
     let statuses = [a.status(), b.status()];
     assert!(!statuses.iter().any(|s| s.is_server_error()), "{statuses:?}");
@@ -1498,7 +2258,14 @@ enum Actor {
     SignedOut,
 }
 
-const ACTORS: [Actor; 6] = [Actor::Admin, Actor::Manager, Actor::Member, Actor::ClientUser, Actor::OtherFirm, Actor::SignedOut];
+const ACTORS: [Actor; 6] = [
+    Actor::Admin,
+    Actor::Manager,
+    Actor::Member,
+    Actor::ClientUser,
+    Actor::OtherFirm,
+    Actor::SignedOut,
+];
 
 /// Why a cell expects what it does, for the failure message.
 fn why(actor: Actor, expect: Expect, method: &str) -> &'static str {
@@ -1507,8 +2274,12 @@ fn why(actor: Actor, expect: Expect, method: &str) -> &'static str {
         (Actor::Admin, _) => "a firm Admin manages the whole team",
         (Actor::Manager, _) => "a Manager manages Managers and Members (the targets here are Members)",
         (Actor::Member, Expect::Status(403)) => "a team Member has no Team page and manages nobody (roles.md)",
-        (Actor::Member, Expect::Status(200)) => "every team member has the Pending invites view, listing only what they may manage",
-        (Actor::Member, _) if method == "POST" => "a team invite is not among the invites a Member may manage: not found",
+        (Actor::Member, Expect::Status(200)) => {
+            "every team member has the Pending invites view, listing only what they may manage"
+        }
+        (Actor::Member, _) if method == "POST" => {
+            "a team invite is not among the invites a Member may manage: not found"
+        }
         (Actor::ClientUser, _) => "a client's user is not on the firm's team: the firm is not found for them",
         (Actor::OtherFirm, _) => "another firm's page: 404, never 403, so nothing is revealed",
         _ => "",
@@ -1524,7 +2295,9 @@ async fn team_routes_authorization_matrix() {
     let llc = ada.add_entity(acme, "Acme LLC").await;
     let (gina, _) = join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
     let (mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme], false).await;
-    let cleo = app.add_client_user(&ada, acme, "cleo@client.test", "accountant", &[llc]).await;
+    let cleo = app
+        .add_client_user(&ada, acme, "cleo@client.test", "accountant", &[llc])
+        .await;
     let (eve, _) = app.sign_up("Eve", "eve@other.test", "Eve Inc").await;
     let out = app.visitor();
     let users: [&TestUser; 6] = [&ada, &gina, &mia, &cleo, &eve, &out];
@@ -1538,15 +2311,51 @@ async fn team_routes_authorization_matrix() {
     let table: &[(&str, &str, [Expect; 6])] = &[
         ("GET", "/team", [ok, ok, forbidden, missing, missing, SignIn]),
         ("GET", "/team/invite", [ok, ok, forbidden, missing, missing, SignIn]),
-        ("POST", "/team/invite", [done, done, forbidden, missing, missing, SignIn]),
-        ("GET", "/team/{user}/permissions", [ok, ok, forbidden, missing, missing, SignIn]),
-        ("POST", "/team/{user}/permissions", [done, done, forbidden, missing, missing, SignIn]),
-        ("GET", "/team/{user}/remove", [ok, ok, forbidden, missing, missing, SignIn]),
-        ("POST", "/team/{user}/remove", [done, done, forbidden, missing, missing, SignIn]),
-        ("POST", "/team/invites/{invite}/resend", [done, done, forbidden, missing, missing, SignIn]),
-        ("GET", "/team/invites/{invite}/link", [ok, ok, forbidden, missing, missing, SignIn]),
-        ("GET", "/team/invites/{invite}/cancel", [ok, ok, forbidden, missing, missing, SignIn]),
-        ("POST", "/team/invites/{invite}/cancel", [done, done, forbidden, missing, missing, SignIn]),
+        (
+            "POST",
+            "/team/invite",
+            [done, done, forbidden, missing, missing, SignIn],
+        ),
+        (
+            "GET",
+            "/team/{user}/permissions",
+            [ok, ok, forbidden, missing, missing, SignIn],
+        ),
+        (
+            "POST",
+            "/team/{user}/permissions",
+            [done, done, forbidden, missing, missing, SignIn],
+        ),
+        (
+            "GET",
+            "/team/{user}/remove",
+            [ok, ok, forbidden, missing, missing, SignIn],
+        ),
+        (
+            "POST",
+            "/team/{user}/remove",
+            [done, done, forbidden, missing, missing, SignIn],
+        ),
+        (
+            "POST",
+            "/team/invites/{invite}/resend",
+            [done, done, forbidden, missing, missing, SignIn],
+        ),
+        (
+            "GET",
+            "/team/invites/{invite}/link",
+            [ok, ok, forbidden, missing, missing, SignIn],
+        ),
+        (
+            "GET",
+            "/team/invites/{invite}/cancel",
+            [ok, ok, forbidden, missing, missing, SignIn],
+        ),
+        (
+            "POST",
+            "/team/invites/{invite}/cancel",
+            [done, done, forbidden, missing, missing, SignIn],
+        ),
         // Everyone on the team has the firm-wide view, listing only what they may manage.
         ("GET", "/invites", [ok, ok, ok, missing, missing, SignIn]),
         // A team invite is not among what a Member may manage: not found.
@@ -1559,13 +2368,25 @@ async fn team_routes_authorization_matrix() {
         for ((actor, user), expect) in ACTORS.iter().zip(users).zip(expected) {
             n += 1;
             // Fresh targets for every cell, so that one cell's change cannot decide another's.
-            let target = staff_row(&app, org, &format!("target{n}@firm.test"), &format!("Target {n}"), "member").await;
+            let target = staff_row(
+                &app,
+                org,
+                &format!("target{n}@firm.test"),
+                &format!("Target {n}"),
+                "member",
+            )
+            .await;
             let invited = format!("invitee{n}@firm.test");
             let r = send_team_invites(&ada, org, &invited, "member", &[], false).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
             let invite = invites_to(&app, &invited).await[0].0;
             allow_resend(&app, invite).await;
-            let path = format!("/orgs/{org}{}", route.replace("{user}", &target.to_string()).replace("{invite}", &invite.to_string()));
+            let path = format!(
+                "/orgs/{org}{}",
+                route
+                    .replace("{user}", &target.to_string())
+                    .replace("{invite}", &invite.to_string())
+            );
             let (acme_s, invite_s, new_email) = (acme.to_string(), invite.to_string(), format!("new{n}@firm.test"));
             let fields: Vec<(&str, &str)> = match *route {
                 "/team/invite" => vec![("emails", &new_email), ("role", "member"), ("client", &acme_s)],
@@ -1573,9 +2394,18 @@ async fn team_routes_authorization_matrix() {
                 "/invites" => vec![("invite", &invite_s), ("action", "cancel")],
                 _ => vec![],
             };
-            let r = if *method == "GET" { user.get(&path).await } else { user.post(&path, &fields).await };
+            let r = if *method == "GET" {
+                user.get(&path).await
+            } else {
+                user.post(&path, &fields).await
+            };
             let status = r.status();
-            let to = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let to = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             let got_sign_in = status == StatusCode::SEE_OTHER && to.starts_with("/login");
             let pass = match expect {
                 SignIn => got_sign_in,
@@ -1583,9 +2413,16 @@ async fn team_routes_authorization_matrix() {
             };
             if !pass {
                 let reason = why(*actor, *expect, method);
-                failures.push(format!("{actor:?} {method} {path}: expected {expect:?} ({reason}), got {status} {to}"));
+                failures.push(format!(
+                    "{actor:?} {method} {path}: expected {expect:?} ({reason}), got {status} {to}"
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {n} cells differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cells differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -8,7 +8,9 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{org_client_grants, org_memberships, organizations, workspace_entity_grants, workspace_memberships, workspaces};
+use crate::db::schema::{
+    org_client_grants, org_memberships, organizations, workspace_entity_grants, workspace_memberships, workspaces,
+};
 use crate::db::DbConnection;
 use crate::domain::{EntityId, MembershipId, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
@@ -115,10 +117,18 @@ pub fn entity_grants(conn: &mut DbConnection, membership: MembershipId) -> Query
 
 /// The firm's team members who can enter this workspace: (user id, org membership
 /// created_at, org role). Three queries, whatever the team's size.
-pub fn staff_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec<(UserId, chrono::NaiveDateTime, OrgRole)>> {
+pub fn staff_of(
+    conn: &mut DbConnection,
+    ws: &WorkspaceInfo,
+) -> QueryResult<Vec<(UserId, chrono::NaiveDateTime, OrgRole)>> {
     let team = org_memberships::table
         .filter(org_memberships::organization_id.eq(ws.org_id.0))
-        .select((org_memberships::id, org_memberships::user_id, org_memberships::role, org_memberships::created_at))
+        .select((
+            org_memberships::id,
+            org_memberships::user_id,
+            org_memberships::role,
+            org_memberships::created_at,
+        ))
         .load::<(i64, i64, String, chrono::NaiveDateTime)>(conn)?;
     let granted: Vec<i64> = org_client_grants::table
         .filter(org_client_grants::workspace_id.eq(ws.id.0))

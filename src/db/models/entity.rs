@@ -32,7 +32,11 @@ pub struct EntitySummary {
 }
 
 /// The entities a caller may see (None = all), with their transaction counts.
-pub fn visible_in(conn: &mut DbConnection, ws: WorkspaceId, scope: Option<&[EntityId]>) -> QueryResult<Vec<EntitySummary>> {
+pub fn visible_in(
+    conn: &mut DbConnection,
+    ws: WorkspaceId,
+    scope: Option<&[EntityId]>,
+) -> QueryResult<Vec<EntitySummary>> {
     let all = all_in(conn, ws)?;
     let visible: Vec<Entity> = all
         .into_iter()
@@ -80,7 +84,13 @@ impl From<diesel::result::Error> for AddEntityError {
     }
 }
 
-pub fn add(conn: &mut DbConnection, org: OrgId, ws: WorkspaceId, actor: UserId, name: &str) -> Result<EntityId, AddEntityError> {
+pub fn add(
+    conn: &mut DbConnection,
+    org: OrgId,
+    ws: WorkspaceId,
+    actor: UserId,
+    name: &str,
+) -> Result<EntityId, AddEntityError> {
     let lower = name.to_lowercase();
     if all_in(conn, ws)?.iter().any(|e| e.name.to_lowercase() == lower) {
         return Err(AddEntityError::NameTaken);
@@ -122,16 +132,24 @@ pub fn transactions_of(conn: &mut DbConnection, entity: EntityId) -> QueryResult
         .filter(transactions::entity_id.eq(entity.0))
         .order((transactions::occurred_on.desc(), transactions::id.desc()))
         .limit(500)
-        .select((transactions::occurred_on, transactions::description, transactions::amount_cents, users::name, transactions::created_at))
+        .select((
+            transactions::occurred_on,
+            transactions::description,
+            transactions::amount_cents,
+            users::name,
+            transactions::created_at,
+        ))
         .load::<(String, String, i64, String, NaiveDateTime)>(conn)?
         .into_iter()
-        .map(|(occurred_on, description, amount_cents, created_by, created_at)| TransactionRow {
-            occurred_on,
-            description,
-            amount_cents,
-            created_by,
-            created_at,
-        })
+        .map(
+            |(occurred_on, description, amount_cents, created_by, created_at)| TransactionRow {
+                occurred_on,
+                description,
+                amount_cents,
+                created_by,
+                created_at,
+            },
+        )
         .collect())
 }
 

@@ -5,7 +5,10 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::schema::{entities, invite_clients, invite_entities, invites, org_client_grants, org_memberships, organizations, users, workspace_entity_grants, workspace_memberships, workspaces};
+use crate::db::schema::{
+    entities, invite_clients, invite_entities, invites, org_client_grants, org_memberships, organizations, users,
+    workspace_entity_grants, workspace_memberships, workspaces,
+};
 use crate::db::DbConnection;
 use crate::domain::token::{InviteKey, InviteToken};
 use crate::domain::{EmailAddress, EntityId, InviteId, OrgId, UserId, WorkspaceId};
@@ -119,14 +122,22 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
         Err(e) => return Err(e.into()),
     };
     if !n.entities.is_empty() {
-        let rows: Vec<_> = n.entities.iter().map(|e| (invite_entities::invite_id.eq(id.0), invite_entities::entity_id.eq(e.0))).collect();
+        let rows: Vec<_> = n
+            .entities
+            .iter()
+            .map(|e| (invite_entities::invite_id.eq(id.0), invite_entities::entity_id.eq(e.0)))
+            .collect();
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in rows {
             diesel::insert_into(invite_entities::table).values(row).execute(conn)?;
         }
     }
     if !n.clients.is_empty() {
-        let rows: Vec<_> = n.clients.iter().map(|w| (invite_clients::invite_id.eq(id.0), invite_clients::workspace_id.eq(w.0))).collect();
+        let rows: Vec<_> = n
+            .clients
+            .iter()
+            .map(|w| (invite_clients::invite_id.eq(id.0), invite_clients::workspace_id.eq(w.0)))
+            .collect();
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in rows {
             diesel::insert_into(invite_clients::table).values(row).execute(conn)?;
@@ -167,7 +178,12 @@ fn is_member(conn: &mut DbConnection, n: &NewInvite<'_>) -> QueryResult<bool> {
     }
 }
 
-pub fn find_pending(conn: &mut DbConnection, org: OrgId, ws: Option<WorkspaceId>, email: &EmailAddress) -> QueryResult<Option<Invite>> {
+pub fn find_pending(
+    conn: &mut DbConnection,
+    org: OrgId,
+    ws: Option<WorkspaceId>,
+    email: &EmailAddress,
+) -> QueryResult<Option<Invite>> {
     let mut q = invites::table
         .filter(invites::organization_id.eq(org.0))
         .filter(invites::email.eq(email.as_str()))
@@ -182,7 +198,12 @@ pub fn find_pending(conn: &mut DbConnection, org: OrgId, ws: Option<WorkspaceId>
 
 /// A pending invite of this workspace (None: of the organization itself); anything else,
 /// including another firm's invite, is not found.
-pub fn find_for_target(conn: &mut DbConnection, org: OrgId, ws: Option<WorkspaceId>, id: InviteId) -> QueryResult<Option<Invite>> {
+pub fn find_for_target(
+    conn: &mut DbConnection,
+    org: OrgId,
+    ws: Option<WorkspaceId>,
+    id: InviteId,
+) -> QueryResult<Option<Invite>> {
     let mut q = invites::table
         .filter(invites::id.eq(id.0))
         .filter(invites::organization_id.eq(org.0))
@@ -304,7 +325,10 @@ pub fn details(conn: &mut DbConnection, invite: Invite) -> QueryResult<InviteDet
     let workspace = match invite.workspace_id {
         Some(w) => Some((
             WorkspaceId(w),
-            workspaces::table.find(w).select(workspaces::name).first::<String>(conn)?,
+            workspaces::table
+                .find(w)
+                .select(workspaces::name)
+                .first::<String>(conn)?,
         )),
         None => None,
     };
@@ -345,7 +369,11 @@ pub fn details(conn: &mut DbConnection, invite: Invite) -> QueryResult<InviteDet
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: InviteId) -> QueryResult<Option<Invite>> {
-    invites::table.find(id.0).select(Invite::as_select()).first(conn).optional()
+    invites::table
+        .find(id.0)
+        .select(Invite::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn find_by_token(conn: &mut DbConnection, token: &InviteToken) -> QueryResult<Option<Invite>> {
@@ -369,8 +397,13 @@ pub enum AcceptError {
     Cancelled,
     Expired,
     /// Accepted before: by this user (they just land where it leads) or someone else.
-    AlreadyAccepted { by_this_user: bool, leads_to: Accepted },
-    WrongAccount { invited: String },
+    AlreadyAccepted {
+        by_this_user: bool,
+        leads_to: Accepted,
+    },
+    WrongAccount {
+        invited: String,
+    },
     Db(diesel::result::Error),
 }
 
@@ -453,7 +486,13 @@ pub fn accept(conn: &mut DbConnection, token: &InviteToken, user: &User) -> Resu
     Ok(leads_to(&invite))
 }
 
-fn join_workspace(conn: &mut DbConnection, invite: &Invite, ws: i64, user: &User, now: NaiveDateTime) -> QueryResult<()> {
+fn join_workspace(
+    conn: &mut DbConnection,
+    invite: &Invite,
+    ws: i64,
+    user: &User,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     let existing = workspace_memberships::table
         .filter(workspace_memberships::workspace_id.eq(ws))
         .filter(workspace_memberships::user_id.eq(user.id))
@@ -465,7 +504,8 @@ fn join_workspace(conn: &mut DbConnection, invite: &Invite, ws: i64, user: &User
             diesel::update(workspace_memberships::table.find(id))
                 .set(workspace_memberships::role.eq(&invite.role))
                 .execute(conn)?;
-            diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(id))).execute(conn)?;
+            diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(id)))
+                .execute(conn)?;
             id
         }
         None => diesel::insert_into(workspace_memberships::table)
@@ -481,12 +521,19 @@ fn join_workspace(conn: &mut DbConnection, invite: &Invite, ws: i64, user: &User
     };
     let grants: Vec<_> = entity_ids_of(conn, &[invite.id])?
         .into_iter()
-        .map(|(_, e)| (workspace_entity_grants::membership_id.eq(membership), workspace_entity_grants::entity_id.eq(e)))
+        .map(|(_, e)| {
+            (
+                workspace_entity_grants::membership_id.eq(membership),
+                workspace_entity_grants::entity_id.eq(e),
+            )
+        })
         .collect();
     if !grants.is_empty() {
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in grants {
-            diesel::insert_into(workspace_entity_grants::table).values(row).execute(conn)?;
+            diesel::insert_into(workspace_entity_grants::table)
+                .values(row)
+                .execute(conn)?;
         }
     }
     Ok(())
@@ -502,7 +549,10 @@ fn join_organization(conn: &mut DbConnection, invite: &Invite, user: &User, now:
     let membership = match existing {
         Some(id) => {
             diesel::update(org_memberships::table.find(id))
-                .set((org_memberships::role.eq(&invite.role), org_memberships::new_clients.eq(invite.new_clients)))
+                .set((
+                    org_memberships::role.eq(&invite.role),
+                    org_memberships::new_clients.eq(invite.new_clients),
+                ))
                 .execute(conn)?;
             diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(id))).execute(conn)?;
             id
@@ -520,12 +570,19 @@ fn join_organization(conn: &mut DbConnection, invite: &Invite, user: &User, now:
     };
     let grants: Vec<_> = client_ids_of(conn, &[invite.id])?
         .into_iter()
-        .map(|(_, w)| (org_client_grants::membership_id.eq(membership), org_client_grants::workspace_id.eq(w)))
+        .map(|(_, w)| {
+            (
+                org_client_grants::membership_id.eq(membership),
+                org_client_grants::workspace_id.eq(w),
+            )
+        })
         .collect();
     if !grants.is_empty() {
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in grants {
-            diesel::insert_into(org_client_grants::table).values(row).execute(conn)?;
+            diesel::insert_into(org_client_grants::table)
+                .values(row)
+                .execute(conn)?;
         }
     }
     Ok(())

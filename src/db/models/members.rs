@@ -67,7 +67,10 @@ pub fn list(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<MembersL
     let grants: Vec<(i64, i64)> = workspace_entity_grants::table
         .inner_join(workspace_memberships::table)
         .filter(workspace_memberships::workspace_id.eq(ws.id.0))
-        .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
+        .select((
+            workspace_entity_grants::membership_id,
+            workspace_entity_grants::entity_id,
+        ))
         .load(conn)?;
     let staff = access::staff_of(conn, ws)?;
     let pending = invite::pending_for(conn, ws.org_id, Some(ws.id))?;
@@ -96,7 +99,9 @@ pub fn list(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<MembersL
 
     let mut members = Vec::new();
     for (mid, uid, role, invited_by, since) in &rows {
-        let Some(role) = WorkspaceRole::parse(role) else { continue };
+        let Some(role) = WorkspaceRole::parse(role) else {
+            continue;
+        };
         let (name, email) = person(*uid);
         let entities = (role != WorkspaceRole::Admin)
             .then(|| names_of(grants.iter().filter(|g| g.0 == *mid).map(|g| g.1).collect()));
@@ -218,10 +223,14 @@ pub fn configure(
     let actor = &access::load(conn, actor_id, ws.id)?.ok_or(MemberError::NotFound)?;
     let member = find(conn, ws, target)?.ok_or(MemberError::NotFound)?;
     if !workspace_allows(actor.role, WorkspaceAction::ManageMember(member.role)) {
-        return Err(MemberError::NotAllowed("Only a workspace Admin can change an Admin's permissions."));
+        return Err(MemberError::NotAllowed(
+            "Only a workspace Admin can change an Admin's permissions.",
+        ));
     }
     if !workspace_allows(actor.role, WorkspaceAction::GrantRole(role)) {
-        return Err(MemberError::NotAllowed("Only a workspace Admin can make someone an Admin."));
+        return Err(MemberError::NotAllowed(
+            "Only a workspace Admin can make someone an Admin.",
+        ));
     }
     let all: Vec<EntityId> = entity::all_in(conn, ws.id)?.into_iter().map(|e| e.id).collect();
     if requested.iter().any(|e| !all.contains(e)) {
@@ -229,13 +238,19 @@ pub fn configure(
     }
     if let Some(own) = &actor.entities {
         if requested.iter().any(|e| !own.contains(e)) {
-            return Err(MemberError::NotAllowed("You can only give access to entities you have access to yourself."));
+            return Err(MemberError::NotAllowed(
+                "You can only give access to entities you have access to yourself.",
+            ));
         }
     }
     if member.role == WorkspaceRole::Admin && role != WorkspaceRole::Admin && access::count_admins(conn, ws)? <= 1 {
         return Err(MemberError::LastAdmin);
     }
-    let mut grants: Vec<EntityId> = if role == WorkspaceRole::Admin { Vec::new() } else { requested.to_vec() };
+    let mut grants: Vec<EntityId> = if role == WorkspaceRole::Admin {
+        Vec::new()
+    } else {
+        requested.to_vec()
+    };
     if let (Some(own), Some(existing)) = (&actor.entities, &member.entities) {
         grants.extend(existing.iter().filter(|e| !own.contains(e)).copied());
     }
@@ -246,7 +261,8 @@ pub fn configure(
             diesel::update(workspace_memberships::table.find(m.0))
                 .set(workspace_memberships::role.eq(role.as_str()))
                 .execute(conn)?;
-            diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(m.0))).execute(conn)?;
+            diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(m.0)))
+                .execute(conn)?;
             m.0
         }
         // Firm staff get a row of their own the first time their workspace role changes.
@@ -264,11 +280,18 @@ pub fn configure(
     if !grants.is_empty() {
         let rows: Vec<_> = grants
             .iter()
-            .map(|e| (workspace_entity_grants::membership_id.eq(membership), workspace_entity_grants::entity_id.eq(e.0)))
+            .map(|e| {
+                (
+                    workspace_entity_grants::membership_id.eq(membership),
+                    workspace_entity_grants::entity_id.eq(e.0),
+                )
+            })
             .collect();
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in rows {
-            diesel::insert_into(workspace_entity_grants::table).values(row).execute(conn)?;
+            diesel::insert_into(workspace_entity_grants::table)
+                .values(row)
+                .execute(conn)?;
         }
     }
     let names: Vec<String> = entity::all_in(conn, ws.id)?
@@ -298,13 +321,20 @@ pub fn configure(
 }
 
 /// Ends a client member's access to the workspace. Their past work and the audit trail stay.
-pub fn remove(conn: &mut DbConnection, actor: &WorkspaceAccess, actor_id: UserId, target: UserId) -> Result<String, MemberError> {
+pub fn remove(
+    conn: &mut DbConnection,
+    actor: &WorkspaceAccess,
+    actor_id: UserId,
+    target: UserId,
+) -> Result<String, MemberError> {
     let ws = &actor.workspace;
     lock_row(conn, LockTable::Workspace, ws.id.0)?;
     let actor = &access::load(conn, actor_id, ws.id)?.ok_or(MemberError::NotFound)?;
     let member = find(conn, ws, target)?.ok_or(MemberError::NotFound)?;
     if member.is_staff {
-        return Err(MemberError::NotAllowed("Firm staff reach this workspace through their client access on the Team page."));
+        return Err(MemberError::NotAllowed(
+            "Firm staff reach this workspace through their client access on the Team page.",
+        ));
     }
     if !workspace_allows(actor.role, WorkspaceAction::ManageMember(member.role)) {
         return Err(MemberError::NotAllowed("Only a workspace Admin can remove an Admin."));
@@ -315,7 +345,8 @@ pub fn remove(conn: &mut DbConnection, actor: &WorkspaceAccess, actor_id: UserId
     let Some(m) = member.membership_id else {
         return Err(MemberError::NotFound);
     };
-    diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(m.0))).execute(conn)?;
+    diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(m.0)))
+        .execute(conn)?;
     diesel::delete(workspace_memberships::table.find(m.0)).execute(conn)?;
     audit::record(
         conn,

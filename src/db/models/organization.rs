@@ -47,7 +47,13 @@ pub fn membership(conn: &mut DbConnection, user: UserId, org: OrgId) -> QueryRes
         .inner_join(organizations::table)
         .filter(org_memberships::user_id.eq(user.0))
         .filter(org_memberships::organization_id.eq(org.0))
-        .select((org_memberships::id, organizations::id, organizations::name, org_memberships::role, org_memberships::new_clients))
+        .select((
+            org_memberships::id,
+            organizations::id,
+            organizations::name,
+            org_memberships::role,
+            org_memberships::new_clients,
+        ))
         .first::<(i64, i64, String, String, bool)>(conn)
         .optional()?;
     Ok(row.and_then(to_membership))
@@ -59,7 +65,13 @@ pub fn memberships_of(conn: &mut DbConnection, user: UserId) -> QueryResult<Vec<
         .inner_join(organizations::table)
         .filter(org_memberships::user_id.eq(user.0))
         .order(org_memberships::id.asc())
-        .select((org_memberships::id, organizations::id, organizations::name, org_memberships::role, org_memberships::new_clients))
+        .select((
+            org_memberships::id,
+            organizations::id,
+            organizations::name,
+            org_memberships::role,
+            org_memberships::new_clients,
+        ))
         .load::<(i64, i64, String, String, bool)>(conn)?;
     Ok(rows.into_iter().filter_map(to_membership).collect())
 }

@@ -31,7 +31,10 @@ pub fn clients_of(conn: &mut DbConnection, org: OrgId) -> QueryResult<Vec<Client
         .select((workspaces::id, workspaces::name))
         .load::<(i64, String)>(conn)?
         .into_iter()
-        .map(|(id, name)| Client { id: WorkspaceId(id), name })
+        .map(|(id, name)| Client {
+            id: WorkspaceId(id),
+            name,
+        })
         .collect())
 }
 
@@ -77,7 +80,15 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
         .inner_join(users::table)
         .filter(org_memberships::organization_id.eq(org.0))
         .order(users::name.asc())
-        .select((org_memberships::id, users::id, users::name, users::email, org_memberships::role, org_memberships::new_clients, org_memberships::created_at))
+        .select((
+            org_memberships::id,
+            users::id,
+            users::name,
+            users::email,
+            org_memberships::role,
+            org_memberships::new_clients,
+            org_memberships::created_at,
+        ))
         .load::<(i64, i64, String, String, String, bool, NaiveDateTime)>(conn)?;
     let grants: Vec<(i64, i64)> = org_client_grants::table
         .inner_join(org_memberships::table)
@@ -94,7 +105,8 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
                 email,
                 role,
                 new_clients,
-                clients: (!role.sees_all_clients()).then(|| pick(grants.iter().filter(|g| g.0 == mid).map(|g| g.1).collect())),
+                clients: (!role.sees_all_clients())
+                    .then(|| pick(grants.iter().filter(|g| g.0 == mid).map(|g| g.1).collect())),
                 since,
             })
         })
@@ -118,7 +130,8 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
                 id: i.invite_id(),
                 role,
                 new_clients: i.new_clients,
-                clients: (!role.sees_all_clients()).then(|| pick(invite_clients.iter().filter(|g| g.0 == i.id).map(|g| g.1).collect())),
+                clients: (!role.sees_all_clients())
+                    .then(|| pick(invite_clients.iter().filter(|g| g.0 == i.id).map(|g| g.1).collect())),
                 invited_by: inviters.get(&i.invited_by).cloned().unwrap_or_default(),
                 delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
                 email: i.email,
@@ -146,7 +159,13 @@ pub fn find(conn: &mut DbConnection, org: OrgId, user: UserId) -> QueryResult<Op
         .inner_join(users::table)
         .filter(org_memberships::organization_id.eq(org.0))
         .filter(org_memberships::user_id.eq(user.0))
-        .select((org_memberships::id, users::name, users::email, org_memberships::role, org_memberships::new_clients))
+        .select((
+            org_memberships::id,
+            users::name,
+            users::email,
+            org_memberships::role,
+            org_memberships::new_clients,
+        ))
         .first::<(i64, String, String, String, bool)>(conn)
         .optional()?;
     let Some((mid, name, email, role, new_clients)) = row else {
@@ -193,8 +212,15 @@ fn count_admins(conn: &mut DbConnection, org: OrgId) -> QueryResult<i64> {
 /// Ends a team member's presence in the workspaces of clients they no longer reach: their
 /// own workspace role there (if a workspace Admin set one) goes with the access. `only`:
 /// just these clients (the ones they lose); None: every client of the firm.
-fn drop_workspace_roles(conn: &mut DbConnection, org: OrgId, user: UserId, only: Option<&[WorkspaceId]>) -> QueryResult<()> {
-    let org_workspaces = workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id);
+fn drop_workspace_roles(
+    conn: &mut DbConnection,
+    org: OrgId,
+    user: UserId,
+    only: Option<&[WorkspaceId]>,
+) -> QueryResult<()> {
+    let org_workspaces = workspaces::table
+        .filter(workspaces::organization_id.eq(org.0))
+        .select(workspaces::id);
     let mut q = diesel::delete(
         workspace_memberships::table
             .filter(workspace_memberships::user_id.eq(user.0))
@@ -219,14 +245,22 @@ pub struct NewPermissions<'a> {
 }
 
 /// Sets a team member's role, clients and "New clients"; takes effect on their next request.
-pub fn configure(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserId, target: UserId, p: NewPermissions<'_>) -> Result<(), TeamError> {
+pub fn configure(
+    conn: &mut DbConnection,
+    actor: &OrgMembership,
+    actor_id: UserId,
+    target: UserId,
+    p: NewPermissions<'_>,
+) -> Result<(), TeamError> {
     let org = actor.org_id;
     lock_row(conn, LockTable::Organization, org.0)?;
     // The caller's role as it is now, under the lock: a change made a moment ago counts.
     let actor = &super::organization::membership(conn, actor_id, org)?.ok_or(TeamError::NotFound)?;
     let member = find(conn, org, target)?.ok_or(TeamError::NotFound)?;
     if !org_allows(actor.role, OrgAction::ManageMember(member.role)) {
-        return Err(TeamError::NotAllowed("Only a firm Admin can change an Admin's permissions."));
+        return Err(TeamError::NotAllowed(
+            "Only a firm Admin can change an Admin's permissions.",
+        ));
     }
     if !org_allows(actor.role, OrgAction::GrantRole(p.role)) {
         return Err(TeamError::NotAllowed("Only a firm Admin can make someone an Admin."));
@@ -238,28 +272,59 @@ pub fn configure(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserI
     if member.role == OrgRole::Admin && p.role != OrgRole::Admin && count_admins(conn, org)? <= 1 {
         return Err(TeamError::LastAdmin);
     }
-    let clients: Vec<WorkspaceId> = if p.role.sees_all_clients() { Vec::new() } else { p.clients.to_vec() };
+    let clients: Vec<WorkspaceId> = if p.role.sees_all_clients() {
+        Vec::new()
+    } else {
+        p.clients.to_vec()
+    };
     let new_clients = p.new_clients && !p.role.sees_all_clients();
     diesel::update(org_memberships::table.find(member.membership_id.0))
-        .set((org_memberships::role.eq(p.role.as_str()), org_memberships::new_clients.eq(new_clients)))
+        .set((
+            org_memberships::role.eq(p.role.as_str()),
+            org_memberships::new_clients.eq(new_clients),
+        ))
         .execute(conn)?;
-    diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(member.membership_id.0))).execute(conn)?;
+    diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(member.membership_id.0)))
+        .execute(conn)?;
     // Row by row: batch inserts are not available through the two-backend connection.
     for c in &clients {
         diesel::insert_into(org_client_grants::table)
-            .values((org_client_grants::membership_id.eq(member.membership_id.0), org_client_grants::workspace_id.eq(c.0)))
+            .values((
+                org_client_grants::membership_id.eq(member.membership_id.0),
+                org_client_grants::workspace_id.eq(c.0),
+            ))
             .execute(conn)?;
     }
     // Only the clients they lose as staff: a workspace they joined as a client user (a
     // workspace invite) is not the Team page's to take away.
-    let reached: Vec<WorkspaceId> = if member.role.sees_all_clients() { all.clone() } else { member.clients.clone() };
-    let lost: Vec<WorkspaceId> = if p.role.sees_all_clients() { Vec::new() } else { reached.into_iter().filter(|w| !clients.contains(w)).collect() };
+    let reached: Vec<WorkspaceId> = if member.role.sees_all_clients() {
+        all.clone()
+    } else {
+        member.clients.clone()
+    };
+    let lost: Vec<WorkspaceId> = if p.role.sees_all_clients() {
+        Vec::new()
+    } else {
+        reached.into_iter().filter(|w| !clients.contains(w)).collect()
+    };
     drop_workspace_roles(conn, org, target, Some(&lost))?;
-    let names: Vec<String> = clients_of(conn, org)?.into_iter().filter(|c| clients.contains(&c.id)).map(|c| c.name).collect();
+    let names: Vec<String> = clients_of(conn, org)?
+        .into_iter()
+        .filter(|c| clients.contains(&c.id))
+        .map(|c| c.name)
+        .collect();
     let detail = if p.role.sees_all_clients() {
         format!("{}, all clients", p.role.label())
     } else {
-        let mut d = format!("{}, {}", p.role.label(), if names.is_empty() { "no clients".to_string() } else { names.join(", ") });
+        let mut d = format!(
+            "{}, {}",
+            p.role.label(),
+            if names.is_empty() {
+                "no clients".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
         if new_clients {
             d.push_str(", new clients");
         }
@@ -267,13 +332,25 @@ pub fn configure(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserI
     };
     audit::record(
         conn,
-        NewEvent { org, workspace: None, actor: Some(actor_id), action: AuditAction::ChangedPermissions, target: &member.email, detail },
+        NewEvent {
+            org,
+            workspace: None,
+            actor: Some(actor_id),
+            action: AuditAction::ChangedPermissions,
+            target: &member.email,
+            detail,
+        },
     )?;
     Ok(())
 }
 
 /// Removes a team member from the firm: all access to its clients ends on their next request.
-pub fn remove(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserId, target: UserId) -> Result<String, TeamError> {
+pub fn remove(
+    conn: &mut DbConnection,
+    actor: &OrgMembership,
+    actor_id: UserId,
+    target: UserId,
+) -> Result<String, TeamError> {
     let org = actor.org_id;
     lock_row(conn, LockTable::Organization, org.0)?;
     let actor = &super::organization::membership(conn, actor_id, org)?.ok_or(TeamError::NotFound)?;
@@ -284,14 +361,26 @@ pub fn remove(conn: &mut DbConnection, actor: &OrgMembership, actor_id: UserId, 
     if member.role == OrgRole::Admin && count_admins(conn, org)? <= 1 {
         return Err(TeamError::LastAdmin);
     }
-    diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(member.membership_id.0))).execute(conn)?;
+    diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(member.membership_id.0)))
+        .execute(conn)?;
     diesel::delete(org_memberships::table.find(member.membership_id.0)).execute(conn)?;
     drop_workspace_roles(conn, org, target, None)?;
     audit::record(
         conn,
-        NewEvent { org, workspace: None, actor: Some(actor_id), action: AuditAction::Removed, target: &member.email, detail: String::new() },
+        NewEvent {
+            org,
+            workspace: None,
+            actor: Some(actor_id),
+            action: AuditAction::Removed,
+            target: &member.email,
+            detail: String::new(),
+        },
     )?;
-    Ok(if member.name.is_empty() { member.email } else { member.name })
+    Ok(if member.name.is_empty() {
+        member.email
+    } else {
+        member.name
+    })
 }
 
 /// One pending invite of the firm: to its team, or to one of its clients' workspaces.
@@ -305,7 +394,11 @@ pub struct FirmInvite {
 
 /// Every pending invite of the firm that `viewer` may manage (resend, cancel): team
 /// invites by their organization role, client invites by their workspace role there.
-pub fn pending_manageable(conn: &mut DbConnection, viewer: &OrgMembership, viewer_id: UserId) -> QueryResult<Vec<FirmInvite>> {
+pub fn pending_manageable(
+    conn: &mut DbConnection,
+    viewer: &OrgMembership,
+    viewer_id: UserId,
+) -> QueryResult<Vec<FirmInvite>> {
     use crate::db::schema::invites;
     use crate::domain::permissions::{workspace_allows, WorkspaceAction};
     use crate::domain::WorkspaceRole;
@@ -324,7 +417,10 @@ pub fn pending_manageable(conn: &mut DbConnection, viewer: &OrgMembership, viewe
         if let Some((_, r)) = overrides.iter().find(|(w, _)| *w == ws) {
             return WorkspaceRole::parse(r);
         }
-        scope.as_ref().is_none_or(|s| s.contains(&WorkspaceId(ws))).then_some(WorkspaceRole::Admin)
+        scope
+            .as_ref()
+            .is_none_or(|s| s.contains(&WorkspaceId(ws)))
+            .then_some(WorkspaceRole::Admin)
     };
     let pending: Vec<invite::Invite> = invites::table
         .filter(invites::organization_id.eq(org.0))
@@ -354,7 +450,9 @@ pub fn pending_manageable(conn: &mut DbConnection, viewer: &OrgMembership, viewe
     Ok(manageable
         .into_iter()
         .map(|i| FirmInvite {
-            client: i.workspace_id.and_then(|w| clients.iter().find(|c| c.id.0 == w).cloned()),
+            client: i
+                .workspace_id
+                .and_then(|w| clients.iter().find(|c| c.id.0 == w).cloned()),
             invited_by: inviters.get(&i.invited_by).cloned().unwrap_or_default(),
             delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
             invite: i,

@@ -1,7 +1,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{entities, invite_clients, invites, org_client_grants, org_memberships, organizations, workspace_memberships, workspaces};
+use crate::db::schema::{
+    entities, invite_clients, invites, org_client_grants, org_memberships, organizations, workspace_memberships,
+    workspaces,
+};
 use crate::db::DbConnection;
 use crate::domain::{OrgId, OrgRole, UserId, WorkspaceId};
 
@@ -64,7 +67,12 @@ impl From<diesel::result::Error> for AddClientError {
 }
 
 /// Adds a client; every team Member with "New clients" on gets access at once.
-pub fn add_client(conn: &mut DbConnection, org: OrgId, actor: UserId, name: &str) -> Result<WorkspaceId, AddClientError> {
+pub fn add_client(
+    conn: &mut DbConnection,
+    org: OrgId,
+    actor: UserId,
+    name: &str,
+) -> Result<WorkspaceId, AddClientError> {
     let lower = name.to_lowercase();
     let existing: Vec<String> = workspaces::table
         .filter(workspaces::organization_id.eq(org.0))
@@ -89,12 +97,19 @@ pub fn add_client(conn: &mut DbConnection, org: OrgId, actor: UserId, name: &str
         .load(conn)?;
     let grants: Vec<_> = followers
         .iter()
-        .map(|m| (org_client_grants::membership_id.eq(*m), org_client_grants::workspace_id.eq(id)))
+        .map(|m| {
+            (
+                org_client_grants::membership_id.eq(*m),
+                org_client_grants::workspace_id.eq(id),
+            )
+        })
         .collect();
     if !grants.is_empty() {
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in grants {
-            diesel::insert_into(org_client_grants::table).values(row).execute(conn)?;
+            diesel::insert_into(org_client_grants::table)
+                .values(row)
+                .execute(conn)?;
         }
     }
     // Pending team invites with "New clients" on cover it too, so whoever accepts later
@@ -108,7 +123,10 @@ pub fn add_client(conn: &mut DbConnection, org: OrgId, actor: UserId, name: &str
         .load(conn)?;
     for invite in pending {
         diesel::insert_into(invite_clients::table)
-            .values((invite_clients::invite_id.eq(invite), invite_clients::workspace_id.eq(id)))
+            .values((
+                invite_clients::invite_id.eq(invite),
+                invite_clients::workspace_id.eq(id),
+            ))
             .execute(conn)?;
     }
     audit::record(
@@ -141,6 +159,10 @@ pub fn direct_workspaces(conn: &mut DbConnection, user: UserId) -> QueryResult<V
         .load::<(i64, String, String)>(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, org_name)| WorkspaceLink { id: WorkspaceId(id), name, org_name })
+        .map(|(id, name, org_name)| WorkspaceLink {
+            id: WorkspaceId(id),
+            name,
+            org_name,
+        })
         .collect())
 }

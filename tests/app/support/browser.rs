@@ -96,10 +96,7 @@ impl Browser {
         .into_iter()
         .map(String::from)
         .collect();
-        args.push(format!(
-            "--user-data-dir={}",
-            driver.profile.path().display()
-        ));
+        args.push(format!("--user-data-dir={}", driver.profile.path().display()));
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
@@ -149,9 +146,7 @@ impl Browser {
         // The page may be replaced between finding and clicking (the previous click's
         // navigation finishing late): then find it again on the new page.
         for _ in 0..50 {
-            let element = self
-                .find_visible(&xpath, &format!("link or button {text:?}"))
-                .await;
+            let element = self.find_visible(&xpath, &format!("link or button {text:?}")).await;
             match element.click().await {
                 Ok(()) => return,
                 Err(e) if e.to_string().contains("stale element") => {
@@ -177,10 +172,7 @@ impl Browser {
             }
         };
         if let Err(e) = result {
-            panic!(
-                "cannot fill {label:?} with {value:?} on {}: {e}",
-                self.url().await
-            );
+            panic!("cannot fill {label:?} with {value:?} on {}: {e}", self.url().await);
         }
     }
 
@@ -199,10 +191,7 @@ impl Browser {
     pub async fn text(&self) -> String {
         let value = self
             .client
-            .execute(
-                "return document.body ? document.body.innerText : '';",
-                vec![],
-            )
+            .execute("return document.body ? document.body.innerText : '';", vec![])
             .await
             .unwrap_or_else(|e| panic!("cannot read the page text: {e}"));
         value.as_str().unwrap_or_default().to_string()
@@ -217,10 +206,7 @@ impl Browser {
                 return;
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "text {s:?} not found on {}; the page says:\n{text}",
-                    self.url().await
-                );
+                panic!("text {s:?} not found on {}; the page says:\n{text}", self.url().await);
             }
             sleep(Duration::from_millis(100)).await;
         }
@@ -243,11 +229,9 @@ impl Browser {
             *counter
         };
         let dir = screenshot_dir(&self.test_name);
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let path = dir.join(format!("{n:02}-{name}.png"));
-        std::fs::write(&path, png)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         eprintln!("screenshot: {}", path.display());
     }
 
@@ -303,9 +287,7 @@ impl Browser {
     /// The form control for a label text.
     async fn control(&self, label: &str) -> Element {
         let l = format!("//label[normalize-space(.)={}]", xpath_literal(label));
-        let xpath = format!(
-            "//*[@id=({l})/@for] | ({l})//*[self::input or self::textarea or self::select]"
-        );
+        let xpath = format!("//*[@id=({l})/@for] | ({l})//*[self::input or self::textarea or self::select]");
         self.find_visible_or_any(&xpath, &format!("form control labelled {label:?}"))
             .await
     }
@@ -323,11 +305,7 @@ impl Browser {
     async fn find(&self, xpath: &str, what: &str, visible_only: bool) -> Element {
         let deadline = Instant::now() + FIND_TIMEOUT;
         loop {
-            let found = self
-                .client
-                .find_all(Locator::XPath(xpath))
-                .await
-                .unwrap_or_default();
+            let found = self.client.find_all(Locator::XPath(xpath)).await.unwrap_or_default();
             let mut first = None;
             for element in found {
                 if element.is_displayed().await.unwrap_or(false) {

@@ -33,7 +33,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { smtp: true, login_attempts_per_minute: 10 }
+        Options {
+            smtp: true,
+            login_attempts_per_minute: 10,
+        }
     }
 }
 
@@ -65,11 +68,19 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         workers: Some(2),
         login_attempts_per_minute: options.login_attempts_per_minute,
     };
-    let app = portico::startup::Application::build(settings).await.expect("the app starts");
+    let app = portico::startup::Application::build(settings)
+        .await
+        .expect("the app starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.db();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base, db, smtp, _dir: dir, _pg: pg }
+    TestApp {
+        base,
+        db,
+        smtp,
+        _dir: dir,
+        _pg: pg,
+    }
 }
 
 impl TestApp {
@@ -82,9 +93,17 @@ impl TestApp {
     pub async fn sign_up(&self, name: &str, email: &str, firm: &str) -> (TestUser, i64) {
         let user = self.visitor();
         let r = user
-            .post("/signup", &[("name", name), ("email", email), ("password", PASSWORD), ("firm", firm)])
+            .post(
+                "/signup",
+                &[("name", name), ("email", email), ("password", PASSWORD), ("firm", firm)],
+            )
             .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-up of {email} failed: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "sign-up of {email} failed: {}",
+            r.text().await.unwrap_or_default()
+        );
         let org = id_after(&location(&r), "/orgs/");
         (user, org)
     }
@@ -93,7 +112,8 @@ impl TestApp {
     pub async fn invite_link(&self, to: &str, n: usize) -> String {
         let mails = self.smtp.wait_for(to, n).await;
         let mail = mails.last().expect("a mail");
-        mail.link(&format!("{}/invites/", self.base)).unwrap_or_else(|| panic!("no invite link in: {}", mail.text))
+        mail.link(&format!("{}/invites/", self.base))
+            .unwrap_or_else(|| panic!("no invite link in: {}", mail.text))
     }
 
     /// Accepts an invite as a new person: opens the link, creates the account there.
@@ -101,16 +121,40 @@ impl TestApp {
         let user = self.visitor();
         let page = user.get(link).await;
         assert_eq!(page.status(), StatusCode::OK);
-        let r = user.post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)]).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "accepting failed: {}", r.text().await.unwrap_or_default());
+        let r = user
+            .post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)])
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "accepting failed: {}",
+            r.text().await.unwrap_or_default()
+        );
         user
     }
 
     /// Invites `email` to a workspace and accepts it as a new user.
-    pub async fn add_client_user(&self, admin: &TestUser, ws: i64, email: &str, role: &str, entities: &[i64]) -> TestUser {
-        let before = self.smtp.messages().iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email))).count();
+    pub async fn add_client_user(
+        &self,
+        admin: &TestUser,
+        ws: i64,
+        email: &str,
+        role: &str,
+        entities: &[i64],
+    ) -> TestUser {
+        let before = self
+            .smtp
+            .messages()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
+            .count();
         let r = admin.invite(ws, email, role, entities).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "invite failed: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "invite failed: {}",
+            r.text().await.unwrap_or_default()
+        );
         let link = self.invite_link(email, before + 1).await;
         self.accept_as_new_user(&link, &format!("User {email}")).await
     }
@@ -133,7 +177,11 @@ impl TestUser {
             .redirect(Policy::none())
             .build()
             .expect("http client");
-        TestUser { base: base.to_string(), client, csrf: Arc::new(Mutex::new(None)) }
+        TestUser {
+            base: base.to_string(),
+            client,
+            csrf: Arc::new(Mutex::new(None)),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -208,7 +256,11 @@ impl TestUser {
             .await
             .expect("POST");
         // After sign-in or sign-out the session (and its token) changes.
-        if path.ends_with("/login") || path.ends_with("/logout") || path.ends_with("/signup") || path.ends_with("/register") {
+        if path.ends_with("/login")
+            || path.ends_with("/logout")
+            || path.ends_with("/signup")
+            || path.ends_with("/register")
+        {
             *self.csrf.lock().unwrap() = None;
         }
         r
@@ -224,13 +276,23 @@ impl TestUser {
 
     pub async fn add_client(&self, org: i64, name: &str) -> i64 {
         let r = self.post(&format!("/orgs/{org}/clients"), &[("name", name)]).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "add client: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "add client: {}",
+            r.text().await.unwrap_or_default()
+        );
         id_after(&location(&r), "/w/")
     }
 
     pub async fn add_entity(&self, ws: i64, name: &str) -> i64 {
         let r = self.post(&format!("/w/{ws}/entities"), &[("name", name)]).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "add entity: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "add entity: {}",
+            r.text().await.unwrap_or_default()
+        );
         id_after(&location(&r), "/entities/")
     }
 
@@ -260,7 +322,12 @@ pub fn location(r: &Response) -> String {
 /// The number after `marker` in a path: id_after("/w/12/entities", "/w/") == 12.
 pub fn id_after(path: &str, marker: &str) -> i64 {
     let start = path.find(marker).unwrap_or_else(|| panic!("{marker} not in {path}")) + marker.len();
-    path[start..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("an id")
+    path[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("an id")
 }
 
 fn serde_urlencoded_encode(fields: &[(&str, &str)]) -> String {
@@ -295,11 +362,20 @@ impl PgDatabase {
         use diesel::{Connection, PgConnection, RunQueryDsl};
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).unwrap();
-        let name = format!("portico_test_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let name = format!(
+            "portico_test_{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
         let mut conn = PgConnection::establish(admin_url).expect("TEST_DATABASE_URL must reach PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
         let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-        PgDatabase { admin_url: admin_url.to_string(), url: format!("{base}/{name}"), name }
+        PgDatabase {
+            admin_url: admin_url.to_string(),
+            url: format!("{base}/{name}"),
+            name,
+        }
     }
 }
 
@@ -327,7 +403,11 @@ pub fn text_of(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&#38;", "&").replace("&amp;", "&").replace("&#39;", "'").replace("&quot;", "\"").replace("&#34;", "\"")
+    out.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -344,7 +424,12 @@ impl TestUser {
     /// Settings → Members, as this user sees it (asserting it opens).
     pub async fn members_page(&self, ws: i64) -> String {
         let (status, body) = self.page(&format!("/w/{ws}/settings/members")).await;
-        assert_eq!(status, StatusCode::OK, "the Members page of workspace {ws} did not open: {}", text_of(&body));
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the Members page of workspace {ws} did not open: {}",
+            text_of(&body)
+        );
         body
     }
 
@@ -353,7 +438,8 @@ impl TestUser {
         let ids: Vec<String> = entities.iter().map(|e| e.to_string()).collect();
         let mut fields = vec![("role", role)];
         fields.extend(ids.iter().map(|i| ("entity", i.as_str())));
-        self.post(&format!("/w/{ws}/settings/members/{user}/permissions"), &fields).await
+        self.post(&format!("/w/{ws}/settings/members/{user}/permissions"), &fields)
+            .await
     }
 
     /// ⋯ → Remove from workspace → confirm.
@@ -363,12 +449,14 @@ impl TestUser {
 
     /// ⋯ → Resend invite.
     pub async fn resend_invite(&self, ws: i64, invite: i64) -> Response {
-        self.post(&format!("/w/{ws}/settings/invites/{invite}/resend"), &[]).await
+        self.post(&format!("/w/{ws}/settings/invites/{invite}/resend"), &[])
+            .await
     }
 
     /// ⋯ → Cancel invite → confirm.
     pub async fn cancel_invite(&self, ws: i64, invite: i64) -> Response {
-        self.post(&format!("/w/{ws}/settings/invites/{invite}/cancel"), &[]).await
+        self.post(&format!("/w/{ws}/settings/invites/{invite}/cancel"), &[])
+            .await
     }
 
     /// "Accept invite" on the invite page, signed in (a POST to `{link}/accept`).
@@ -439,7 +527,12 @@ impl TestApp {
         let email = email.trim().to_lowercase();
         let e = email.clone();
         self.db
-            .read(move |c| Ok(users::table.filter(users::email.eq(e)).select(users::id).first::<i64>(c)?))
+            .read(move |c| {
+                Ok(users::table
+                    .filter(users::email.eq(e))
+                    .select(users::id)
+                    .first::<i64>(c)?)
+            })
             .await
             .unwrap_or_else(|err| panic!("no user {email}: {err}"))
     }
@@ -454,22 +547,60 @@ impl TestApp {
                 Ok(i::invites
                     .filter(i::email.eq(email))
                     .order(i::id.asc())
-                    .select((i::id, i::workspace_id, i::email, i::role, i::state, i::token_hash, i::token_nonce, i::created_at, i::expires_at, i::last_sent_at, i::accepted_by))
-                    .load::<(i64, Option<i64>, String, String, String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime, chrono::NaiveDateTime, Option<i64>)>(c)?
+                    .select((
+                        i::id,
+                        i::workspace_id,
+                        i::email,
+                        i::role,
+                        i::state,
+                        i::token_hash,
+                        i::token_nonce,
+                        i::created_at,
+                        i::expires_at,
+                        i::last_sent_at,
+                        i::accepted_by,
+                    ))
+                    .load::<(
+                        i64,
+                        Option<i64>,
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                        chrono::NaiveDateTime,
+                        chrono::NaiveDateTime,
+                        chrono::NaiveDateTime,
+                        Option<i64>,
+                    )>(c)?
                     .into_iter()
-                    .map(|(id, workspace_id, email, role, state, token_hash, token_nonce, created_at, expires_at, last_sent_at, accepted_by)| InviteRecord {
-                        id,
-                        workspace_id,
-                        email,
-                        role,
-                        state,
-                        token_hash,
-                        token_nonce,
-                        created_at,
-                        expires_at,
-                        last_sent_at,
-                        accepted_by,
-                    })
+                    .map(
+                        |(
+                            id,
+                            workspace_id,
+                            email,
+                            role,
+                            state,
+                            token_hash,
+                            token_nonce,
+                            created_at,
+                            expires_at,
+                            last_sent_at,
+                            accepted_by,
+                        )| InviteRecord {
+                            id,
+                            workspace_id,
+                            email,
+                            role,
+                            state,
+                            token_hash,
+                            token_nonce,
+                            created_at,
+                            expires_at,
+                            last_sent_at,
+                            accepted_by,
+                        },
+                    )
                     .collect())
             })
             .await
@@ -478,26 +609,41 @@ impl TestApp {
 
     /// The newest invite row to `email`.
     pub async fn invite_record(&self, email: &str) -> InviteRecord {
-        self.invite_records(email).await.pop().unwrap_or_else(|| panic!("no invite to {email} in the database"))
+        self.invite_records(email)
+            .await
+            .pop()
+            .unwrap_or_else(|| panic!("no invite to {email} in the database"))
     }
 
     pub async fn invite_count(&self) -> i64 {
         use diesel::prelude::*;
         use portico::db::schema::invites;
-        self.db.read(|c| Ok(invites::table.count().get_result::<i64>(c)?)).await.expect("count invites")
+        self.db
+            .read(|c| Ok(invites::table.count().get_result::<i64>(c)?))
+            .await
+            .expect("count invites")
     }
 
     /// Moves an invite's times: `expires_at` and `last_sent_at`, when given.
-    pub async fn set_invite_times(&self, invite: i64, expires_at: Option<chrono::NaiveDateTime>, last_sent_at: Option<chrono::NaiveDateTime>) {
+    pub async fn set_invite_times(
+        &self,
+        invite: i64,
+        expires_at: Option<chrono::NaiveDateTime>,
+        last_sent_at: Option<chrono::NaiveDateTime>,
+    ) {
         use diesel::prelude::*;
         use portico::db::schema::invites;
         self.db
             .write(move |c| {
                 if let Some(t) = expires_at {
-                    diesel::update(invites::table.find(invite)).set(invites::expires_at.eq(t)).execute(c)?;
+                    diesel::update(invites::table.find(invite))
+                        .set(invites::expires_at.eq(t))
+                        .execute(c)?;
                 }
                 if let Some(t) = last_sent_at {
-                    diesel::update(invites::table.find(invite)).set(invites::last_sent_at.eq(t)).execute(c)?;
+                    diesel::update(invites::table.find(invite))
+                        .set(invites::last_sent_at.eq(t))
+                        .execute(c)?;
                 }
                 Ok(())
             })
@@ -507,7 +653,12 @@ impl TestApp {
 
     /// Lets an invite be resent now: its last email went out two minutes ago.
     pub async fn allow_resend(&self, invite: i64) {
-        self.set_invite_times(invite, None, Some(portico::db::models::now() - chrono::Duration::minutes(2))).await;
+        self.set_invite_times(
+            invite,
+            None,
+            Some(portico::db::models::now() - chrono::Duration::minutes(2)),
+        )
+        .await;
     }
 
     /// Every outbox row of an invite: (state, attempts, next_attempt_at), oldest first.
@@ -531,7 +682,13 @@ impl TestApp {
         use diesel::prelude::*;
         use portico::db::schema::workspace_memberships as m;
         self.db
-            .read(move |c| Ok(m::table.filter(m::workspace_id.eq(ws)).filter(m::user_id.eq(user)).count().get_result::<i64>(c)?))
+            .read(move |c| {
+                Ok(m::table
+                    .filter(m::workspace_id.eq(ws))
+                    .filter(m::user_id.eq(user))
+                    .count()
+                    .get_result::<i64>(c)?)
+            })
             .await
             .expect("count memberships")
     }
@@ -584,7 +741,9 @@ impl TestApp {
                     .filter(m::user_id.eq(user))
                     .select(m::id)
                     .first::<i64>(c)?;
-                diesel::insert_into(g::table).values((g::membership_id.eq(mid), g::workspace_id.eq(ws))).execute(c)?;
+                diesel::insert_into(g::table)
+                    .values((g::membership_id.eq(mid), g::workspace_id.eq(ws)))
+                    .execute(c)?;
                 Ok(())
             })
             .await
@@ -608,7 +767,14 @@ pub async fn firm_with_a_client() -> Firm {
     let ws = ada.add_client(org, "Acme Bakery").await;
     let llc = ada.add_entity(ws, "Acme LLC").await;
     let holdings = ada.add_entity(ws, "Acme Holdings").await;
-    Firm { app, ada, org, ws, llc, holdings }
+    Firm {
+        app,
+        ada,
+        org,
+        ws,
+        llc,
+        holdings,
+    }
 }
 
 impl Firm {
@@ -618,9 +784,20 @@ impl Firm {
 
     /// Ada invites `email` and the invite link arrives by email.
     pub async fn invite(&self, email: &str, role: &str, entities: &[i64]) -> String {
-        let before = self.app.smtp.messages().iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email))).count();
+        let before = self
+            .app
+            .smtp
+            .messages()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
+            .count();
         let r = self.ada.invite(self.ws, email, role, entities).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "inviting {email}: {}", text_of(&r.text().await.unwrap_or_default()));
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "inviting {email}: {}",
+            text_of(&r.text().await.unwrap_or_default())
+        );
         self.app.invite_link(email, before + 1).await
     }
 
@@ -640,7 +817,10 @@ impl Firm {
             if text.contains(words) {
                 return text;
             }
-            assert!(tokio::time::Instant::now() < deadline, "the row of {needle} never said {words:?}: {text}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the row of {needle} never said {words:?}: {text}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
@@ -669,10 +849,18 @@ impl TestApp {
             workers: Some(2),
             login_attempts_per_minute: 10,
         };
-        let app = portico::startup::Application::build(settings).await.expect("the second instance starts");
+        let app = portico::startup::Application::build(settings)
+            .await
+            .expect("the second instance starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.db();
         tokio::spawn(app.run_until_stopped());
-        TestApp { base, db, smtp: self.smtp.clone(), _dir: dir, _pg: None }
+        TestApp {
+            base,
+            db,
+            smtp: self.smtp.clone(),
+            _dir: dir,
+            _pg: None,
+        }
     }
 }

@@ -62,9 +62,7 @@ struct State {
 impl State {
     fn messages(&self) -> MutexGuard<'_, Vec<Mail>> {
         // A panicking test thread must not hide the mails from the other tests' output.
-        self.messages
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.messages.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -112,11 +110,7 @@ impl SmtpSink {
         })
         .abort_handle();
         SmtpSink {
-            inner: Arc::new(Inner {
-                addr,
-                state,
-                accept,
-            }),
+            inner: Arc::new(Inner { addr, state, accept }),
         }
     }
 
@@ -146,12 +140,7 @@ impl SmtpSink {
             tokio::pin!(arrived);
             arrived.as_mut().enable();
 
-            let found: Vec<Mail> = state
-                .messages()
-                .iter()
-                .filter(|m| m.is_to(to))
-                .cloned()
-                .collect();
+            let found: Vec<Mail> = state.messages().iter().filter(|m| m.is_to(to)).cloned().collect();
             if found.len() >= n {
                 return found;
             }
@@ -182,9 +171,7 @@ impl SmtpSink {
 async fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
-    writer
-        .write_all(b"220 127.0.0.1 Portico test SMTP sink\r\n")
-        .await?;
+    writer.write_all(b"220 127.0.0.1 Portico test SMTP sink\r\n").await?;
 
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
@@ -214,15 +201,9 @@ async fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
             }
             "DATA" if to.is_empty() => b"503 5.5.1 RCPT first\r\n",
             "DATA" => {
-                writer
-                    .write_all(b"354 end data with <CRLF>.<CRLF>\r\n")
-                    .await?;
+                writer.write_all(b"354 end data with <CRLF>.<CRLF>\r\n").await?;
                 let raw = read_data(&mut reader).await?;
-                let mail = decode(
-                    from.take().unwrap_or_default(),
-                    std::mem::take(&mut to),
-                    raw,
-                );
+                let mail = decode(from.take().unwrap_or_default(), std::mem::take(&mut to), raw);
                 state.messages().push(mail);
                 state.arrived.notify_waiters();
                 b"250 2.0.0 queued\r\n"
@@ -246,9 +227,7 @@ async fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
 
 /// The address in `MAIL FROM:<a@b> PARAMS` or `RCPT TO:<a@b>` (empty for the null path).
 fn path_arg(command: &str) -> String {
-    let arg = command
-        .split_once(':')
-        .map_or("", |(_, rest)| rest.trim_start());
+    let arg = command.split_once(':').map_or("", |(_, rest)| rest.trim_start());
     match arg.strip_prefix('<') {
         Some(rest) => rest.split('>').next().unwrap_or(""),
         None => arg.split(' ').next().unwrap_or(""),
