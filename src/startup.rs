@@ -40,6 +40,15 @@ impl AppState {
         self.mail_wake.notify_one();
     }
 
+    /// Said after an email is queued when there is no mail server, so a newcomer finds it.
+    pub fn mailbox_hint(&self) -> &'static str {
+        if self.settings.dev_mailbox() {
+            ". No mail server is set up, so it is in the local mailbox at /dev/mailbox"
+        } else {
+            ""
+        }
+    }
+
     pub fn invite_ttl(&self) -> chrono::Duration {
         chrono::Duration::days(i64::from(self.settings.invite_ttl_days))
     }
@@ -120,7 +129,11 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .app_data(web::FormConfig::default().limit(64 * 1024).error_handler(|err, _| {
+                    tracing::debug!(error = %err, "unreadable form");
+                    crate::error::AppError::BadRequest("The form could not be read. Go back and try again.".into())
+                        .into()
+                }))
                 .configure(crate::routes::configure)
                 .default_service(web::to(crate::routes::not_found))
                 .wrap(from_fn(crate::auth::csrf::guard))

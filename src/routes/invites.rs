@@ -115,22 +115,28 @@ fn accepted_url(to: Accepted) -> String {
     }
 }
 
-/// Looks the token up; every outcome other than "pending" is its own page.
-async fn pending_invite(
-    state: &AppState,
-    token: &str,
-) -> Result<
-    Result<(InviteToken, InviteDetails), (StatusCode, (&'static str, &'static str), Option<i64>, Accepted)>,
-    AppError,
-> {
-    let unknown = (
-        StatusCode::NOT_FOUND,
-        UNKNOWN,
-        None,
-        Accepted::Workspace(crate::domain::WorkspaceId(0)),
-    );
+/// What an invite link finds.
+enum Lookup {
+    Pending(InviteToken, Box<InviteDetails>),
+    /// Not usable: its own page, unless the viewer is the one who accepted it, who simply
+    /// goes where it leads.
+    Ended {
+        status: StatusCode,
+        words: (&'static str, &'static str),
+        accepted_by: Option<i64>,
+        leads_to: String,
+    },
+}
+
+async fn look_up(state: &AppState, token: &str) -> Result<Lookup, AppError> {
+    let unknown = Lookup::Ended {
+        status: StatusCode::NOT_FOUND,
+        words: UNKNOWN,
+        accepted_by: None,
+        leads_to: "/".into(),
+    };
     let Some(token) = InviteToken::parse(token) else {
-        return Ok(Err(unknown));
+        return Ok(unknown);
     };
     let t = token.clone();
     let found = state
@@ -141,17 +147,23 @@ async fn pending_invite(
         })
         .await?;
     let Some(d) = found else {
-        return Ok(Err(unknown));
+        return Ok(unknown);
     };
     let leads_to = match d.workspace {
-        Some((ws, _)) => Accepted::Workspace(ws),
-        None => Accepted::Organization(crate::domain::OrgId(0)),
+        Some((ws, _)) => format!("/w/{ws}/entities"),
+        None => "/".to_string(),
+    };
+    let ended = |status, words, accepted_by| Lookup::Ended {
+        status,
+        words,
+        accepted_by,
+        leads_to: leads_to.clone(),
     };
     Ok(match d.state.as_str() {
-        invite::CANCELLED => Err((StatusCode::GONE, CANCELLED, None, leads_to)),
-        invite::ACCEPTED => Err((StatusCode::GONE, USED, d.accepted_by, leads_to)),
-        _ if d.expires_at <= crate::db::models::now() => Err((StatusCode::GONE, EXPIRED, None, leads_to)),
-        _ => Ok((token, d)),
+        invite::CANCELLED => ended(StatusCode::GONE, CANCELLED, None),
+        invite::ACCEPTED => ended(StatusCode::GONE, USED, d.accepted_by),
+        _ if d.expires_at <= crate::db::models::now() => ended(StatusCode::GONE, EXPIRED, None),
+        _ => Lookup::Pending(token, Box::new(d)),
     })
 }
 
@@ -162,15 +174,18 @@ pub async fn landing(
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
     let user = user.0;
-    match pending_invite(&state, &token).await? {
-        Err((_, _, Some(by), Accepted::Workspace(ws))) if user.as_ref().is_some_and(|u| u.id == by) => {
-            Ok(redirect(&format!("/w/{ws}/entities")))
-        }
-        Err((_, _, Some(by), Accepted::Organization(_))) if user.as_ref().is_some_and(|u| u.id == by) => {
-            Ok(redirect("/"))
-        }
-        Err((status, (heading, message), _, _)) => ended(&session, user.as_ref(), status, heading, message),
-        Ok((token, d)) => {
+    match look_up(&state, &token).await? {
+        Lookup::Ended {
+            accepted_by: Some(by),
+            leads_to,
+            ..
+        } if user.as_ref().is_some_and(|u| u.id == by) => Ok(redirect(&leads_to)),
+        Lookup::Ended {
+            status,
+            words: (heading, message),
+            ..
+        } => ended(&session, user.as_ref(), status, heading, message),
+        Lookup::Pending(token, d) => {
             let viewer = match &user {
                 None => Viewer::SignedOut,
                 Some(u) if u.email == d.email => Viewer::Invited,
@@ -264,9 +279,13 @@ pub async fn register(
     if user.0.is_some() {
         return accept(state, session, token, user).await;
     }
-    let (token, details) = match pending_invite(&state, &token).await? {
-        Ok(found) => found,
-        Err((status, (heading, message), _, _)) => return ended(&session, None, status, heading, message),
+    let (token, details) = match look_up(&state, &token).await? {
+        Lookup::Pending(token, details) => (token, details),
+        Lookup::Ended {
+            status,
+            words: (heading, message),
+            ..
+        } => return ended(&session, None, status, heading, message),
     };
     let form = form.into_inner();
     let again = |errors: RegisterErrors| {

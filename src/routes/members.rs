@@ -441,7 +441,7 @@ pub async fn invite(
                 &session,
                 &members_url(&ctx),
                 FlashKind::Success,
-                format!("Invite sent to {email}"),
+                format!("Invite sent to {email}{}", state.mailbox_hint()),
             ))
         }
         Err(existing) => {

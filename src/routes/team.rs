@@ -440,9 +440,9 @@ pub async fn invite(
     }
     if keep.is_empty() && outcomes.iter().all(|o| o.ok) {
         let message = if invited == 1 {
-            format!("Invite sent to {}", outcomes[0].address)
+            format!("Invite sent to {}{}", outcomes[0].address, state.mailbox_hint())
         } else {
-            format!("{invited} invites sent")
+            format!("{invited} invites sent{}", state.mailbox_hint())
         };
         return Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message));
     }

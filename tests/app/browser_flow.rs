@@ -2,6 +2,9 @@
 //! and its entities, invites the client from Settings → Members; the client accepts in a
 //! second browser; then the ⋯ actions. Screenshots of each page go to target/screenshots/.
 
+use fantoccini::key::Key;
+use fantoccini::Locator;
+
 use crate::support::browser::Browser;
 use crate::support::spawn_app;
 
@@ -96,6 +99,14 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.click_text("Acme Bakery").await;
     ada.click_text("Settings").await;
     ada.assert_text("Cleo Client").await;
+    // The ⋯ menu from the keyboard: Enter opens it on its first item, arrows move, Escape
+    // closes it and gives focus back to the button.
+    keyboard_menu(
+        &ada,
+        "Actions for Cleo Client",
+        &["Configure permissions", "Remove from workspace"],
+    )
+    .await;
     ada.open_menu("Cleo Client").await;
     ada.screenshot("member-menu").await;
     ada.click_text("Configure permissions").await;
@@ -265,4 +276,80 @@ async fn invite_your_team() {
 
     bo.close().await;
     ada.close().await;
+}
+
+/// Opens the ⋯ menu labelled `label` with the keyboard and walks its items.
+async fn keyboard_menu(b: &Browser, label: &str, items: &[&str]) {
+    let summary = b
+        .client
+        .find(Locator::Css(&format!("summary[aria-label=\"{label}\"]")))
+        .await
+        .expect("the menu button");
+    b.client
+        .execute("arguments[0].focus()", vec![serde_json::to_value(&summary).unwrap()])
+        .await
+        .expect("focus");
+    let focused = || async {
+        b.client
+            .active_element()
+            .await
+            .expect("focus")
+            .text()
+            .await
+            .unwrap_or_default()
+    };
+    summary
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .expect("Enter");
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert_eq!(
+        focused().await.trim(),
+        items[0],
+        "Enter opens the menu on its first item"
+    );
+    for item in &items[1..] {
+        b.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&char::from(Key::Down).to_string())
+            .await
+            .expect("ArrowDown");
+        assert_eq!(focused().await.trim(), *item);
+    }
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&char::from(Key::Down).to_string())
+        .await
+        .expect("ArrowDown");
+    assert_eq!(focused().await.trim(), items[0], "the arrows wrap around");
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&char::from(Key::Escape).to_string())
+        .await
+        .expect("Escape");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let open = b
+        .client
+        .execute(
+            &format!("return document.querySelector('summary[aria-label=\"{label}\"]').parentElement.open"),
+            vec![],
+        )
+        .await
+        .expect("menu state");
+    assert_eq!(open, serde_json::Value::Bool(false), "Escape closes the menu");
+    let back = b
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .attr("aria-label")
+        .await
+        .unwrap_or_default();
+    assert_eq!(back.as_deref(), Some(label), "focus returns to the ⋯ button");
 }
