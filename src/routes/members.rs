@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::form::FormFields;
 #[allow(unused_imports)]
-use super::{redirect, redirect_with, render, render_with_status, Layout, TimeWords};
+use super::{delivery_words, redirect, redirect_with, render, render_with_status, InviteLinkPage, Layout, TimeWords};
 use crate::auth::extract::path_id;
 use crate::auth::session::FlashKind;
 use crate::auth::WorkspaceContext;
@@ -15,7 +15,6 @@ use crate::db::models::audit::{self, AuditAction, EventRow};
 use crate::db::models::entity::{self, Entity};
 use crate::db::models::invite::{self, Invite, NewInvite, NewInviteError, ResendError};
 use crate::db::models::members::{self, Member, MemberError, MemberRow};
-use crate::db::models::outbox::Delivery;
 use crate::domain::permissions::{workspace_allows, WorkspaceAction};
 use crate::domain::{EmailAddress, EntityId, InviteId, UserId, WorkspaceRole};
 use crate::email::invite_link;
@@ -109,15 +108,6 @@ pub struct MembersPage {
     invites: Vec<InviteView>,
     can_invite: bool,
     can_view_activity: bool,
-}
-
-fn delivery_words(d: &Delivery) -> (&'static str, &'static str) {
-    match d {
-        Delivery::Sent(_) => ("Email sent", "badge-info"),
-        Delivery::NotSentYet => ("Email not sent yet", "badge-warn"),
-        Delivery::Retrying => ("Email failed, retrying", "badge-warn"),
-        Delivery::Failed => ("Email failed", "badge-warn"),
-    }
 }
 
 pub async fn list(
@@ -743,16 +733,6 @@ pub async fn resend(
     }
 }
 
-#[derive(Template)]
-#[template(path = "members/link.html")]
-pub struct LinkPage {
-    l: Layout,
-    ws_id: i64,
-    email: String,
-    link: String,
-    expires: chrono::NaiveDateTime,
-}
-
 pub async fn link(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -760,9 +740,10 @@ pub async fn link(
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
-    render(LinkPage {
+    render(InviteLinkPage {
         l: Layout::workspace(&session, "Copy invite link", &ctx.user, &ctx.access, "settings"),
-        ws_id: ctx.access.workspace.id.0,
+        back: members_url(&ctx),
+        back_label: "Members",
         link: invite_link(&state.public_url, &state.invite_key, &inv.token_nonce),
         email: inv.email,
         expires: inv.expires_at,

@@ -219,6 +219,30 @@ pub fn initials(name: &str) -> String {
         .collect()
 }
 
+/// How an invite's email is doing, as a badge: words and class.
+pub fn delivery_words(d: &crate::db::models::outbox::Delivery) -> (&'static str, &'static str) {
+    use crate::db::models::outbox::Delivery;
+    match d {
+        Delivery::Sent(_) => ("Email sent", "badge-info"),
+        Delivery::NotSentYet => ("Email not sent yet", "badge-warn"),
+        Delivery::Retrying => ("Email failed, retrying", "badge-warn"),
+        Delivery::Failed => ("Email failed", "badge-warn"),
+    }
+}
+
+/// "Copy invite link" without JavaScript: the link in a field, for the Members and Team pages.
+#[derive(askama::Template)]
+#[template(path = "invite_link.html")]
+pub struct InviteLinkPage {
+    pub l: Layout,
+    /// The page to go back to.
+    pub back: String,
+    pub back_label: &'static str,
+    pub email: String,
+    pub link: String,
+    pub expires: chrono::NaiveDateTime,
+}
+
 /// Post/redirect/get: a 303 to `to`, with a flash message for the next page.
 pub fn redirect_with(session: &Session, to: &str, kind: FlashKind, message: impl Into<String>) -> HttpResponse {
     session::flash(session, kind, message);

@@ -8,12 +8,11 @@ use askama::Template;
 
 use super::form::FormFields;
 #[allow(unused_imports)]
-use super::{redirect, redirect_with, render, render_with_status, Layout, TimeWords};
+use super::{delivery_words, redirect, redirect_with, render, render_with_status, InviteLinkPage, Layout, TimeWords};
 use crate::auth::extract::path_id;
 use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
 use crate::db::models::invite::{self, Invite, NewInvite, NewInviteError, ResendError};
-use crate::db::models::outbox::Delivery;
 use crate::db::models::team::{self, Client, FirmInvite, NewPermissions, TeamError, TeamMember};
 use crate::domain::permissions::{org_allows, OrgAction};
 use crate::domain::{EmailList, EmailListEntry, InviteId, OrgRole, UserId, WorkspaceId};
@@ -32,15 +31,6 @@ fn require(ctx: &OrgContext, action: OrgAction) -> Result<(), AppError> {
         Err(AppError::Forbidden(
             "Your role in the firm does not allow this. Ask a firm Admin.",
         ))
-    }
-}
-
-fn delivery_words(d: &Delivery) -> (&'static str, &'static str) {
-    match d {
-        Delivery::Sent(_) => ("Email sent", "badge-info"),
-        Delivery::NotSentYet => ("Email not sent yet", "badge-warn"),
-        Delivery::Retrying => ("Email failed, retrying", "badge-warn"),
-        Delivery::Failed => ("Email failed", "badge-warn"),
     }
 }
 
@@ -774,16 +764,6 @@ async fn resend_one(
     }
 }
 
-#[derive(Template)]
-#[template(path = "team/link.html")]
-pub struct TeamLinkPage {
-    l: Layout,
-    org_id: i64,
-    email: String,
-    link: String,
-    expires: chrono::NaiveDateTime,
-}
-
 pub async fn link(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -791,9 +771,10 @@ pub async fn link(
     ctx: OrgContext,
 ) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
-    render(TeamLinkPage {
+    render(InviteLinkPage {
         l: Layout::org(&session, "Copy invite link", &ctx.user, &ctx.membership, "team"),
-        org_id: ctx.membership.org_id.0,
+        back: team_url(&ctx),
+        back_label: "Team",
         link: invite_link(&state.public_url, &state.invite_key, &inv.token_nonce),
         email: inv.email,
         expires: inv.expires_at,
