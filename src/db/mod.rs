@@ -176,10 +176,6 @@ impl Db {
         self.queries.load(Ordering::Relaxed)
     }
 
-    pub fn is_sqlite(&self) -> bool {
-        self.is_sqlite
-    }
-
     /// Runs read-only work on a blocking thread.
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
@@ -217,14 +213,6 @@ impl Db {
             None
         };
         conn.transaction::<T, AppError, _>(|c| f(c))
-    }
-
-    pub fn read_blocking<T, F>(&self, f: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T, AppError>,
-    {
-        let mut conn = self.pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
-        f(&mut conn)
     }
 }
 
