@@ -7,6 +7,7 @@ mod authz;
 mod browser_flow;
 mod foundation;
 mod invites;
+mod mailbox;
 mod members;
 mod queries;
 mod team;
