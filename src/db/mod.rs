@@ -176,6 +176,11 @@ impl Db {
         self.queries.load(Ordering::Relaxed)
     }
 
+    /// Answers when the database does (for /healthz).
+    pub async fn ping(&self) -> Result<(), AppError> {
+        self.read(|c| c.batch_execute("SELECT 1").map_err(AppError::from)).await
+    }
+
     /// Runs read-only work on a blocking thread.
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where

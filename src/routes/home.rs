@@ -45,12 +45,6 @@ pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser)
 }
 
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    state
-        .db
-        .read(|c| {
-            use diesel::connection::SimpleConnection;
-            c.batch_execute("SELECT 1").map_err(AppError::from)
-        })
-        .await?;
+    state.db.ping().await?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
 }
