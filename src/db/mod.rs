@@ -211,12 +211,13 @@ impl Db {
     where
         F: FnOnce(&mut DbConnection) -> Result<T, AppError>,
     {
-        let mut conn = self.pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
+        // The lock first: writers waiting their turn must not hold connections readers need.
         let _guard = if self.is_sqlite {
             Some(self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
         } else {
             None
         };
+        let mut conn = self.pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
         conn.transaction::<T, AppError, _>(|c| f(c))
     }
 }
