@@ -319,22 +319,29 @@ pub async fn register(
     let result = state
         .db
         .write(move |c| {
+            // Checked first, so that a refused invite creates no account.
+            match invite::acceptable(c, &t, email.as_str(), None) {
+                Ok(_) => {}
+                Err(AcceptError::Db(e)) => return Err(e.into()),
+                Err(refused) => return Ok(Err(Refused::Invite(refused))),
+            }
             let uid = match user::create(c, &email, name.as_str(), &hash) {
                 Ok(uid) => uid,
-                Err(CreateUserError::EmailTaken) => return Ok(Err(())),
+                Err(CreateUserError::EmailTaken) => return Ok(Err(Refused::EmailTaken)),
                 Err(CreateUserError::Db(e)) => return Err(e.into()),
             };
             let new_user = user::find(c, uid)?.ok_or(AppError::NotFound)?;
             match invite::accept(c, &t, &new_user) {
                 Ok(to) => Ok(Ok((uid, to))),
                 Err(AcceptError::Db(e)) => Err(e.into()),
-                // Nothing is kept: the transaction rolls back the new account.
-                Err(other) => Err(AppError::BadRequest(format!("invite could not be accepted: {other:?}"))),
+                // Cannot happen after the check above, in the same transaction; if it did,
+                // the error rolls the new account back.
+                Err(other) => Err(AppError::Internal(format!("invite changed during sign-up: {other:?}"))),
             }
         })
-        .await;
+        .await?;
     match result {
-        Ok(Ok((uid, to))) => {
+        Ok((uid, to)) => {
             session::sign_in(&session, uid);
             Ok(redirect_with(
                 &session,
@@ -343,11 +350,16 @@ pub async fn register(
                 "Your account is ready and the invite is accepted. Welcome!",
             ))
         }
-        Ok(Err(_)) => again(RegisterErrors {
+        Err(Refused::EmailTaken) => again(RegisterErrors {
             form: Some("An account with this email already exists. Log in to accept the invite.".into()),
             ..RegisterErrors::default()
         }),
-        Err(AppError::BadRequest(_)) => ended(&session, None, StatusCode::GONE, USED.0, USED.1),
-        Err(e) => Err(e),
+        Err(Refused::Invite(e)) => accept_error(&session, None, e),
     }
+}
+
+/// Why creating an account from an invite did not go through.
+enum Refused {
+    EmailTaken,
+    Invite(AcceptError),
 }

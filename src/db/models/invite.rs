@@ -420,26 +420,38 @@ fn leads_to(invite: &Invite) -> Accepted {
     }
 }
 
-/// Accepts an invite as `user`: exactly once, only for the invited address.
-pub fn accept(conn: &mut DbConnection, token: &InviteToken, user: &User) -> Result<Accepted, AcceptError> {
+/// The pending invite behind `token`, if the owner of `email` (user `user_id`, when they
+/// have an account) may accept it now; otherwise why not.
+pub fn acceptable(
+    conn: &mut DbConnection,
+    token: &InviteToken,
+    email: &str,
+    user_id: Option<i64>,
+) -> Result<Invite, AcceptError> {
     let invite = find_by_token(conn, token)?.ok_or(AcceptError::Unknown)?;
     match invite.state.as_str() {
         CANCELLED => return Err(AcceptError::Cancelled),
         ACCEPTED => {
             return Err(AcceptError::AlreadyAccepted {
-                by_this_user: invite.accepted_by == Some(user.id),
+                by_this_user: user_id.is_some() && invite.accepted_by == user_id,
                 leads_to: leads_to(&invite),
             })
         }
         _ => {}
     }
-    let now = super::now();
-    if invite.is_expired(now) {
+    if invite.is_expired(super::now()) {
         return Err(AcceptError::Expired);
     }
-    if invite.email != user.email {
+    if invite.email != email {
         return Err(AcceptError::WrongAccount { invited: invite.email });
     }
+    Ok(invite)
+}
+
+/// Accepts an invite as `user`: exactly once, only for the invited address.
+pub fn accept(conn: &mut DbConnection, token: &InviteToken, user: &User) -> Result<Accepted, AcceptError> {
+    let invite = acceptable(conn, token, &user.email, Some(user.id))?;
+    let now = super::now();
     // The state check and the change are one statement: of concurrent accepts, one wins.
     let won = diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
         .set((
