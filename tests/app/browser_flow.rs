@@ -205,6 +205,9 @@ async fn invite_your_team() {
     ada.assert_text("Invite pending").await;
     ada.assert_text("Acme Bakery · New clients").await;
     ada.screenshot("team-with-invites").await;
+    ada.click_text("Pending invites").await;
+    ada.assert_text("cy@firm.test").await;
+    ada.screenshot("pending-invites").await;
 
     // 3. Bo accepts as a new user and lands on Clients, with exactly the granted client.
     let link = app.invite_link("bo@firm.test", 1).await;
@@ -260,9 +263,6 @@ async fn invite_your_team() {
     ada.assert_text("Bo Bookkeeper").await;
     ada.assert_text("Firm staff").await;
     ada.screenshot("members-with-staff").await;
-
-    ada.click_text("Pending invites").await;
-    ada.screenshot("pending-invites").await;
 
     ada.click_text("Team").await;
     ada.open_menu("Bo Bookkeeper").await;
