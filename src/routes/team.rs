@@ -710,23 +710,7 @@ pub async fn resend(
     ctx: OrgContext,
 ) -> Result<HttpResponse, AppError> {
     let inv = target_invite(&state, &req, &ctx).await?;
-    let back = back_to(&req, &team_url(&ctx));
-    resend_one(&state, &session, inv, ctx.user.user_id(), &back).await
-}
-
-/// Where to go after an action started from the Team page or the Pending invites view.
-fn back_to(req: &HttpRequest, default: &str) -> String {
-    let pending = format!("{}/invites", default.trim_end_matches("/team"));
-    let from_pending = req
-        .headers()
-        .get("referer")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|r| r.ends_with("/invites"));
-    if from_pending {
-        pending
-    } else {
-        default.to_string()
-    }
+    resend_one(&state, &session, inv, ctx.user.user_id(), &team_url(&ctx)).await
 }
 
 async fn resend_one(
