@@ -210,36 +210,61 @@ pub struct TeamInvitePage {
     l: Layout,
     org_id: i64,
     emails: String,
-    role: String,
-    roles: Vec<RoleOption>,
-    clients: Vec<ClientOption>,
-    new_clients: bool,
+    access: AccessChoices,
     error: Option<String>,
     outcomes: Vec<Outcome>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What was chosen (or is held) in the role, clients and "New clients" fields.
+struct Grant {
+    role: String,
+    clients: Vec<WorkspaceId>,
+    new_clients: bool,
+}
+
+impl Grant {
+    fn new(role: &str, clients: Vec<WorkspaceId>, new_clients: bool) -> Grant {
+        Grant {
+            role: role.to_string(),
+            clients,
+            new_clients,
+        }
+    }
+}
+
+/// The role, clients and "New clients" fields as the forms show them.
+pub struct AccessChoices {
+    role: String,
+    roles: Vec<RoleOption>,
+    clients: Vec<ClientOption>,
+    new_clients: bool,
+}
+
+async fn access_choices(state: &AppState, ctx: &OrgContext, grant: Grant) -> Result<AccessChoices, AppError> {
+    let org = ctx.membership.org_id;
+    let all = state.db.read(move |c| Ok(team::clients_of(c, org)?)).await?;
+    Ok(AccessChoices {
+        role: grant.role,
+        roles: role_options(ctx.membership.role),
+        clients: client_options(all, &grant.clients),
+        new_clients: grant.new_clients,
+    })
+}
+
 async fn invite_page(
     state: &AppState,
     session: &Session,
     ctx: &OrgContext,
     emails: String,
-    role: String,
-    checked: Vec<WorkspaceId>,
-    new_clients: bool,
+    grant: Grant,
     error: Option<String>,
     outcomes: Vec<Outcome>,
 ) -> Result<TeamInvitePage, AppError> {
-    let org = ctx.membership.org_id;
-    let all = state.db.read(move |c| Ok(team::clients_of(c, org)?)).await?;
     Ok(TeamInvitePage {
         l: Layout::org(session, "Add Team", &ctx.user, &ctx.membership, "team"),
-        org_id: org.0,
+        org_id: ctx.membership.org_id.0,
         emails,
-        role,
-        roles: role_options(ctx.membership.role),
-        clients: client_options(all, &checked),
-        new_clients,
+        access: access_choices(state, ctx, grant).await?,
         error,
         outcomes,
     })
@@ -257,9 +282,7 @@ pub async fn invite_form(
             &session,
             &ctx,
             String::new(),
-            "member".into(),
-            Vec::new(),
-            false,
+            Grant::new("member", Vec::new(), false),
             None,
             Vec::new(),
         )
@@ -312,9 +335,7 @@ pub async fn invite(
             &session,
             &ctx,
             typed,
-            String::new(),
-            Vec::new(),
-            false,
+            Grant::new("", Vec::new(), false),
             Some("Choose a role.".into()),
             Vec::new(),
         )
@@ -330,9 +351,7 @@ pub async fn invite(
                 &session,
                 &ctx,
                 typed,
-                role.as_str().into(),
-                clients,
-                new_clients,
+                Grant::new(role.as_str(), clients, new_clients),
                 Some(message),
                 Vec::new(),
             )
@@ -442,9 +461,7 @@ pub async fn invite(
         &session,
         &ctx,
         keep.join(", "),
-        role.as_str().into(),
-        clients,
-        new_clients,
+        Grant::new(role.as_str(), clients, new_clients),
         None,
         outcomes,
     )
@@ -476,10 +493,7 @@ pub struct TeamPermissionsPage {
     l: Layout,
     org_id: i64,
     member: TeamMember,
-    role: String,
-    roles: Vec<RoleOption>,
-    clients: Vec<ClientOption>,
-    new_clients: bool,
+    access: AccessChoices,
     error: Option<String>,
 }
 
@@ -493,27 +507,19 @@ impl TeamPermissionsPage {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn permissions_page(
     state: &AppState,
     session: &Session,
     ctx: &OrgContext,
     member: TeamMember,
-    role: String,
-    checked: Vec<WorkspaceId>,
-    new_clients: bool,
+    grant: Grant,
     error: Option<String>,
 ) -> Result<TeamPermissionsPage, AppError> {
-    let org = ctx.membership.org_id;
-    let all = state.db.read(move |c| Ok(team::clients_of(c, org)?)).await?;
     Ok(TeamPermissionsPage {
         l: Layout::org(session, "Configure permissions", &ctx.user, &ctx.membership, "team"),
-        org_id: org.0,
+        org_id: ctx.membership.org_id.0,
+        access: access_choices(state, ctx, grant).await?,
         member,
-        role,
-        roles: role_options(ctx.membership.role),
-        clients: client_options(all, &checked),
-        new_clients,
         error,
     })
 }
@@ -525,12 +531,8 @@ pub async fn permissions_form(
     ctx: OrgContext,
 ) -> Result<HttpResponse, AppError> {
     let member = target_member(&state, &req, &ctx).await?;
-    let (role, checked, new_clients) = (
-        member.role.as_str().to_string(),
-        member.clients.clone(),
-        member.new_clients,
-    );
-    render(permissions_page(&state, &session, &ctx, member, role, checked, new_clients, None).await?)
+    let grant = Grant::new(member.role.as_str(), member.clients.clone(), member.new_clients);
+    render(permissions_page(&state, &session, &ctx, member, grant, None).await?)
 }
 
 fn team_error(e: TeamError) -> Result<String, AppError> {
@@ -596,9 +598,7 @@ pub async fn configure(
                 &session,
                 &ctx,
                 member,
-                role.as_str().into(),
-                clients,
-                new_clients,
+                Grant::new(role.as_str(), clients, new_clients),
                 Some(message),
             )
             .await?;
