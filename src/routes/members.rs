@@ -75,11 +75,7 @@ pub struct MemberView {
 
 impl MemberView {
     fn label(&self) -> &str {
-        if self.name.is_empty() {
-            &self.email
-        } else {
-            &self.name
-        }
+        super::display_name(&self.name, &self.email)
     }
 }
 
@@ -483,11 +479,7 @@ pub struct PermissionsPage {
 
 impl PermissionsPage {
     fn who(&self) -> &str {
-        if self.member.name.is_empty() {
-            &self.member.email
-        } else {
-            &self.member.name
-        }
+        super::display_name(&self.member.name, &self.member.email)
     }
 }
 
@@ -555,11 +547,7 @@ pub async fn configure(
             },
         )
         .await?;
-    let who = if member.name.is_empty() {
-        member.email.clone()
-    } else {
-        member.name.clone()
-    };
+    let who = super::display_name(&member.name, &member.email).to_string();
     match result {
         Ok(()) => Ok(redirect_with(
             &session,
@@ -609,11 +597,7 @@ pub struct RemovePage {
 
 impl RemovePage {
     fn who(&self) -> &str {
-        if self.member.name.is_empty() {
-            &self.member.email
-        } else {
-            &self.member.name
-        }
+        super::display_name(&self.member.name, &self.member.email)
     }
 }
 

@@ -219,6 +219,15 @@ pub fn initials(name: &str) -> String {
         .collect()
 }
 
+/// What a person is called on the page: their name, or their email when they gave none.
+pub fn display_name<'a>(name: &'a str, email: &'a str) -> &'a str {
+    if name.is_empty() {
+        email
+    } else {
+        name
+    }
+}
+
 /// How an invite's email is doing, as a badge: words and class.
 pub fn delivery_words(d: &crate::db::models::outbox::Delivery) -> (&'static str, &'static str) {
     use crate::db::models::outbox::Delivery;

@@ -497,13 +497,15 @@ pub struct TeamPermissionsPage {
     error: Option<String>,
 }
 
+impl TeamMemberView {
+    fn label(&self) -> &str {
+        super::display_name(&self.name, &self.email)
+    }
+}
+
 impl TeamPermissionsPage {
     fn who(&self) -> &str {
-        if self.member.name.is_empty() {
-            &self.member.email
-        } else {
-            &self.member.name
-        }
+        super::display_name(&self.member.name, &self.member.email)
     }
 }
 
@@ -579,11 +581,7 @@ pub async fn configure(
             }
         })
         .await?;
-    let who = if member.name.is_empty() {
-        member.email.clone()
-    } else {
-        member.name.clone()
-    };
+    let who = super::display_name(&member.name, &member.email).to_string();
     match result {
         Ok(()) => Ok(redirect_with(
             &session,
@@ -619,11 +617,7 @@ pub struct TeamRemovePage {
 
 impl TeamRemovePage {
     fn who(&self) -> &str {
-        if self.member.name.is_empty() {
-            &self.member.email
-        } else {
-            &self.member.name
-        }
+        super::display_name(&self.member.name, &self.member.email)
     }
 }
 
