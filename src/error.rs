@@ -5,6 +5,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::db::DbError;
+use crate::usecases::ActionError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Missing, or belongs to another firm: the two must look the same.
@@ -19,6 +22,9 @@ pub enum AppError {
     Csrf,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The change clashes with the state of things (already invited, sent a moment ago).
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("too many requests")]
     TooManyRequests,
     #[error("service unavailable: {0}")]
@@ -27,11 +33,27 @@ pub enum AppError {
     Internal(String),
 }
 
-impl From<diesel::result::Error> for AppError {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
         match e {
-            diesel::result::Error::NotFound => AppError::NotFound,
-            other => AppError::Internal(format!("database: {other}")),
+            DbError::Query(diesel::result::Error::NotFound) => AppError::NotFound,
+            DbError::Unavailable(why) => AppError::Unavailable(why),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Domain outcomes become answers here, and only here.
+impl From<ActionError> for AppError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::NotFound => AppError::NotFound,
+            ActionError::Refused(why) => AppError::Forbidden(why.message()),
+            ActionError::Invalid(why) => AppError::BadRequest(why.into()),
+            ActionError::Conflict(c) => AppError::Conflict(c.message()),
+            // The invite pages answer these themselves; anywhere else they are not found.
+            ActionError::InviteEnded(_) => AppError::NotFound,
+            ActionError::Db(e) => e.into(),
         }
     }
 }
@@ -51,6 +73,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,6 +98,7 @@ impl ResponseError for AppError {
                 "For your security the form could not be accepted: it was opened in another session or is too old. Go back, reload the page and try again.",
             ),
             AppError::BadRequest(why) => ("That request could not be understood", why.as_str()),
+            AppError::Conflict(why) => ("That could not be done", why.as_str()),
             AppError::TooManyRequests => (
                 "Too many attempts",
                 "Please wait a minute before trying again.",

@@ -8,3 +8,4 @@ pub mod email;
 pub mod error;
 pub mod routes;
 pub mod startup;
+pub mod usecases;

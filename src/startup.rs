@@ -52,6 +52,13 @@ impl AppState {
     pub fn invite_ttl(&self) -> chrono::Duration {
         chrono::Duration::days(i64::from(self.settings.invite_ttl_days))
     }
+
+    pub fn invite_settings(&self) -> crate::usecases::InviteSettings {
+        crate::usecases::InviteSettings {
+            ttl: self.invite_ttl(),
+            key: self.invite_key.clone(),
+        }
+    }
 }
 
 pub struct Application {

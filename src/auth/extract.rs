@@ -37,7 +37,7 @@ async fn load_user(req: &HttpRequest) -> Result<CurrentUser, AppError> {
     let Some(uid) = super::session::user_id(&session) else {
         return Err(AppError::SignInRequired { next });
     };
-    match state.db.read(move |c| Ok(user::find(c, uid)?)).await? {
+    match state.db.read(move |c| user::find(c, uid)).await? {
         Some(u) => Ok(CurrentUser(u)),
         None => {
             super::session::sign_out(&session);
@@ -84,7 +84,7 @@ impl FromRequest for WorkspaceContext {
             let uid = user.user_id();
             let access = state
                 .db
-                .read(move |c| Ok(access::load(c, uid, ws)?))
+                .read(move |c| access::load(c, uid, ws))
                 .await?
                 .ok_or(AppError::NotFound)?;
             Ok(WorkspaceContext { user, access })
@@ -111,11 +111,33 @@ impl FromRequest for OrgContext {
             let uid = user.user_id();
             let membership = state
                 .db
-                .read(move |c| Ok(organization::membership(c, uid, org)?))
+                .read(move |c| organization::membership(c, uid, org))
                 .await?
                 .ok_or(AppError::NotFound)?;
             Ok(OrgContext { user, membership })
         })
+    }
+}
+
+/// A request on a page that exists both inside a client's workspace and on the firm's
+/// Team page (an invite's ⋯ actions): whichever the path names.
+pub enum PlaceContext {
+    Workspace(WorkspaceContext),
+    Team(OrgContext),
+}
+
+impl FromRequest for PlaceContext {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.match_info().get("ws").is_some() {
+            let fut = WorkspaceContext::from_request(req, payload);
+            Box::pin(async move { fut.await.map(PlaceContext::Workspace) })
+        } else {
+            let fut = OrgContext::from_request(req, payload);
+            Box::pin(async move { fut.await.map(PlaceContext::Team) })
+        }
     }
 }
 

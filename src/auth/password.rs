@@ -39,3 +39,10 @@ mod tests {
         assert!(!super::verify("x", "not a hash"));
     }
 }
+
+/// Hashes on a blocking thread: argon2 is slow on purpose and must not stall the executor.
+pub async fn hash_off_thread(password: crate::domain::Password) -> Result<String, AppError> {
+    actix_web::web::block(move || hash(password.expose()))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}

@@ -15,9 +15,21 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::{AppError, StartupError};
+use crate::error::StartupError;
 
 pub use diesel::result::Error as DieselError;
+
+/// What can go wrong in the data layer. It knows nothing of HTTP: the use cases wrap it,
+/// and one place at the edge (`crate::error`) turns it into an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("the database did not answer: {0}")]
+    Unavailable(String),
+    #[error("database: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("blocking task failed: {0}")]
+    Task(String),
+}
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -177,39 +189,61 @@ impl Db {
     }
 
     /// Answers when the database does (for /healthz).
-    pub async fn ping(&self) -> Result<(), AppError> {
-        self.read(|c| c.batch_execute("SELECT 1").map_err(AppError::from)).await
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.read(|c| c.batch_execute("SELECT 1")).await
     }
 
-    /// Runs read-only work on a blocking thread.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    /// Runs read-only queries on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+    {
+        self.read_with(move |c| f(c).map_err(DbError::from)).await
+    }
+
+    /// Runs read-only work that may end in a domain outcome of its own, on a blocking thread.
+    pub async fn read_with<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
         run_blocking(move || {
-            let mut conn = pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
+            let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
             f(&mut conn)
         })
         .await
     }
 
-    /// Runs a change as one transaction on a blocking thread. On SQLite writers queue on
-    /// one lock; on PostgreSQL the work itself locks the rows it must (see `models`).
-    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    /// Runs plain writes as one transaction on a blocking thread.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
+    {
+        self.transaction(move |c| f(c).map_err(DbError::from)).await
+    }
+
+    /// Runs a change as one transaction on a blocking thread: an `Err` (a domain outcome
+    /// of the caller's, or a database error) rolls it all back. On SQLite writers queue on
+    /// one lock; on PostgreSQL the work itself locks the rows it must (`models::lock_row`).
+    pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let this = self.clone();
         run_blocking(move || this.write_blocking(f)).await
     }
 
     /// The same as `write`, for code already on a blocking thread (the outbox worker).
-    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, AppError>
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, AppError>,
+        E: From<DbError> + From<diesel::result::Error>,
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
     {
         // The lock first: writers waiting their turn must not hold connections readers need.
         let _guard = if self.is_sqlite {
@@ -217,19 +251,20 @@ impl Db {
         } else {
             None
         };
-        let mut conn = self.pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
-        conn.transaction::<T, AppError, _>(|c| f(c))
+        let mut conn = self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
+        conn.transaction::<T, E, _>(|c| f(c))
     }
 }
 
-async fn run_blocking<T, F>(f: F) -> Result<T, AppError>
+async fn run_blocking<T, E, F>(f: F) -> Result<T, E>
 where
     T: Send + 'static,
-    F: FnOnce() -> Result<T, AppError> + Send + 'static,
+    E: From<DbError> + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
 {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
 }
 
 fn ensure_parent_dir(path: &Path) -> Result<(), StartupError> {

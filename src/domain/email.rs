@@ -61,6 +61,17 @@ pub struct EmailList {
 impl EmailList {
     pub const MAX: usize = 50;
 
+    /// The valid addresses, each once, in the order typed.
+    pub fn valid(&self) -> Vec<EmailAddress> {
+        self.entries
+            .iter()
+            .filter_map(|e| match e {
+                EmailListEntry::Valid(a) => Some(a.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn parse(input: &str) -> Result<EmailList, String> {
         let parts: Vec<&str> = input
             .split([',', ';', '\n', '\r'])

@@ -4,7 +4,7 @@ mod email;
 mod ids;
 mod money;
 mod names;
-pub mod permissions;
+pub mod access;
 mod roles;
 pub mod token;
 

@@ -8,6 +8,7 @@ use askama::Template;
 
 use crate::db::models::invite::InviteDetails;
 use crate::domain::token::InviteKey;
+use crate::domain::access::{SeatFacts, StaffFacts};
 use crate::domain::{OrgRole, WorkspaceRole};
 
 pub struct RenderedEmail {
@@ -53,7 +54,8 @@ pub fn invite_link(public_url: &str, key: &InviteKey, nonce: &str) -> String {
     format!("{public_url}/invites/{}", key.token_for(nonce).as_str())
 }
 
-/// "Admin", "Accountant", "Member" (workspace) or "Admin", "Manager", "Member" (team).
+/// The role of an invite in words and its description: a workspace role for an invite to
+/// a client, a firm role for one to the team.
 pub fn role_words(details: &InviteDetails) -> (&'static str, &'static str) {
     if details.workspace.is_some() {
         WorkspaceRole::parse(&details.role).map_or(("", ""), |r| (r.label(), r.description()))
@@ -62,28 +64,26 @@ pub fn role_words(details: &InviteDetails) -> (&'static str, &'static str) {
     }
 }
 
-/// "All entities", "Acme LLC and Acme Holdings", "All clients", …
+/// "All entities", "Acme LLC, Acme Holdings", "All clients", … The rules say which roles
+/// hold everything.
 pub fn access_words(details: &InviteDetails) -> String {
-    let (role, _) = role_words(details);
     if details.workspace.is_some() {
-        if role == "Admin" {
-            "All entities".into()
-        } else if details.access.is_empty() {
-            "No entities yet".into()
-        } else {
-            details.access.join(", ")
+        let all = WorkspaceRole::parse(&details.role).is_some_and(|r| SeatFacts::new(r, []).entities.is_all());
+        match (all, details.access.is_empty()) {
+            (true, _) => "All entities".into(),
+            (false, true) => "No entities yet".into(),
+            (false, false) => details.access.join(", "),
         }
-    } else if matches!(role, "Admin" | "Manager") {
-        "All clients".into()
     } else {
+        let all = OrgRole::parse(&details.role).is_some_and(|r| StaffFacts::new(r, [], false).clients.is_all());
         let mut parts = details.access.clone();
         if details.new_clients {
             parts.push("new clients as they are added".into());
         }
-        if parts.is_empty() {
-            "No clients yet".into()
-        } else {
-            parts.join(", ")
+        match (all, parts.is_empty()) {
+            (true, _) => "All clients".into(),
+            (false, true) => "No clients yet".into(),
+            (false, false) => parts.join(", "),
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use crate::db::models::outbox::{self, Claimed};
 use crate::db::models::{invite, now};
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::domain::token::InviteKey;
 use crate::domain::InviteId;
 use crate::error::{AppError, StartupError};
@@ -78,7 +78,7 @@ impl Mailer {
     pub async fn tick(&self) -> Result<usize, AppError> {
         let db = self.db.clone();
         let claimed = tokio::task::spawn_blocking(move || {
-            db.write_blocking(|c| Ok(outbox::claim_due(c, now(), lease(), BATCH)?))
+            db.write_blocking(|c| Ok::<_, DbError>(outbox::claim_due(c, now(), lease(), BATCH)?))
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
@@ -95,7 +95,7 @@ impl Mailer {
             Ok(Some(email)) => email,
             Ok(None) => {
                 // The invite was cancelled or accepted meanwhile: nothing to send.
-                let _ = self.db.write(move |c| Ok(outbox::mark_dropped(c, id)?)).await;
+                let _ = self.db.write(move |c| outbox::mark_dropped(c, id)).await;
                 return;
             }
             Err(e) => {
@@ -123,7 +123,7 @@ impl Mailer {
         };
         match result {
             Ok(()) => {
-                if let Err(e) = self.db.write(move |c| Ok(outbox::mark_sent(c, id)?)).await {
+                if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, id)).await {
                     tracing::error!(error = %e, outbox_id = id, "outbox: sent, but could not record it");
                 }
             }
@@ -137,7 +137,7 @@ impl Mailer {
         let (id, attempts) = (item.id, item.attempts);
         if let Err(e) = self
             .db
-            .write(move |c| Ok(outbox::mark_failed(c, id, attempts, &error, next, MAX_ATTEMPTS)?))
+            .write(move |c| outbox::mark_failed(c, id, attempts, &error, next, MAX_ATTEMPTS))
             .await
         {
             tracing::error!(error = %e, "outbox: could not record a failure");

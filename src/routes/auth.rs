@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::{redirect, render, render_with_status, safe_next, Layout};
 use crate::auth::extract::MaybeUser;
 use crate::auth::{password, session};
-use crate::db::models::organization;
-use crate::db::models::user::{self, CreateUserError};
+use crate::db::models::user;
+use crate::usecases::{self, ActionError};
 use crate::domain::{EmailAddress, Name, Password};
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -82,21 +82,8 @@ pub async fn signup(
             return signup_again(&session, form, errors, None);
         }
     };
-    let hash = web::block(move || password::hash(pw.expose()))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
-    let (e2, n2, f2) = (email.clone(), name.clone(), firm.clone());
-    let created = state
-        .db
-        .write(
-            move |c| match organization::sign_up(c, &e2, n2.as_str(), &hash, f2.as_str()) {
-                Ok(ids) => Ok(Ok(ids)),
-                Err(CreateUserError::EmailTaken) => Ok(Err(())),
-                Err(CreateUserError::Db(e)) => Err(e.into()),
-            },
-        )
-        .await?;
-    match created {
+    let hash = password::hash_off_thread(pw).await?;
+    match usecases::firm::sign_up(&state.db, email, name.clone(), hash, firm).await {
         Ok((uid, org)) => {
             session::sign_in(&session, uid);
             session::flash(
@@ -109,13 +96,14 @@ pub async fn signup(
             );
             Ok(redirect(&format!("/orgs/{org}/clients")))
         }
-        Err(()) => {
+        Err(ActionError::Conflict(c)) => {
             let errors = SignupErrors {
-                email: Some("An account with this email already exists. Log in instead.".into()),
+                email: Some(c.message()),
                 ..SignupErrors::default()
             };
             signup_again(&session, form, errors, None)
         }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -209,7 +197,7 @@ pub async fn login(
     }
     let generic = "That email and password do not match an account.";
     let user = match EmailAddress::parse(&form.email) {
-        Ok(email) => state.db.read(move |c| Ok(user::find_by_email(c, &email)?)).await?,
+        Ok(email) => state.db.read(move |c| user::find_by_email(c, &email)).await?,
         Err(_) => None,
     };
     let password = form.password.clone();

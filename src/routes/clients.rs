@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::{redirect_with, render, render_with_status, Layout, TimeWords};
 use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
-use crate::db::models::workspace::{self, AddClientError, ClientRow};
-use crate::domain::permissions::{org_allows, OrgAction};
+use crate::db::models::workspace::ClientRow;
+use crate::usecases::{firm, ActionError, Conflict};
 use crate::domain::Name;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -26,13 +26,12 @@ pub struct ClientsPage {
 }
 
 pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
-    let m = ctx.membership.clone();
-    let clients = state.db.read(move |c| Ok(workspace::clients_for(c, &m)?)).await?;
+    let clients = firm::clients(&state.db, &ctx.membership).await?;
     render(ClientsPage {
         l: Layout::org(&session, "Clients", &ctx.user, &ctx.membership, "clients"),
         org_id: ctx.membership.org_id.0,
         clients,
-        can_add: org_allows(ctx.membership.role, OrgAction::AddClient),
+        can_add: firm::may_add_client(&ctx.membership).is_ok(),
     })
 }
 
@@ -83,30 +82,22 @@ pub async fn add(
         Ok(n) => n,
         Err(e) => return again(e),
     };
-    let (org, actor, n) = (ctx.membership.org_id, ctx.user.user_id(), name.clone());
-    let added = state
-        .db
-        .write(move |c| match workspace::add_client(c, org, actor, n.as_str()) {
-            Ok(id) => Ok(Ok(id)),
-            Err(AddClientError::NameTaken) => Ok(Err(())),
-            Err(AddClientError::Db(e)) => Err(e.into()),
-        })
-        .await?;
-    match added {
+    let (org, actor) = (ctx.membership.org_id, ctx.user.user_id());
+    match firm::add_client(&state.db, actor, org, name.clone()).await {
         Ok(ws) => Ok(redirect_with(
             &session,
             &format!("/w/{ws}/entities"),
             FlashKind::Success,
             format!("Client {} added. Add its entities next.", name.as_str()),
         )),
-        Err(()) => again(format!("Your firm already has a client called {}.", name.as_str())),
+        Err(ActionError::Conflict(Conflict::NameTaken)) => {
+            again(format!("Your firm already has a client called {}.", name.as_str()))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
 fn require_add(ctx: &OrgContext) -> Result<(), AppError> {
-    if org_allows(ctx.membership.role, OrgAction::AddClient) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("Only firm Admins and Managers can add clients."))
-    }
+    firm::may_add_client(&ctx.membership)
+        .map_err(|_| AppError::Forbidden("Only firm Admins and Managers can add clients."))
 }

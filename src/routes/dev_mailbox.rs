@@ -41,7 +41,7 @@ fn require_dev(state: &AppState) -> Result<(), AppError> {
 
 pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require_dev(&state)?;
-    let rows = state.db.read(|c| Ok(outbox::recent(c, 100)?)).await?;
+    let rows = state.db.read(|c| outbox::recent(c, 100)).await?;
     let mails = rows
         .into_iter()
         .map(|r| MailView {

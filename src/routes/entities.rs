@@ -11,8 +11,10 @@ use super::{redirect, redirect_with, render, render_with_status, Layout, TimeWor
 use crate::auth::extract::path_id;
 use crate::auth::session::FlashKind;
 use crate::auth::WorkspaceContext;
-use crate::db::models::entity::{self, AddEntityError, Entity, EntitySummary, TransactionRow};
-use crate::domain::permissions::{workspace_allows, WorkspaceAction};
+use crate::db::models::entity::{Entity, EntitySummary, TransactionRow};
+use crate::domain::access::{self as rules, WorkspaceAction};
+use crate::usecases::firm::{self, NewTransaction};
+use crate::usecases::{ActionError, Conflict};
 use crate::domain::{format_amount, parse_amount, parse_date, EntityId, Name};
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -36,17 +38,14 @@ pub async fn list(
     session: Session,
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
-    let (ws, scope) = (ctx.access.workspace.id, ctx.access.entities.clone());
-    let entities = state
-        .db
-        .read(move |c| Ok(entity::visible_in(c, ws, scope.as_deref())?))
-        .await?;
+    let ws = ctx.access.workspace.id;
+    let entities = firm::entities(&state.db, &ctx.access).await?;
     render(EntitiesPage {
         l: Layout::workspace(&session, "Entities", &ctx.user, &ctx.access, "entities"),
         ws_id: ws.0,
         entities,
-        can_add: workspace_allows(ctx.access.role, WorkspaceAction::AddEntity),
-        all_entities: ctx.access.entities.is_none(),
+        can_add: rules::may(&ctx.access.standing, WorkspaceAction::AddEntity),
+        all_entities: ctx.access.standing.entities.is_all(),
     })
 }
 
@@ -97,27 +96,18 @@ pub async fn add(
         Ok(n) => n,
         Err(e) => return again(e),
     };
-    let ws = ctx.access.workspace.clone();
-    let (actor, n) = (ctx.user.user_id(), name.clone());
-    let added = state
-        .db
-        .write(move |c| match entity::add(c, ws.org_id, ws.id, actor, n.as_str()) {
-            Ok(id) => Ok(Ok(id)),
-            Err(AddEntityError::NameTaken) => Ok(Err(())),
-            Err(AddEntityError::Db(e)) => Err(e.into()),
-        })
-        .await?;
-    match added {
+    let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
+    match firm::add_entity(&state.db, actor, ws, name.clone()).await {
         Ok(id) => Ok(redirect_with(
             &session,
-            &format!("/w/{}/entities/{id}", ctx.access.workspace.id),
+            &format!("/w/{ws}/entities/{id}"),
             FlashKind::Success,
             format!("Entity {} added.", name.as_str()),
         )),
-        Err(()) => again(format!(
-            "This workspace already has an entity called {}.",
-            name.as_str()
-        )),
+        Err(ActionError::Conflict(Conflict::NameTaken)) => {
+            again(format!("This workspace already has an entity called {}.", name.as_str()))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -157,15 +147,7 @@ impl BooksPage {
 /// The entity, if the caller may read its books; otherwise not found.
 async fn visible_entity(state: &AppState, req: &HttpRequest, ctx: &WorkspaceContext) -> Result<Entity, AppError> {
     let id = EntityId(path_id(req, "entity")?);
-    if !ctx.access.can_see_entity(id) {
-        return Err(AppError::NotFound);
-    }
-    let ws = ctx.access.workspace.id;
-    state
-        .db
-        .read(move |c| Ok(entity::find_in(c, ws, id)?))
-        .await?
-        .ok_or(AppError::NotFound)
+    Ok(firm::entity(&state.db, &ctx.access, id).await?)
 }
 
 async fn books_page(
@@ -177,7 +159,7 @@ async fn books_page(
     errors: TransactionErrors,
 ) -> Result<BooksPage, AppError> {
     let id = entity.id;
-    let transactions = state.db.read(move |c| Ok(entity::transactions_of(c, id)?)).await?;
+    let transactions = firm::books(&state.db, id).await?;
     let total = format_amount(transactions.iter().map(|t| t.amount_cents).sum());
     Ok(BooksPage {
         l: Layout::workspace(session, entity.name.clone(), &ctx.user, &ctx.access, "entities"),
@@ -185,7 +167,7 @@ async fn books_page(
         entity,
         transactions,
         total,
-        can_add: workspace_allows(ctx.access.role, WorkspaceAction::AddTransaction),
+        can_add: rules::may(&ctx.access.standing, WorkspaceAction::AddTransaction),
         input,
         errors,
     })
@@ -245,20 +227,12 @@ pub async fn add_transaction(
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
-    let (id, actor) = (entity.id, ctx.user.user_id());
-    state
-        .db
-        .write(move |c| {
-            Ok(entity::add_transaction(
-                c,
-                id,
-                actor,
-                date,
-                description.as_str(),
-                amount,
-            )?)
-        })
-        .await?;
+    let t = NewTransaction {
+        date,
+        description,
+        amount_cents: amount,
+    };
+    firm::add_transaction(&state.db, ctx.user.user_id(), ctx.access.workspace.id, entity.id, t).await?;
     Ok(redirect_with(
         &session,
         &format!("/w/{}/entities/{}", ctx.access.workspace.id, entity.id),
@@ -268,7 +242,7 @@ pub async fn add_transaction(
 }
 
 fn require(ctx: &WorkspaceContext, action: WorkspaceAction) -> Result<(), AppError> {
-    if workspace_allows(ctx.access.role, action) {
+    if rules::may(&ctx.access.standing, action) {
         Ok(())
     } else {
         Err(AppError::Forbidden("Your role in this workspace does not allow this."))

@@ -11,10 +11,12 @@ use super::{encode_query, redirect, redirect_with, render, render_with_status, L
 use crate::auth::extract::MaybeUser;
 use crate::auth::session::FlashKind;
 use crate::auth::{password, session};
-use crate::db::models::invite::{self, AcceptError, Accepted, InviteDetails};
-use crate::db::models::user::{self, CreateUserError, User};
+use crate::db::models::invite::{AcceptError, Accepted, InviteDetails};
+use crate::db::models::user::User;
 use crate::domain::token::InviteToken;
-use crate::domain::{Name, Password};
+use crate::domain::{EmailAddress, Name, Password, UserId};
+use crate::usecases::invites::{self, Lookup};
+use crate::usecases::ActionError;
 use crate::email::{access_words, role_words};
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -115,55 +117,35 @@ fn accepted_url(to: Accepted) -> String {
     }
 }
 
-/// What an invite link finds.
-enum Lookup {
+/// What an invite link finds, as a page: pending (its landing page) or ended.
+enum Found {
     Pending(InviteToken, Box<InviteDetails>),
     /// Not usable: its own page, unless the viewer is the one who accepted it, who simply
     /// goes where it leads.
     Ended {
         status: StatusCode,
         words: (&'static str, &'static str),
-        accepted_by: Option<i64>,
+        accepted_by: Option<UserId>,
         leads_to: String,
     },
 }
 
-async fn look_up(state: &AppState, token: &str) -> Result<Lookup, AppError> {
-    let unknown = Lookup::Ended {
-        status: StatusCode::NOT_FOUND,
-        words: UNKNOWN,
-        accepted_by: None,
-        leads_to: "/".into(),
-    };
-    let Some(token) = InviteToken::parse(token) else {
-        return Ok(unknown);
-    };
-    let t = token.clone();
-    let found = state
-        .db
-        .read(move |c| match invite::find_by_token(c, &t)? {
-            Some(inv) => Ok(Some(invite::details(c, inv)?)),
-            None => Ok(None),
-        })
-        .await?;
-    let Some(d) = found else {
-        return Ok(unknown);
-    };
-    let leads_to = match d.workspace {
-        Some((ws, _)) => format!("/w/{ws}/entities"),
-        None => "/".to_string(),
-    };
-    let ended = |status, words, accepted_by| Lookup::Ended {
+async fn look_up(state: &AppState, token: &str) -> Result<Found, AppError> {
+    let ended = |status, words, accepted_by, leads_to: String| Found::Ended {
         status,
         words,
         accepted_by,
-        leads_to: leads_to.clone(),
+        leads_to,
     };
-    Ok(match d.state.as_str() {
-        invite::CANCELLED => ended(StatusCode::GONE, CANCELLED, None),
-        invite::ACCEPTED => ended(StatusCode::GONE, USED, d.accepted_by),
-        _ if d.expires_at <= crate::db::models::now() => ended(StatusCode::GONE, EXPIRED, None),
-        _ => Lookup::Pending(token, Box::new(d)),
+    let Some(token) = InviteToken::parse(token) else {
+        return Ok(ended(StatusCode::NOT_FOUND, UNKNOWN, None, "/".into()));
+    };
+    Ok(match invites::look_up(&state.db, token.clone()).await? {
+        Lookup::Pending(d) => Found::Pending(token, d),
+        Lookup::Unknown => ended(StatusCode::NOT_FOUND, UNKNOWN, None, "/".into()),
+        Lookup::Cancelled => ended(StatusCode::GONE, CANCELLED, None, "/".into()),
+        Lookup::Expired => ended(StatusCode::GONE, EXPIRED, None, "/".into()),
+        Lookup::Used { accepted_by, leads_to } => ended(StatusCode::GONE, USED, accepted_by, accepted_url(leads_to)),
     })
 }
 
@@ -175,17 +157,17 @@ pub async fn landing(
 ) -> Result<HttpResponse, AppError> {
     let user = user.0;
     match look_up(&state, &token).await? {
-        Lookup::Ended {
+        Found::Ended {
             accepted_by: Some(by),
             leads_to,
             ..
-        } if user.as_ref().is_some_and(|u| u.id == by) => Ok(redirect(&leads_to)),
-        Lookup::Ended {
+        } if user.as_ref().is_some_and(|u| u.user_id() == by) => Ok(redirect(&leads_to)),
+        Found::Ended {
             status,
             words: (heading, message),
             ..
         } => ended(&session, user.as_ref(), status, heading, message),
-        Lookup::Pending(token, d) => {
+        Found::Pending(token, d) => {
             let viewer = match &user {
                 None => Viewer::SignedOut,
                 Some(u) if u.email == d.email => Viewer::Invited,
@@ -220,7 +202,7 @@ fn accept_error(session: &Session, user: Option<&User>, e: AcceptError) -> Resul
                 "Log out, then open the link again and log in with the address the invite was sent to.",
             ),
         ),
-        AcceptError::Db(e) => return Err(e.into()),
+        AcceptError::Db(e) => return Err(crate::db::DbError::from(e).into()),
     };
     ended(session, user, status, heading, message)
 }
@@ -232,30 +214,21 @@ pub async fn accept(
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
-        return Ok(redirect(&format!(
-            "/login?next={}",
-            encode_query(&format!("/invites/{token}"))
-        )));
+        let next = encode_query(&format!("/invites/{token}"));
+        return Ok(redirect(&format!("/login?next={next}")));
     };
     let Some(token) = InviteToken::parse(&token) else {
         return accept_error(&session, Some(&user), AcceptError::Unknown);
     };
-    let u = user.clone();
-    let result = state
-        .db
-        .write(move |c| match invite::accept(c, &token, &u) {
-            Err(AcceptError::Db(e)) => Err(e.into()),
-            other => Ok(other),
-        })
-        .await?;
-    match result {
+    match invites::accept(&state.db, token, user.clone()).await {
         Ok(to) => Ok(redirect_with(
             &session,
             &accepted_url(to),
             FlashKind::Success,
             "Invite accepted. Welcome!",
         )),
-        Err(e) => accept_error(&session, Some(&user), e),
+        Err(ActionError::InviteEnded(e)) => accept_error(&session, Some(&user), e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -280,86 +253,59 @@ pub async fn register(
         return accept(state, session, token, user).await;
     }
     let (token, details) = match look_up(&state, &token).await? {
-        Lookup::Pending(token, details) => (token, details),
-        Lookup::Ended {
-            status,
-            words: (heading, message),
-            ..
-        } => return ended(&session, None, status, heading, message),
+        Found::Pending(token, details) => (token, details),
+        Found::Ended { status, words, .. } => return ended(&session, None, status, words.0, words.1),
     };
     let form = form.into_inner();
-    let again = |errors: RegisterErrors| {
-        render_with_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            LandingPage {
-                l: Layout::public(&session, "You're invited", None),
-                token: token.as_str().to_string(),
-                invite: InviteSummary::from(&details),
-                viewer: Viewer::SignedOut,
-                name: form.name.clone(),
-                errors,
-            },
-        )
+    let (name, pw) = match parse_account(&form) {
+        Ok(ok) => ok,
+        Err(errors) => return register_again(&session, &token, &details, &form, errors),
     };
-    let (name, pw) = match (Name::parse(&form.name, "name", 100), Password::parse(&form.password)) {
-        (Ok(n), Ok(p)) => (n, p),
-        (n, p) => {
-            return again(RegisterErrors {
-                name: n.err(),
-                password: p.err(),
-                form: None,
-            })
-        }
-    };
-    let hash = web::block(move || password::hash(pw.expose()))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
-    let email = crate::domain::EmailAddress::from_trusted(details.email.clone());
-    let t = token.clone();
-    let result = state
-        .db
-        .write(move |c| {
-            // Checked first, so that a refused invite creates no account.
-            match invite::acceptable(c, &t, email.as_str(), None) {
-                Ok(_) => {}
-                Err(AcceptError::Db(e)) => return Err(e.into()),
-                Err(refused) => return Ok(Err(Refused::Invite(refused))),
-            }
-            let uid = match user::create(c, &email, name.as_str(), &hash) {
-                Ok(uid) => uid,
-                Err(CreateUserError::EmailTaken) => return Ok(Err(Refused::EmailTaken)),
-                Err(CreateUserError::Db(e)) => return Err(e.into()),
-            };
-            let new_user = user::find(c, uid)?.ok_or(AppError::NotFound)?;
-            match invite::accept(c, &t, &new_user) {
-                Ok(to) => Ok(Ok((uid, to))),
-                Err(AcceptError::Db(e)) => Err(e.into()),
-                // Cannot happen after the check above, in the same transaction; if it did,
-                // the error rolls the new account back.
-                Err(other) => Err(AppError::Internal(format!("invite changed during sign-up: {other:?}"))),
-            }
-        })
-        .await?;
-    match result {
+    let hash = password::hash_off_thread(pw).await?;
+    let email = EmailAddress::from_trusted(details.email.clone());
+    match invites::create_account_and_accept(&state.db, token.clone(), email, name, hash).await {
         Ok((uid, to)) => {
             session::sign_in(&session, uid);
-            Ok(redirect_with(
-                &session,
-                &accepted_url(to),
-                FlashKind::Success,
-                "Your account is ready and the invite is accepted. Welcome!",
-            ))
+            let message = "Your account is ready and the invite is accepted. Welcome!";
+            Ok(redirect_with(&session, &accepted_url(to), FlashKind::Success, message))
         }
-        Err(Refused::EmailTaken) => again(RegisterErrors {
-            form: Some("An account with this email already exists. Log in to accept the invite.".into()),
-            ..RegisterErrors::default()
-        }),
-        Err(Refused::Invite(e)) => accept_error(&session, None, e),
+        Err(ActionError::Conflict(c)) => {
+            let errors = RegisterErrors { form: Some(c.message()), ..RegisterErrors::default() };
+            register_again(&session, &token, &details, &form, errors)
+        }
+        Err(ActionError::InviteEnded(e)) => accept_error(&session, None, e),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Why creating an account from an invite did not go through.
-enum Refused {
-    EmailTaken,
-    Invite(AcceptError),
+/// The name and password of the account form.
+fn parse_account(form: &RegisterForm) -> Result<(Name, Password), RegisterErrors> {
+    match (Name::parse(&form.name, "name", 100), Password::parse(&form.password)) {
+        (Ok(n), Ok(p)) => Ok((n, p)),
+        (n, p) => Err(RegisterErrors {
+            name: n.err(),
+            password: p.err(),
+            form: None,
+        }),
+    }
+}
+
+fn register_again(
+    session: &Session,
+    token: &InviteToken,
+    details: &InviteDetails,
+    form: &RegisterForm,
+    errors: RegisterErrors,
+) -> Result<HttpResponse, AppError> {
+    render_with_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        LandingPage {
+            l: Layout::public(session, "You're invited", None),
+            token: token.as_str().to_string(),
+            invite: InviteSummary::from(details),
+            viewer: Viewer::SignedOut,
+            name: form.name.clone(),
+            errors,
+        },
+    )
 }

@@ -1,4 +1,5 @@
-//! Settings → Members: the people of a client's workspace, their invites, and the ⋯ actions.
+//! Settings → Members: the people of a client's workspace, their invites, and the ⋯ actions
+//! on members (the invites' own ⋯ actions are in `invite_actions`).
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -7,31 +8,29 @@ use askama::Template;
 
 use super::form::FormFields;
 #[allow(unused_imports)]
-use super::{delivery_words, redirect, redirect_with, render, render_with_status, InviteLinkPage, Layout, TimeWords};
+use super::{delivery_words, redirect, redirect_with, render, render_with_status, Layout, TimeWords};
 use crate::auth::extract::path_id;
 use crate::auth::session::FlashKind;
 use crate::auth::WorkspaceContext;
 use crate::db::models::audit::{self, AuditAction, EventRow};
-use crate::db::models::entity::{self, Entity};
-use crate::db::models::invite::{self, Invite, NewInvite, NewInviteError, ResendError};
-use crate::db::models::members::{self, Member, MemberError, MemberRow};
-use crate::domain::permissions::{workspace_allows, WorkspaceAction};
-use crate::domain::{EmailAddress, EntityId, InviteId, UserId, WorkspaceRole};
+use crate::db::models::entity::Entity;
+use crate::domain::access::{self as rules, Kind, Refusal, WorkspaceAction};
+use crate::domain::{EmailAddress, EntityId, UserId, WorkspaceRole};
 use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::usecases::members::{self as uc, InviteLine, InviteRequest, MemberLine, Shown, Target};
+use crate::usecases::{ActionError, Conflict};
 
 fn members_url(ctx: &WorkspaceContext) -> String {
     format!("/w/{}/settings/members", ctx.access.workspace.id)
 }
 
 fn require(ctx: &WorkspaceContext, action: WorkspaceAction) -> Result<(), AppError> {
-    if workspace_allows(ctx.access.role, action) {
+    if rules::may(&ctx.access.standing, action) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(
-            "Your role in this workspace does not allow this. Ask a workspace Admin.",
-        ))
+        Err(AppError::Forbidden(Refusal::Role.message()))
     }
 }
 
@@ -40,22 +39,30 @@ pub async fn settings_home(ctx: WorkspaceContext) -> Result<HttpResponse, AppErr
     Ok(redirect(&members_url(&ctx)))
 }
 
-/// "All entities", "Acme LLC", "Acme LLC, Acme Holdings, +2 more".
-fn access_summary(entities: &Option<Vec<Entity>>) -> (String, String) {
-    match entities {
-        None => ("All entities".into(), "All current and future entities".into()),
-        Some(list) if list.is_empty() => ("No entities".into(), "No entities".into()),
-        Some(list) => {
-            let names: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
-            let full = names.join(", ");
-            let short = if names.len() > 2 {
-                format!("{}, +{} more", names[..2].join(", "), names.len() - 2)
-            } else {
-                full.clone()
-            };
-            (short, full)
-        }
+/// Entity access in words: short for the table, full for its tooltip.
+/// "All entities"; "Acme LLC, Acme Holdings, +2 more"; "Acme LLC, +2 entities you cannot see".
+fn access_words(s: &Shown) -> (String, String) {
+    if s.all {
+        return ("All entities".into(), "All current and future entities".into());
     }
+    let hidden = match s.hidden {
+        0 => None,
+        1 => Some("1 entity you cannot see".to_string()),
+        n => Some(format!("{n} entities you cannot see")),
+    };
+    let full = match (s.names.is_empty(), &hidden) {
+        (true, None) => "No entities".to_string(),
+        (true, Some(h)) => h.clone(),
+        (false, None) => s.names.join(", "),
+        (false, Some(h)) => format!("{}, +{h}", s.names.join(", ")),
+    };
+    let short = if s.names.len() > 2 {
+        let more = s.names.len() - 2 + s.hidden;
+        format!("{}, +{more} more", s.names[..2].join(", "))
+    } else {
+        full.clone()
+    };
+    (short, full)
 }
 
 pub struct MemberView {
@@ -65,7 +72,10 @@ pub struct MemberView {
     role: &'static str,
     access: String,
     access_full: String,
+    /// "Firm Admin", "Firm Manager", "Firm Member" for the firm's staff.
     staff: Option<&'static str>,
+    /// Firm Admins and Managers: their access is managed on the Team page only.
+    managed_on_team: bool,
     invited_by: Option<String>,
     since: chrono::NaiveDateTime,
     can_configure: bool,
@@ -77,21 +87,67 @@ impl MemberView {
     fn label(&self) -> &str {
         super::display_name(&self.name, &self.email)
     }
+
+    fn new(m: MemberLine, me: UserId) -> MemberView {
+        let (access, access_full) = access_words(&m.access);
+        let (staff, managed_on_team) = match m.kind {
+            Kind::Client => (None, false),
+            Kind::FirmLead(r) => (Some(if r == crate::domain::OrgRole::Admin { "Firm Admin" } else { "Firm Manager" }), true),
+            Kind::FirmMember => (Some("Firm Member"), false),
+        };
+        MemberView {
+            user_id: m.user.0,
+            role: m.role.label(),
+            staff,
+            managed_on_team,
+            can_configure: m.can_configure,
+            can_remove: m.can_remove,
+            is_you: m.user == me,
+            name: m.name,
+            email: m.email,
+            invited_by: m.invited_by,
+            since: m.since,
+            access,
+            access_full,
+        }
+    }
 }
 
+/// A pending invite's row, on the Members and Team pages alike.
 pub struct InviteView {
-    id: i64,
-    email: String,
-    role: &'static str,
-    access: String,
-    access_full: String,
-    invited_by: String,
-    sent: chrono::NaiveDateTime,
-    expires: chrono::NaiveDateTime,
-    expired: bool,
-    delivery: (&'static str, &'static str),
-    can_manage: bool,
-    link: String,
+    pub id: i64,
+    pub email: String,
+    pub role: &'static str,
+    pub access: String,
+    pub access_full: String,
+    pub invited_by: String,
+    pub sent: chrono::NaiveDateTime,
+    pub expires: chrono::NaiveDateTime,
+    pub expired: bool,
+    pub delivery: (&'static str, &'static str),
+    pub can_manage: bool,
+    /// The link, for the ⋯ menu's "Copy invite link" (empty for those who may not copy it).
+    pub link: String,
+}
+
+impl InviteView {
+    fn new(state: &AppState, i: InviteLine) -> InviteView {
+        let (access, access_full) = access_words(&i.access);
+        InviteView {
+            id: i.id.0,
+            role: i.role.label(),
+            access,
+            access_full,
+            invited_by: i.invited_by,
+            sent: i.created_at,
+            expires: i.expires_at,
+            expired: i.expires_at <= crate::db::models::now(),
+            delivery: delivery_words(&i.delivery),
+            can_manage: i.can_manage,
+            link: i.nonce.map(|n| invite_link(&state.public_url, &state.invite_key, &n)).unwrap_or_default(),
+            email: i.email,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -102,6 +158,8 @@ pub struct MembersPage {
     ws_name: String,
     members: Vec<MemberView>,
     invites: Vec<InviteView>,
+    /// Where the ⋯ actions of the invite rows live.
+    invites_base: String,
     can_invite: bool,
     can_view_activity: bool,
 }
@@ -111,68 +169,17 @@ pub async fn list(
     session: Session,
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
-    require(&ctx, WorkspaceAction::ViewMembers)?;
-    let ws = ctx.access.workspace.clone();
-    let data = state.db.read(move |c| Ok(members::list(c, &ws)?)).await?;
-    let me = ctx.user.id;
-    let role = ctx.access.role;
-    let now = crate::db::models::now();
-    let members = data
-        .members
-        .into_iter()
-        .map(|m: MemberRow| {
-            let (access, access_full) = access_summary(&m.entities);
-            let manage = workspace_allows(role, WorkspaceAction::ManageMember(m.role));
-            MemberView {
-                user_id: m.user_id.0,
-                access,
-                access_full,
-                role: m.role.label(),
-                staff: m.staff.map(|r| r.label()),
-                can_configure: manage,
-                can_remove: manage && m.staff.is_none(),
-                is_you: m.user_id.0 == me,
-                name: m.name,
-                email: m.email,
-                invited_by: m.invited_by,
-                since: m.since,
-            }
-        })
-        .collect();
-    let invites = data
-        .invites
-        .into_iter()
-        .map(|i| {
-            let (access, access_full) = access_summary(&i.entities);
-            let can_manage = workspace_allows(role, WorkspaceAction::ManageMember(i.role));
-            InviteView {
-                id: i.id.0,
-                access,
-                access_full,
-                role: i.role.label(),
-                invited_by: i.invited_by,
-                sent: i.created_at,
-                expires: i.expires_at,
-                expired: i.expires_at <= now,
-                delivery: delivery_words(&i.delivery),
-                can_manage,
-                link: if can_manage {
-                    invite_link(&state.public_url, &state.invite_key, &i.nonce)
-                } else {
-                    String::new()
-                },
-                email: i.email,
-            }
-        })
-        .collect();
+    let data = uc::list(&state.db, &ctx.access).await?;
+    let me = ctx.user.user_id();
     render(MembersPage {
         l: Layout::workspace(&session, "Members", &ctx.user, &ctx.access, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
-        members,
-        invites,
-        can_invite: workspace_allows(role, WorkspaceAction::GrantRole(WorkspaceRole::Member)),
-        can_view_activity: workspace_allows(role, WorkspaceAction::ViewActivity),
+        members: data.members.into_iter().map(|m| MemberView::new(m, me)).collect(),
+        invites: data.invites.into_iter().map(|i| InviteView::new(&state, i)).collect(),
+        invites_base: format!("/w/{}/settings/invites", ctx.access.workspace.id),
+        can_invite: rules::may(&ctx.access.standing, WorkspaceAction::Invite),
+        can_view_activity: rules::may(&ctx.access.standing, WorkspaceAction::ViewActivity),
     })
 }
 
@@ -188,29 +195,35 @@ pub struct EntityOption {
     checked: bool,
 }
 
-/// The role choices the caller may give: nobody grants a role above their own.
-fn role_options(actor: WorkspaceRole) -> Vec<RoleOption> {
-    WorkspaceRole::ALL
-        .into_iter()
-        .filter(|r| workspace_allows(actor, WorkspaceAction::GrantRole(*r)))
-        .map(|r| RoleOption {
-            value: r.as_str(),
-            label: r.label(),
-            description: r.description(),
-        })
-        .collect()
+/// The role and entity choices of the invite and Configure forms: only what the caller may give.
+pub struct Choices {
+    role: String,
+    roles: Vec<RoleOption>,
+    entities: Vec<EntityOption>,
 }
 
-/// The entities the caller may grant: the ones they can see themselves.
-fn entity_options(ctx: &WorkspaceContext, all: Vec<Entity>, checked: &[EntityId]) -> Vec<EntityOption> {
-    all.into_iter()
-        .filter(|e| ctx.access.can_see_entity(e.id))
-        .map(|e| EntityOption {
-            checked: checked.contains(&e.id),
-            id: e.id.0,
-            name: e.name,
-        })
-        .collect()
+impl Choices {
+    fn new(ctx: &WorkspaceContext, grantable: Vec<Entity>, role: &str, checked: &[EntityId]) -> Choices {
+        Choices {
+            role: role.to_string(),
+            roles: rules::roles_to_offer(&ctx.access.standing)
+                .into_iter()
+                .map(|r| RoleOption {
+                    value: r.as_str(),
+                    label: r.label(),
+                    description: r.description(),
+                })
+                .collect(),
+            entities: grantable
+                .into_iter()
+                .map(|e| EntityOption {
+                    checked: checked.contains(&e.id),
+                    id: e.id.0,
+                    name: e.name,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -231,14 +244,12 @@ pub struct InvitePage {
     ws_id: i64,
     ws_name: String,
     email: String,
-    role: String,
-    roles: Vec<RoleOption>,
-    entities: Vec<EntityOption>,
+    choices: Choices,
     errors: InviteErrors,
     existing: Option<Existing>,
 }
 
-/// What the invite form holds when it is shown again.
+/// What the invite form holds when it is shown (again).
 struct InviteInput {
     email: String,
     role: String,
@@ -253,17 +264,13 @@ async fn invite_page(
     errors: InviteErrors,
     existing: Option<Existing>,
 ) -> Result<InvitePage, AppError> {
-    let InviteInput { email, role, checked } = input;
-    let ws = ctx.access.workspace.id;
-    let all = state.db.read(move |c| Ok(entity::all_in(c, ws)?)).await?;
+    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     Ok(InvitePage {
         l: Layout::workspace(session, "Add team", &ctx.user, &ctx.access, "settings"),
-        ws_id: ws.0,
+        ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
-        email,
-        role,
-        roles: role_options(ctx.access.role),
-        entities: entity_options(ctx, all, &checked),
+        choices: Choices::new(ctx, grantable, &input.role, &input.checked),
+        email: input.email,
         errors,
         existing,
     })
@@ -274,57 +281,47 @@ pub async fn invite_form(
     session: Session,
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
-    require(&ctx, WorkspaceAction::GrantRole(WorkspaceRole::Member))?;
-    render(
-        invite_page(
-            &state,
-            &session,
-            &ctx,
-            InviteInput {
-                email: String::new(),
-                role: "member".into(),
-                checked: Vec::new(),
-            },
-            InviteErrors::default(),
-            None,
-        )
-        .await?,
-    )
+    require(&ctx, WorkspaceAction::Invite)?;
+    let input = InviteInput {
+        email: String::new(),
+        role: "member".into(),
+        checked: Vec::new(),
+    };
+    render(invite_page(&state, &session, &ctx, input, InviteErrors::default(), None).await?)
 }
 
-/// Checks a requested role and entity set against roles.md: a forged role or a foreign
-/// entity is a bad request; a role or entity above the caller's own is forbidden.
-fn check_grant(
-    ctx: &WorkspaceContext,
-    role: &str,
-    entities: &[i64],
-    all: &[Entity],
-) -> Result<(WorkspaceRole, Vec<EntityId>), AppError> {
-    let role = WorkspaceRole::parse(role).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
-    if !workspace_allows(ctx.access.role, WorkspaceAction::GrantRole(role)) {
-        return Err(AppError::Forbidden(
-            "Only a workspace Admin can give someone the Admin role.",
-        ));
+/// A role from a form: missing is a message on the form; anything but the three roles is forged.
+fn parse_role(form: &FormFields) -> Result<Option<WorkspaceRole>, AppError> {
+    if !form.has("role") {
+        return Ok(None);
     }
-    let entities: Vec<EntityId> = entities.iter().copied().map(EntityId).collect();
-    if entities.iter().any(|e| !all.iter().any(|a| a.id == *e)) {
-        return Err(AppError::BadRequest(
-            "One of the chosen entities is not in this workspace.".into(),
-        ));
-    }
-    if entities.iter().any(|e| !ctx.access.can_see_entity(*e)) {
-        return Err(AppError::Forbidden(
-            "You can only give access to entities you have access to yourself.",
-        ));
-    }
-    Ok((
-        role,
-        if role == WorkspaceRole::Admin {
-            Vec::new()
-        } else {
-            entities
-        },
-    ))
+    WorkspaceRole::parse(form.get("role"))
+        .map(Some)
+        .ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))
+}
+
+fn entity_ids(form: &FormFields) -> Result<Vec<EntityId>, AppError> {
+    Ok(form.ids("entity")?.into_iter().map(EntityId).collect())
+}
+
+/// The invite form, parsed: the request, or the form again with what is wrong.
+fn parse_invite(form: &FormFields) -> Result<Result<InviteRequest, (InviteInput, InviteErrors)>, AppError> {
+    let (role, entities) = (parse_role(form)?, entity_ids(form)?);
+    let input = InviteInput {
+        email: form.get("email").to_string(),
+        role: role.map_or("", |r| r.as_str()).to_string(),
+        checked: entities.clone(),
+    };
+    Ok(match (EmailAddress::parse(form.get("email")), role) {
+        (Ok(email), Some(role)) => Ok(InviteRequest { email, role, entities }),
+        (email, role) => Err((
+            input,
+            InviteErrors {
+                email: email.err().map(String::from),
+                role: role.is_none().then(|| "Choose a role.".to_string()),
+            },
+        )),
+    })
 }
 
 pub async fn invite(
@@ -333,134 +330,39 @@ pub async fn invite(
     ctx: WorkspaceContext,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    require(&ctx, WorkspaceAction::GrantRole(WorkspaceRole::Member))?;
-    let form = FormFields::parse(&body)?;
-    let ws = ctx.access.workspace.clone();
-    let ws_id = ws.id;
-    let all = state.db.read(move |c| Ok(entity::all_in(c, ws_id)?)).await?;
-    if !form.has("role") {
-        let errors = InviteErrors {
-            role: Some("Choose a role.".into()),
-            ..Default::default()
-        };
-        let page = invite_page(
-            &state,
-            &session,
-            &ctx,
-            InviteInput {
-                email: form.get("email").into(),
-                role: String::new(),
-                checked: Vec::new(),
-            },
-            errors,
-            None,
-        )
-        .await?;
-        return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
-    }
-    let (role, entities) = check_grant(&ctx, form.get("role"), &form.ids("entity")?, &all)?;
-    let email = match EmailAddress::parse(form.get("email")) {
-        Ok(e) => e,
-        Err(msg) => {
-            let errors = InviteErrors {
-                email: Some(msg.into()),
-                ..Default::default()
-            };
-            let page = invite_page(
-                &state,
-                &session,
-                &ctx,
-                InviteInput {
-                    email: form.get("email").into(),
-                    role: role.as_str().into(),
-                    checked: entities,
-                },
-                errors,
-                None,
-            )
-            .await?;
+    require(&ctx, WorkspaceAction::Invite)?;
+    let req = match parse_invite(&FormFields::parse(&body)?)? {
+        Ok(req) => req,
+        Err((input, errors)) => {
+            let page = invite_page(&state, &session, &ctx, input, errors, None).await?;
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
-    let names: Vec<&str> = all
-        .iter()
-        .filter(|e| entities.contains(&e.id))
-        .map(|e| e.name.as_str())
-        .collect();
-    let detail = if role == WorkspaceRole::Admin {
-        "as Admin, all entities".to_string()
-    } else if names.is_empty() {
-        format!("as {}, no entities", role.label())
-    } else {
-        format!("as {}, {}", role.label(), names.join(", "))
+    let email = req.email.to_string();
+    let input = InviteInput {
+        email: email.clone(),
+        role: req.role.as_str().into(),
+        checked: req.entities.clone(),
     };
-    let (actor, ttl, key) = (ctx.user.user_id(), state.invite_ttl(), state.invite_key.clone());
-    let (em, ents) = (email.clone(), entities.clone());
-    let created = state
-        .db
-        .write(move |c| {
-            let new = NewInvite {
-                org: ws.org_id,
-                workspace: Some(&ws),
-                email: &em,
-                role: role.as_str(),
-                entities: &ents,
-                clients: &[],
-                new_clients: false,
-                inviter: actor,
-                ttl,
-                key: &key,
-                detail,
-            };
-            match invite::create(c, new) {
-                Ok(id) => Ok(Ok(id)),
-                Err(NewInviteError::AlreadyMember) => Ok(Err(Existing::Member)),
-                Err(NewInviteError::AlreadyInvited(id)) => Ok(Err(Existing::Invited(id.0))),
-                Err(NewInviteError::Db(e)) => Err(e.into()),
-            }
-        })
-        .await?;
-    match created {
-        Ok(_) => {
-            state.wake_mailer();
-            Ok(redirect_with(
-                &session,
-                &members_url(&ctx),
-                FlashKind::Success,
-                format!("Invite sent to {email}{}", state.mailbox_hint()),
-            ))
-        }
-        Err(existing) => {
-            let page = invite_page(
-                &state,
-                &session,
-                &ctx,
-                InviteInput {
-                    email: email.to_string(),
-                    role: role.as_str().into(),
-                    checked: entities,
-                },
-                InviteErrors::default(),
-                Some(existing),
-            )
-            .await?;
-            render_with_status(StatusCode::CONFLICT, page)
-        }
-    }
+    let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
+    let existing = match uc::invite(&state.db, actor, ws, req, state.invite_settings()).await {
+        Ok(_) => return Ok(invite_sent(&state, &session, &ctx, &email)),
+        Err(ActionError::Conflict(Conflict::AlreadyMember)) => Existing::Member,
+        Err(ActionError::Conflict(Conflict::AlreadyInvited(id))) => Existing::Invited(id.0),
+        Err(e) => return Err(e.into()),
+    };
+    let page = invite_page(&state, &session, &ctx, input, InviteErrors::default(), Some(existing)).await?;
+    render_with_status(StatusCode::CONFLICT, page)
 }
 
-/// The member named in the path, if they are in this workspace (else not found), and
-/// whether the caller may manage them.
-async fn target_member(state: &AppState, req: &HttpRequest, ctx: &WorkspaceContext) -> Result<Member, AppError> {
-    let user = UserId(path_id(req, "user")?);
-    let ws = ctx.access.workspace.clone();
-    let member = state
-        .db
-        .read(move |c| Ok(members::find(c, &ws, user)?))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    require(ctx, WorkspaceAction::ManageMember(member.role))?;
-    Ok(member)
+fn invite_sent(state: &AppState, session: &Session, ctx: &WorkspaceContext, email: &str) -> HttpResponse {
+    state.wake_mailer();
+    let message = format!("Invite sent to {email}{}", state.mailbox_hint());
+    redirect_with(session, &members_url(ctx), FlashKind::Success, message)
+}
+
+fn target_id(req: &HttpRequest) -> Result<UserId, AppError> {
+    path_id(req, "user").map(UserId)
 }
 
 #[derive(Template)]
@@ -469,11 +371,10 @@ pub struct PermissionsPage {
     l: Layout,
     ws_id: i64,
     ws_name: String,
-    member: Member,
-    role: String,
-    roles: Vec<RoleOption>,
-    entities: Vec<EntityOption>,
-    hidden_entities: usize,
+    member: Target,
+    firm_member: bool,
+    is_you: bool,
+    choices: Choices,
     error: Option<String>,
 }
 
@@ -487,25 +388,18 @@ async fn permissions_page(
     state: &AppState,
     session: &Session,
     ctx: &WorkspaceContext,
-    member: Member,
-    role: String,
-    checked: Vec<EntityId>,
+    member: Target,
+    (role, checked): (&str, &[EntityId]),
     error: Option<String>,
 ) -> Result<PermissionsPage, AppError> {
-    let ws = ctx.access.workspace.id;
-    let all = state.db.read(move |c| Ok(entity::all_in(c, ws)?)).await?;
-    let hidden_entities = match &member.entities {
-        Some(held) => held.iter().filter(|e| !ctx.access.can_see_entity(**e)).count(),
-        None => 0,
-    };
+    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     Ok(PermissionsPage {
         l: Layout::workspace(session, "Configure permissions", &ctx.user, &ctx.access, "settings"),
-        ws_id: ws.0,
+        ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
-        role,
-        roles: role_options(ctx.access.role),
-        entities: entity_options(ctx, all, &checked),
-        hidden_entities,
+        choices: Choices::new(ctx, grantable, role, checked),
+        firm_member: member.standing.kind == Kind::FirmMember,
+        is_you: member.user == ctx.user.user_id(),
         member,
         error,
     })
@@ -517,10 +411,14 @@ pub async fn permissions_form(
     session: Session,
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
-    let member = target_member(&state, &req, &ctx).await?;
-    let role = member.role.as_str().to_string();
-    let checked = member.entities.clone().unwrap_or_default();
-    render(permissions_page(&state, &session, &ctx, member, role, checked, None).await?)
+    let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
+    let role = member.standing.role.as_str();
+    let checked: Vec<EntityId> = match member.standing.entities.chosen() {
+        Some(set) => set.iter().copied().collect(),
+        // Someone holding all entities: every box the caller can see is ticked.
+        None => uc::grantable_entities(&state.db, &ctx.access).await?.into_iter().map(|e| e.id).collect(),
+    };
+    render(permissions_page(&state, &session, &ctx, member, (role, &checked), None).await?)
 }
 
 pub async fn configure(
@@ -530,58 +428,22 @@ pub async fn configure(
     ctx: WorkspaceContext,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let member = target_member(&state, &req, &ctx).await?;
+    let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
     let form = FormFields::parse(&body)?;
-    let ws_id = ctx.access.workspace.id;
-    let all = state.db.read(move |c| Ok(entity::all_in(c, ws_id)?)).await?;
-    let (role, entities) = check_grant(&ctx, form.get("role"), &form.ids("entity")?, &all)?;
-    let (access, actor, target) = (ctx.access.clone(), ctx.user.user_id(), member.user_id);
-    let ents = entities.clone();
-    let result = state
-        .db
-        .write(
-            move |c| match members::configure(c, &access, actor, target, role, &ents) {
-                Ok(()) => Ok(Ok(())),
-                Err(MemberError::Db(e)) => Err(e.into()),
-                Err(other) => Ok(Err(other)),
-            },
-        )
-        .await?;
-    let who = super::display_name(&member.name, &member.email).to_string();
-    match result {
-        Ok(()) => Ok(redirect_with(
-            &session,
-            &members_url(&ctx),
-            FlashKind::Success,
-            format!("Permissions of {who} updated"),
-        )),
-        Err(e) => {
-            let message = member_error(e)?;
-            let page = permissions_page(
-                &state,
-                &session,
-                &ctx,
-                member,
-                role.as_str().into(),
-                entities,
-                Some(message),
-            )
-            .await?;
+    let role = parse_role(&form)?.unwrap_or(member.standing.role);
+    let entities = entity_ids(&form)?;
+    let (actor, ws, who) = (ctx.user.user_id(), ctx.access.workspace.id, member.user);
+    match uc::configure(&state.db, actor, ws, who, role, entities.clone()).await {
+        Ok(()) => {
+            let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
+            Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
+        }
+        Err(ActionError::Refused(why)) if why.is_form_message() => {
+            let input = (role.as_str(), entities.as_slice());
+            let page = permissions_page(&state, &session, &ctx, member, input, Some(why.message().into())).await?;
             render_with_status(StatusCode::CONFLICT, page)
         }
-    }
-}
-
-/// What a refused change says on the form; "not found" and "not allowed" are their own pages.
-fn member_error(e: MemberError) -> Result<String, AppError> {
-    match e {
-        MemberError::LastAdmin => Ok("A workspace must keep at least one Admin. Make someone else Admin first.".into()),
-        MemberError::NotFound => Err(AppError::NotFound),
-        MemberError::NotAllowed(why) => Err(AppError::Forbidden(why)),
-        MemberError::UnknownEntity => Err(AppError::BadRequest(
-            "One of the chosen entities is not in this workspace.".into(),
-        )),
-        MemberError::Db(e) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -591,13 +453,23 @@ pub struct RemovePage {
     l: Layout,
     ws_id: i64,
     ws_name: String,
-    member: Member,
+    member: Target,
     error: Option<String>,
 }
 
 impl RemovePage {
     fn who(&self) -> &str {
         super::display_name(&self.member.name, &self.member.email)
+    }
+
+    fn new(session: &Session, ctx: &WorkspaceContext, member: Target, error: Option<String>) -> RemovePage {
+        RemovePage {
+            l: Layout::workspace(session, "Remove from workspace", &ctx.user, &ctx.access, "settings"),
+            ws_id: ctx.access.workspace.id.0,
+            ws_name: ctx.access.workspace.name.clone(),
+            member,
+            error,
+        }
     }
 }
 
@@ -607,19 +479,9 @@ pub async fn remove_form(
     session: Session,
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
-    let member = target_member(&state, &req, &ctx).await?;
-    if member.is_staff {
-        return Err(AppError::Forbidden(
-            "Firm staff reach this workspace through their client access on the Team page.",
-        ));
-    }
-    render(RemovePage {
-        l: Layout::workspace(&session, "Remove from workspace", &ctx.user, &ctx.access, "settings"),
-        ws_id: ctx.access.workspace.id.0,
-        ws_name: ctx.access.workspace.name.clone(),
-        member,
-        error: None,
-    })
+    let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
+    rules::may_remove(&ctx.access.standing, &member.standing).map_err(ActionError::from)?;
+    render(RemovePage::new(&session, &ctx, member, None))
 }
 
 pub async fn remove(
@@ -628,154 +490,23 @@ pub async fn remove(
     session: Session,
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
-    let member = target_member(&state, &req, &ctx).await?;
-    let (access, actor, target) = (ctx.access.clone(), ctx.user.user_id(), member.user_id);
-    let result = state
-        .db
-        .write(move |c| match members::remove(c, &access, actor, target) {
-            Ok(name) => Ok(Ok(name)),
-            Err(MemberError::Db(e)) => Err(e.into()),
-            Err(other) => Ok(Err(other)),
-        })
-        .await?;
-    match result {
-        Ok(_) if target == ctx.user.user_id() => Ok(redirect_with(
-            &session,
-            "/",
-            FlashKind::Success,
-            format!("You left {}", ctx.access.workspace.name),
-        )),
-        Ok(_) => Ok(redirect_with(
-            &session,
-            &members_url(&ctx),
-            FlashKind::Success,
-            "Access removed",
-        )),
-        Err(e) => {
-            let message = member_error(e)?;
-            render_with_status(
-                StatusCode::CONFLICT,
-                RemovePage {
-                    l: Layout::workspace(&session, "Remove from workspace", &ctx.user, &ctx.access, "settings"),
-                    ws_id: ctx.access.workspace.id.0,
-                    ws_name: ctx.access.workspace.name.clone(),
-                    member,
-                    error: Some(message),
-                },
-            )
+    let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
+    let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
+    match uc::remove(&state.db, actor, ws, member.user).await {
+        Ok(_) if member.user == actor => {
+            let message = format!("You left {}", ctx.access.workspace.name);
+            Ok(redirect_with(&session, "/", FlashKind::Success, message))
         }
-    }
-}
-
-/// The pending invite named in the path, if it belongs to this workspace and the caller
-/// may manage invites of its role.
-async fn target_invite(state: &AppState, req: &HttpRequest, ctx: &WorkspaceContext) -> Result<Invite, AppError> {
-    let id = InviteId(path_id(req, "invite")?);
-    let ws = ctx.access.workspace.clone();
-    let inv = state
-        .db
-        .read(move |c| Ok(invite::find_for_target(c, ws.org_id, Some(ws.id), id)?))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let role = WorkspaceRole::parse(&inv.role).ok_or(AppError::NotFound)?;
-    require(ctx, WorkspaceAction::ManageMember(role))?;
-    Ok(inv)
-}
-
-pub async fn resend(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    session: Session,
-    ctx: WorkspaceContext,
-) -> Result<HttpResponse, AppError> {
-    let inv = target_invite(&state, &req, &ctx).await?;
-    let (actor, ttl, email) = (ctx.user.user_id(), state.invite_ttl(), inv.email.clone());
-    let result = state
-        .db
-        .write(move |c| match invite::resend(c, &inv, actor, ttl) {
-            Ok(()) => Ok(Ok(())),
-            Err(ResendError::TooSoon) => Ok(Err(())),
-            Err(ResendError::Db(e)) => Err(e.into()),
-        })
-        .await?;
-    match result {
-        Ok(()) => {
-            state.wake_mailer();
-            Ok(redirect_with(
-                &session,
-                &members_url(&ctx),
-                FlashKind::Success,
-                format!("Invite resent to {email}"),
-            ))
+        Ok(name) => {
+            let message = format!("Access removed: {name} can no longer open {}", ctx.access.workspace.name);
+            Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
-        Err(()) => Ok(redirect_with(
-            &session,
-            &members_url(&ctx),
-            FlashKind::Error,
-            format!("An invite was sent to {email} less than a minute ago. Try again in a minute."),
-        )),
+        Err(ActionError::Refused(why)) if why.is_form_message() => {
+            let page = RemovePage::new(&session, &ctx, member, Some(why.message().into()));
+            render_with_status(StatusCode::CONFLICT, page)
+        }
+        Err(e) => Err(e.into()),
     }
-}
-
-pub async fn link(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    session: Session,
-    ctx: WorkspaceContext,
-) -> Result<HttpResponse, AppError> {
-    let inv = target_invite(&state, &req, &ctx).await?;
-    render(InviteLinkPage {
-        l: Layout::workspace(&session, "Copy invite link", &ctx.user, &ctx.access, "settings"),
-        back: members_url(&ctx),
-        back_label: "Members",
-        link: invite_link(&state.public_url, &state.invite_key, &inv.token_nonce),
-        email: inv.email,
-        expires: inv.expires_at,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "members/cancel.html")]
-pub struct CancelPage {
-    l: Layout,
-    ws_id: i64,
-    ws_name: String,
-    invite_id: i64,
-    email: String,
-}
-
-pub async fn cancel_form(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    session: Session,
-    ctx: WorkspaceContext,
-) -> Result<HttpResponse, AppError> {
-    let inv = target_invite(&state, &req, &ctx).await?;
-    render(CancelPage {
-        l: Layout::workspace(&session, "Cancel invite", &ctx.user, &ctx.access, "settings"),
-        ws_id: ctx.access.workspace.id.0,
-        ws_name: ctx.access.workspace.name.clone(),
-        invite_id: inv.id,
-        email: inv.email,
-    })
-}
-
-pub async fn cancel(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    session: Session,
-    ctx: WorkspaceContext,
-) -> Result<HttpResponse, AppError> {
-    let inv = target_invite(&state, &req, &ctx).await?;
-    let actor = ctx.user.user_id();
-    let email = inv.email.clone();
-    state.db.write(move |c| Ok(invite::cancel(c, &inv, actor)?)).await?;
-    Ok(redirect_with(
-        &session,
-        &members_url(&ctx),
-        FlashKind::Success,
-        format!("Invite cancelled: the link sent to {email} no longer works"),
-    ))
 }
 
 pub struct EventView {
@@ -800,24 +531,24 @@ pub async fn activity(
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::ViewActivity)?;
-    let ws = ctx.access.workspace.clone();
-    let events = state
-        .db
-        .read(move |c| Ok(audit::list(c, ws.org_id, Some(ws.id), 200)?))
-        .await?;
-    let events = events
-        .into_iter()
-        .map(|e: EventRow| EventView {
-            actor: e.actor_name.or(e.actor_email).unwrap_or_else(|| "Someone".into()),
-            verb: AuditAction::label_of(&e.action),
-            target: e.target,
-            detail: e.detail,
-            at: e.at,
-        })
-        .collect();
+    let (org, ws) = (ctx.access.workspace.org_id, ctx.access.workspace.id);
+    let events = state.db.read(move |c| audit::list(c, org, Some(ws), 200)).await?;
+    let events = events.into_iter().map(EventView::new).collect();
     render(ActivityPage {
         l: Layout::workspace(&session, "Activity", &ctx.user, &ctx.access, "settings"),
         ws_id: ctx.access.workspace.id.0,
         events,
     })
+}
+
+impl EventView {
+    fn new(e: EventRow) -> EventView {
+        EventView {
+            actor: e.actor_name.or(e.actor_email).unwrap_or_else(|| "Someone".into()),
+            verb: AuditAction::label_of(&e.action),
+            target: e.target,
+            detail: e.detail,
+            at: e.at,
+        }
+    }
 }

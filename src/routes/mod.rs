@@ -6,6 +6,7 @@ mod dev_mailbox;
 mod entities;
 mod form;
 mod home;
+mod invite_actions;
 mod invites;
 mod members;
 mod static_files;
@@ -19,7 +20,7 @@ use crate::auth::session::{self, Flash, FlashKind};
 use crate::db::models::access::WorkspaceAccess;
 use crate::db::models::organization::OrgMembership;
 use crate::db::models::user::User;
-use crate::domain::permissions::{org_allows, workspace_allows, OrgAction, WorkspaceAction};
+use crate::domain::access::{self as rules, Kind, OrgAction, WorkspaceAction};
 use crate::domain::OrgRole;
 use crate::error::AppError;
 
@@ -45,13 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/team/{user}/permissions", web::post().to(team::configure))
         .route("/orgs/{org}/team/{user}/remove", web::get().to(team::remove_form))
         .route("/orgs/{org}/team/{user}/remove", web::post().to(team::remove))
-        .route("/orgs/{org}/team/invites/{invite}/resend", web::post().to(team::resend))
-        .route("/orgs/{org}/team/invites/{invite}/link", web::get().to(team::link))
-        .route(
-            "/orgs/{org}/team/invites/{invite}/cancel",
-            web::get().to(team::cancel_form),
-        )
-        .route("/orgs/{org}/team/invites/{invite}/cancel", web::post().to(team::cancel))
+        .configure(|cfg| invite_actions::routes(cfg, "/orgs/{org}/team/invites/{invite}"))
         .route("/orgs/{org}/invites", web::get().to(team::pending))
         .route("/orgs/{org}/invites", web::post().to(team::bulk))
         .route("/w/{ws}", web::get().to(entities::workspace_home))
@@ -83,19 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/w/{ws}/settings/members/{user}/remove",
             web::post().to(members::remove),
         )
-        .route(
-            "/w/{ws}/settings/invites/{invite}/resend",
-            web::post().to(members::resend),
-        )
-        .route("/w/{ws}/settings/invites/{invite}/link", web::get().to(members::link))
-        .route(
-            "/w/{ws}/settings/invites/{invite}/cancel",
-            web::get().to(members::cancel_form),
-        )
-        .route(
-            "/w/{ws}/settings/invites/{invite}/cancel",
-            web::post().to(members::cancel),
-        )
+        .configure(|cfg| invite_actions::routes(cfg, "/w/{ws}/settings/invites/{invite}"))
         .route("/w/{ws}/settings/activity", web::get().to(members::activity))
         .route("/invites/{token}", web::get().to(invites::landing))
         .route("/invites/{token}/accept", web::post().to(invites::accept))
@@ -177,13 +160,14 @@ impl Layout {
     ) -> Layout {
         Layout {
             sidebar: a
-                .org_role
-                .filter(|_| a.is_staff)
-                .map(|role| sidebar(a.workspace.org_id.0, &a.workspace.org_name, role, "clients")),
+                .staff
+                .as_ref()
+                .filter(|_| a.standing.kind != Kind::Client)
+                .map(|staff| sidebar(a.workspace.org_id.0, &a.workspace.org_name, staff.role, "clients")),
             topbar: Some(Topbar {
                 ws_id: a.workspace.id.0,
                 ws_name: a.workspace.name.clone(),
-                can_view_members: workspace_allows(a.role, WorkspaceAction::ViewMembers),
+                can_view_members: rules::may(&a.standing, WorkspaceAction::ViewMembers),
                 current,
             }),
             ..Layout::public(session, title, Some(user))
@@ -195,7 +179,7 @@ fn sidebar(org_id: i64, org_name: &str, role: OrgRole, current: &'static str) ->
     Sidebar {
         org_id,
         org_name: org_name.to_string(),
-        can_view_team: org_allows(role, OrgAction::ViewTeam),
+        can_view_team: rules::org_may(role, OrgAction::ViewTeam),
         current,
     }
 }
@@ -237,19 +221,6 @@ pub fn delivery_words(d: &crate::db::models::outbox::Delivery) -> (&'static str,
         Delivery::Retrying => ("Email failed, retrying", "badge-warn"),
         Delivery::Failed => ("Email failed", "badge-warn"),
     }
-}
-
-/// "Copy invite link" without JavaScript: the link in a field, for the Members and Team pages.
-#[derive(askama::Template)]
-#[template(path = "invite_link.html")]
-pub struct InviteLinkPage {
-    pub l: Layout,
-    /// The page to go back to.
-    pub back: String,
-    pub back_label: &'static str,
-    pub email: String,
-    pub link: String,
-    pub expires: chrono::NaiveDateTime,
 }
 
 /// Post/redirect/get: a 303 to `to`, with a flash message for the next page.

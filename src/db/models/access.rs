@@ -1,17 +1,17 @@
-//! Who may enter a workspace, and as what. Loaded from the database on every request.
-//!
-//! A person is in a client's workspace either as a workspace member (a row in
-//! `workspace_memberships`, made by accepting an invite), or as firm staff: a team member
-//! of the firm with access to that client (Admins and Managers: every client; Members:
-//! the granted ones). Staff work there as workspace Admins unless a workspace Admin gave
-//! them another role on the Members page, which is kept as a membership row.
+//! The facts the rules (`crate::domain::access`) decide from, loaded from the database on
+//! every request: a person's place on a firm's team and their row in a client's workspace.
+//! Nothing here decides who may do what; it only reads what is stored.
 
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{
     org_client_grants, org_memberships, organizations, workspace_entity_grants, workspace_memberships, workspaces,
 };
 use crate::db::DbConnection;
+use crate::domain::access::{self, PersonFacts, SeatFacts, StaffFacts, Standing};
 use crate::domain::{EntityId, MembershipId, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
 #[derive(Clone, Debug)]
@@ -22,21 +22,19 @@ pub struct WorkspaceInfo {
     pub org_name: String,
 }
 
+/// The caller inside a workspace: who they are there, and on the firm's team.
 #[derive(Clone, Debug)]
 pub struct WorkspaceAccess {
     pub workspace: WorkspaceInfo,
-    pub role: WorkspaceRole,
-    /// None: every entity, now and future (Admins).
-    pub entities: Option<Vec<EntityId>>,
-    pub membership_id: Option<MembershipId>,
-    /// The caller's role in the firm that owns the workspace, if they are on its team.
-    pub org_role: Option<OrgRole>,
-    pub is_staff: bool,
+    pub user: UserId,
+    pub standing: Standing,
+    /// Their place on the team of the firm that owns the workspace, if any.
+    pub staff: Option<StaffFacts>,
 }
 
 impl WorkspaceAccess {
     pub fn can_see_entity(&self, id: EntityId) -> bool {
-        self.entities.as_ref().is_none_or(|e| e.contains(&id))
+        access::may_read_entity(&self.standing, id)
     }
 }
 
@@ -55,54 +53,51 @@ pub fn workspace_info(conn: &mut DbConnection, ws: WorkspaceId) -> QueryResult<O
     }))
 }
 
-/// None when the user may not enter the workspace (or it does not exist): both are 404.
-pub fn load(conn: &mut DbConnection, user: UserId, ws: WorkspaceId) -> QueryResult<Option<WorkspaceAccess>> {
-    let Some(workspace) = workspace_info(conn, ws)? else {
+/// A person's team membership of a firm, with every client granted to them.
+pub fn staff_facts(conn: &mut DbConnection, user: UserId, org: OrgId) -> QueryResult<Option<(MembershipId, StaffFacts)>> {
+    let row = org_memberships::table
+        .filter(org_memberships::organization_id.eq(org.0))
+        .filter(org_memberships::user_id.eq(user.0))
+        .select((org_memberships::id, org_memberships::role, org_memberships::new_clients))
+        .first::<(i64, String, bool)>(conn)
+        .optional()?;
+    let Some((mid, role, new_clients)) = row else {
         return Ok(None);
     };
-    let org_member = org_memberships::table
-        .filter(org_memberships::organization_id.eq(workspace.org_id.0))
-        .filter(org_memberships::user_id.eq(user.0))
-        .select((org_memberships::id, org_memberships::role))
-        .first::<(i64, String)>(conn)
-        .optional()?;
-    let org_role = org_member.as_ref().and_then(|(_, r)| OrgRole::parse(r));
-    let is_staff = match (&org_member, org_role) {
-        (Some(_), Some(role)) if role.sees_all_clients() => true,
-        (Some((mid, _)), Some(_)) => diesel::select(diesel::dsl::exists(
-            org_client_grants::table
-                .filter(org_client_grants::membership_id.eq(mid))
-                .filter(org_client_grants::workspace_id.eq(ws.0)),
-        ))
-        .get_result::<bool>(conn)?,
-        _ => false,
+    let Some(role) = OrgRole::parse(&role) else {
+        return Ok(None);
     };
+    let granted = client_grants(conn, MembershipId(mid))?;
+    Ok(Some((MembershipId(mid), StaffFacts::new(role, granted, new_clients))))
+}
+
+/// The clients (workspaces) a team membership was granted.
+pub fn client_grants(conn: &mut DbConnection, membership: MembershipId) -> QueryResult<Vec<WorkspaceId>> {
+    Ok(org_client_grants::table
+        .filter(org_client_grants::membership_id.eq(membership.0))
+        .select(org_client_grants::workspace_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .map(WorkspaceId)
+        .collect())
+}
+
+/// A person's own row in a workspace, with its entities.
+pub fn seat_facts(conn: &mut DbConnection, user: UserId, ws: WorkspaceId) -> QueryResult<Option<(MembershipId, SeatFacts)>> {
     let row = workspace_memberships::table
         .filter(workspace_memberships::workspace_id.eq(ws.0))
         .filter(workspace_memberships::user_id.eq(user.0))
         .select((workspace_memberships::id, workspace_memberships::role))
         .first::<(i64, String)>(conn)
         .optional()?;
-    let (role, membership_id) = match row {
-        Some((mid, role)) => match WorkspaceRole::parse(&role) {
-            Some(r) => (r, Some(MembershipId(mid))),
-            None => return Ok(None),
-        },
-        None if is_staff => (WorkspaceRole::Admin, None),
-        None => return Ok(None),
+    let Some((mid, role)) = row else {
+        return Ok(None);
     };
-    let entities = match (role, membership_id) {
-        (WorkspaceRole::Admin, _) | (_, None) => None,
-        (_, Some(mid)) => Some(entity_grants(conn, mid)?),
+    let Some(role) = WorkspaceRole::parse(&role) else {
+        return Ok(None);
     };
-    Ok(Some(WorkspaceAccess {
-        workspace,
-        role,
-        entities,
-        membership_id,
-        org_role,
-        is_staff,
-    }))
+    let entities = entity_grants(conn, MembershipId(mid))?;
+    Ok(Some((MembershipId(mid), SeatFacts::new(role, entities))))
 }
 
 pub fn entity_grants(conn: &mut DbConnection, membership: MembershipId) -> QueryResult<Vec<EntityId>> {
@@ -115,45 +110,172 @@ pub fn entity_grants(conn: &mut DbConnection, membership: MembershipId) -> Query
         .collect())
 }
 
-/// The firm's team members who can enter this workspace: (user id, org membership
-/// created_at, org role). Three queries, whatever the team's size.
-pub fn staff_of(
-    conn: &mut DbConnection,
-    ws: &WorkspaceInfo,
-) -> QueryResult<Vec<(UserId, chrono::NaiveDateTime, OrgRole)>> {
+/// Everything stored about one person and one workspace.
+pub fn person(conn: &mut DbConnection, user: UserId, ws: &WorkspaceInfo) -> QueryResult<PersonFacts> {
+    Ok(PersonFacts {
+        staff: staff_facts(conn, user, ws.org_id)?.map(|(_, s)| s),
+        seat: seat_facts(conn, user, ws.id)?.map(|(_, s)| s),
+    })
+}
+
+/// The caller's access to a workspace. None when they may not enter it, or it does not
+/// exist: both are "not found".
+pub fn load(conn: &mut DbConnection, user: UserId, ws: WorkspaceId) -> QueryResult<Option<WorkspaceAccess>> {
+    let Some(workspace) = workspace_info(conn, ws)? else {
+        return Ok(None);
+    };
+    let facts = person(conn, user, &workspace)?;
+    Ok(access::standing(ws, &facts).map(|standing| WorkspaceAccess {
+        workspace,
+        user,
+        standing,
+        staff: facts.staff,
+    }))
+}
+
+/// One person who can enter a workspace, with what the Members page tells of them.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub user: UserId,
+    pub facts: PersonFacts,
+    pub standing: Standing,
+    /// Their row in the workspace, if they have one.
+    pub seat: Option<MembershipId>,
+    pub invited_by: Option<UserId>,
+    /// When they joined the workspace, or the firm's team when they have no row.
+    pub since: NaiveDateTime,
+}
+
+/// Everyone who can enter the workspace: its own people and the firm's staff who reach it.
+/// Four queries, whatever the number of people; joined in memory through hash maps.
+pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec<Person>> {
     let team = org_memberships::table
         .filter(org_memberships::organization_id.eq(ws.org_id.0))
         .select((
             org_memberships::id,
             org_memberships::user_id,
             org_memberships::role,
+            org_memberships::new_clients,
             org_memberships::created_at,
         ))
-        .load::<(i64, i64, String, chrono::NaiveDateTime)>(conn)?;
-    let granted: Vec<i64> = org_client_grants::table
+        .load::<(i64, i64, String, bool, NaiveDateTime)>(conn)?;
+    let granted: HashSet<i64> = org_client_grants::table
         .filter(org_client_grants::workspace_id.eq(ws.id.0))
         .select(org_client_grants::membership_id)
-        .load(conn)?;
-    Ok(team
+        .load::<i64>(conn)?
         .into_iter()
-        .filter_map(|(mid, uid, role, at)| {
-            let role = OrgRole::parse(&role)?;
-            (role.sees_all_clients() || granted.contains(&mid)).then_some((UserId(uid), at, role))
+        .collect();
+    let seats = workspace_memberships::table
+        .filter(workspace_memberships::workspace_id.eq(ws.id.0))
+        .select((
+            workspace_memberships::id,
+            workspace_memberships::user_id,
+            workspace_memberships::role,
+            workspace_memberships::invited_by,
+            workspace_memberships::created_at,
+        ))
+        .load::<(i64, i64, String, Option<i64>, NaiveDateTime)>(conn)?;
+    let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
+    for (mid, entity) in workspace_entity_grants::table
+        .inner_join(workspace_memberships::table)
+        .filter(workspace_memberships::workspace_id.eq(ws.id.0))
+        .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
+        .load::<(i64, i64)>(conn)?
+    {
+        grants.entry(mid).or_default().push(EntityId(entity));
+    }
+
+    let mut people: HashMap<i64, Person> = HashMap::new();
+    for (mid, uid, role, new_clients, since) in team {
+        let Some(role) = OrgRole::parse(&role) else { continue };
+        // As far as this workspace goes: granted it, or not.
+        let clients = granted.contains(&mid).then_some(ws.id);
+        people.insert(uid, blank(uid, since, Some(StaffFacts::new(role, clients, new_clients))));
+    }
+    for (mid, uid, role, invited_by, since) in seats {
+        let Some(role) = WorkspaceRole::parse(&role) else { continue };
+        let seat = SeatFacts::new(role, grants.remove(&mid).unwrap_or_default());
+        let p = people.entry(uid).or_insert_with(|| blank(uid, since, None));
+        p.facts.seat = Some(seat);
+        p.seat = Some(MembershipId(mid));
+        p.invited_by = invited_by.map(UserId);
+        p.since = since;
+    }
+    Ok(people
+        .into_values()
+        .filter_map(|mut p| {
+            p.standing = access::standing(ws.id, &p.facts)?;
+            Some(p)
         })
         .collect())
 }
 
-/// How many people would be workspace Admins: Admin rows, plus staff without a row.
+fn blank(uid: i64, since: NaiveDateTime, staff: Option<StaffFacts>) -> Person {
+    Person {
+        user: UserId(uid),
+        facts: PersonFacts { staff, seat: None },
+        standing: Standing {
+            role: WorkspaceRole::Member,
+            entities: access::Access::none(),
+            kind: access::Kind::Client,
+        },
+        seat: None,
+        invited_by: None,
+        since,
+    }
+}
+
+/// How many people are effective Admins of the workspace.
 pub fn count_admins(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<usize> {
-    let rows = workspace_memberships::table
-        .filter(workspace_memberships::workspace_id.eq(ws.id.0))
-        .select((workspace_memberships::user_id, workspace_memberships::role))
-        .load::<(i64, String)>(conn)?;
-    let staff = staff_of(conn, ws)?;
-    let admin_rows = rows.iter().filter(|(_, r)| r == WorkspaceRole::Admin.as_str()).count();
-    let staff_without_row = staff
+    Ok(people_of(conn, ws)?
         .iter()
-        .filter(|(uid, _, _)| !rows.iter().any(|(u, _)| *u == uid.0))
-        .count();
-    Ok(admin_rows + staff_without_row)
+        .filter(|p| access::is_admin(&p.standing))
+        .count())
+}
+
+/// A person's standing in every workspace of a firm they can enter (for firm-wide views).
+pub fn standings_in_firm(
+    conn: &mut DbConnection,
+    user: UserId,
+    org: OrgId,
+) -> QueryResult<HashMap<WorkspaceId, Standing>> {
+    let staff = staff_facts(conn, user, org)?.map(|(_, s)| s);
+    let org_workspaces: Vec<i64> = workspaces::table
+        .filter(workspaces::organization_id.eq(org.0))
+        .select(workspaces::id)
+        .load(conn)?;
+    let seats = workspace_memberships::table
+        .filter(workspace_memberships::user_id.eq(user.0))
+        .filter(workspace_memberships::workspace_id.eq_any(&org_workspaces))
+        .select((
+            workspace_memberships::id,
+            workspace_memberships::workspace_id,
+            workspace_memberships::role,
+        ))
+        .load::<(i64, i64, String)>(conn)?;
+    let seat_ids: Vec<i64> = seats.iter().map(|s| s.0).collect();
+    let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
+    for (mid, e) in workspace_entity_grants::table
+        .filter(workspace_entity_grants::membership_id.eq_any(&seat_ids))
+        .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
+        .load::<(i64, i64)>(conn)?
+    {
+        grants.entry(mid).or_default().push(EntityId(e));
+    }
+    let mut seat_of: HashMap<i64, SeatFacts> = HashMap::new();
+    for (mid, ws, role) in seats {
+        if let Some(role) = WorkspaceRole::parse(&role) {
+            seat_of.insert(ws, SeatFacts::new(role, grants.remove(&mid).unwrap_or_default()));
+        }
+    }
+    Ok(org_workspaces
+        .into_iter()
+        .filter_map(|ws| {
+            let facts = PersonFacts {
+                staff: staff.clone(),
+                seat: seat_of.remove(&ws),
+            };
+            access::standing(WorkspaceId(ws), &facts).map(|s| (WorkspaceId(ws), s))
+        })
+        .collect())
 }

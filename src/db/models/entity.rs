@@ -43,15 +43,17 @@ pub fn visible_in(
         .filter(|e| scope.is_none_or(|s| s.contains(&e.id)))
         .collect();
     let ids: Vec<i64> = visible.iter().map(|e| e.id.0).collect();
-    let counts: Vec<(i64, i64)> = transactions::table
+    let counts: std::collections::HashMap<i64, i64> = transactions::table
         .filter(transactions::entity_id.eq_any(&ids))
         .group_by(transactions::entity_id)
         .select((transactions::entity_id, diesel::dsl::count_star()))
-        .load(conn)?;
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
     Ok(visible
         .into_iter()
         .map(|e| EntitySummary {
-            transaction_count: counts.iter().find(|c| c.0 == e.id.0).map_or(0, |c| c.1),
+            transaction_count: counts.get(&e.id.0).copied().unwrap_or(0),
             id: e.id,
             name: e.name,
         })

@@ -229,6 +229,16 @@ pub fn pending_for(conn: &mut DbConnection, org: OrgId, ws: Option<WorkspaceId>)
     q.order(invites::id.asc()).select(Invite::as_select()).load(conn)
 }
 
+/// Every pending invite of a firm: to its team and to each of its clients, oldest first.
+pub fn pending_in_org(conn: &mut DbConnection, org: OrgId) -> QueryResult<Vec<Invite>> {
+    invites::table
+        .filter(invites::organization_id.eq(org.0))
+        .filter(invites::state.eq(PENDING))
+        .order(invites::id.asc())
+        .select(Invite::as_select())
+        .load(conn)
+}
+
 pub fn entity_ids_of(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
     invite_entities::table
         .filter(invite_entities::invite_id.eq_any(invites))
@@ -413,7 +423,7 @@ impl From<diesel::result::Error> for AcceptError {
     }
 }
 
-fn leads_to(invite: &Invite) -> Accepted {
+pub fn leads_to(invite: &Invite) -> Accepted {
     match invite.workspace_id {
         Some(w) => Accepted::Workspace(WorkspaceId(w)),
         None => Accepted::Organization(OrgId(invite.organization_id)),

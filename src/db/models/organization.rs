@@ -1,8 +1,8 @@
 use diesel::prelude::*;
 
-use crate::db::schema::{org_client_grants, org_memberships, organizations};
+use crate::db::schema::{org_memberships, organizations};
 use crate::db::DbConnection;
-use crate::domain::{EmailAddress, MembershipId, OrgId, OrgRole, UserId, WorkspaceId};
+use crate::domain::{EmailAddress, MembershipId, OrgId, OrgRole, UserId};
 
 use super::user::{self, CreateUserError};
 
@@ -84,24 +84,4 @@ fn to_membership((mid, oid, name, role, new_clients): (i64, i64, String, String,
         role: OrgRole::parse(&role)?,
         new_clients,
     })
-}
-
-/// The clients (workspaces) a team membership was granted; only meaningful for Members.
-pub fn client_grants(conn: &mut DbConnection, membership: MembershipId) -> QueryResult<Vec<WorkspaceId>> {
-    Ok(org_client_grants::table
-        .filter(org_client_grants::membership_id.eq(membership.0))
-        .select(org_client_grants::workspace_id)
-        .load::<i64>(conn)?
-        .into_iter()
-        .map(WorkspaceId)
-        .collect())
-}
-
-/// None means "every client" (Admins and Managers).
-pub fn client_scope(conn: &mut DbConnection, m: &OrgMembership) -> QueryResult<Option<Vec<WorkspaceId>>> {
-    if m.role.sees_all_clients() {
-        Ok(None)
-    } else {
-        client_grants(conn, m.membership_id).map(Some)
-    }
 }

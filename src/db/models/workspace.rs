@@ -6,10 +6,10 @@ use crate::db::schema::{
     workspaces,
 };
 use crate::db::DbConnection;
+use crate::domain::access::Access;
 use crate::domain::{OrgId, OrgRole, UserId, WorkspaceId};
 
 use super::audit::{self, AuditAction, NewEvent};
-use super::organization::OrgMembership;
 
 pub struct ClientRow {
     pub id: WorkspaceId,
@@ -18,34 +18,34 @@ pub struct ClientRow {
     pub created_at: NaiveDateTime,
 }
 
-/// The clients a team member can see: all of them for Admins and Managers, the granted
-/// ones for Members. Two queries whatever the number of clients.
-pub fn clients_for(conn: &mut DbConnection, m: &OrgMembership) -> QueryResult<Vec<ClientRow>> {
+/// The clients of a firm within `reach` (what the rules say a team member reaches). Two
+/// queries whatever the number of clients.
+pub fn clients_for(conn: &mut DbConnection, org: OrgId, reach: &Access<WorkspaceId>) -> QueryResult<Vec<ClientRow>> {
     let mut q = workspaces::table
-        .filter(workspaces::organization_id.eq(m.org_id.0))
+        .filter(workspaces::organization_id.eq(org.0))
         .into_boxed();
-    if !m.role.sees_all_clients() {
-        let granted = org_client_grants::table
-            .filter(org_client_grants::membership_id.eq(m.membership_id.0))
-            .select(org_client_grants::workspace_id);
-        q = q.filter(workspaces::id.eq_any(granted));
+    if let Some(set) = reach.chosen() {
+        let ids: Vec<i64> = set.iter().map(|w| w.0).collect();
+        q = q.filter(workspaces::id.eq_any(ids));
     }
     let rows = q
         .order(workspaces::name.asc())
         .select((workspaces::id, workspaces::name, workspaces::created_at))
         .load::<(i64, String, NaiveDateTime)>(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let counts: Vec<(i64, i64)> = entities::table
+    let counts: std::collections::HashMap<i64, i64> = entities::table
         .filter(entities::workspace_id.eq_any(&ids))
         .group_by(entities::workspace_id)
         .select((entities::workspace_id, diesel::dsl::count_star()))
-        .load(conn)?;
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
     Ok(rows
         .into_iter()
         .map(|(id, name, created_at)| ClientRow {
             id: WorkspaceId(id),
             name,
-            entity_count: counts.iter().find(|c| c.0 == id).map_or(0, |c| c.1),
+            entity_count: counts.get(&id).copied().unwrap_or(0),
             created_at,
         })
         .collect())

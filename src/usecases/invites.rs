@@ -1,0 +1,288 @@
+//! One invite lifecycle for both kinds of invite (into a client's workspace, or onto the
+//! firm's team): resend, copy link, cancel, the firm-wide pending list with its bulk
+//! actions, and accepting (signed in, or creating the account on the invite page).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+
+use super::{ActionError, Conflict, InviteSettings, Outcome};
+use crate::db::models::access;
+use crate::db::models::invite::{self, AcceptError, Accepted, Invite, InviteDetails, ResendError};
+use crate::db::models::outbox::{self, Delivery};
+use crate::db::models::team::{self, Client};
+use crate::db::models::user::{self, CreateUserError, User};
+use crate::db::models::{lock_row, members, LockTable};
+use crate::db::{Db, DbConnection};
+use crate::domain::access::{self as rules, SeatFacts, Standing, StaffFacts};
+use crate::domain::token::InviteToken;
+use crate::domain::{EmailAddress, EntityId, InviteId, Name, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
+
+/// Where an invite leads, and so whose page manages it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Workspace(WorkspaceId),
+    Team(OrgId),
+}
+
+/// The pending invite `id` of `place`, if `actor` may resend, copy or cancel it; another
+/// place's invite (or another firm's) is not found.
+fn manageable(c: &mut DbConnection, actor: UserId, place: Place, id: InviteId) -> Outcome<Invite> {
+    let inv = invite::find_by_id(c, id)?
+        .filter(|i| i.state == invite::PENDING)
+        .ok_or(ActionError::NotFound)?;
+    match (place, inv.workspace_id) {
+        (Place::Workspace(ws), Some(w)) if w == ws.0 => {
+            let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
+            rules::may_manage_invite(&me.standing, &offer_of(c, &inv)?)?;
+        }
+        (Place::Team(org), None) if inv.organization_id == org.0 => {
+            let (_, me) = access::staff_facts(c, actor, org)?.ok_or(ActionError::NotFound)?;
+            let role = OrgRole::parse(&inv.role).ok_or(ActionError::NotFound)?;
+            rules::may_manage_staff(&me, role)?;
+        }
+        _ => return Err(ActionError::NotFound),
+    }
+    Ok(inv)
+}
+
+fn offer_of(c: &mut DbConnection, inv: &Invite) -> Outcome<SeatFacts> {
+    let role = WorkspaceRole::parse(&inv.role).ok_or(ActionError::NotFound)?;
+    let entities = invite::entity_ids_of(c, &[inv.id])?.into_iter().map(|(_, e)| EntityId(e));
+    Ok(SeatFacts::new(role, entities))
+}
+
+/// The invite behind a ⋯ action, for its page (Copy invite link, Cancel invite).
+pub async fn find(db: &Db, actor: UserId, place: Place, id: InviteId) -> Outcome<Invite> {
+    db.read_with(move |c| manageable(c, actor, place, id)).await
+}
+
+/// What Resend did, to which address.
+pub enum Resent {
+    Sent(String),
+    /// Its email went out less than a minute ago: nothing was sent.
+    TooSoon(String),
+}
+
+/// Sends the invite's email again and renews its expiry, at most once a minute.
+pub async fn resend(db: &Db, actor: UserId, place: Place, id: InviteId, s: InviteSettings) -> Outcome<Resent> {
+    db.transaction(move |c| {
+        lock(c, place)?;
+        let inv = manageable(c, actor, place, id)?;
+        Ok(if resend_one(c, &inv, actor, &s)? {
+            Resent::Sent(inv.email)
+        } else {
+            Resent::TooSoon(inv.email)
+        })
+    })
+    .await
+}
+
+/// True when the email was queued again; false when it went out less than a minute ago.
+fn resend_one(c: &mut DbConnection, inv: &Invite, actor: UserId, s: &InviteSettings) -> Outcome<bool> {
+    match invite::resend(c, inv, actor, s.ttl) {
+        Ok(()) => Ok(true),
+        Err(ResendError::TooSoon) => Ok(false),
+        Err(ResendError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// Makes the invite's link stop working. Returns the address.
+pub async fn cancel(db: &Db, actor: UserId, place: Place, id: InviteId) -> Outcome<String> {
+    db.transaction(move |c| {
+        lock(c, place)?;
+        let inv = manageable(c, actor, place, id)?;
+        invite::cancel(c, &inv, actor)?;
+        Ok(inv.email)
+    })
+    .await
+}
+
+fn lock(c: &mut DbConnection, place: Place) -> Outcome<()> {
+    match place {
+        Place::Workspace(ws) => lock_row(c, LockTable::Workspace, ws.0)?,
+        Place::Team(org) => lock_row(c, LockTable::Organization, org.0)?,
+    }
+    Ok(())
+}
+
+/// One pending invite on the firm-wide list.
+pub struct FirmInvite {
+    pub id: InviteId,
+    pub email: String,
+    /// None: an invite onto the team.
+    pub client: Option<Client>,
+    pub role: &'static str,
+    pub invited_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub delivery: Delivery,
+}
+
+/// Every pending invite of the firm that `viewer` may manage: team invites by their firm
+/// role, client invites by their standing in that client.
+pub async fn pending_in_firm(db: &Db, viewer: UserId, org: OrgId) -> Outcome<Vec<FirmInvite>> {
+    db.read_with(move |c| {
+        let picked = manageable_in_firm(c, viewer, org)?;
+        let ids: Vec<i64> = picked.iter().map(|i| i.id).collect();
+        let delivery = outbox::delivery_for(c, &ids)?;
+        let clients: HashMap<i64, Client> = team::clients_of(c, org)?.into_iter().map(|k| (k.id.0, k)).collect();
+        let inviters: Vec<UserId> = picked.iter().map(|i| UserId(i.invited_by)).collect();
+        let who = members::people(c, &inviters)?;
+        Ok(picked
+            .into_iter()
+            .map(|i| FirmInvite {
+                id: i.invite_id(),
+                client: i.workspace_id.and_then(|w| clients.get(&w).cloned()),
+                role: role_label(&i),
+                invited_by: who.get(&UserId(i.invited_by)).map(|p| p.0.clone()).unwrap_or_default(),
+                delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
+                created_at: i.created_at,
+                expires_at: i.expires_at,
+                email: i.email,
+            })
+            .collect())
+    })
+    .await
+}
+
+fn role_label(i: &Invite) -> &'static str {
+    match i.workspace_id {
+        Some(_) => WorkspaceRole::parse(&i.role).map_or("", |r| r.label()),
+        None => OrgRole::parse(&i.role).map_or("", |r| r.label()),
+    }
+}
+
+fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId) -> Outcome<Vec<Invite>> {
+    let staff: Option<StaffFacts> = access::staff_facts(c, viewer, org)?.map(|(_, s)| s);
+    let standings: HashMap<WorkspaceId, Standing> = access::standings_in_firm(c, viewer, org)?;
+    let pending = invite::pending_in_org(c, org)?;
+    let ids: Vec<i64> = pending.iter().filter(|i| i.workspace_id.is_some()).map(|i| i.id).collect();
+    let mut offered: HashMap<i64, Vec<EntityId>> = HashMap::new();
+    for (i, e) in invite::entity_ids_of(c, &ids)? {
+        offered.entry(i).or_default().push(EntityId(e));
+    }
+    Ok(pending
+        .into_iter()
+        .filter(|i| match i.workspace_id {
+            None => match (&staff, OrgRole::parse(&i.role)) {
+                (Some(me), Some(role)) => rules::may_manage_staff(me, role).is_ok(),
+                _ => false,
+            },
+            Some(ws) => match (standings.get(&WorkspaceId(ws)), WorkspaceRole::parse(&i.role)) {
+                (Some(me), Some(role)) => {
+                    let offer = SeatFacts::new(role, offered.get(&i.id).cloned().unwrap_or_default());
+                    rules::may_manage_invite(me, &offer).is_ok()
+                }
+                _ => false,
+            },
+        })
+        .collect())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bulk {
+    Resend,
+    Cancel,
+}
+
+/// What a bulk action did: how many it changed, and how many were sent too recently to resend.
+pub struct BulkDone {
+    pub done: usize,
+    pub too_soon: usize,
+}
+
+/// Resends or cancels several pending invites at once. Any id the viewer may not manage
+/// (another firm's, or beyond their reach) makes the whole request not found.
+pub async fn bulk(db: &Db, viewer: UserId, org: OrgId, ids: Vec<InviteId>, action: Bulk, s: InviteSettings) -> Outcome<BulkDone> {
+    db.transaction(move |c| {
+        lock_row(c, LockTable::Organization, org.0)?;
+        let allowed = manageable_in_firm(c, viewer, org)?;
+        let picked: Vec<&Invite> = allowed.iter().filter(|i| ids.contains(&i.invite_id())).collect();
+        if picked.len() != ids.len() {
+            return Err(ActionError::NotFound);
+        }
+        let mut out = BulkDone { done: 0, too_soon: 0 };
+        for inv in picked {
+            match action {
+                Bulk::Cancel => invite::cancel(c, inv, viewer)?,
+                Bulk::Resend if !resend_one(c, inv, viewer, &s)? => {
+                    out.too_soon += 1;
+                    continue;
+                }
+                Bulk::Resend => {}
+            }
+            out.done += 1;
+        }
+        Ok(out)
+    })
+    .await
+}
+
+// ---- the invite link ------------------------------------------------------------------
+
+/// What an invite link finds.
+pub enum Lookup {
+    Pending(Box<InviteDetails>),
+    Unknown,
+    Cancelled,
+    Expired,
+    /// Used: by `accepted_by`, and it leads to `leads_to`.
+    Used {
+        accepted_by: Option<UserId>,
+        leads_to: Accepted,
+    },
+}
+
+pub async fn look_up(db: &Db, token: InviteToken) -> Outcome<Lookup> {
+    db.read_with(move |c| {
+        let Some(inv) = invite::find_by_token(c, &token)? else {
+            return Ok(Lookup::Unknown);
+        };
+        let leads_to = invite::leads_to(&inv);
+        Ok(match inv.state.as_str() {
+            invite::CANCELLED => Lookup::Cancelled,
+            invite::ACCEPTED => Lookup::Used {
+                accepted_by: inv.accepted_by.map(UserId),
+                leads_to,
+            },
+            _ if inv.is_expired(crate::db::models::now()) => Lookup::Expired,
+            _ => Lookup::Pending(Box::new(invite::details(c, inv)?)),
+        })
+    })
+    .await
+}
+
+/// Accepts an invite as a signed-in user: exactly once, only for the invited address.
+pub async fn accept(db: &Db, token: InviteToken, user: User) -> Outcome<Accepted> {
+    db.transaction(move |c| invite::accept(c, &token, &user).map_err(ended)).await
+}
+
+fn ended(e: AcceptError) -> ActionError {
+    match e {
+        AcceptError::Db(e) => e.into(),
+        other => ActionError::InviteEnded(other),
+    }
+}
+
+/// Creates the invited person's account (email fixed to the invited address) and accepts
+/// the invite, in one transaction: a refused invite creates no account.
+pub async fn create_account_and_accept(
+    db: &Db,
+    token: InviteToken,
+    email: EmailAddress,
+    name: Name,
+    password_hash: String,
+) -> Outcome<(UserId, Accepted)> {
+    db.transaction(move |c| {
+        // Checked first, so that a refused invite creates no account.
+        invite::acceptable(c, &token, email.as_str(), None).map_err(ended)?;
+        let uid = user::create(c, &email, name.as_str(), &password_hash).map_err(|e| match e {
+            CreateUserError::EmailTaken => ActionError::Conflict(Conflict::AccountExists),
+            CreateUserError::Db(e) => e.into(),
+        })?;
+        let new_user = user::find(c, uid)?.ok_or(ActionError::NotFound)?;
+        Ok((uid, invite::accept(c, &token, &new_user).map_err(ended)?))
+    })
+    .await
+}

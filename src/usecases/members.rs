@@ -1,0 +1,316 @@
+//! Settings → Members of a client's workspace: the list, invite, configure, remove.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+
+use super::{list_or, ActionError, Conflict, InviteSettings, Outcome};
+use crate::db::models::access::{self, Person, WorkspaceAccess, WorkspaceInfo};
+use crate::db::models::audit::{self, AuditAction, NewEvent};
+use crate::db::models::entity::{self, Entity};
+use crate::db::models::invite::{self, NewInvite, NewInviteError};
+use crate::db::models::members;
+use crate::db::models::outbox::{self, Delivery};
+use crate::db::models::{lock_row, LockTable};
+use crate::db::{Db, DbConnection};
+use crate::domain::access::{
+    self as rules, Access, Kind, Refusal, SeatFacts, Standing, Visible, WorkspaceAction, FIRM_MEMBER_DEFAULT,
+};
+use crate::domain::{EmailAddress, EntityId, InviteId, UserId, WorkspaceId, WorkspaceRole};
+
+/// Someone's entity access as a viewer may see it: names within the viewer's reach, and a
+/// count of the others.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shown {
+    pub all: bool,
+    pub names: Vec<String>,
+    pub hidden: usize,
+}
+
+pub struct MemberLine {
+    pub user: UserId,
+    pub name: String,
+    pub email: String,
+    pub role: WorkspaceRole,
+    pub kind: Kind,
+    pub access: Shown,
+    pub invited_by: Option<String>,
+    pub since: NaiveDateTime,
+    pub can_configure: bool,
+    pub can_remove: bool,
+}
+
+pub struct InviteLine {
+    pub id: InviteId,
+    pub email: String,
+    pub role: WorkspaceRole,
+    pub access: Shown,
+    pub invited_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub delivery: Delivery,
+    pub can_manage: bool,
+    /// Lets the server derive the link again ("Copy invite link"); only for those who may.
+    pub nonce: Option<String>,
+}
+
+pub struct MembersList {
+    pub members: Vec<MemberLine>,
+    pub invites: Vec<InviteLine>,
+}
+
+fn show(viewer: &Access<EntityId>, held: &Access<EntityId>, names: &HashMap<EntityId, String>) -> Shown {
+    match rules::visible_entities(viewer, held) {
+        Visible::All => Shown {
+            all: true,
+            names: Vec::new(),
+            hidden: 0,
+        },
+        Visible::Some { named, hidden } => {
+            let mut names: Vec<String> = named.iter().filter_map(|e| names.get(e).cloned()).collect();
+            names.sort();
+            Shown {
+                all: false,
+                names,
+                hidden,
+            }
+        }
+    }
+}
+
+/// Everything the Members page shows to `viewer`, in a fixed number of queries.
+pub async fn list(db: &Db, viewer: &WorkspaceAccess) -> Outcome<MembersList> {
+    if !rules::may(&viewer.standing, WorkspaceAction::ViewMembers) {
+        return Err(Refusal::Role.into());
+    }
+    let (ws, me) = (viewer.workspace.clone(), viewer.standing.clone());
+    db.read_with(move |c| list_in(c, &ws, &me)).await
+}
+
+fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<MembersList> {
+    let names: HashMap<EntityId, String> = entity::all_in(c, ws.id)?.into_iter().map(|e| (e.id, e.name)).collect();
+    let people = access::people_of(c, ws)?;
+    let pending = invite::pending_for(c, ws.org_id, Some(ws.id))?;
+    let invite_ids: Vec<i64> = pending.iter().map(|i| i.id).collect();
+    let mut offered: HashMap<i64, Vec<EntityId>> = HashMap::new();
+    for (i, e) in invite::entity_ids_of(c, &invite_ids)? {
+        offered.entry(i).or_default().push(EntityId(e));
+    }
+    let delivery = outbox::delivery_for(c, &invite_ids)?;
+    let mut ids: Vec<UserId> = people.iter().flat_map(|p| [Some(p.user), p.invited_by]).flatten().collect();
+    ids.extend(pending.iter().map(|i| UserId(i.invited_by)));
+    let who = members::people(c, &ids)?;
+    let name_of = |u: UserId| who.get(&u).cloned().unwrap_or_default();
+
+    let mut lines: Vec<MemberLine> = people
+        .into_iter()
+        .map(|p: Person| {
+            let (name, email) = name_of(p.user);
+            MemberLine {
+                can_configure: rules::may_manage(me, &p.standing).is_ok(),
+                can_remove: rules::may_remove(me, &p.standing).is_ok(),
+                access: show(&me.entities, &p.standing.entities, &names),
+                role: p.standing.role,
+                kind: p.standing.kind,
+                invited_by: p.invited_by.map(|u| name_of(u).0),
+                user: p.user,
+                since: p.since,
+                name,
+                email,
+            }
+        })
+        .collect();
+    lines.sort_by_cached_key(|m| (m.kind == Kind::Client, m.name.to_lowercase(), m.email.clone()));
+    let invites = pending
+        .into_iter()
+        .filter_map(|i| {
+            let role = WorkspaceRole::parse(&i.role)?;
+            let offer = SeatFacts::new(role, offered.remove(&i.id).unwrap_or_default());
+            let can_manage = rules::may_manage_invite(me, &offer).is_ok();
+            Some(InviteLine {
+                id: i.invite_id(),
+                access: show(&me.entities, &offer.entities, &names),
+                invited_by: name_of(UserId(i.invited_by)).0,
+                delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
+                nonce: can_manage.then_some(i.token_nonce),
+                can_manage,
+                email: i.email,
+                role,
+                created_at: i.created_at,
+                expires_at: i.expires_at,
+            })
+        })
+        .collect();
+    Ok(MembersList { members: lines, invites })
+}
+
+/// The entities of a workspace that `viewer` may give (the ones they can see).
+pub async fn grantable_entities(db: &Db, viewer: &WorkspaceAccess) -> Outcome<Vec<Entity>> {
+    let (ws, reach) = (viewer.workspace.id, viewer.standing.entities.clone());
+    let all = db.read(move |c| entity::all_in(c, ws)).await?;
+    Ok(all.into_iter().filter(|e| reach.contains(e.id)).collect())
+}
+
+/// What an invite form asks for, parsed.
+pub struct InviteRequest {
+    pub email: EmailAddress,
+    pub role: WorkspaceRole,
+    pub entities: Vec<EntityId>,
+}
+
+/// Invites someone into the workspace; their email goes out through the outbox.
+pub async fn invite(db: &Db, actor: UserId, ws: WorkspaceId, req: InviteRequest, s: InviteSettings) -> Outcome<InviteId> {
+    db.transaction(move |c| {
+        lock_row(c, LockTable::Workspace, ws.0)?;
+        let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
+        let names = names_in(c, ws, &req.entities)?;
+        let offer = rules::grant(req.role, req.entities.iter().copied());
+        rules::may_invite(&me.standing, &offer)?;
+        let entities = members::stored(&offer.entities);
+        let new = NewInvite {
+            org: me.workspace.org_id,
+            workspace: Some(&me.workspace),
+            email: &req.email,
+            role: req.role.as_str(),
+            entities: &entities,
+            clients: &[],
+            new_clients: false,
+            inviter: actor,
+            ttl: s.ttl,
+            key: &s.key,
+            detail: format!("as {}", seat_words(&offer, &names)),
+        };
+        invite::create(c, new).map_err(|e| match e {
+            NewInviteError::AlreadyMember => ActionError::Conflict(Conflict::AlreadyMember),
+            NewInviteError::AlreadyInvited(id) => ActionError::Conflict(Conflict::AlreadyInvited(id)),
+            NewInviteError::Db(e) => e.into(),
+        })
+    })
+    .await
+}
+
+/// The names of `ids`, all of which must be entities of this workspace.
+fn names_in(c: &mut DbConnection, ws: WorkspaceId, ids: &[EntityId]) -> Outcome<Vec<String>> {
+    let all = entity::all_in(c, ws)?;
+    if ids.iter().any(|id| !all.iter().any(|e| e.id == *id)) {
+        return Err(ActionError::Invalid("One of the chosen entities is not in this workspace."));
+    }
+    Ok(all.into_iter().filter(|e| ids.contains(&e.id)).map(|e| e.name).collect())
+}
+
+/// "Admin, all entities", "Accountant, Acme LLC", "Member, no entities".
+fn seat_words(seat: &SeatFacts, names: &[String]) -> String {
+    if seat.entities.is_all() {
+        format!("{}, all entities", seat.role.label())
+    } else {
+        format!("{}, {}", seat.role.label(), list_or(names, "no entities"))
+    }
+}
+
+/// A member as the Configure and Remove pages show them.
+pub struct Target {
+    pub user: UserId,
+    pub name: String,
+    pub email: String,
+    pub standing: Standing,
+    /// How many of their entities the actor cannot see.
+    pub hidden: usize,
+}
+
+/// The person named in a Configure or Remove link, if the actor may manage them.
+pub async fn target(db: &Db, actor: &WorkspaceAccess, user: UserId) -> Outcome<Target> {
+    let (ws, me) = (actor.workspace.id, actor.standing.clone());
+    db.read_with(move |c| {
+        let t = load_target(c, ws, user)?;
+        rules::may_manage(&me, &t.standing)?;
+        Ok(Target {
+            hidden: match rules::visible_entities(&me.entities, &t.standing.entities) {
+                Visible::Some { hidden, .. } => hidden,
+                Visible::All => 0,
+            },
+            ..t
+        })
+    })
+    .await
+}
+
+fn load_target(c: &mut DbConnection, ws: WorkspaceId, user: UserId) -> Outcome<Target> {
+    let t = access::load(c, user, ws)?.ok_or(ActionError::NotFound)?;
+    let (name, email) = members::people(c, &[user])?.remove(&user).unwrap_or_default();
+    Ok(Target {
+        user,
+        name,
+        email,
+        standing: t.standing,
+        hidden: 0,
+    })
+}
+
+/// Gives a member a role and entities; takes effect on their next request.
+pub async fn configure(
+    db: &Db,
+    actor: UserId,
+    ws: WorkspaceId,
+    target: UserId,
+    role: WorkspaceRole,
+    chosen: Vec<EntityId>,
+) -> Outcome<()> {
+    db.transaction(move |c| {
+        lock_row(c, LockTable::Workspace, ws.0)?;
+        // The caller's access as it is now, under the lock: a change made a moment ago counts.
+        let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
+        let t = load_target(c, ws, target)?;
+        names_in(c, ws, &chosen)?;
+        let offer = rules::grant(role, chosen.iter().copied());
+        rules::may_configure(&me.standing, &t.standing, &offer)?;
+        rules::keeps_a_workspace_admin(access::count_admins(c, &me.workspace)?, t.standing.role, Some(role))?;
+        let entities = rules::merge_entities(&me.standing.entities, &t.standing.entities, &offer.entities);
+        let seat = SeatFacts { role, entities };
+        if t.standing.kind == Kind::FirmMember && role == FIRM_MEMBER_DEFAULT && seat.entities.is_all() {
+            // Back to where a firm Member starts: no row of their own.
+            members::remove_seat(c, ws, target)?;
+        } else {
+            members::set_seat(c, ws, target, &seat, None)?;
+        }
+        let names = names_in(c, ws, &members::stored(&seat.entities))?;
+        record(c, &me.workspace, actor, AuditAction::ChangedPermissions, &t.email, seat_words(&seat, &names))
+    })
+    .await
+}
+
+/// Ends a client user's access to the workspace at once. Returns their name (or email).
+pub async fn remove(db: &Db, actor: UserId, ws: WorkspaceId, target: UserId) -> Outcome<String> {
+    db.transaction(move |c| {
+        lock_row(c, LockTable::Workspace, ws.0)?;
+        let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
+        let t = load_target(c, ws, target)?;
+        rules::may_remove(&me.standing, &t.standing)?;
+        rules::keeps_a_workspace_admin(access::count_admins(c, &me.workspace)?, t.standing.role, None)?;
+        members::remove_seat(c, ws, target)?;
+        record(c, &me.workspace, actor, AuditAction::Removed, &t.email, String::new())?;
+        Ok(if t.name.is_empty() { t.email } else { t.name })
+    })
+    .await
+}
+
+fn record(
+    c: &mut DbConnection,
+    ws: &WorkspaceInfo,
+    actor: UserId,
+    action: AuditAction,
+    target: &str,
+    detail: String,
+) -> Outcome<()> {
+    audit::record(
+        c,
+        NewEvent {
+            org: ws.org_id,
+            workspace: Some(ws.id),
+            actor: Some(actor),
+            action,
+            target,
+            detail,
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! One function per action a person takes, below the routes and above the data layer.
+//!
+//! Each takes parsed domain values, loads the facts it needs, asks the rules module
+//! (`crate::domain::access`), and writes the change with its audit event and outbox row in
+//! one transaction, re-checking under the workspace's or firm's lock. It answers with a
+//! domain result or an `ActionError`; `crate::error` turns those into HTTP answers.
+
+pub mod firm;
+pub mod invites;
+pub mod members;
+pub mod team;
+
+use chrono::Duration;
+
+use crate::db::models::invite::AcceptError;
+use crate::db::{DbError, DieselError};
+use crate::domain::access::Refusal;
+use crate::domain::token::InviteKey;
+use crate::domain::InviteId;
+
+/// Why an action did not happen.
+#[derive(Debug)]
+pub enum ActionError {
+    /// Missing, or another firm's: the two look the same.
+    NotFound,
+    /// The rules said no.
+    Refused(Refusal),
+    /// Input no honest form sends (a forged role, another workspace's entity).
+    Invalid(&'static str),
+    /// The change clashes with how things are now.
+    Conflict(Conflict),
+    /// The invite link can no longer be accepted (or not by this account).
+    InviteEnded(AcceptError),
+    Db(DbError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    AlreadyMember,
+    AlreadyInvited(InviteId),
+    /// Creating an account on an invite page for an address that has one.
+    AccountExists,
+    /// Signing up with an address that has an account.
+    EmailTaken,
+    /// A client or entity of that name exists already.
+    NameTaken,
+}
+
+impl Conflict {
+    pub fn message(self) -> String {
+        match self {
+            Conflict::AlreadyMember => "They are already a member.".into(),
+            Conflict::AlreadyInvited(_) => "They already have a pending invite: use Resend invite.".into(),
+            Conflict::EmailTaken => "An account with this email already exists. Log in instead.".into(),
+            Conflict::NameTaken => "That name is taken already.".into(),
+            Conflict::AccountExists => "An account with this email already exists. Log in to accept the invite.".into(),
+        }
+    }
+}
+
+impl From<DbError> for ActionError {
+    fn from(e: DbError) -> Self {
+        ActionError::Db(e)
+    }
+}
+
+impl From<DieselError> for ActionError {
+    fn from(e: DieselError) -> Self {
+        ActionError::Db(DbError::Query(e))
+    }
+}
+
+impl From<Refusal> for ActionError {
+    fn from(r: Refusal) -> Self {
+        ActionError::Refused(r)
+    }
+}
+
+pub type Outcome<T> = Result<T, ActionError>;
+
+/// What invites are made with: how long they last and the key their links derive from.
+#[derive(Clone)]
+pub struct InviteSettings {
+    pub ttl: Duration,
+    pub key: InviteKey,
+}
+
+/// "Acme LLC, Acme Holdings", or `none` when the list is empty.
+pub(crate) fn list_or(names: &[String], none: &str) -> String {
+    if names.is_empty() {
+        none.to_string()
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,197 @@
+//! The firm's Team page: the list, bulk staff invites, configure and remove.
+
+use super::{list_or, ActionError, InviteSettings, Outcome};
+use crate::db::models::access;
+use crate::db::models::audit::{self, AuditAction, NewEvent};
+use crate::db::models::invite::{self, NewInvite, NewInviteError};
+use crate::db::models::organization::OrgMembership;
+use crate::db::models::team::{self, Client, TeamList, TeamMember};
+use crate::db::models::{lock_row, LockTable};
+use crate::db::{Db, DbConnection};
+use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts};
+use crate::domain::{EmailAddress, OrgId, OrgRole, UserId, WorkspaceId};
+
+/// What the viewer may do with each row of the Team page.
+pub struct TeamPage {
+    pub list: TeamList,
+    pub can_manage_member: Vec<bool>,
+    pub can_manage_invite: Vec<bool>,
+}
+
+pub fn may_view_team(m: &OrgMembership) -> Result<(), Refusal> {
+    if rules::org_may(m.role, OrgAction::ViewTeam) {
+        Ok(())
+    } else {
+        Err(Refusal::FirmRole)
+    }
+}
+
+pub async fn page(db: &Db, viewer: &OrgMembership) -> Outcome<TeamPage> {
+    may_view_team(viewer)?;
+    let org = viewer.org_id;
+    let list = db.read(move |c| team::list(c, org)).await?;
+    let me = StaffFacts::new(viewer.role, [], false);
+    let may = |role: OrgRole| rules::may_manage_staff(&me, role).is_ok();
+    Ok(TeamPage {
+        can_manage_member: list.members.iter().map(|m| may(m.role)).collect(),
+        can_manage_invite: list.invites.iter().map(|i| may(i.role)).collect(),
+        list,
+    })
+}
+
+pub async fn clients(db: &Db, org: OrgId) -> Outcome<Vec<Client>> {
+    Ok(db.read(move |c| team::clients_of(c, org)).await?)
+}
+
+/// What a staff invite or a Configure form gives: a role, clients and "New clients".
+#[derive(Clone, Debug)]
+pub struct StaffOffer {
+    pub role: OrgRole,
+    pub clients: Vec<WorkspaceId>,
+    pub new_clients: bool,
+}
+
+impl StaffOffer {
+    fn facts(&self) -> StaffFacts {
+        StaffFacts::new(self.role, self.clients.iter().copied(), self.new_clients)
+    }
+}
+
+/// The actor's team membership under the lock, the offer checked against the firm's
+/// clients, and a description of it for the audit trail.
+fn prepare(c: &mut DbConnection, actor: UserId, org: OrgId, offer: &StaffOffer) -> Outcome<(StaffFacts, String)> {
+    lock_row(c, LockTable::Organization, org.0)?;
+    let (_, me) = access::staff_facts(c, actor, org)?.ok_or(ActionError::NotFound)?;
+    let all = team::clients_of(c, org)?;
+    if offer.clients.iter().any(|w| !all.iter().any(|k| k.id == *w)) {
+        return Err(ActionError::Invalid("One of the chosen clients is not one of your firm's clients."));
+    }
+    let facts = offer.facts();
+    let words = match facts.clients.chosen() {
+        None => format!("{}, all clients", offer.role.label()),
+        Some(set) => {
+            let names: Vec<String> = all.into_iter().filter(|k| set.contains(&k.id)).map(|k| k.name).collect();
+            let extra = if facts.new_clients { ", new clients" } else { "" };
+            format!("{}, {}{extra}", offer.role.label(), list_or(&names, "no clients"))
+        }
+    };
+    Ok((me, words))
+}
+
+/// What happened to one address of a bulk invite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    Invited,
+    AlreadyMember,
+    AlreadyInvited,
+}
+
+/// Invites each address onto the team, in one transaction: one invite and one email each.
+pub async fn invite(
+    db: &Db,
+    actor: UserId,
+    org: OrgId,
+    emails: Vec<EmailAddress>,
+    offer: StaffOffer,
+    s: InviteSettings,
+) -> Outcome<Vec<Sent>> {
+    db.transaction(move |c| {
+        let (me, words) = prepare(c, actor, org, &offer)?;
+        let facts = offer.facts();
+        rules::may_invite_staff(&me, &facts)?;
+        let clients: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
+        let mut out = Vec::with_capacity(emails.len());
+        for email in &emails {
+            let new = NewInvite {
+                org,
+                workspace: None,
+                email,
+                role: offer.role.as_str(),
+                entities: &[],
+                clients: &clients,
+                new_clients: facts.new_clients,
+                inviter: actor,
+                ttl: s.ttl,
+                key: &s.key,
+                detail: format!("as {words}"),
+            };
+            out.push(match invite::create(c, new) {
+                Ok(_) => Sent::Invited,
+                Err(NewInviteError::AlreadyMember) => Sent::AlreadyMember,
+                Err(NewInviteError::AlreadyInvited(_)) => Sent::AlreadyInvited,
+                Err(NewInviteError::Db(e)) => return Err(e.into()),
+            });
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// The team member named in a Configure or Remove link, if the actor may manage them.
+pub async fn target(db: &Db, actor: &OrgMembership, user: UserId) -> Outcome<TeamMember> {
+    may_view_team(actor)?;
+    let (org, me) = (actor.org_id, StaffFacts::new(actor.role, [], false));
+    db.read_with(move |c| {
+        let t = team::find(c, org, user)?.ok_or(ActionError::NotFound)?;
+        rules::may_manage_staff(&me, t.role)?;
+        Ok(t)
+    })
+    .await
+}
+
+/// Sets a team member's role, clients and "New clients"; takes effect on their next request.
+pub async fn configure(db: &Db, actor: UserId, org: OrgId, target: UserId, offer: StaffOffer) -> Outcome<()> {
+    db.transaction(move |c| {
+        let (me, words) = prepare(c, actor, org, &offer)?;
+        let t = team::find(c, org, target)?.ok_or(ActionError::NotFound)?;
+        let facts = offer.facts();
+        rules::may_configure_staff(&me, t.role, &facts)?;
+        rules::keeps_a_firm_admin(admins(c, org)?, t.role, Some(offer.role))?;
+        let before = StaffFacts::new(t.role, t.clients.iter().copied(), t.new_clients);
+        let chosen: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
+        team::set_access(c, t.membership_id, offer.role, &chosen, facts.new_clients)?;
+        // Their own role in the clients they lose as staff goes with the access; a workspace
+        // they joined as a client user (a row in a client they were never given) stays.
+        let all: Vec<WorkspaceId> = team::clients_of(c, org)?.into_iter().map(|k| k.id).collect();
+        let lost: Vec<WorkspaceId> =
+            all.into_iter().filter(|w| before.clients.contains(*w) && !facts.clients.contains(*w)).collect();
+        team::drop_workspace_roles(c, org, target, Some(&lost))?;
+        record(c, org, actor, AuditAction::ChangedPermissions, &t.email, words)
+    })
+    .await
+}
+
+fn admins(c: &mut DbConnection, org: OrgId) -> Outcome<usize> {
+    Ok(usize::try_from(team::count_admins(c, org)?).unwrap_or(0))
+}
+
+/// Removes a team member from the firm: all access to its clients ends on their next
+/// request. Returns their name (or email).
+pub async fn remove(db: &Db, actor: UserId, org: OrgId, target: UserId) -> Outcome<String> {
+    db.transaction(move |c| {
+        lock_row(c, LockTable::Organization, org.0)?;
+        let (_, me) = access::staff_facts(c, actor, org)?.ok_or(ActionError::NotFound)?;
+        let t = team::find(c, org, target)?.ok_or(ActionError::NotFound)?;
+        rules::may_manage_staff(&me, t.role)?;
+        rules::keeps_a_firm_admin(admins(c, org)?, t.role, None)?;
+        team::remove_member(c, org, &t)?;
+        record(c, org, actor, AuditAction::Removed, &t.email, String::new())?;
+        Ok(if t.name.is_empty() { t.email } else { t.name })
+    })
+    .await
+}
+
+fn record(c: &mut DbConnection, org: OrgId, actor: UserId, action: AuditAction, target: &str, detail: String) -> Outcome<()> {
+    audit::record(
+        c,
+        NewEvent {
+            org,
+            workspace: None,
+            actor: Some(actor),
+            action,
+            target,
+            detail,
+        },
+    )?;
+    Ok(())
+}
