@@ -267,7 +267,10 @@ pub fn may_give_role(actor: &Standing, role: WorkspaceRole) -> bool {
 
 /// The roles `actor` may offer on a form, highest first.
 pub fn roles_to_offer(actor: &Standing) -> Vec<WorkspaceRole> {
-    WorkspaceRole::ALL.into_iter().filter(|r| may_give_role(actor, *r)).collect()
+    WorkspaceRole::ALL
+        .into_iter()
+        .filter(|r| may_give_role(actor, *r))
+        .collect()
 }
 
 /// What an invite or a configuration would give: a role and, unless Admin, entities.

@@ -1,10 +1,10 @@
 //! Domain types parsed at the edge: once a value is one of these, it is valid.
 
+pub mod access;
 mod email;
 mod ids;
 mod money;
 mod names;
-pub mod access;
 mod roles;
 pub mod token;
 

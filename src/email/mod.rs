@@ -7,8 +7,8 @@ pub mod worker;
 use askama::Template;
 
 use crate::db::models::invite::InviteDetails;
-use crate::domain::token::InviteKey;
 use crate::domain::access::{SeatFacts, StaffFacts};
+use crate::domain::token::InviteKey;
 use crate::domain::{OrgRole, WorkspaceRole};
 
 pub struct RenderedEmail {

@@ -10,10 +10,10 @@ use super::{redirect, render, render_with_status, safe_next, Layout};
 use crate::auth::extract::MaybeUser;
 use crate::auth::{password, session};
 use crate::db::models::user;
-use crate::usecases::{self, ActionError};
 use crate::domain::{EmailAddress, Name, Password};
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::usecases::{self, ActionError};
 
 #[derive(Default)]
 pub struct SignupErrors {

@@ -11,10 +11,10 @@ use super::{redirect_with, render, render_with_status, Layout, TimeWords};
 use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
 use crate::db::models::workspace::ClientRow;
-use crate::usecases::{firm, ActionError, Conflict};
 use crate::domain::Name;
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::usecases::{firm, ActionError, Conflict};
 
 #[derive(Template)]
 #[template(path = "clients/list.html")]

@@ -13,11 +13,11 @@ use crate::auth::session::FlashKind;
 use crate::auth::WorkspaceContext;
 use crate::db::models::entity::{Entity, EntitySummary, TransactionRow};
 use crate::domain::access::{self as rules, WorkspaceAction};
-use crate::usecases::firm::{self, NewTransaction};
-use crate::usecases::{ActionError, Conflict};
 use crate::domain::{format_amount, parse_amount, parse_date, EntityId, Name};
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::usecases::firm::{self, NewTransaction};
+use crate::usecases::{ActionError, Conflict};
 
 pub async fn workspace_home(ctx: WorkspaceContext) -> HttpResponse {
     redirect(&format!("/w/{}/entities", ctx.access.workspace.id))
@@ -104,9 +104,10 @@ pub async fn add(
             FlashKind::Success,
             format!("Entity {} added.", name.as_str()),
         )),
-        Err(ActionError::Conflict(Conflict::NameTaken)) => {
-            again(format!("This workspace already has an entity called {}.", name.as_str()))
-        }
+        Err(ActionError::Conflict(Conflict::NameTaken)) => again(format!(
+            "This workspace already has an entity called {}.",
+            name.as_str()
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -15,11 +15,11 @@ use crate::db::models::invite::{AcceptError, Accepted, InviteDetails};
 use crate::db::models::user::User;
 use crate::domain::token::InviteToken;
 use crate::domain::{EmailAddress, Name, Password, UserId};
-use crate::usecases::invites::{self, Lookup};
-use crate::usecases::ActionError;
 use crate::email::{access_words, role_words};
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::usecases::invites::{self, Lookup};
+use crate::usecases::ActionError;
 
 /// The invite as the landing page tells it.
 pub struct InviteSummary {
@@ -270,7 +270,10 @@ pub async fn register(
             Ok(redirect_with(&session, &accepted_url(to), FlashKind::Success, message))
         }
         Err(ActionError::Conflict(c)) => {
-            let errors = RegisterErrors { form: Some(c.message()), ..RegisterErrors::default() };
+            let errors = RegisterErrors {
+                form: Some(c.message()),
+                ..RegisterErrors::default()
+            };
             register_again(&session, &token, &details, &form, errors)
         }
         Err(ActionError::InviteEnded(e)) => accept_error(&session, None, e),

@@ -92,7 +92,14 @@ impl MemberView {
         let (access, access_full) = access_words(&m.access);
         let (staff, managed_on_team) = match m.kind {
             Kind::Client => (None, false),
-            Kind::FirmLead(r) => (Some(if r == crate::domain::OrgRole::Admin { "Firm Admin" } else { "Firm Manager" }), true),
+            Kind::FirmLead(r) => (
+                Some(if r == crate::domain::OrgRole::Admin {
+                    "Firm Admin"
+                } else {
+                    "Firm Manager"
+                }),
+                true,
+            ),
             Kind::FirmMember => (Some("Firm Member"), false),
         };
         MemberView {
@@ -144,7 +151,10 @@ impl InviteView {
             expired: i.expires_at <= crate::db::models::now(),
             delivery: delivery_words(&i.delivery),
             can_manage: i.can_manage,
-            link: i.nonce.map(|n| invite_link(&state.public_url, &state.invite_key, &n)).unwrap_or_default(),
+            link: i
+                .nonce
+                .map(|n| invite_link(&state.public_url, &state.invite_key, &n))
+                .unwrap_or_default(),
             email: i.email,
         }
     }
@@ -416,7 +426,11 @@ pub async fn permissions_form(
     let checked: Vec<EntityId> = match member.standing.entities.chosen() {
         Some(set) => set.iter().copied().collect(),
         // Someone holding all entities: every box the caller can see is ticked.
-        None => uc::grantable_entities(&state.db, &ctx.access).await?.into_iter().map(|e| e.id).collect(),
+        None => uc::grantable_entities(&state.db, &ctx.access)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect(),
     };
     render(permissions_page(&state, &session, &ctx, member, (role, &checked), None).await?)
 }
@@ -435,7 +449,10 @@ pub async fn configure(
     let (actor, ws, who) = (ctx.user.user_id(), ctx.access.workspace.id, member.user);
     match uc::configure(&state.db, actor, ws, who, role, entities.clone()).await {
         Ok(()) => {
-            let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
+            let message = format!(
+                "Permissions of {} updated",
+                super::display_name(&member.name, &member.email)
+            );
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
@@ -498,7 +515,10 @@ pub async fn remove(
             Ok(redirect_with(&session, "/", FlashKind::Success, message))
         }
         Ok(name) => {
-            let message = format!("Access removed: {name} can no longer open {}", ctx.access.workspace.name);
+            let message = format!(
+                "Access removed: {name} can no longer open {}",
+                ctx.access.workspace.name
+            );
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {

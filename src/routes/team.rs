@@ -79,37 +79,51 @@ pub struct TeamPage {
 
 pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
     let page = uc::page(&state.db, &ctx.membership).await?;
-    let members = page.list.members.into_iter().zip(page.can_manage_member).map(|(m, can_manage)| {
-        let (access, access_full) = client_access(&m.clients, m.new_clients);
-        TeamMemberView {
-            user_id: m.user_id.0,
-            role: m.role.label(),
-            is_you: m.user_id == ctx.user.user_id(),
-            name: m.name,
-            email: m.email,
-            since: m.since,
-            access,
-            access_full,
-            can_manage,
-        }
-    });
-    let invites = page.list.invites.into_iter().zip(page.can_manage_invite).map(|(i, can_manage)| {
-        let (access, access_full) = client_access(&i.clients, i.new_clients);
-        InviteView {
-            id: i.id.0,
-            role: i.role.label(),
-            access,
-            access_full,
-            invited_by: i.invited_by,
-            sent: i.created_at,
-            expires: i.expires_at,
-            expired: i.expires_at <= crate::db::models::now(),
-            delivery: delivery_words(&i.delivery),
-            link: if can_manage { invite_link(&state.public_url, &state.invite_key, &i.nonce) } else { String::new() },
-            can_manage,
-            email: i.email,
-        }
-    });
+    let members = page
+        .list
+        .members
+        .into_iter()
+        .zip(page.can_manage_member)
+        .map(|(m, can_manage)| {
+            let (access, access_full) = client_access(&m.clients, m.new_clients);
+            TeamMemberView {
+                user_id: m.user_id.0,
+                role: m.role.label(),
+                is_you: m.user_id == ctx.user.user_id(),
+                name: m.name,
+                email: m.email,
+                since: m.since,
+                access,
+                access_full,
+                can_manage,
+            }
+        });
+    let invites = page
+        .list
+        .invites
+        .into_iter()
+        .zip(page.can_manage_invite)
+        .map(|(i, can_manage)| {
+            let (access, access_full) = client_access(&i.clients, i.new_clients);
+            InviteView {
+                id: i.id.0,
+                role: i.role.label(),
+                access,
+                access_full,
+                invited_by: i.invited_by,
+                sent: i.created_at,
+                expires: i.expires_at,
+                expired: i.expires_at <= crate::db::models::now(),
+                delivery: delivery_words(&i.delivery),
+                link: if can_manage {
+                    invite_link(&state.public_url, &state.invite_key, &i.nonce)
+                } else {
+                    String::new()
+                },
+                can_manage,
+                email: i.email,
+            }
+        });
     render(TeamPage {
         l: Layout::org(&session, "Team", &ctx.user, &ctx.membership, "team"),
         org_id: ctx.membership.org_id.0,
@@ -246,7 +260,8 @@ fn parse_offer(form: &FormFields) -> Result<Option<StaffOffer>, AppError> {
     if !form.has("role") {
         return Ok(None);
     }
-    let role = OrgRole::parse(form.get("role")).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
+    let role =
+        OrgRole::parse(form.get("role")).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
     Ok(Some(StaffOffer {
         role,
         clients,
@@ -266,8 +281,19 @@ pub async fn invite(
     let (offer, list) = match (parse_offer(&form)?, EmailList::parse(&typed)) {
         (Some(offer), Ok(list)) => (offer, list),
         (offer, list) => {
-            let error = if offer.is_none() { Some("Choose a role.".into()) } else { list.err() };
-            let chosen = offer.as_ref().map_or(Chosen { role: String::new(), clients: Vec::new(), new_clients: false }, Chosen::of);
+            let error = if offer.is_none() {
+                Some("Choose a role.".into())
+            } else {
+                list.err()
+            };
+            let chosen = offer.as_ref().map_or(
+                Chosen {
+                    role: String::new(),
+                    clients: Vec::new(),
+                    new_clients: false,
+                },
+                Chosen::of,
+            );
             let page = invite_page(&state, &session, &ctx, (typed, chosen), error, Vec::new()).await?;
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
@@ -300,8 +326,20 @@ async fn report(
         };
         return Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, message));
     }
-    let page = invite_page(state, session, ctx, (keep.join(", "), Chosen::of(&offer)), None, outcomes).await?;
-    let status = if invited > 0 { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = invite_page(
+        state,
+        session,
+        ctx,
+        (keep.join(", "), Chosen::of(&offer)),
+        None,
+        outcomes,
+    )
+    .await?;
+    let status = if invited > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     render_with_status(status, page)
 }
 
@@ -315,9 +353,11 @@ fn outcomes(entries: &[EmailListEntry], sent: Vec<Sent>) -> (Vec<Outcome>, Vec<S
                 EmailListEntry::Valid(e) => match sent.next() {
                     Some(Sent::Invited) => (e.to_string(), "invited", true),
                     Some(Sent::AlreadyMember) => (e.to_string(), "already a member of the team", false),
-                    Some(Sent::AlreadyInvited) => {
-                        (e.to_string(), "already invited: use Resend invite on the Team page", false)
-                    }
+                    Some(Sent::AlreadyInvited) => (
+                        e.to_string(),
+                        "already invited: use Resend invite on the Team page",
+                        false,
+                    ),
                     None => (e.to_string(), "not sent", false),
                 },
                 EmailListEntry::Duplicate(e) => (e.to_string(), "listed twice: invited once", false),
@@ -392,12 +432,15 @@ pub async fn configure(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.membership, target_id(&req)?).await?;
-    let offer = parse_offer(&FormFields::parse(&body)?)?
-        .ok_or_else(|| AppError::BadRequest("Choose a role.".into()))?;
+    let offer =
+        parse_offer(&FormFields::parse(&body)?)?.ok_or_else(|| AppError::BadRequest("Choose a role.".into()))?;
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     match uc::configure(&state.db, actor, org, member.user_id, offer.clone()).await {
         Ok(()) => {
-            let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
+            let message = format!(
+                "Permissions of {} updated",
+                super::display_name(&member.name, &member.email)
+            );
             Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
@@ -539,7 +582,12 @@ pub async fn bulk(
         _ => return Err(AppError::BadRequest("Choose Resend or Cancel.".into())),
     };
     if ids.is_empty() {
-        return Ok(redirect_with(&session, &back, FlashKind::Error, "Select at least one invite."));
+        return Ok(redirect_with(
+            &session,
+            &back,
+            FlashKind::Error,
+            "Select at least one invite.",
+        ));
     }
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     let done = invites::bulk(&state.db, actor, org, ids, action, state.invite_settings()).await?;

@@ -14,7 +14,7 @@ use crate::db::models::team::{self, Client};
 use crate::db::models::user::{self, CreateUserError, User};
 use crate::db::models::{lock_row, members, LockTable};
 use crate::db::{Db, DbConnection};
-use crate::domain::access::{self as rules, SeatFacts, Standing, StaffFacts};
+use crate::domain::access::{self as rules, SeatFacts, StaffFacts, Standing};
 use crate::domain::token::InviteToken;
 use crate::domain::{EmailAddress, EntityId, InviteId, Name, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
@@ -48,7 +48,9 @@ fn manageable(c: &mut DbConnection, actor: UserId, place: Place, id: InviteId) -
 
 fn offer_of(c: &mut DbConnection, inv: &Invite) -> Outcome<SeatFacts> {
     let role = WorkspaceRole::parse(&inv.role).ok_or(ActionError::NotFound)?;
-    let entities = invite::entity_ids_of(c, &[inv.id])?.into_iter().map(|(_, e)| EntityId(e));
+    let entities = invite::entity_ids_of(c, &[inv.id])?
+        .into_iter()
+        .map(|(_, e)| EntityId(e));
     Ok(SeatFacts::new(role, entities))
 }
 
@@ -157,7 +159,11 @@ fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId) -> Outco
     let staff: Option<StaffFacts> = access::staff_facts(c, viewer, org)?.map(|(_, s)| s);
     let standings: HashMap<WorkspaceId, Standing> = access::standings_in_firm(c, viewer, org)?;
     let pending = invite::pending_in_org(c, org)?;
-    let ids: Vec<i64> = pending.iter().filter(|i| i.workspace_id.is_some()).map(|i| i.id).collect();
+    let ids: Vec<i64> = pending
+        .iter()
+        .filter(|i| i.workspace_id.is_some())
+        .map(|i| i.id)
+        .collect();
     let mut offered: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (i, e) in invite::entity_ids_of(c, &ids)? {
         offered.entry(i).or_default().push(EntityId(e));
@@ -194,7 +200,14 @@ pub struct BulkDone {
 
 /// Resends or cancels several pending invites at once. Any id the viewer may not manage
 /// (another firm's, or beyond their reach) makes the whole request not found.
-pub async fn bulk(db: &Db, viewer: UserId, org: OrgId, ids: Vec<InviteId>, action: Bulk, s: InviteSettings) -> Outcome<BulkDone> {
+pub async fn bulk(
+    db: &Db,
+    viewer: UserId,
+    org: OrgId,
+    ids: Vec<InviteId>,
+    action: Bulk,
+    s: InviteSettings,
+) -> Outcome<BulkDone> {
     db.transaction(move |c| {
         lock_row(c, LockTable::Organization, org.0)?;
         let allowed = manageable_in_firm(c, viewer, org)?;
@@ -255,7 +268,8 @@ pub async fn look_up(db: &Db, token: InviteToken) -> Outcome<Lookup> {
 
 /// Accepts an invite as a signed-in user: exactly once, only for the invited address.
 pub async fn accept(db: &Db, token: InviteToken, user: User) -> Outcome<Accepted> {
-    db.transaction(move |c| invite::accept(c, &token, &user).map_err(ended)).await
+    db.transaction(move |c| invite::accept(c, &token, &user).map_err(ended))
+        .await
 }
 
 fn ended(e: AcceptError) -> ActionError {

@@ -97,7 +97,11 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
         offered.entry(i).or_default().push(EntityId(e));
     }
     let delivery = outbox::delivery_for(c, &invite_ids)?;
-    let mut ids: Vec<UserId> = people.iter().flat_map(|p| [Some(p.user), p.invited_by]).flatten().collect();
+    let mut ids: Vec<UserId> = people
+        .iter()
+        .flat_map(|p| [Some(p.user), p.invited_by])
+        .flatten()
+        .collect();
     ids.extend(pending.iter().map(|i| UserId(i.invited_by)));
     let who = members::people(c, &ids)?;
     let name_of = |u: UserId| who.get(&u).cloned().unwrap_or_default();
@@ -141,7 +145,10 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
             })
         })
         .collect();
-    Ok(MembersList { members: lines, invites })
+    Ok(MembersList {
+        members: lines,
+        invites,
+    })
 }
 
 /// The entities of a workspace that `viewer` may give (the ones they can see).
@@ -159,7 +166,13 @@ pub struct InviteRequest {
 }
 
 /// Invites someone into the workspace; their email goes out through the outbox.
-pub async fn invite(db: &Db, actor: UserId, ws: WorkspaceId, req: InviteRequest, s: InviteSettings) -> Outcome<InviteId> {
+pub async fn invite(
+    db: &Db,
+    actor: UserId,
+    ws: WorkspaceId,
+    req: InviteRequest,
+    s: InviteSettings,
+) -> Outcome<InviteId> {
     db.transaction(move |c| {
         lock_row(c, LockTable::Workspace, ws.0)?;
         let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
@@ -193,9 +206,15 @@ pub async fn invite(db: &Db, actor: UserId, ws: WorkspaceId, req: InviteRequest,
 fn names_in(c: &mut DbConnection, ws: WorkspaceId, ids: &[EntityId]) -> Outcome<Vec<String>> {
     let all = entity::all_in(c, ws)?;
     if ids.iter().any(|id| !all.iter().any(|e| e.id == *id)) {
-        return Err(ActionError::Invalid("One of the chosen entities is not in this workspace."));
+        return Err(ActionError::Invalid(
+            "One of the chosen entities is not in this workspace.",
+        ));
     }
-    Ok(all.into_iter().filter(|e| ids.contains(&e.id)).map(|e| e.name).collect())
+    Ok(all
+        .into_iter()
+        .filter(|e| ids.contains(&e.id))
+        .map(|e| e.name)
+        .collect())
 }
 
 /// "Admin, all entities", "Accountant, Acme LLC", "Member, no entities".
@@ -273,7 +292,14 @@ pub async fn configure(
             members::set_seat(c, ws, target, &seat, None)?;
         }
         let names = names_in(c, ws, &members::stored(&seat.entities))?;
-        record(c, &me.workspace, actor, AuditAction::ChangedPermissions, &t.email, seat_words(&seat, &names))
+        record(
+            c,
+            &me.workspace,
+            actor,
+            AuditAction::ChangedPermissions,
+            &t.email,
+            seat_words(&seat, &names),
+        )
     })
     .await
 }

@@ -21,7 +21,8 @@ enum Actor {
     Member,
     /// The firm's Admin (firm staff see every client, as workspace Admins by default).
     FirmAdmin,
-    /// A firm team Member who was given this client.
+    /// A firm team Member who was given this client: an Accountant of all its entities there
+    /// until a workspace Admin gives them another role.
     FirmMemberWithAccess,
     /// A firm team Member who was not given this client.
     FirmMemberWithoutAccess,
@@ -116,7 +117,7 @@ fn expected(route: Route, actor: Actor) -> Expect {
         OtherFirm | FirmMemberWithoutAccess => Expect::NotFound,
         Member => Expect::Forbidden,
         // The Activity trail is for workspace Admins.
-        Accountant if route == Route::Activity => Expect::Forbidden,
+        Accountant | FirmMemberWithAccess if route == Route::Activity => Expect::Forbidden,
         WorkspaceAdmin | Accountant | FirmAdmin | FirmMemberWithAccess => Expect::Allowed,
     }
 }
@@ -412,7 +413,7 @@ async fn what_the_members_page_offers_follows_the_role() {
     let w = World::new().await;
     let ws = w.f.ws;
     // Admins: Add team, Activity, a ⋯ menu next to everyone (the Admin's own row included).
-    for actor in [Actor::WorkspaceAdmin, Actor::FirmAdmin, Actor::FirmMemberWithAccess] {
+    for actor in [Actor::WorkspaceAdmin, Actor::FirmAdmin] {
         let body = w.who(actor).members_page(ws).await;
         let text = text_of(&body);
         assert!(text.contains("Add team"), "{actor:?}: {text}");
@@ -427,18 +428,38 @@ async fn what_the_members_page_offers_follows_the_role() {
             );
         }
     }
-    // Accountants: Add team, but no Activity and no ⋯ next to Admins.
-    let body = w.who(Actor::Accountant).members_page(ws).await;
-    assert!(text_of(&body).contains("Add team"));
-    assert!(!body.contains(&format!("href=\"/w/{ws}/settings/activity\"")));
-    assert!(
-        !body.contains("aria-label=\"Actions for Cleo Admin\"")
-            && !body.contains("aria-label=\"Actions for Ada Ames\"")
-    );
-    assert!(
-        body.contains("aria-label=\"Actions for Mia Member\"")
-            && body.contains("aria-label=\"Actions for pending@client.test\"")
-    );
+    // Nobody inside the client gets a ⋯ next to the firm's Admin: her row says she is firm
+    // staff, managed on the Team page.
+    for actor in [
+        Actor::WorkspaceAdmin,
+        Actor::FirmAdmin,
+        Actor::Accountant,
+        Actor::FirmMemberWithAccess,
+    ] {
+        let body = w.who(actor).members_page(ws).await;
+        assert!(!body.contains("aria-label=\"Actions for Ada Ames\""), "{actor:?}");
+        let ada = crate::support::row(&body, "ada@firm.test");
+        assert!(
+            ada.contains("Firm Admin") && ada.contains("managed on the Team page"),
+            "{actor:?}: {ada}"
+        );
+    }
+    // Accountants (a firm Member working in the client is one by default): Add team, but no
+    // Activity and no ⋯ next to Admins.
+    for actor in [Actor::Accountant, Actor::FirmMemberWithAccess] {
+        let body = w.who(actor).members_page(ws).await;
+        assert!(text_of(&body).contains("Add team"), "{actor:?}");
+        assert!(
+            !body.contains(&format!("href=\"/w/{ws}/settings/activity\"")),
+            "{actor:?}"
+        );
+        assert!(!body.contains("aria-label=\"Actions for Cleo Admin\""), "{actor:?}");
+        assert!(
+            body.contains("aria-label=\"Actions for Mia Member\"")
+                && body.contains("aria-label=\"Actions for pending@client.test\""),
+            "{actor:?}"
+        );
+    }
     // Members: no Settings in the workspace navigation.
     let (_, body, _) = w.who(Actor::Member).visit(&format!("/w/{ws}/entities")).await;
     assert!(

@@ -364,7 +364,9 @@ async fn an_accountant_invites_only_below_admin_and_only_to_entities_they_hold()
     let before = f.app.invite_count().await;
     let r = carl.invite(ws, "cleo@client.test", "admin", &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(text_of(&r.text().await.unwrap()).contains("Only a workspace Admin can give someone the Admin role."));
+    assert!(
+        text_of(&r.text().await.unwrap()).contains("Only a workspace Admin can give, change or remove the Admin role.")
+    );
     let r = carl.invite(ws, "cleo@client.test", "member", &[f.holdings]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(
@@ -480,7 +482,7 @@ async fn nobody_grants_more_than_they_hold() {
     assert_eq!(status, StatusCode::OK);
     assert!(!form.contains("value=\"admin\""));
     assert!(!form.contains(&format!("name=\"entity\" value=\"{}\"", f.holdings)));
-    assert!(text_of(&form).contains("They also have access to 1 entity you cannot see; that stays as it is."));
+    assert!(text_of(&form).contains("They also have access to 1 entity you cannot see; that stays as it is"));
     let r = carl
         .configure_member(ws, carl_id, "accountant", &[f.llc, f.holdings])
         .await;
@@ -530,66 +532,49 @@ async fn nobody_grants_more_than_they_hold() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_last_admin_cannot_be_demoted_or_removed() {
+async fn the_firms_admin_stays_an_admin_of_every_client_so_a_client_never_loses_its_last_admin() {
     let f = firm_with_a_client().await;
     let ws = f.ws;
     let ada = f.app.user_id("ada@firm.test").await;
-    const LAST: &str = "A workspace must keep at least one Admin. Make someone else Admin first.";
+    const FIRM_LEAD: &str = "Firm Admins and Managers are Admins of every client";
 
-    // Ada, the firm's Admin, is this new workspace's only Admin (firm staff work as
-    // workspace Admins by default). She cannot demote herself.
+    // Ada, the firm's Admin, is an Admin of the client, always: nobody inside it, herself
+    // included, can lower or remove that (roles.md, firm staff inside a client).
     assert_eq!(f.app.workspace_admins(ws).await, 1);
-    let r = f.ada.configure_member(ws, ada, "accountant", &[f.llc]).await;
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(text_of(&r.text().await.unwrap()).contains(LAST));
-    assert_eq!(
-        f.ada.get(&format!("/w/{ws}/settings/activity")).await.status(),
-        StatusCode::OK,
-        "still Admin"
+    let before = f.app.snapshot().await;
+    for r in [
+        f.ada.configure_member(ws, ada, "accountant", &[f.llc]).await,
+        f.ada.remove_member(ws, ada).await,
+    ] {
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(text_of(&r.text().await.unwrap()).contains(FIRM_LEAD));
+    }
+    for page in ["permissions", "remove"] {
+        let url = format!("/w/{ws}/settings/members/{ada}/{page}");
+        assert_eq!(f.ada.get(&url).await.status(), StatusCode::FORBIDDEN, "{url}");
+    }
+    assert_eq!(f.app.snapshot().await, before, "refused: nothing changed");
+    let r = row(&f.ada.members_page(ws).await, "ada@firm.test");
+    assert!(
+        r.contains("Admin") && r.contains("Firm Admin") && r.contains("managed on the Team page"),
+        "{r}"
     );
-    // Firm staff are not removed from a workspace (their access comes from the Team page).
-    assert_eq!(
-        f.ada
-            .get(&format!("/w/{ws}/settings/members/{ada}/remove"))
-            .await
-            .status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(f.ada.remove_member(ws, ada).await.status(), StatusCode::FORBIDDEN);
 
-    // With a client Admin beside her, Ada can step down to Accountant…
+    // A client Admin cannot lower her either.
     let (cleo_user, cleo) = f.client_user("cleo@client.test", "Cleo Client", "admin", &[]).await;
     assert_eq!(f.app.workspace_admins(ws).await, 2);
-    let r = f.ada.configure_member(ws, ada, "accountant", &[f.llc]).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(f.app.workspace_admins(ws).await, 1);
-    assert_eq!(
-        f.ada.get(&format!("/w/{ws}/settings/activity")).await.status(),
-        StatusCode::FORBIDDEN,
-        "Ada is an Accountant here now"
-    );
-    let r = row(&f.ada.members_page(ws).await, "ada@firm.test");
-    assert!(r.contains("Accountant") && r.contains("Firm staff"), "{r}");
+    let r = cleo_user.configure_member(ws, ada, "member", &[f.llc]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(text_of(&r.text().await.unwrap()).contains(FIRM_LEAD));
+    assert_eq!(cleo_user.remove_member(ws, ada).await.status(), StatusCode::FORBIDDEN);
 
-    // …and now Cleo is the last Admin: she can neither demote nor remove herself.
+    // So the client's own last Admin may step down or leave: the firm's Admin remains.
     let r = cleo_user.configure_member(ws, cleo, "member", &[f.llc]).await;
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(text_of(&r.text().await.unwrap()).contains(LAST));
-    let r = cleo_user.remove_member(ws, cleo).await;
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(text_of(&r.text().await.unwrap()).contains(LAST));
-    // Ada, an Accountant here, cannot touch her.
-    assert_eq!(
-        f.ada.configure_member(ws, cleo, "member", &[f.llc]).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(f.ada.remove_member(ws, cleo).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stored_role(&f, cleo).await.as_deref(), Some("member"));
     assert_eq!(f.app.workspace_admins(ws).await, 1);
-    assert_eq!(stored_role(&f, cleo).await.as_deref(), Some("admin"));
-
-    // Once Ada is Admin again, Cleo may leave.
     assert_eq!(
-        cleo_user.configure_member(ws, ada, "admin", &[]).await.status(),
+        f.ada.configure_member(ws, cleo, "admin", &[]).await.status(),
         StatusCode::SEE_OTHER
     );
     let r = cleo_user.remove_member(ws, cleo).await;
@@ -602,78 +587,57 @@ async fn the_last_admin_cannot_be_demoted_or_removed() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(f.app.workspace_admins(ws).await, 1);
+    assert_eq!(
+        f.ada.get(&format!("/w/{ws}/settings/activity")).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_admins_demoting_each_other_at_once_leave_an_admin() {
     let f = firm_with_a_client().await;
     let ws = f.ws;
-    let ada = f.app.user_id("ada@firm.test").await;
     let (cleo_user, cleo) = f.client_user("cleo@client.test", "Cleo Client", "admin", &[]).await;
-    f.ada.csrf().await;
+    let (dan_user, dan) = f.client_user("dan@client.test", "Dan Client", "admin", &[]).await;
     cleo_user.csrf().await;
-    const LAST: &str = "A workspace must keep at least one Admin";
+    dan_user.csrf().await;
     let llc = [f.llc];
 
     // Each demotes the other, at the same moment, a few times over.
     for round in 0..5 {
+        // Ada (the firm's Admin), Cleo and Dan.
         assert_eq!(
             f.app.workspace_admins(ws).await,
-            2,
-            "round {round} starts with two Admins"
+            3,
+            "round {round} starts with three Admins"
         );
-        let (a, c) = tokio::join!(
-            f.ada.configure_member(ws, cleo, "member", &llc),
-            cleo_user.configure_member(ws, ada, "accountant", &llc)
+        let (a, b) = tokio::join!(
+            cleo_user.configure_member(ws, dan, "member", &llc),
+            dan_user.configure_member(ws, cleo, "accountant", &llc)
         );
-        let results = [outcome(a).await, outcome(c).await];
-        let admins = f.app.workspace_admins(ws).await;
-        assert!(admins >= 1, "round {round}: no Admin left ({results:?})");
+        let results = [outcome(a).await, outcome(b).await];
         let done: Vec<bool> = results.iter().map(|(s, _)| *s == StatusCode::SEE_OTHER).collect();
         assert_eq!(
             done.iter().filter(|d| **d).count(),
             1,
             "round {round}: exactly one demotion goes through: {results:?}"
         );
+        // The loser's request came in after the winner's change, and the caller's role is
+        // re-read under the workspace's lock: they are no longer Admin.
         for (status, text) in results.iter().filter(|(s, _)| *s != StatusCode::SEE_OTHER) {
-            let clear = (*status == StatusCode::CONFLICT && text.contains(LAST))
-                // The loser's request came in after the winner's change: they are no longer Admin.
-                || (*status == StatusCode::FORBIDDEN
-                    && (text.contains("Your role in this workspace does not allow this") || text.contains("Only a workspace Admin can")));
-            assert!(
-                clear,
-                "round {round}: the refused demotion must say why, got {status}: {text}"
-            );
+            assert_eq!(*status, StatusCode::FORBIDDEN, "round {round}: {text}");
+            assert!(text.contains("Only a workspace Admin can"), "round {round}: {text}");
         }
-        // Whoever is still Admin makes the other Admin again.
-        let r = if done[0] {
-            f.ada.configure_member(ws, cleo, "admin", &[]).await
-        } else {
-            cleo_user.configure_member(ws, ada, "admin", &[]).await
-        };
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "round {round}: restoring two Admins");
+        assert_eq!(f.app.workspace_admins(ws).await, 2, "round {round}");
+        // Ada makes the demoted one Admin again.
+        let demoted = if done[0] { dan } else { cleo };
+        let r = f.ada.configure_member(ws, demoted, "admin", &[]).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "round {round}: restoring three Admins"
+        );
     }
-    // (The loser is refused either by the last-Admin rule or, when the winner's change came
-    // first, because the caller's role is re-read under the lock and is no longer Admin.)
-
-    // Each demoting themselves at once: the second always meets the last-Admin rule.
-    let (a, c) = tokio::join!(
-        f.ada.configure_member(ws, ada, "accountant", &llc),
-        cleo_user.configure_member(ws, cleo, "member", &llc)
-    );
-    let results = [outcome(a).await, outcome(c).await];
-    assert_eq!(
-        results.iter().filter(|(s, _)| *s == StatusCode::SEE_OTHER).count(),
-        1,
-        "{results:?}"
-    );
-    assert!(
-        results
-            .iter()
-            .any(|(s, t)| *s == StatusCode::CONFLICT && t.contains(LAST)),
-        "{results:?}"
-    );
-    assert_eq!(f.app.workspace_admins(ws).await, 1);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -54,7 +54,11 @@ pub fn workspace_info(conn: &mut DbConnection, ws: WorkspaceId) -> QueryResult<O
 }
 
 /// A person's team membership of a firm, with every client granted to them.
-pub fn staff_facts(conn: &mut DbConnection, user: UserId, org: OrgId) -> QueryResult<Option<(MembershipId, StaffFacts)>> {
+pub fn staff_facts(
+    conn: &mut DbConnection,
+    user: UserId,
+    org: OrgId,
+) -> QueryResult<Option<(MembershipId, StaffFacts)>> {
     let row = org_memberships::table
         .filter(org_memberships::organization_id.eq(org.0))
         .filter(org_memberships::user_id.eq(user.0))
@@ -83,7 +87,11 @@ pub fn client_grants(conn: &mut DbConnection, membership: MembershipId) -> Query
 }
 
 /// A person's own row in a workspace, with its entities.
-pub fn seat_facts(conn: &mut DbConnection, user: UserId, ws: WorkspaceId) -> QueryResult<Option<(MembershipId, SeatFacts)>> {
+pub fn seat_facts(
+    conn: &mut DbConnection,
+    user: UserId,
+    ws: WorkspaceId,
+) -> QueryResult<Option<(MembershipId, SeatFacts)>> {
     let row = workspace_memberships::table
         .filter(workspace_memberships::workspace_id.eq(ws.0))
         .filter(workspace_memberships::user_id.eq(user.0))
@@ -179,7 +187,10 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
     for (mid, entity) in workspace_entity_grants::table
         .inner_join(workspace_memberships::table)
         .filter(workspace_memberships::workspace_id.eq(ws.id.0))
-        .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
+        .select((
+            workspace_entity_grants::membership_id,
+            workspace_entity_grants::entity_id,
+        ))
         .load::<(i64, i64)>(conn)?
     {
         grants.entry(mid).or_default().push(EntityId(entity));
@@ -190,10 +201,15 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
         let Some(role) = OrgRole::parse(&role) else { continue };
         // As far as this workspace goes: granted it, or not.
         let clients = granted.contains(&mid).then_some(ws.id);
-        people.insert(uid, blank(uid, since, Some(StaffFacts::new(role, clients, new_clients))));
+        people.insert(
+            uid,
+            blank(uid, since, Some(StaffFacts::new(role, clients, new_clients))),
+        );
     }
     for (mid, uid, role, invited_by, since) in seats {
-        let Some(role) = WorkspaceRole::parse(&role) else { continue };
+        let Some(role) = WorkspaceRole::parse(&role) else {
+            continue;
+        };
         let seat = SeatFacts::new(role, grants.remove(&mid).unwrap_or_default());
         let p = people.entry(uid).or_insert_with(|| blank(uid, since, None));
         p.facts.seat = Some(seat);
@@ -257,7 +273,10 @@ pub fn standings_in_firm(
     let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (mid, e) in workspace_entity_grants::table
         .filter(workspace_entity_grants::membership_id.eq_any(&seat_ids))
-        .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
+        .select((
+            workspace_entity_grants::membership_id,
+            workspace_entity_grants::entity_id,
+        ))
         .load::<(i64, i64)>(conn)?
     {
         grants.entry(mid).or_default().push(EntityId(e));

@@ -243,8 +243,7 @@ pub fn set_access(
             org_memberships::new_clients.eq(new_clients),
         ))
         .execute(conn)?;
-    diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(membership.0)))
-        .execute(conn)?;
+    diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(membership.0))).execute(conn)?;
     // Row by row: batch inserts are not available through the two-backend connection.
     for c in clients {
         diesel::insert_into(org_client_grants::table)

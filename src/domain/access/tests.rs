@@ -149,11 +149,17 @@ fn workspace_table_remove() {
 fn the_last_admin_is_kept() {
     // "remove Admins: yes (never the last one)", and the last Admin is never demoted.
     for after in [None, Some(W::Accountant), Some(W::Member)] {
-        assert_eq!(keeps_a_workspace_admin(1, W::Admin, after), Err(Refusal::LastWorkspaceAdmin));
+        assert_eq!(
+            keeps_a_workspace_admin(1, W::Admin, after),
+            Err(Refusal::LastWorkspaceAdmin)
+        );
         assert!(keeps_a_workspace_admin(2, W::Admin, after).is_ok());
     }
     assert!(keeps_a_workspace_admin(1, W::Admin, Some(W::Admin)).is_ok());
-    assert!(keeps_a_workspace_admin(1, W::Member, None).is_ok(), "removing a Member leaves the Admin");
+    assert!(
+        keeps_a_workspace_admin(1, W::Member, None).is_ok(),
+        "removing a Member leaves the Admin"
+    );
     for after in [None, Some(O::Manager), Some(O::Member)] {
         assert_eq!(keeps_a_firm_admin(1, O::Admin, after), Err(Refusal::LastFirmAdmin));
         assert!(keeps_a_firm_admin(2, O::Admin, after).is_ok());
@@ -206,9 +212,21 @@ fn org_table() {
     }
     let staff = |r| StaffFacts::new(r, [], false);
     // Add Admins (invite or promote): Admin only. Add Managers / Members: Admin and Manager.
-    for (actor, admins, others) in [(O::Admin, true, true), (O::Manager, false, true), (O::Member, false, false)] {
-        assert_eq!(may_invite_staff(&staff(actor), &staff(O::Admin)).is_ok(), admins, "{actor:?}");
-        assert_eq!(may_invite_staff(&staff(actor), &staff(O::Manager)).is_ok(), others, "{actor:?}");
+    for (actor, admins, others) in [
+        (O::Admin, true, true),
+        (O::Manager, false, true),
+        (O::Member, false, false),
+    ] {
+        assert_eq!(
+            may_invite_staff(&staff(actor), &staff(O::Admin)).is_ok(),
+            admins,
+            "{actor:?}"
+        );
+        assert_eq!(
+            may_invite_staff(&staff(actor), &staff(O::Manager)).is_ok(),
+            others,
+            "{actor:?}"
+        );
         let member = StaffFacts::new(O::Member, [WS], true);
         assert_eq!(may_invite_staff(&staff(actor), &member).is_ok(), others, "{actor:?}");
         assert_eq!(
@@ -224,7 +242,11 @@ fn org_table() {
         (O::Member, false, false, false),
     ] {
         assert_eq!(may_manage_staff(&staff(actor), O::Admin).is_ok(), admin, "{actor:?}");
-        assert_eq!(may_manage_staff(&staff(actor), O::Manager).is_ok(), manager, "{actor:?}");
+        assert_eq!(
+            may_manage_staff(&staff(actor), O::Manager).is_ok(),
+            manager,
+            "{actor:?}"
+        );
         assert_eq!(may_manage_staff(&staff(actor), O::Member).is_ok(), member, "{actor:?}");
     }
 }
@@ -268,7 +290,11 @@ fn nobody_grants_a_role_above_their_own() {
 #[test]
 fn firm_admins_and_managers_are_admins_of_every_client_whatever_row_they_have() {
     for role in [O::Admin, O::Manager] {
-        for seat in [None, Some(SeatFacts::new(W::Member, [LLC])), Some(SeatFacts::new(W::Accountant, []))] {
+        for seat in [
+            None,
+            Some(SeatFacts::new(W::Member, [LLC])),
+            Some(SeatFacts::new(W::Accountant, [])),
+        ] {
             for ws in [WS, OTHER_WS] {
                 let s = standing(
                     ws,
@@ -389,7 +415,10 @@ fn what_is_beyond_the_actors_reach_stays_as_it_was() {
     let accountant = Access::only([LLC]);
     let target = Access::only([LLC, HOLDINGS]);
     // Taking LLC away and giving nothing keeps HOLDINGS, which the Accountant cannot see.
-    assert_eq!(merge_entities(&accountant, &target, &Access::none()), Access::only([HOLDINGS]));
+    assert_eq!(
+        merge_entities(&accountant, &target, &Access::none()),
+        Access::only([HOLDINGS])
+    );
     assert_eq!(
         merge_entities(&accountant, &target, &Access::only([LLC])),
         Access::only([LLC, HOLDINGS])

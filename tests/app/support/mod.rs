@@ -864,3 +864,112 @@ impl TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// Every row that access and invites are made of, as sorted text: equal snapshots
+    /// before and after a request prove it changed nothing.
+    pub async fn snapshot(&self) -> Vec<String> {
+        use diesel::prelude::*;
+        use portico::db::schema::{
+            audit_events as a, invite_clients as ic, invite_entities as ie, invites as i, org_client_grants as og,
+            org_memberships as om, outbox as o, workspace_entity_grants as wg, workspace_memberships as wm,
+        };
+        self.db
+            .read(|c| {
+                let mut rows: Vec<String> = Vec::new();
+                let mut add = |table: &str, r: Vec<String>| rows.extend(r.into_iter().map(|x| format!("{table} {x}")));
+                add(
+                    "workspace_memberships",
+                    wm::table
+                        .select((wm::workspace_id, wm::user_id, wm::role))
+                        .load::<(i64, i64, String)>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                add(
+                    "workspace_entity_grants",
+                    wg::table
+                        .select((wg::membership_id, wg::entity_id))
+                        .load::<(i64, i64)>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                add(
+                    "org_memberships",
+                    om::table
+                        .select((om::organization_id, om::user_id, om::role, om::new_clients))
+                        .load::<(i64, i64, String, bool)>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                add(
+                    "org_client_grants",
+                    og::table
+                        .select((og::membership_id, og::workspace_id))
+                        .load::<(i64, i64)>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                add(
+                    "invites",
+                    i::table
+                        .select((i::id, i::email, i::role, i::state, i::expires_at, i::last_sent_at))
+                        .load::<(
+                            i64,
+                            String,
+                            String,
+                            String,
+                            chrono::NaiveDateTime,
+                            chrono::NaiveDateTime,
+                        )>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                add(
+                    "invite_entities",
+                    ie::table
+                        .select((ie::invite_id, ie::entity_id))
+                        .load::<(i64, i64)>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                add(
+                    "invite_clients",
+                    ic::table
+                        .select((ic::invite_id, ic::workspace_id))
+                        .load::<(i64, i64)>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                add(
+                    "outbox",
+                    o::table
+                        .select((o::id, o::invite_id, o::state))
+                        .load::<(i64, Option<i64>, String)>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                add(
+                    "audit_events",
+                    a::table
+                        .select((a::id, a::action, a::target_email))
+                        .load::<(i64, String, String)>(c)?
+                        .into_iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect(),
+                );
+                rows.sort();
+                Ok(rows)
+            })
+            .await
+            .expect("snapshot")
+    }
+}
