@@ -5,14 +5,15 @@
 use fantoccini::key::Key;
 use fantoccini::Locator;
 
-use crate::support::browser::Browser;
+use crate::support::browser::{installed_or_skip, Browser};
 use crate::support::spawn_app;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invite_your_clients_as_the_help_page_says() {
-    let Some(ada) = Browser::start("invite_your_clients").await else {
+    if !installed_or_skip("invite_your_clients") {
         return;
-    };
+    }
+    let ada = Browser::start("invite_your_clients").await;
     let app = spawn_app().await;
 
     // Foundation: sign up, add a client, two entities, a transaction.
@@ -75,9 +76,7 @@ async fn invite_your_clients_as_the_help_page_says() {
 
     // The client receives an email with a link to access their workspace.
     let link = app.invite_link("cleo@client.test", 1).await;
-    let Some(cleo) = Browser::start("invite_your_clients").await else {
-        return;
-    };
+    let cleo = Browser::start("invite_your_clients").await;
     cleo.goto(&link).await;
     cleo.assert_text("Ada Accountant").await;
     cleo.assert_text("Acme Bakery").await;
@@ -170,9 +169,10 @@ async fn invite_your_clients_as_the_help_page_says() {
 /// "New clients", acceptance, the ⋯ actions, and new clients reaching "New clients" staff.
 #[tokio::test(flavor = "multi_thread")]
 async fn invite_your_team() {
-    let Some(ada) = Browser::start("invite_your_team").await else {
+    if !installed_or_skip("invite_your_team") {
         return;
-    };
+    }
+    let ada = Browser::start("invite_your_team").await;
     let app = spawn_app().await;
     ada.goto(&format!("{}/signup", app.base)).await;
     ada.fill("Your name", "Ada Accountant").await;
@@ -211,9 +211,7 @@ async fn invite_your_team() {
 
     // 3. Bo accepts as a new user and lands on Clients, with exactly the granted client.
     let link = app.invite_link("bo@firm.test", 1).await;
-    let Some(bo) = Browser::start("invite_your_team").await else {
-        return;
-    };
+    let bo = Browser::start("invite_your_team").await;
     bo.goto(&link).await;
     bo.assert_text("join the team of").await;
     bo.screenshot("team-invite-landing").await;

@@ -1,10 +1,13 @@
 //! Headless Chromium driven over WebDriver (fantoccini → a chromedriver child process).
 //!
-//! Needs Debian's `chromium` and `chromium-driver`. Without them [`Browser::start`] returns
-//! `None` so the test can skip, except under CI (env `CI` non-empty), where it panics.
+//! Needs Debian's `chromium` and `chromium-driver`. A browser test starts with
+//! [`installed_or_skip`]: without them it says `SKIPPED browser test …` on the terminal and
+//! the test returns at once, before anything is started — except under CI (env `CI`
+//! non-empty), where a missing browser fails the test.
 #![allow(dead_code)] // each test target uses a different part of the API
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -51,21 +54,47 @@ impl Drop for Driver {
     }
 }
 
+/// Whether Chromium and chromedriver are here to run the browser test `test_name`. Call it
+/// first thing in the test and return when it says `false`, so that a test runs whole or not
+/// at all.
+///
+/// When they are missing: under CI (env `CI` non-empty) the test fails; elsewhere it passes
+/// after saying `SKIPPED browser test …`. The harness captures what a passing test prints
+/// with `println!`/`eprintln!` and never shows it, so the line is also written straight to
+/// the process's stderr, which the harness does not capture: it appears in the plain
+/// `cargo test` output, above the test's `ok`. (`println!` keeps it in the test's own
+/// output as well, for `cargo test -- --show-output`.)
+pub fn installed_or_skip(test_name: &str) -> bool {
+    if browser_paths().is_some() {
+        return true;
+    }
+    let msg = format!(
+        "SKIPPED browser test {test_name}: chromium/chromedriver not found \
+         (apt-get install -y chromium chromium-driver)"
+    );
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
+        panic!("{msg}");
+    }
+    println!("{msg}");
+    let _ = std::io::stderr().lock().write_all(format!("{msg}\n").as_bytes());
+    false
+}
+
+/// chromedriver's path, when both it and Chromium are installed.
+fn browser_paths() -> Option<PathBuf> {
+    find_chromedriver().filter(|_| Path::new(CHROMIUM).exists())
+}
+
 impl Browser {
     /// Starts chromedriver on a free port and opens a fresh headless Chromium session.
-    pub async fn start(test_name: &str) -> Option<Browser> {
-        let driver_path = find_chromedriver().filter(|_| Path::new(CHROMIUM).exists());
-        let Some(driver_path) = driver_path else {
-            let msg = format!(
-                "SKIPPED browser test {test_name}: chromium/chromedriver not found \
-                 (apt-get install -y chromium chromium-driver)"
-            );
-            if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
-                panic!("{msg}");
-            }
-            eprintln!("{msg}");
-            return None;
-        };
+    /// Panics when Chromium is missing: a test checks [`installed_or_skip`] before anything.
+    pub async fn start(test_name: &str) -> Browser {
+        let driver_path = browser_paths().unwrap_or_else(|| {
+            panic!(
+                "chromium/chromedriver not found: browser test {test_name} must call \
+                 installed_or_skip() before starting anything"
+            )
+        });
 
         let port = free_port();
         let profile = TempDir::new().expect("cannot create a temp dir for the Chromium profile");
@@ -120,11 +149,11 @@ impl Browser {
         }
         drop(shots);
 
-        Some(Browser {
+        Browser {
             client,
             driver,
             test_name: test_name.to_string(),
-        })
+        }
     }
 
     pub async fn goto(&self, url: &str) {
