@@ -14,9 +14,14 @@ use portico::db::Db;
 use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 
-pub use smtp::SmtpSink;
+pub use smtp::{Mail, SmtpSink};
 
 pub const PASSWORD: &str = "correct horse battery";
+
+/// The app's clock (UTC, as the database stores times).
+pub fn now() -> chrono::NaiveDateTime {
+    portico::db::models::now()
+}
 
 pub struct TestApp {
     pub base: String,
@@ -142,12 +147,7 @@ impl TestApp {
         role: &str,
         entities: &[i64],
     ) -> TestUser {
-        let before = self
-            .smtp
-            .messages()
-            .iter()
-            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
-            .count();
+        let before = self.mails_to(email).len();
         let r = admin.invite(ws, email, role, entities).await;
         assert_eq!(
             r.status(),
@@ -161,6 +161,15 @@ impl TestApp {
 
     pub fn queries(&self) -> u64 {
         self.db.query_count()
+    }
+
+    /// Every mail the SMTP sink has received for `email` (any case), in arrival order.
+    pub fn mails_to(&self, email: &str) -> Vec<Mail> {
+        self.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
+            .collect()
     }
 }
 
@@ -469,6 +478,21 @@ impl TestUser {
         let (status, body) = self.page(path).await;
         (status, text_of(&body))
     }
+
+    /// Reloads `path` until `check` accepts the page (up to 15 s), and returns its HTML;
+    /// panics with `what` and the last reason `check` gave.
+    pub async fn page_until(&self, path: &str, what: &str, check: impl Fn(&str) -> Result<(), String>) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (status, body) = self.page(path).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {}", text_of(&body));
+            match check(&body) {
+                Ok(()) => return body,
+                Err(e) if tokio::time::Instant::now() > deadline => panic!("{what}: {e}"),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+    }
 }
 
 /// The text of the first table row (`<tr>…`) of a page whose HTML contains `needle`.
@@ -615,6 +639,33 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no invite to {email} in the database"))
     }
 
+    /// The state of invite `id`: `pending`, `accepted` or `cancelled`.
+    pub async fn invite_state(&self, id: i64) -> String {
+        use diesel::prelude::*;
+        use portico::db::schema::invites;
+        self.db
+            .read(move |c| Ok(invites::table.find(id).select(invites::state).first::<String>(c)?))
+            .await
+            .expect("read invite")
+    }
+
+    /// The organization role of `user` in `org`, if they are on its team.
+    pub async fn org_role(&self, org: i64, user: i64) -> Option<String> {
+        use diesel::prelude::*;
+        use portico::db::schema::org_memberships as m;
+        self.db
+            .read(move |c| {
+                Ok(m::table
+                    .filter(m::organization_id.eq(org))
+                    .filter(m::user_id.eq(user))
+                    .select(m::role)
+                    .first::<String>(c)
+                    .optional()?)
+            })
+            .await
+            .expect("read membership")
+    }
+
     pub async fn invite_count(&self) -> i64 {
         use diesel::prelude::*;
         use portico::db::schema::invites;
@@ -653,12 +704,8 @@ impl TestApp {
 
     /// Lets an invite be resent now: its last email went out two minutes ago.
     pub async fn allow_resend(&self, invite: i64) {
-        self.set_invite_times(
-            invite,
-            None,
-            Some(portico::db::models::now() - chrono::Duration::minutes(2)),
-        )
-        .await;
+        self.set_invite_times(invite, None, Some(now() - chrono::Duration::minutes(2)))
+            .await;
     }
 
     /// Every outbox row of an invite: (state, attempts, next_attempt_at), oldest first.
@@ -721,7 +768,7 @@ impl TestApp {
                         m::user_id.eq(user),
                         m::role.eq(role),
                         m::new_clients.eq(false),
-                        m::created_at.eq(portico::db::models::now()),
+                        m::created_at.eq(now()),
                     ))
                     .execute(c)?;
                 Ok(())
@@ -784,13 +831,7 @@ impl Firm {
 
     /// Ada invites `email` and the invite link arrives by email.
     pub async fn invite(&self, email: &str, role: &str, entities: &[i64]) -> String {
-        let before = self
-            .app
-            .smtp
-            .messages()
-            .iter()
-            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
-            .count();
+        let before = self.app.mails_to(email).len();
         let r = self.ada.invite(self.ws, email, role, entities).await;
         assert_eq!(
             r.status(),
