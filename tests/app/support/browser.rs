@@ -241,6 +241,154 @@ impl Browser {
         }
     }
 
+    /// Waits until the page's path (with its query) is exactly `expected`.
+    pub async fn assert_path(&self, expected: &str) {
+        self.wait_for_path(expected, |p| p == expected).await;
+    }
+
+    /// Waits until the page's path (with its query) passes `check`, and returns it; panics
+    /// naming `what` and where the browser is after a few seconds.
+    pub async fn wait_for_path(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let path = self.path().await;
+            if check(&path) {
+                return path;
+            }
+            if Instant::now() >= deadline {
+                panic!("expected to be on {what}, but the browser is on {path}");
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the page's heading (its first `h1`) reads exactly `expected`.
+    pub async fn assert_heading(&self, expected: &str) {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let heading = self
+                .client
+                .execute(
+                    "var h = document.querySelector('h1'); return h ? h.innerText.trim() : '';",
+                    vec![],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("cannot read the heading: {e}"));
+            let heading = heading.as_str().unwrap_or_default().to_string();
+            if heading == expected {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "heading {expected:?} not found on {}; its heading is {heading:?}",
+                    self.url().await
+                );
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The visible text of each table body row (`tbody tr`) of the page, whitespace collapsed.
+    pub async fn rows(&self) -> Vec<String> {
+        let value = self
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('tbody tr'))\
+                 .map(function (r) { return r.innerText.replace(/\\s+/g, ' ').trim(); });",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the table rows: {e}"));
+        value
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| r.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until a table row containing `needle` also contains each of `words`; returns it.
+    pub async fn assert_row(&self, needle: &str, words: &[&str]) -> String {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let rows = self.rows().await;
+            if let Some(row) = rows
+                .iter()
+                .find(|r| r.contains(needle) && words.iter().all(|w| r.contains(w)))
+            {
+                return row.clone();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "no row with {needle:?} and {words:?} on {}; its rows:\n{}",
+                    self.url().await,
+                    rows.join("\n")
+                );
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Panics if a table row of the page contains `needle`. It does not wait: call it once
+    /// the page is known to be the one to check (its path, heading or flash message seen).
+    pub async fn assert_no_row(&self, needle: &str) {
+        let rows = self.rows().await;
+        if let Some(row) = rows.iter().find(|r| r.contains(needle)) {
+            panic!("a row still shows {needle:?} on {}: {row}", self.url().await);
+        }
+    }
+
+    /// Waits until `script` (a JavaScript function body) returns `expected`; panics naming
+    /// `what` and the last value it returned after a few seconds.
+    pub async fn wait_for_js(&self, what: &str, script: &str, expected: serde_json::Value) {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let value = self
+                .client
+                .execute(script, vec![])
+                .await
+                .unwrap_or_else(|e| panic!("cannot run the script for {what}: {e}"));
+            if value == expected {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!("{what}: expected {expected}, got {value} on {}", self.url().await);
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What the clipboard holds, read as a person would: pasted with Ctrl+V into a scratch
+    /// text field added to the page for the purpose (and removed again).
+    pub async fn clipboard(&self) -> String {
+        self.client
+            .execute(
+                "var t = document.createElement('textarea'); t.id = 'clipboard-probe'; \
+                 document.body.appendChild(t); t.focus();",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot add a field to paste into: {e}"));
+        let field = self
+            .client
+            .find(Locator::Id("clipboard-probe"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot find the field to paste into: {e}"));
+        let paste = format!("{}v", char::from(fantoccini::key::Key::Control));
+        field
+            .send_keys(&paste)
+            .await
+            .unwrap_or_else(|e| panic!("cannot paste: {e}"));
+        let value = field.prop("value").await.unwrap_or_default().unwrap_or_default();
+        let _ = self
+            .client
+            .execute("document.getElementById('clipboard-probe').remove();", vec![])
+            .await;
+        value
+    }
+
     /// Saves a PNG as `<target>/screenshots/<test name>/<NN>-<name>.png`.
     pub async fn screenshot(&self, name: &str) {
         let png = self
