@@ -422,6 +422,34 @@ pub fn text_of(html: &str) -> String {
         .join(" ")
 }
 
+/// The `value` attribute of the `<input name="NAME">` of a page, as written in the HTML.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\"");
+    html.split("<input").skip(1).find_map(|tag| {
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        if !tag.contains(&marker) {
+            return None;
+        }
+        let start = tag.find("value=\"")? + "value=\"".len();
+        let end = tag[start..].find('"')?;
+        Some(tag[start..start + end].to_string())
+    })
+}
+
+/// The text of each row of the page's table bodies (`<tbody>…</tbody>`), in order.
+pub fn body_rows(html: &str) -> Vec<String> {
+    html.split("<tbody")
+        .skip(1)
+        .flat_map(|body| {
+            let body = &body[..body.find("</tbody>").unwrap_or(body.len())];
+            body.split("<tr").skip(1).map(|row| {
+                let end = row.find("</tr>").unwrap_or(row.len());
+                text_of(&format!("<tr{}", &row[..end]))
+            })
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // Settings → Members, invites and their rows in the database (members, invites and authz
 // tests). The database helpers set up states a test cannot reach through HTTP in a few
