@@ -2,8 +2,6 @@
 //! actions, firm staff inside a client's workspace, the firm-wide Pending invites view, the
 //! rules of roles.md, concurrency, and who may open which Team route.
 
-use std::time::Duration;
-
 use diesel::prelude::*;
 use reqwest::{Response, StatusCode};
 
@@ -442,22 +440,15 @@ async fn add_team_sends_one_invite_and_one_email_per_address_naming_the_firm_and
             (None, "member", "pending"),
             "{email}"
         );
-        app.smtp.wait_for(email, 1).await;
+        // Exactly one email: the invite's one outbox row, sent once (so never again).
+        app.assert_sent_once(rows[0].id, email).await;
     }
     assert!(
         app.invite_records("B@x.test").await.is_empty(),
         "addresses are stored lower-cased"
     );
-    // Give the outbox worker time to send anything twice.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
     for email in ["a@x.test", "b@x.test"] {
         let mails = app.mails_to(email);
-        assert_eq!(
-            mails.len(),
-            1,
-            "exactly one email to {email}: {:?}",
-            mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
-        );
         let mail = &mails[0];
         assert_eq!(
             mail.subject, "Ada Admin invited you to join Ada & Co on Portico",
@@ -564,15 +555,19 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
 
     // The valid new ones are invited, nothing else is written.
     assert_eq!(app.invite_count().await, before + 2);
-    assert_eq!(app.invite_records("c@x.test").await.len(), 1);
-    assert_eq!(app.invite_records("d@x.test").await.len(), 1);
-    assert_eq!(app.invite_records("pat@x.test").await.len(), 1);
+    let mut invited = Vec::new();
+    for email in ["c@x.test", "d@x.test", "pat@x.test"] {
+        let rows = app.invite_records(email).await;
+        assert_eq!(rows.len(), 1, "one invite to {email}");
+        invited.push(rows[0].id);
+    }
     assert!(app.invite_records("ada@firm.test").await.is_empty());
-    app.smtp.wait_for("c@x.test", 1).await;
-    app.smtp.wait_for("d@x.test", 1).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(app.mails_to("c@x.test").len(), 1, "listed twice, mailed once");
-    assert_eq!(app.mails_to("pat@x.test").len(), 1, "already invited: no second email");
+    // Listed twice, mailed once; already invited: no second email (still the one outbox
+    // row of the first invite); already a member: no email queued at all.
+    app.assert_sent_once(invited[0], "c@x.test").await;
+    app.assert_sent_once(invited[1], "d@x.test").await;
+    app.assert_sent_once(invited[2], "pat@x.test").await;
+    assert_eq!(app.outbox_rows_to("ada@firm.test").await, 0);
     assert!(app.mails_to("ada@firm.test").is_empty());
 
     // Only problems, nothing invited: 422 and the same report.
@@ -866,7 +861,8 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
         page.contains("An invite was sent to pat@firm.test less than a minute ago. Try again in a minute."),
         "{page}"
     );
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.assert_outbox(id, &[("sent", 1), ("sent", 1)], "the invite and the resend, no third")
+        .await;
     assert_eq!(app.mails_to("pat@firm.test").len(), 2, "no third email");
 
     // Cancel: a confirmation, then the link stops working.
@@ -1565,12 +1561,8 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     );
     let (body, _) = open(&ada, &pending, StatusCode::OK).await;
     assert!(row(&body, "bob@client.test").contains("Invite pending"));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        app.mails_to("cleo@client.test").len(),
-        1,
-        "unselected invites are left alone"
-    );
+    // Unselected invites are left alone: Cleo's one email, no second.
+    app.assert_sent_once(cleo, "cleo@client.test").await;
     // Again at once: skipped, with a message.
     let r = ada
         .post(
@@ -1597,7 +1589,7 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     assert_eq!(app.invite_state(evan).await, "pending");
     let r = ada.post(&pending, &[("invite", &evan_s), ("action", "resend")]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.mails_to("evan@other.test").len(), 1);
+    app.assert_sent_once(evan, "evan@other.test").await;
     // Bad input: nothing selected, an unknown action, a non-number.
     let r = ada.post(&pending, &[("action", "cancel")]).await;
     let page = after_redirect(&ada, r).await;
@@ -1842,8 +1834,8 @@ async fn forged_roles_foreign_clients_and_missing_csrf_are_refused_and_change_no
     assert_eq!(app.invite_count().await, before);
     assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
     assert_eq!(app.invite_state(pat).await, "pending");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(app.mails_to("pat@firm.test").len(), 1, "nothing was resent");
+    // Nothing was resent: the invite still has its one email.
+    app.assert_sent_once(pat, "pat@firm.test").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -2008,12 +2000,11 @@ async fn concurrent_add_team_of_one_address_makes_one_invite_and_one_email() {
         "one request invites both: {statuses:?}"
     );
     for email in ["pat@firm.test", "other@firm.test"] {
-        assert_eq!(app.invite_records(email).await.len(), 1, "one invite to {email}");
-        app.smtp.wait_for(email, 1).await;
+        let rows = app.invite_records(email).await;
+        assert_eq!(rows.len(), 1, "one invite to {email}");
+        assert_eq!(app.outbox_rows_to(email).await, 1, "one email queued for {email}");
+        app.assert_sent_once(rows[0].id, email).await;
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(app.mails_to("pat@firm.test").len(), 1);
-    assert_eq!(app.mails_to("other@firm.test").len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -752,6 +752,64 @@ impl TestApp {
             .expect("read outbox")
     }
 
+    /// The outbox rows of an invite once each has been dealt with (sent, dropped, or given
+    /// up): (state, attempts), oldest first. Waits up to 15 s for rows still `pending`. A
+    /// settled row is never claimed again, and every claim adds one to `attempts`: a row
+    /// `sent` at attempt 1 went out exactly once, and no further email can come of it.
+    pub async fn settled_outbox(&self, invite: i64) -> Vec<(String, i32)> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let rows = self.outbox_of(invite).await;
+            if rows.iter().all(|(state, _, _)| state != "pending") {
+                return rows.into_iter().map(|(state, attempts, _)| (state, attempts)).collect();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox rows of invite {invite} were never dealt with: {rows:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the invite's outbox rows are settled, and asserts they are `expected`:
+    /// (state, attempts) of each email queued for it, oldest first.
+    pub async fn assert_outbox(&self, invite: i64, expected: &[(&str, i32)], why: &str) {
+        let rows = self.settled_outbox(invite).await;
+        let rows: Vec<(&str, i32)> = rows.iter().map(|(s, a)| (s.as_str(), *a)).collect();
+        assert_eq!(rows, expected, "the outbox of invite {invite}: {why}");
+    }
+
+    /// The invite's only email has been sent, once, and the SMTP sink holds exactly that one
+    /// email to `email` (waiting for it as needed).
+    pub async fn assert_sent_once(&self, invite: i64, email: &str) {
+        self.smtp.wait_for(email, 1).await;
+        self.assert_outbox(invite, &[("sent", 1)], &format!("one email to {email}, sent once"))
+            .await;
+        let mails = self.mails_to(email);
+        assert_eq!(
+            mails.len(),
+            1,
+            "exactly one email to {email}: {:?}",
+            mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+    }
+
+    /// How many outbox rows (emails queued, whatever became of them) are addressed to `email`.
+    pub async fn outbox_rows_to(&self, email: &str) -> i64 {
+        use diesel::prelude::*;
+        use portico::db::schema::outbox;
+        let email = email.to_string();
+        self.db
+            .read(move |c| {
+                Ok(outbox::table
+                    .filter(outbox::to_email.eq(email))
+                    .count()
+                    .get_result::<i64>(c)?)
+            })
+            .await
+            .expect("count outbox rows")
+    }
+
     /// How many workspace membership rows `user` has in `ws` (0 or 1).
     pub async fn membership_rows(&self, ws: i64, user: i64) -> i64 {
         use diesel::prelude::*;
