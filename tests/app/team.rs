@@ -2110,6 +2110,99 @@ fn why(actor: Actor, expect: Expect, method: &str) -> &'static str {
     }
 }
 
+/// The fresh targets of one cell of the matrix.
+struct Target<'a> {
+    /// A team Member (no clients, New clients off).
+    user: i64,
+    /// A pending team invite (role Member) that may be resent, and its address.
+    invite: i64,
+    invited: &'a str,
+    /// The address "Add Team" invites.
+    new_email: &'a str,
+    /// The client "Add Team" and "Configure permissions" grant.
+    client: i64,
+}
+
+/// Whether an allowed Team POST did what it is for: its redirect, and its row changes.
+async fn took_effect(app: &TestApp, org: i64, route: &str, t: &Target<'_>, location: &str) -> Result<(), String> {
+    let leads_to = match route {
+        "/invites" => format!("/orgs/{org}/invites"),
+        _ => team_path(org),
+    };
+    if location != leads_to {
+        return Err(format!("led to {location:?}, not {leads_to:?}"));
+    }
+    let done = match route {
+        "/team/invite" => {
+            let invites = app.invite_records(t.new_email).await;
+            let queued = app.outbox_rows_to(t.new_email).await;
+            let got: Vec<(Option<i64>, &str, &str)> = invites
+                .iter()
+                .map(|i| (i.workspace_id, i.role.as_str(), i.state.as_str()))
+                .collect();
+            (got == [(None, "member", "pending")] && queued == 1)
+                .then_some(())
+                .ok_or(format!("invites to {}: {got:?}, {queued} emails queued", t.new_email))
+        }
+        "/team/{user}/permissions" => {
+            let access = team_access(app, org, t.user).await;
+            (access == Some(("member".into(), true, vec![t.client])))
+                .then_some(())
+                .ok_or(format!("the team access is {access:?}"))
+        }
+        "/team/{user}/remove" => {
+            let role = app.org_role(org, t.user).await;
+            role.is_none()
+                .then_some(())
+                .ok_or(format!("the person is still on the team as {role:?}"))
+        }
+        "/team/invites/{invite}/resend" => {
+            let emails = app.outbox_of(t.invite).await.len();
+            // allow_resend dated its last email two minutes back.
+            let sent = app.invite_record(t.invited).await.last_sent_at;
+            (emails == 2 && sent > now() - chrono::Duration::minutes(1))
+                .then_some(())
+                .ok_or(format!(
+                    "invite {} has {emails} emails queued (not 2), last sent {sent}",
+                    t.invite
+                ))
+        }
+        "/team/invites/{invite}/cancel" | "/invites" => {
+            let state = app.invite_state(t.invite).await;
+            (state == "cancelled")
+                .then_some(())
+                .ok_or(format!("invite {} is {state}", t.invite))
+        }
+        other => Err(format!("no expected effect written for POST {other}")),
+    };
+    done.map_err(|e| format!("did not take effect: {e}"))
+}
+
+/// The team role, "New clients" and granted clients of `user` in `org`, if on the team.
+async fn team_access(app: &TestApp, org: i64, user: i64) -> Option<(String, bool, Vec<i64>)> {
+    use portico::db::schema::{org_client_grants as g, org_memberships as m};
+    app.db
+        .read(move |c| {
+            let Some((id, role, new_clients)) = m::table
+                .filter(m::organization_id.eq(org))
+                .filter(m::user_id.eq(user))
+                .select((m::id, m::role, m::new_clients))
+                .first::<(i64, String, bool)>(c)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let clients = g::table
+                .filter(g::membership_id.eq(id))
+                .order(g::workspace_id)
+                .select(g::workspace_id)
+                .load::<i64>(c)?;
+            Ok(Some((role, new_clients, clients)))
+        })
+        .await
+        .expect("read team access")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn team_routes_authorization_matrix() {
     use Expect::{SignIn, Status};
@@ -2218,6 +2311,9 @@ async fn team_routes_authorization_matrix() {
                 "/invites" => vec![("invite", &invite_s), ("action", "cancel")],
                 _ => vec![],
             };
+            // Nothing is left for the outbox worker to change while the request runs.
+            app.outbox_settled().await;
+            let before = app.snapshot().await;
             let r = if *method == "GET" {
                 user.get(&path).await
             } else {
@@ -2230,15 +2326,33 @@ async fn team_routes_authorization_matrix() {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
+            let after = app.snapshot().await;
             let got_sign_in = status == StatusCode::SEE_OTHER && to.starts_with("/login");
             let pass = match expect {
                 SignIn => got_sign_in,
                 Status(code) => status.as_u16() == *code && !got_sign_in,
             };
+            let cell = format!("{actor:?} {method} {path}");
             if !pass {
                 let reason = why(*actor, *expect, method);
+                failures.push(format!("{cell}: expected {expect:?} ({reason}), got {status} {to}"));
+            } else if *method == "POST" && *expect == done {
+                // Allowed: it went where that action leads, and did what it says.
+                let target = Target {
+                    user: target,
+                    invite,
+                    invited: &invited,
+                    new_email: &new_email,
+                    client: acme,
+                };
+                if let Err(e) = took_effect(&app, org, route, &target, &to).await {
+                    failures.push(format!("{cell}: answered {status} {to} but {e}"));
+                }
+            } else if after != before {
+                // Refused, or only looked at: not a row changed.
                 failures.push(format!(
-                    "{actor:?} {method} {path}: expected {expect:?} ({reason}), got {status} {to}"
+                    "{cell}: answered {status} {to} but changed the database:\n{}",
+                    before.diff(&after)
                 ));
             }
         }

@@ -884,6 +884,175 @@ impl TestApp {
     }
 }
 
+/// The rows of every table that inviting, accepting, configuring, removing, resending and
+/// cancelling write, one line per row (`table id: columns`), in table then key order: to
+/// check that a refused request changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot(pub Vec<String>);
+
+impl Snapshot {
+    /// The lines only one side has: `- ` before, `+ ` after.
+    pub fn diff(&self, after: &Snapshot) -> String {
+        let gone = self.0.iter().filter(|l| !after.0.contains(l)).map(|l| format!("- {l}"));
+        let new = after.0.iter().filter(|l| !self.0.contains(l)).map(|l| format!("+ {l}"));
+        gone.chain(new).collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl TestApp {
+    /// What the database holds now (see [`Snapshot`]): org_memberships, org_client_grants,
+    /// workspace_memberships, workspace_entity_grants, invites, invite_clients,
+    /// invite_entities, outbox and audit_events.
+    pub async fn snapshot(&self) -> Snapshot {
+        use chrono::NaiveDateTime as At;
+        use diesel::prelude::*;
+        use portico::db::schema::{
+            audit_events as a, invite_clients as ic, invite_entities as ie, invites as i, org_client_grants as og,
+            org_memberships as om, outbox as o, workspace_entity_grants as weg, workspace_memberships as wm,
+        };
+        self.db
+            .read(|c| {
+                let mut lines = Vec::new();
+                for (id, org, user, role, new_clients) in om::table
+                    .order(om::id)
+                    .select((om::id, om::organization_id, om::user_id, om::role, om::new_clients))
+                    .load::<(i64, i64, i64, String, bool)>(c)?
+                {
+                    lines.push(format!(
+                        "org_memberships {id}: org {org} user {user} {role} new_clients={new_clients}"
+                    ));
+                }
+                for (m, ws) in og::table
+                    .order((og::membership_id, og::workspace_id))
+                    .select((og::membership_id, og::workspace_id))
+                    .load::<(i64, i64)>(c)?
+                {
+                    lines.push(format!("org_client_grants: membership {m} workspace {ws}"));
+                }
+                for (id, ws, user, role) in wm::table
+                    .order(wm::id)
+                    .select((wm::id, wm::workspace_id, wm::user_id, wm::role))
+                    .load::<(i64, i64, i64, String)>(c)?
+                {
+                    lines.push(format!("workspace_memberships {id}: workspace {ws} user {user} {role}"));
+                }
+                for (m, e) in weg::table
+                    .order((weg::membership_id, weg::entity_id))
+                    .select((weg::membership_id, weg::entity_id))
+                    .load::<(i64, i64)>(c)?
+                {
+                    lines.push(format!("workspace_entity_grants: membership {m} entity {e}"));
+                }
+                type InviteLine = (
+                    i64,
+                    i64,
+                    Option<i64>,
+                    String,
+                    String,
+                    bool,
+                    String,
+                    At,
+                    At,
+                    Option<i64>,
+                    Option<At>,
+                );
+                for (id, org, ws, email, role, new_clients, state, expires, sent, by, ended) in i::table
+                    .order(i::id)
+                    .select((
+                        i::id,
+                        i::organization_id,
+                        i::workspace_id,
+                        i::email,
+                        i::role,
+                        i::new_clients,
+                        i::state,
+                        i::expires_at,
+                        i::last_sent_at,
+                        i::accepted_by,
+                        i::ended_at,
+                    ))
+                    .load::<InviteLine>(c)?
+                {
+                    lines.push(format!(
+                        "invites {id}: org {org} workspace {ws:?} {email} {role} new_clients={new_clients} \
+                         {state} expires {expires} sent {sent} accepted_by {by:?} ended {ended:?}"
+                    ));
+                }
+                for (invite, ws) in ic::table
+                    .order((ic::invite_id, ic::workspace_id))
+                    .select((ic::invite_id, ic::workspace_id))
+                    .load::<(i64, i64)>(c)?
+                {
+                    lines.push(format!("invite_clients: invite {invite} workspace {ws}"));
+                }
+                for (invite, e) in ie::table
+                    .order((ie::invite_id, ie::entity_id))
+                    .select((ie::invite_id, ie::entity_id))
+                    .load::<(i64, i64)>(c)?
+                {
+                    lines.push(format!("invite_entities: invite {invite} entity {e}"));
+                }
+                for (id, invite, to, state, attempts) in o::table
+                    .order(o::id)
+                    .select((o::id, o::invite_id, o::to_email, o::state, o::attempts))
+                    .load::<(i64, Option<i64>, String, String, i32)>(c)?
+                {
+                    lines.push(format!(
+                        "outbox {id}: invite {invite:?} to {to} {state} attempts {attempts}"
+                    ));
+                }
+                for (id, org, ws, actor, action, target, detail) in a::table
+                    .order(a::id)
+                    .select((
+                        a::id,
+                        a::organization_id,
+                        a::workspace_id,
+                        a::actor_id,
+                        a::action,
+                        a::target_email,
+                        a::detail,
+                    ))
+                    .load::<(i64, i64, Option<i64>, Option<i64>, String, String, String)>(c)?
+                {
+                    lines.push(format!(
+                        "audit_events {id}: org {org} workspace {ws:?} actor {actor:?} {action} {target} ({detail})"
+                    ));
+                }
+                Ok(Snapshot(lines))
+            })
+            .await
+            .expect("read a snapshot")
+    }
+
+    /// Waits (up to 15 s) until no email in the outbox is waiting to be sent, so that the
+    /// outbox worker changes nothing until a request queues another.
+    pub async fn outbox_settled(&self) {
+        use diesel::prelude::*;
+        use portico::db::schema::outbox;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let pending = self
+                .db
+                .read(|c| {
+                    Ok(outbox::table
+                        .filter(outbox::state.eq("pending"))
+                        .count()
+                        .get_result::<i64>(c)?)
+                })
+                .await
+                .expect("count pending emails");
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{pending} emails were never sent"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// A firm (Ada Ames of "Ames & Co") with one client, "Acme Bakery", holding two entities.
 pub struct Firm {
     pub app: TestApp,
