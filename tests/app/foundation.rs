@@ -2,7 +2,19 @@
 
 use reqwest::StatusCode;
 
-use crate::support::{location, spawn_app, spawn_app_with, text_of, Options, PASSWORD};
+use crate::support::{
+    body_rows, input_value, location, row, spawn_app, spawn_app_with, text_of, Options, TestApp, PASSWORD,
+};
+
+/// How many transactions entity `entity` holds in the database.
+async fn transactions_of(app: &TestApp, entity: i64) -> i64 {
+    use diesel::prelude::*;
+    use portico::db::schema::transactions as t;
+    app.db
+        .read(move |c| Ok(t::table.filter(t::entity_id.eq(entity)).count().get_result::<i64>(c)?))
+        .await
+        .expect("count transactions")
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_up_lands_in_the_firm_and_log_in_again() {
@@ -66,17 +78,26 @@ async fn bad_credentials_get_one_generic_message() {
     let visitor = app.visitor();
     let wrong_password = visitor.log_in("ada@firm.test", "not the password").await;
     assert_eq!(wrong_password.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let a = text_of(&wrong_password.text().await.unwrap());
+    let a_html = wrong_password.text().await.unwrap();
+    let a = text_of(&a_html);
     let no_account = visitor.log_in("nobody@firm.test", "not the password").await;
-    let b = text_of(&no_account.text().await.unwrap());
+    assert_eq!(no_account.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let b_html = no_account.text().await.unwrap();
+    let b = text_of(&b_html);
     assert!(a.contains("That email and password do not match an account."));
     assert_eq!(
         a.replace("ada@firm.test", "X"),
         b.replace("nobody@firm.test", "X"),
         "the two failures must read the same"
     );
-    // The email typed is kept.
-    assert!(a.contains("Log in"));
+    // The email typed is kept in the Email field; the password is not.
+    assert_eq!(input_value(&a_html, "email").as_deref(), Some("ada@firm.test"));
+    assert_eq!(input_value(&b_html, "email").as_deref(), Some("nobody@firm.test"));
+    assert_eq!(
+        input_value(&a_html, "password"),
+        None,
+        "the password is never sent back"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -219,11 +240,12 @@ async fn clients_entities_and_books() {
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, body, _) = ada.visit(&format!("/w/{ws}/entities/{llc}")).await;
-    let text = text_of(&body);
+    let flour = row(&body, "Flour");
     assert!(
-        text.contains("2026-11-02") && text.contains("Flour") && text.contains("-1,200.50"),
-        "{text}"
+        flour.starts_with("2026-11-02 Flour") && flour.ends_with("-1,200.50"),
+        "the transaction's row: {flour}"
     );
+    assert_eq!(row(&body, "Balance"), "Balance -1,200.50");
     let (_, body, _) = ada.visit(&format!("/w/{ws}/entities/{holdings}")).await;
     assert!(!body.contains("Flour"), "each entity has its own books");
 
@@ -239,7 +261,11 @@ async fn clients_entities_and_books() {
     assert!(body.contains("Enter a date like") && body.contains("Enter an amount like"));
     assert!(body.contains("value=\"Sugar\""));
     let (_, body, _) = ada.visit(&format!("/w/{ws}/entities/{llc}")).await;
-    assert!(!text_of(&body).contains("Sugar 2026"));
+    let rows = body_rows(&body);
+    assert_eq!(rows.len(), 1, "still only the Flour transaction: {rows:?}");
+    assert!(rows[0].contains("Flour") && !rows[0].contains("Sugar"), "{rows:?}");
+    assert_eq!(row(&body, "Balance"), "Balance -1,200.50", "the balance is unchanged");
+    assert_eq!(transactions_of(&app, llc).await, 1, "nothing was written");
 
     let r = ada.post(&format!("/orgs/{org}/clients"), &[("name", "  ")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -2,13 +2,12 @@
 //! actions, firm staff inside a client's workspace, the firm-wide Pending invites view, the
 //! rules of roles.md, concurrency, and who may open which Team route.
 
-use std::time::Duration;
-
 use diesel::prelude::*;
 use reqwest::{Response, StatusCode};
 
-use crate::support::smtp::Mail;
-use crate::support::{id_after, location, spawn_app, text_of, TestApp, TestUser, PASSWORD};
+use crate::support::{
+    actions_menu, id_after, location, now, row, row_of, spawn_app, text_of, TestApp, TestUser, PASSWORD,
+};
 
 // ---------------------------------------------------------------------------------------
 // Steps a person takes on the Team page
@@ -56,15 +55,6 @@ async fn configure_team_member(
         .await
 }
 
-/// Every mail the SMTP sink received for `email`, in arrival order.
-fn mails_to(app: &TestApp, email: &str) -> Vec<Mail> {
-    app.smtp
-        .messages()
-        .into_iter()
-        .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
-        .collect()
-}
-
 /// Invites `email` to the team and accepts as a new person: their client, and user id.
 #[allow(clippy::too_many_arguments)]
 async fn join_team(
@@ -77,7 +67,7 @@ async fn join_team(
     clients: &[i64],
     new_clients: bool,
 ) -> (TestUser, i64) {
-    let before = mails_to(app, email).len();
+    let before = app.mails_to(email).len();
     let r = send_team_invites(admin, org, email, role, clients, new_clients).await;
     assert_eq!(
         r.status(),
@@ -103,7 +93,7 @@ async fn join_team(
         format!("/orgs/{org}/clients"),
         "a team invite lands on the firm's Clients page"
     );
-    (person, user_id(app, email).await)
+    (person, app.user_id(email).await)
 }
 
 /// GET, asserting the status, and the page's text.
@@ -132,29 +122,9 @@ async fn after_redirect(user: &TestUser, r: Response) -> String {
     text_of(&body)
 }
 
-/// The text of the table row (`<tr>…</tr>`) containing `needle`, if any.
-fn row_of(html: &str, needle: &str) -> Option<String> {
-    html.split("<tr").skip(1).find(|row| row.contains(needle)).map(|row| {
-        let end = row.find("</tr>").unwrap_or(row.len());
-        text_of(&format!("<tr{}", &row[..end]))
-    })
-}
-
-fn row(html: &str, needle: &str) -> String {
-    row_of(html, needle).unwrap_or_else(|| panic!("no row for {needle} on the page: {}", text_of(html)))
-}
-
-/// The HTML of the ⋯ menu labelled "Actions for LABEL", up to the end of its row.
-fn menu<'a>(html: &'a str, label: &str) -> Option<&'a str> {
-    let marker = format!("aria-label=\"Actions for {label}\"");
-    let start = html.find(&marker)?;
-    let rest = &html[start..];
-    Some(&rest[..rest.find("</tr>").unwrap_or(rest.len())])
-}
-
 /// The id of the pending team invite to `email`, from its ⋯ menu on the Team page.
 fn team_invite_id_on(html: &str, email: &str) -> i64 {
-    let m = menu(html, email).unwrap_or_else(|| panic!("no ⋯ menu for {email}: {}", text_of(html)));
+    let m = actions_menu(html, email).unwrap_or_else(|| panic!("no ⋯ menu for {email}: {}", text_of(html)));
     id_after(m, "/team/invites/")
 }
 
@@ -175,133 +145,9 @@ fn emails_field(html: &str) -> String {
     rest[open_end..close].to_string()
 }
 
-/// Reloads `path` until `check` accepts the page (up to 15 s); the page's HTML.
-async fn page_until(user: &TestUser, path: &str, what: &str, check: impl Fn(&str) -> Result<(), String>) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, body) = user.page(path).await;
-        assert_eq!(status, StatusCode::OK, "GET {path}: {}", text_of(&body));
-        match check(&body) {
-            Ok(()) => return body,
-            Err(e) if tokio::time::Instant::now() > deadline => panic!("{what}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // What the database holds (read only to check what no page shows)
 // ---------------------------------------------------------------------------------------
-
-fn now() -> chrono::NaiveDateTime {
-    portico::db::models::now()
-}
-
-async fn user_id(app: &TestApp, email: &str) -> i64 {
-    use portico::db::schema::users;
-    let e = email.to_lowercase();
-    app.db
-        .read(move |c| {
-            Ok(users::table
-                .filter(users::email.eq(e))
-                .select(users::id)
-                .first::<i64>(c)?)
-        })
-        .await
-        .unwrap_or_else(|err| panic!("no user {email}: {err}"))
-}
-
-/// (id, workspace_id, role, state, expires_at, last_sent_at) of every invite to `email`.
-type InviteRow = (
-    i64,
-    Option<i64>,
-    String,
-    String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
-
-async fn invites_to(app: &TestApp, email: &str) -> Vec<InviteRow> {
-    use portico::db::schema::invites as i;
-    let e = email.to_string();
-    app.db
-        .read(move |c| {
-            Ok(i::table
-                .filter(i::email.eq(e))
-                .order(i::id.asc())
-                .select((
-                    i::id,
-                    i::workspace_id,
-                    i::role,
-                    i::state,
-                    i::expires_at,
-                    i::last_sent_at,
-                ))
-                .load::<InviteRow>(c)?)
-        })
-        .await
-        .expect("read invites")
-}
-
-async fn invite_state(app: &TestApp, id: i64) -> String {
-    use portico::db::schema::invites as i;
-    app.db
-        .read(move |c| Ok(i::table.find(id).select(i::state).first::<String>(c)?))
-        .await
-        .expect("read invite")
-}
-
-async fn count_invites(app: &TestApp) -> i64 {
-    use portico::db::schema::invites;
-    app.db
-        .read(|c| Ok(invites::table.count().get_result::<i64>(c)?))
-        .await
-        .expect("count invites")
-}
-
-async fn set_invite_times(
-    app: &TestApp,
-    id: i64,
-    expires_at: Option<chrono::NaiveDateTime>,
-    last_sent_at: Option<chrono::NaiveDateTime>,
-) {
-    use portico::db::schema::invites as i;
-    app.db
-        .write(move |c| {
-            if let Some(t) = expires_at {
-                diesel::update(i::table.find(id)).set(i::expires_at.eq(t)).execute(c)?;
-            }
-            if let Some(t) = last_sent_at {
-                diesel::update(i::table.find(id))
-                    .set(i::last_sent_at.eq(t))
-                    .execute(c)?;
-            }
-            Ok(())
-        })
-        .await
-        .expect("update invite times");
-}
-
-/// The invite's last email went out two minutes ago: it may be resent now.
-async fn allow_resend(app: &TestApp, id: i64) {
-    set_invite_times(app, id, None, Some(now() - chrono::Duration::minutes(2))).await;
-}
-
-/// The organization role of `user` in `org`, if they are on its team.
-async fn org_role(app: &TestApp, org: i64, user: i64) -> Option<String> {
-    use portico::db::schema::org_memberships as m;
-    app.db
-        .read(move |c| {
-            Ok(m::table
-                .filter(m::organization_id.eq(org))
-                .filter(m::user_id.eq(user))
-                .select(m::role)
-                .first::<String>(c)
-                .optional()?)
-        })
-        .await
-        .expect("read membership")
-}
 
 async fn org_memberships_of(app: &TestApp, org: i64, user: i64) -> i64 {
     use portico::db::schema::org_memberships as m;
@@ -329,20 +175,6 @@ async fn org_admins(app: &TestApp, org: i64) -> i64 {
         })
         .await
         .expect("count admins")
-}
-
-async fn workspace_rows(app: &TestApp, ws: i64, user: i64) -> i64 {
-    use portico::db::schema::workspace_memberships as m;
-    app.db
-        .read(move |c| {
-            Ok(m::table
-                .filter(m::workspace_id.eq(ws))
-                .filter(m::user_id.eq(user))
-                .count()
-                .get_result::<i64>(c)?)
-        })
-        .await
-        .expect("count workspace memberships")
 }
 
 /// (action, actor) of the audit events of `org` about `email`, oldest first.
@@ -439,8 +271,9 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = send_team_invites(&ada, org, "old@firm.test", "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let old = invites_to(&app, "old@firm.test").await[0].0;
-    set_invite_times(&app, old, Some(now() - chrono::Duration::hours(1)), None).await;
+    let old = app.invite_records("old@firm.test").await[0].id;
+    app.set_invite_times(old, Some(now() - chrono::Duration::hours(1)), None)
+        .await;
     app.smtp.wait_for("pat@firm.test", 1).await;
     app.smtp.wait_for("old@firm.test", 1).await;
 
@@ -452,16 +285,17 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
     );
 
     let team = team_path(org);
-    let body = page_until(&ada, &team, "both pending invites show their email as sent", |b| {
-        for email in ["pat@firm.test", "old@firm.test"] {
-            let r = row(b, email);
-            if !r.contains("Email sent") {
-                return Err(format!("{email}: {r}"));
+    let body = ada
+        .page_until(&team, "both pending invites show their email as sent", |b| {
+            for email in ["pat@firm.test", "old@firm.test"] {
+                let r = row(b, email);
+                if !r.contains("Email sent") {
+                    return Err(format!("{email}: {r}"));
+                }
             }
-        }
-        Ok(())
-    })
-    .await;
+            Ok(())
+        })
+        .await;
     let text = text_of(&body);
     assert!(body.contains("<h1>Team</h1>"), "heading Team: {text}");
     assert!(text.contains("Add Team"), "{text}");
@@ -497,7 +331,7 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
     let nell = row(&body, "nell@firm.test");
     assert!(nell.contains("No clients"), "{nell}");
     for who in ["Gina Manager", "Mia Member", "Max Member", "Nell Member", "Ada Admin"] {
-        let m = menu(&body, who).unwrap_or_else(|| panic!("no ⋯ menu for {who}"));
+        let m = actions_menu(&body, who).unwrap_or_else(|| panic!("no ⋯ menu for {who}"));
         assert!(
             text_of(m).contains("Configure permissions") && text_of(m).contains("Remove from organization"),
             "{who}: {}",
@@ -527,7 +361,7 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
     }
     assert!(!expired.contains("Invite pending"), "{expired}");
     for email in ["pat@firm.test", "old@firm.test"] {
-        let m = text_of(menu(&body, email).unwrap_or_else(|| panic!("no ⋯ menu for {email}")));
+        let m = text_of(actions_menu(&body, email).unwrap_or_else(|| panic!("no ⋯ menu for {email}")));
         for action in ["Copy invite link", "Resend invite", "Cancel invite"] {
             assert!(m.contains(action), "{action:?} missing from the ⋯ menu of {email}: {m}");
         }
@@ -537,7 +371,7 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
     app.smtp.set_refusing(true);
     let r = send_team_invites(&ada, org, "late@firm.test", "member", &[acme], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    page_until(&ada, &team, "the failed email is shown as retrying", |b| {
+    ada.page_until(&team, "the failed email is shown as retrying", |b| {
         let r = row(b, "late@firm.test");
         if r.contains("Email failed, retrying") && r.contains("Invite pending") {
             Ok(())
@@ -590,38 +424,31 @@ async fn add_team_sends_one_invite_and_one_email_per_address_naming_the_firm_and
     }
     assert_eq!(body.matches("name=\"new_clients\"").count(), 1);
 
-    let before = count_invites(&app).await;
+    let before = app.invite_count().await;
     let r = send_team_invites(&ada, org, "a@x.test, B@x.test", "member", &[acme], true).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("2 invites sent"), "{page}");
-    assert_eq!(count_invites(&app).await, before + 2, "one invite per address");
+    assert_eq!(app.invite_count().await, before + 2, "one invite per address");
 
     for email in ["a@x.test", "b@x.test"] {
-        let rows = invites_to(&app, email).await;
+        let rows = app.invite_records(email).await;
         assert_eq!(rows.len(), 1, "one invite to {email}");
         assert_eq!(
-            (rows[0].1, rows[0].2.as_str(), rows[0].3.as_str()),
+            (rows[0].workspace_id, rows[0].role.as_str(), rows[0].state.as_str()),
             (None, "member", "pending"),
             "{email}"
         );
-        app.smtp.wait_for(email, 1).await;
+        // Exactly one email: the invite's one outbox row, sent once (so never again).
+        app.assert_sent_once(rows[0].id, email).await;
     }
     assert!(
-        invites_to(&app, "B@x.test").await.is_empty(),
+        app.invite_records("B@x.test").await.is_empty(),
         "addresses are stored lower-cased"
     );
-    // Give the outbox worker time to send anything twice.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
     for email in ["a@x.test", "b@x.test"] {
-        let mails = mails_to(&app, email);
-        assert_eq!(
-            mails.len(),
-            1,
-            "exactly one email to {email}: {:?}",
-            mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
-        );
+        let mails = app.mails_to(email);
         let mail = &mails[0];
         assert_eq!(
             mail.subject, "Ada Admin invited you to join Ada & Co on Portico",
@@ -652,10 +479,10 @@ async fn add_team_sends_one_invite_and_one_email_per_address_naming_the_firm_and
             mail.text
         );
     }
-    let a = mails_to(&app, "a@x.test")[0]
+    let a = app.mails_to("a@x.test")[0]
         .link(&format!("{}/invites/", app.base))
         .unwrap();
-    let b = mails_to(&app, "b@x.test")[0]
+    let b = app.mails_to("b@x.test")[0]
         .link(&format!("{}/invites/", app.base))
         .unwrap();
     assert_ne!(a, b, "each address gets its own link");
@@ -690,7 +517,7 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     let r = send_team_invites(&ada, org, "pat@x.test", "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     app.smtp.wait_for("pat@x.test", 1).await;
-    let before = count_invites(&app).await;
+    let before = app.invite_count().await;
 
     let typed = "  c@x.test ,C@X.TEST,\n not-an-email ,, d@x.test,  ADA@firm.test, pat@x.test,";
     let r = send_team_invites(&ada, org, typed, "member", &[acme], true).await;
@@ -727,21 +554,21 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     assert_keeps_choices(&body, "member", &[acme], &[beta], true);
 
     // The valid new ones are invited, nothing else is written.
-    assert_eq!(count_invites(&app).await, before + 2);
-    assert_eq!(invites_to(&app, "c@x.test").await.len(), 1);
-    assert_eq!(invites_to(&app, "d@x.test").await.len(), 1);
-    assert_eq!(invites_to(&app, "pat@x.test").await.len(), 1);
-    assert!(invites_to(&app, "ada@firm.test").await.is_empty());
-    app.smtp.wait_for("c@x.test", 1).await;
-    app.smtp.wait_for("d@x.test", 1).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(mails_to(&app, "c@x.test").len(), 1, "listed twice, mailed once");
-    assert_eq!(
-        mails_to(&app, "pat@x.test").len(),
-        1,
-        "already invited: no second email"
-    );
-    assert!(mails_to(&app, "ada@firm.test").is_empty());
+    assert_eq!(app.invite_count().await, before + 2);
+    let mut invited = Vec::new();
+    for email in ["c@x.test", "d@x.test", "pat@x.test"] {
+        let rows = app.invite_records(email).await;
+        assert_eq!(rows.len(), 1, "one invite to {email}");
+        invited.push(rows[0].id);
+    }
+    assert!(app.invite_records("ada@firm.test").await.is_empty());
+    // Listed twice, mailed once; already invited: no second email (still the one outbox
+    // row of the first invite); already a member: no email queued at all.
+    app.assert_sent_once(invited[0], "c@x.test").await;
+    app.assert_sent_once(invited[1], "d@x.test").await;
+    app.assert_sent_once(invited[2], "pat@x.test").await;
+    assert_eq!(app.outbox_rows_to("ada@firm.test").await, 0);
+    assert!(app.mails_to("ada@firm.test").is_empty());
 
     // Only problems, nothing invited: 422 and the same report.
     let r = send_team_invites(&ada, org, "nope@, d@x.test", "member", &[], false).await;
@@ -759,7 +586,7 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     assert_eq!(emails_field(&body).trim(), "nope@");
 
     // More than 50 addresses: a clear message, the input kept, no invite at all.
-    let before = count_invites(&app).await;
+    let before = app.invite_count().await;
     let many = (0..51).map(|i| format!("u{i}@x.test")).collect::<Vec<_>>().join(", ");
     let r = send_team_invites(&ada, org, &many, "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -771,15 +598,15 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     );
     assert_eq!(emails_field(&body), many, "the input is kept");
     assert_keeps_choices(&body, "member", &[beta], &[acme], false);
-    assert_eq!(count_invites(&app).await, before, "no invite at all");
+    assert_eq!(app.invite_count().await, before, "no invite at all");
     // Exactly 50 is fine.
     let fifty = (0..50).map(|i| format!("v{i}@x.test")).collect::<Vec<_>>().join(",");
     let r = send_team_invites(&ada, org, &fifty, "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(count_invites(&app).await, before + 50);
+    assert_eq!(app.invite_count().await, before + 50);
 
     // Empty: a message.
-    let before = count_invites(&app).await;
+    let before = app.invite_count().await;
     for empty in ["", "  ", " , ;\n"] {
         let r = send_team_invites(&ada, org, empty, "member", &[], false).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}");
@@ -794,7 +621,7 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     let body = r.text().await.unwrap();
     assert!(text_of(&body).contains("Choose a role."));
     assert_eq!(emails_field(&body), "e@x.test");
-    assert_eq!(count_invites(&app).await, before);
+    assert_eq!(app.invite_count().await, before);
 }
 
 /// The role, clients and "New clients" chosen are still chosen on the re-shown form.
@@ -863,7 +690,7 @@ async fn a_new_person_accepts_a_team_invite_and_sees_exactly_the_granted_clients
         );
     }
     assert_eq!(
-        invite_state(&app, invites_to(&app, "mia@firm.test").await[0].0).await,
+        app.invite_state(app.invite_records("mia@firm.test").await[0].id).await,
         "pending",
         "opening the link changes nothing"
     );
@@ -903,9 +730,7 @@ async fn a_new_person_accepts_a_team_invite_and_sees_exactly_the_granted_clients
         );
     }
     assert_eq!(
-        org_role(&app, org, user_id(&app, "mia@firm.test").await)
-            .await
-            .as_deref(),
+        app.org_role(org, app.user_id("mia@firm.test").await).await.as_deref(),
         Some("member")
     );
     // "/" leads to the firm.
@@ -960,7 +785,7 @@ async fn a_person_with_an_account_logs_in_accepts_and_a_manager_sees_every_clien
         "a Manager opens Team"
     );
     assert_eq!(
-        org_role(&app, org, user_id(&app, "gus@elsewhere.test").await)
+        app.org_role(org, app.user_id("gus@elsewhere.test").await)
             .await
             .as_deref(),
         Some("manager")
@@ -1006,8 +831,7 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
     );
 
     // Resend: a new email and a renewed expiry.
-    set_invite_times(
-        &app,
+    app.set_invite_times(
         id,
         Some(now() + chrono::Duration::hours(1)),
         Some(now() - chrono::Duration::minutes(2)),
@@ -1023,13 +847,13 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
         Some(emailed.as_str()),
         "the resent email carries a working link"
     );
-    let inv = invites_to(&app, "pat@firm.test").await.remove(0);
+    let inv = app.invite_records("pat@firm.test").await.remove(0);
     assert!(
-        inv.4 > now() + chrono::Duration::days(6),
+        inv.expires_at > now() + chrono::Duration::days(6),
         "the expiry is renewed to 7 days: {}",
-        inv.4
+        inv.expires_at
     );
-    assert!(inv.5 > now() - chrono::Duration::minutes(1), "last sent now");
+    assert!(inv.last_sent_at > now() - chrono::Duration::minutes(1), "last sent now");
     // A second resend within a minute is refused, with a message, and sends nothing.
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
     let page = after_redirect(&ada, r).await;
@@ -1037,8 +861,9 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
         page.contains("An invite was sent to pat@firm.test less than a minute ago. Try again in a minute."),
         "{page}"
     );
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(mails_to(&app, "pat@firm.test").len(), 2, "no third email");
+    app.assert_outbox(id, &[("sent", 1), ("sent", 1)], "the invite and the resend, no third")
+        .await;
+    assert_eq!(app.mails_to("pat@firm.test").len(), 2, "no third email");
 
     // Cancel: a confirmation, then the link stops working.
     let (_, text) = open(&ada, &format!("/orgs/{org}/team/invites/{id}/cancel"), StatusCode::OK).await;
@@ -1059,7 +884,7 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
         row_of(&body, "pat@firm.test").is_none(),
         "no row for the cancelled invite"
     );
-    assert_eq!(invite_state(&app, id).await, "cancelled");
+    assert_eq!(app.invite_state(id).await, "cancelled");
     let visitor = app.visitor();
     let (status, body) = visitor.page(&emailed).await;
     assert_eq!(status, StatusCode::GONE);
@@ -1110,7 +935,7 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::OK);
 
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    let m = menu(&team, "Mia Member").expect("a ⋯ menu for Mia");
+    let m = actions_menu(&team, "Mia Member").expect("a ⋯ menu for Mia");
     assert!(
         m.contains(&format!("href=\"/orgs/{org}/team/{mia_id}/permissions\"")),
         "{m}"
@@ -1182,7 +1007,7 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
         "{}",
         text_of(&body)
     );
-    assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"));
+    assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1228,10 +1053,10 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(workspace_rows(&app, beta, mia_id).await, 1);
+    assert_eq!(app.membership_rows(beta, mia_id).await, 1);
 
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    let m = menu(&team, "Mia Member").expect("a ⋯ menu for Mia");
+    let m = actions_menu(&team, "Mia Member").expect("a ⋯ menu for Mia");
     assert!(
         m.contains(&format!("href=\"/orgs/{org}/team/{mia_id}/remove\""))
             && text_of(m).contains("Remove from organization")
@@ -1243,7 +1068,7 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     );
     assert!(text.contains("mia@firm.test"), "{text}");
     assert_eq!(
-        org_role(&app, org, mia_id).await.as_deref(),
+        app.org_role(org, mia_id).await.as_deref(),
         Some("member"),
         "opening the confirmation changes nothing"
     );
@@ -1257,7 +1082,7 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
         row_of(&team, "mia@firm.test").is_none(),
         "Mia is gone from the Team page"
     );
-    assert_eq!(org_role(&app, org, mia_id).await, None);
+    assert_eq!(app.org_role(org, mia_id).await, None);
 
     // Her next requests: every workspace of the firm and its Clients page are gone.
     for path in [
@@ -1296,7 +1121,7 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
             row_of(&members, "mia@firm.test").is_none(),
             "Mia is gone from the Members page of {ws}"
         );
-        assert_eq!(workspace_rows(&app, ws, mia_id).await, 0);
+        assert_eq!(app.membership_rows(ws, mia_id).await, 0);
     }
     // A new client with "New clients" does not reach her any more.
     let later = ada.add_client(org, "Cedar Cafe").await;
@@ -1311,7 +1136,7 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     assert!(!books.contains("Too late"));
     assert_eq!(transactions_by(&app, mia_id).await, 1);
     // And the audit trail: who did what to her.
-    let ada_id = user_id(&app, "ada@firm.test").await;
+    let ada_id = app.user_id("ada@firm.test").await;
     let events = audit_of(&app, org, "mia@firm.test").await;
     for (action, actor) in [
         ("invited", ada_id),
@@ -1348,7 +1173,7 @@ async fn the_last_admin_cannot_be_removed_or_demoted() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
-    let ada_id = user_id(&app, "ada@firm.test").await;
+    let ada_id = app.user_id("ada@firm.test").await;
 
     let r = ada.post(&format!("/orgs/{org}/team/{ada_id}/remove"), &[]).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
@@ -1368,7 +1193,7 @@ async fn the_last_admin_cannot_be_removed_or_demoted() {
             "the form keeps the choice"
         );
     }
-    assert_eq!(org_role(&app, org, ada_id).await.as_deref(), Some("admin"));
+    assert_eq!(app.org_role(org, ada_id).await.as_deref(), Some("admin"));
     assert_eq!(status_of(&ada, &team_path(org)).await, StatusCode::OK);
 
     // With a second Admin, either can go.
@@ -1384,7 +1209,7 @@ async fn the_last_admin_cannot_be_removed_or_demoted() {
     let r = ada.post(&format!("/orgs/{org}/team/{ada_id}/remove"), &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/");
-    assert_eq!(org_role(&app, org, ada_id).await, None);
+    assert_eq!(app.org_role(org, ada_id).await, None);
     assert_eq!(status_of(&ada, &team_path(org)).await, StatusCode::NOT_FOUND);
     // Now Bo is the last one.
     let r = bo.post(&format!("/orgs/{org}/team/{bo_id}/remove"), &[]).await;
@@ -1451,7 +1276,7 @@ async fn a_member_with_new_clients_reaches_a_client_added_afterwards_at_once_one
     );
 
     // Turning New clients off keeps what was granted but stops following.
-    let mia_id = user_id(&app, "mia@firm.test").await;
+    let mia_id = app.user_id("mia@firm.test").await;
     let r = configure_team_member(&ada, org, mia_id, "member", &[beta, cedar], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let delta = ada.add_client(org, "Delta Deli").await;
@@ -1510,7 +1335,7 @@ async fn firm_staff_appear_in_a_clients_members_list_with_a_workspace_role_of_th
     );
     let (members_beta, _) = open(&ada, &format!("/w/{beta}/settings/members"), StatusCode::OK).await;
     assert!(row(&members_beta, "mia@firm.test").contains("Firm staff"));
-    let m = menu(&members, "Gina Manager").expect("a ⋯ menu for Gina");
+    let m = actions_menu(&members, "Gina Manager").expect("a ⋯ menu for Gina");
     assert!(text_of(m).contains("Configure permissions"), "{}", text_of(m));
 
     // A workspace Admin makes her a workspace Member with one entity.
@@ -1560,7 +1385,7 @@ async fn firm_staff_appear_in_a_clients_members_list_with_a_workspace_role_of_th
         gina_team.contains("Manager") && gina_team.contains("All clients"),
         "{gina_team}"
     );
-    assert_eq!(org_role(&app, org, gina_id).await.as_deref(), Some("manager"));
+    assert_eq!(app.org_role(org, gina_id).await.as_deref(), Some("manager"));
     assert_eq!(status_of(&gina, &team_path(org)).await, StatusCode::OK);
 
     // Losing Acme on the Team page takes her off Acme's Members list.
@@ -1573,7 +1398,7 @@ async fn firm_staff_appear_in_a_clients_members_list_with_a_workspace_role_of_th
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        workspace_rows(&app, acme, gina_id).await,
+        app.membership_rows(acme, gina_id).await,
         0,
         "her Acme role went with the access"
     );
@@ -1604,7 +1429,7 @@ async fn changing_team_permissions_keeps_a_workspace_the_person_joined_as_a_clie
     let link = app.invite_link("cleo@client.test", 2).await;
     let r = cleo.post(&format!("{link}/accept"), &[]).await;
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
-    let cleo_id = user_id(&app, "cleo@client.test").await;
+    let cleo_id = app.user_id("cleo@client.test").await;
     assert_eq!(
         status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await,
         StatusCode::OK,
@@ -1657,11 +1482,12 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     ] {
         app.smtp.wait_for(email, 1).await;
     }
-    let pat = invites_to(&app, "pat@firm.test").await[0].0;
-    let cleo = invites_to(&app, "cleo@client.test").await[0].0;
-    let bob = invites_to(&app, "bob@client.test").await[0].0;
-    let evan = invites_to(&app, "evan@other.test").await[0].0;
-    set_invite_times(&app, bob, Some(now() - chrono::Duration::minutes(5)), None).await;
+    let pat = app.invite_records("pat@firm.test").await[0].id;
+    let cleo = app.invite_records("cleo@client.test").await[0].id;
+    let bob = app.invite_records("bob@client.test").await[0].id;
+    let evan = app.invite_records("evan@other.test").await[0].id;
+    app.set_invite_times(bob, Some(now() - chrono::Duration::minutes(5)), None)
+        .await;
 
     let pending = format!("/orgs/{org}/invites");
     let (body, text) = open(&ada, &pending, StatusCode::OK).await;
@@ -1710,11 +1536,11 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
         StatusCode::NOT_FOUND,
         "a Member cannot cancel a team invite"
     );
-    assert_eq!(invite_state(&app, pat).await, "pending");
+    assert_eq!(app.invite_state(pat).await, "pending");
 
     // Bulk resend.
     for id in [pat, cleo, bob] {
-        allow_resend(&app, id).await;
+        app.allow_resend(id).await;
     }
     let (pat_s, cleo_s, bob_s) = (pat.to_string(), cleo.to_string(), bob.to_string());
     let r = ada
@@ -1728,19 +1554,15 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     assert!(page.contains("2 invites resent"), "{page}");
     app.smtp.wait_for("pat@firm.test", 2).await;
     app.smtp.wait_for("bob@client.test", 2).await;
-    let bob_row = invites_to(&app, "bob@client.test").await.remove(0);
+    let bob_row = app.invite_records("bob@client.test").await.remove(0);
     assert!(
-        bob_row.4 > now() + chrono::Duration::days(6),
+        bob_row.expires_at > now() + chrono::Duration::days(6),
         "the expired invite is renewed"
     );
     let (body, _) = open(&ada, &pending, StatusCode::OK).await;
     assert!(row(&body, "bob@client.test").contains("Invite pending"));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        mails_to(&app, "cleo@client.test").len(),
-        1,
-        "unselected invites are left alone"
-    );
+    // Unselected invites are left alone: Cleo's one email, no second.
+    app.assert_sent_once(cleo, "cleo@client.test").await;
     // Again at once: skipped, with a message.
     let r = ada
         .post(
@@ -1763,11 +1585,11 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
         )
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(invite_state(&app, pat).await, "pending");
-    assert_eq!(invite_state(&app, evan).await, "pending");
+    assert_eq!(app.invite_state(pat).await, "pending");
+    assert_eq!(app.invite_state(evan).await, "pending");
     let r = ada.post(&pending, &[("invite", &evan_s), ("action", "resend")]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(mails_to(&app, "evan@other.test").len(), 1);
+    app.assert_sent_once(evan, "evan@other.test").await;
     // Bad input: nothing selected, an unknown action, a non-number.
     let r = ada.post(&pending, &[("action", "cancel")]).await;
     let page = after_redirect(&ada, r).await;
@@ -1776,7 +1598,7 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = ada.post(&pending, &[("invite", "abc"), ("action", "cancel")]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(invite_state(&app, pat).await, "pending");
+    assert_eq!(app.invite_state(pat).await, "pending");
 
     // Bulk cancel.
     let pat_link = app.invite_link("pat@firm.test", 2).await;
@@ -1789,9 +1611,9 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
         .await;
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("2 invites cancelled"), "{page}");
-    assert_eq!(invite_state(&app, pat).await, "cancelled");
-    assert_eq!(invite_state(&app, cleo).await, "cancelled");
-    assert_eq!(invite_state(&app, bob).await, "pending");
+    assert_eq!(app.invite_state(pat).await, "cancelled");
+    assert_eq!(app.invite_state(cleo).await, "cancelled");
+    assert_eq!(app.invite_state(bob).await, "pending");
     for link in [pat_link, cleo_link] {
         let (status, body) = app.visitor().page(&link).await;
         assert_eq!(status, StatusCode::GONE);
@@ -1815,10 +1637,10 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
-    let ada_id = user_id(&app, "ada@firm.test").await;
+    let ada_id = app.user_id("ada@firm.test").await;
     let (gina, _) = join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
     let mia_id = staff_row(&app, org, "mia@firm.test", "Mia Member", "member").await;
-    let before = count_invites(&app).await;
+    let before = app.invite_count().await;
 
     // The form offers no Admin role.
     let (body, text) = open(&gina, &format!("/orgs/{org}/team/invite"), StatusCode::OK).await;
@@ -1829,7 +1651,7 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     assert!(text.contains("Only a firm Admin can give the Admin role."));
     let r = send_team_invites(&gina, org, "boss@firm.test", "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager invites an Admin");
-    assert_eq!(count_invites(&app).await, before);
+    assert_eq!(app.invite_count().await, before);
     // Managers and Members she may invite.
     let r = send_team_invites(&gina, org, "mo@firm.test", "manager", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -1843,15 +1665,15 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     );
     let r = configure_team_member(&gina, org, mia_id, "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager promotes to Admin");
-    assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"));
+    assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
     let r = configure_team_member(&gina, org, mia_id, "manager", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "to Manager is fine");
-    assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("manager"));
+    assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("manager"));
 
     // Admins are out of her reach: no ⋯ on their row, 403 on every action.
     let (team, _) = open(&gina, &team_path(org), StatusCode::OK).await;
-    assert!(menu(&team, "Ada Admin").is_none(), "no ⋯ for an Admin");
-    assert!(menu(&team, "Mia Member").is_some());
+    assert!(actions_menu(&team, "Ada Admin").is_none(), "no ⋯ for an Admin");
+    assert!(actions_menu(&team, "Mia Member").is_some());
     for path in [
         format!("/orgs/{org}/team/{ada_id}/permissions"),
         format!("/orgs/{org}/team/{ada_id}/remove"),
@@ -1862,14 +1684,17 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager removes an Admin");
     let r = configure_team_member(&gina, org, ada_id, "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager demotes an Admin");
-    assert_eq!(org_role(&app, org, ada_id).await.as_deref(), Some("admin"));
+    assert_eq!(app.org_role(org, ada_id).await.as_deref(), Some("admin"));
     // Nor an Admin's pending invite.
     let r = send_team_invites(&ada, org, "boss@firm.test", "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let boss = invites_to(&app, "boss@firm.test").await[0].0;
-    allow_resend(&app, boss).await;
+    let boss = app.invite_records("boss@firm.test").await[0].id;
+    app.allow_resend(boss).await;
     let (team, _) = open(&gina, &team_path(org), StatusCode::OK).await;
-    assert!(menu(&team, "boss@firm.test").is_none(), "no ⋯ for an Admin's invite");
+    assert!(
+        actions_menu(&team, "boss@firm.test").is_none(),
+        "no ⋯ for an Admin's invite"
+    );
     assert!(
         !team.contains(&format!("/team/invites/{boss}/")),
         "and no link to its actions"
@@ -1899,12 +1724,12 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
         StatusCode::NOT_FOUND,
         "not among the invites she may manage"
     );
-    assert_eq!(invite_state(&app, boss).await, "pending");
+    assert_eq!(app.invite_state(boss).await, "pending");
     // She may remove a Member.
     let (_, mem_id) = join_team(&app, &ada, org, "temp@firm.test", "Temp Member", "member", &[], false).await;
     let r = gina.post(&format!("/orgs/{org}/team/{mem_id}/remove"), &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(org_role(&app, org, mem_id).await, None);
+    assert_eq!(app.org_role(org, mem_id).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1929,10 +1754,10 @@ async fn a_member_cannot_open_team_or_invite() {
         status_of(&mia, &format!("/orgs/{org}/team/invite")).await,
         StatusCode::FORBIDDEN
     );
-    let before = count_invites(&app).await;
+    let before = app.invite_count().await;
     let r = send_team_invites(&mia, org, "friend@firm.test", "member", &[acme], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(count_invites(&app).await, before);
+    assert_eq!(app.invite_count().await, before);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1945,9 +1770,9 @@ async fn forged_roles_foreign_clients_and_missing_csrf_are_refused_and_change_no
     let mia_id = staff_row(&app, org, "mia@firm.test", "Mia Member", "member").await;
     let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let pat = invites_to(&app, "pat@firm.test").await[0].0;
-    allow_resend(&app, pat).await;
-    let before = count_invites(&app).await;
+    let pat = app.invite_records("pat@firm.test").await[0].id;
+    app.allow_resend(pat).await;
+    let before = app.invite_count().await;
 
     for role in ["owner", "ADMIN", "", "superadmin"] {
         let r = send_team_invites(&ada, org, "x@firm.test", role, &[], false).await;
@@ -1969,9 +1794,9 @@ async fn forged_roles_foreign_clients_and_missing_csrf_are_refused_and_change_no
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a client id that is not a number");
-    assert_eq!(count_invites(&app).await, before);
-    assert!(invites_to(&app, "x@firm.test").await.is_empty());
-    assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"));
+    assert_eq!(app.invite_count().await, before);
+    assert!(app.invite_records("x@firm.test").await.is_empty());
+    assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
     let (body, _) = open(&ada, &format!("/orgs/{org}/team/{mia_id}/permissions"), StatusCode::OK).await;
     assert!(
         !body.contains(&format!("value=\"{acme}\" checked")),
@@ -2006,11 +1831,11 @@ async fn forged_roles_foreign_clients_and_missing_csrf_are_refused_and_change_no
         let r = ada.post_raw(path, &wrong).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "POST {path} with a wrong token");
     }
-    assert_eq!(count_invites(&app).await, before);
-    assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"));
-    assert_eq!(invite_state(&app, pat).await, "pending");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(mails_to(&app, "pat@firm.test").len(), 1, "nothing was resent");
+    assert_eq!(app.invite_count().await, before);
+    assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
+    assert_eq!(app.invite_state(pat).await, "pending");
+    // Nothing was resent: the invite still has its one email.
+    app.assert_sent_once(pat, "pat@firm.test").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -2019,13 +1844,13 @@ async fn a_user_of_another_firm_gets_404_on_every_team_route() {
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     ada.add_client(org, "Acme Bakery").await;
     let mia_id = staff_row(&app, org, "mia@firm.test", "Mia Member", "member").await;
-    let ada_id = user_id(&app, "ada@firm.test").await;
+    let ada_id = app.user_id("ada@firm.test").await;
     let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let pat = invites_to(&app, "pat@firm.test").await[0].0;
-    allow_resend(&app, pat).await;
+    let pat = app.invite_records("pat@firm.test").await[0].id;
+    app.allow_resend(pat).await;
     let (eve, eve_org) = app.sign_up("Eve", "eve@other.test", "Eve Inc").await;
-    let before = count_invites(&app).await;
+    let before = app.invite_count().await;
 
     // Ada's firm in the path, and Ada's people and invites under Eve's own firm.
     for o in [org, eve_org] {
@@ -2073,11 +1898,11 @@ async fn a_user_of_another_firm_gets_404_on_every_team_route() {
     }
     let r = send_team_invites(&eve, org, "spy@other.test", "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(count_invites(&app).await, before);
-    assert_eq!(org_role(&app, org, mia_id).await.as_deref(), Some("member"));
-    assert_eq!(org_role(&app, org, ada_id).await.as_deref(), Some("admin"));
-    assert_eq!(invite_state(&app, pat).await, "pending");
-    assert_eq!(org_role(&app, org, user_id(&app, "eve@other.test").await).await, None);
+    assert_eq!(app.invite_count().await, before);
+    assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
+    assert_eq!(app.org_role(org, ada_id).await.as_deref(), Some("admin"));
+    assert_eq!(app.invite_state(pat).await, "pending");
+    assert_eq!(app.org_role(org, app.user_id("eve@other.test").await).await, None);
     let (team, _) = open(&eve, &team_path(eve_org), StatusCode::OK).await;
     assert!(!team.contains("firm.test"), "Eve's Team page shows only her firm");
 }
@@ -2092,7 +1917,7 @@ async fn twenty_concurrent_accepts_of_one_team_invite_make_one_membership() {
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     ada.add_client(org, "Acme Bakery").await;
     let (gus, _) = app.sign_up("Gus", "gus@elsewhere.test", "Gus Ltd").await;
-    let gus_id = user_id(&app, "gus@elsewhere.test").await;
+    let gus_id = app.user_id("gus@elsewhere.test").await;
     let r = send_team_invites(&ada, org, "gus@elsewhere.test", "manager", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let link = app.invite_link("gus@elsewhere.test", 1).await;
@@ -2114,10 +1939,10 @@ async fn twenty_concurrent_accepts_of_one_team_invite_make_one_membership() {
         );
     }
     assert_eq!(org_memberships_of(&app, org, gus_id).await, 1, "exactly one membership");
-    assert_eq!(org_role(&app, org, gus_id).await.as_deref(), Some("manager"));
-    let rows = invites_to(&app, "gus@elsewhere.test").await;
+    assert_eq!(app.org_role(org, gus_id).await.as_deref(), Some("manager"));
+    let rows = app.invite_records("gus@elsewhere.test").await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].3, "accepted");
+    assert_eq!(rows[0].state, "accepted");
     assert_eq!(status_of(&gus, &team_path(org)).await, StatusCode::OK);
 }
 
@@ -2150,7 +1975,7 @@ async fn concurrent_accepts_by_the_invited_person_all_land_in_the_firm() {
         "every accept by the invited person lands in the firm: {got:?}"
     );
     assert_eq!(
-        org_memberships_of(&app, org, user_id(&app, "gus@elsewhere.test").await).await,
+        org_memberships_of(&app, org, app.user_id("gus@elsewhere.test").await).await,
         1
     );
 }
@@ -2175,19 +2000,18 @@ async fn concurrent_add_team_of_one_address_makes_one_invite_and_one_email() {
         "one request invites both: {statuses:?}"
     );
     for email in ["pat@firm.test", "other@firm.test"] {
-        assert_eq!(invites_to(&app, email).await.len(), 1, "one invite to {email}");
-        app.smtp.wait_for(email, 1).await;
+        let rows = app.invite_records(email).await;
+        assert_eq!(rows.len(), 1, "one invite to {email}");
+        assert_eq!(app.outbox_rows_to(email).await, 1, "one email queued for {email}");
+        app.assert_sent_once(rows[0].id, email).await;
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(mails_to(&app, "pat@firm.test").len(), 1);
-    assert_eq!(mails_to(&app, "other@firm.test").len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_admins_demoting_each_other_at_the_same_moment_leave_one_admin() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
-    let ada_id = user_id(&app, "ada@firm.test").await;
+    let ada_id = app.user_id("ada@firm.test").await;
     let (bo, bo_id) = join_team(&app, &ada, org, "bo@firm.test", "Bo Admin", "admin", &[], false).await;
     ada.csrf().await;
     bo.csrf().await;
@@ -2215,7 +2039,7 @@ async fn two_admins_demoting_each_other_at_the_same_moment_leave_one_admin() {
             "round {round}: the other is refused (last Admin, or no longer an Admin): {statuses:?}"
         );
         // Make both Admins again for the next round.
-        let (admin, demoted) = if org_role(&app, org, ada_id).await.as_deref() == Some("admin") {
+        let (admin, demoted) = if app.org_role(org, ada_id).await.as_deref() == Some("admin") {
             (&ada, bo_id)
         } else {
             (&bo, ada_id)
@@ -2284,6 +2108,99 @@ fn why(actor: Actor, expect: Expect, method: &str) -> &'static str {
         (Actor::OtherFirm, _) => "another firm's page: 404, never 403, so nothing is revealed",
         _ => "",
     }
+}
+
+/// The fresh targets of one cell of the matrix.
+struct Target<'a> {
+    /// A team Member (no clients, New clients off).
+    user: i64,
+    /// A pending team invite (role Member) that may be resent, and its address.
+    invite: i64,
+    invited: &'a str,
+    /// The address "Add Team" invites.
+    new_email: &'a str,
+    /// The client "Add Team" and "Configure permissions" grant.
+    client: i64,
+}
+
+/// Whether an allowed Team POST did what it is for: its redirect, and its row changes.
+async fn took_effect(app: &TestApp, org: i64, route: &str, t: &Target<'_>, location: &str) -> Result<(), String> {
+    let leads_to = match route {
+        "/invites" => format!("/orgs/{org}/invites"),
+        _ => team_path(org),
+    };
+    if location != leads_to {
+        return Err(format!("led to {location:?}, not {leads_to:?}"));
+    }
+    let done = match route {
+        "/team/invite" => {
+            let invites = app.invite_records(t.new_email).await;
+            let queued = app.outbox_rows_to(t.new_email).await;
+            let got: Vec<(Option<i64>, &str, &str)> = invites
+                .iter()
+                .map(|i| (i.workspace_id, i.role.as_str(), i.state.as_str()))
+                .collect();
+            (got == [(None, "member", "pending")] && queued == 1)
+                .then_some(())
+                .ok_or(format!("invites to {}: {got:?}, {queued} emails queued", t.new_email))
+        }
+        "/team/{user}/permissions" => {
+            let access = team_access(app, org, t.user).await;
+            (access == Some(("member".into(), true, vec![t.client])))
+                .then_some(())
+                .ok_or(format!("the team access is {access:?}"))
+        }
+        "/team/{user}/remove" => {
+            let role = app.org_role(org, t.user).await;
+            role.is_none()
+                .then_some(())
+                .ok_or(format!("the person is still on the team as {role:?}"))
+        }
+        "/team/invites/{invite}/resend" => {
+            let emails = app.outbox_of(t.invite).await.len();
+            // allow_resend dated its last email two minutes back.
+            let sent = app.invite_record(t.invited).await.last_sent_at;
+            (emails == 2 && sent > now() - chrono::Duration::minutes(1))
+                .then_some(())
+                .ok_or(format!(
+                    "invite {} has {emails} emails queued (not 2), last sent {sent}",
+                    t.invite
+                ))
+        }
+        "/team/invites/{invite}/cancel" | "/invites" => {
+            let state = app.invite_state(t.invite).await;
+            (state == "cancelled")
+                .then_some(())
+                .ok_or(format!("invite {} is {state}", t.invite))
+        }
+        other => Err(format!("no expected effect written for POST {other}")),
+    };
+    done.map_err(|e| format!("did not take effect: {e}"))
+}
+
+/// The team role, "New clients" and granted clients of `user` in `org`, if on the team.
+async fn team_access(app: &TestApp, org: i64, user: i64) -> Option<(String, bool, Vec<i64>)> {
+    use portico::db::schema::{org_client_grants as g, org_memberships as m};
+    app.db
+        .read(move |c| {
+            let Some((id, role, new_clients)) = m::table
+                .filter(m::organization_id.eq(org))
+                .filter(m::user_id.eq(user))
+                .select((m::id, m::role, m::new_clients))
+                .first::<(i64, String, bool)>(c)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let clients = g::table
+                .filter(g::membership_id.eq(id))
+                .order(g::workspace_id)
+                .select(g::workspace_id)
+                .load::<i64>(c)?;
+            Ok(Some((role, new_clients, clients)))
+        })
+        .await
+        .expect("read team access")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -2379,8 +2296,8 @@ async fn team_routes_authorization_matrix() {
             let invited = format!("invitee{n}@firm.test");
             let r = send_team_invites(&ada, org, &invited, "member", &[], false).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
-            let invite = invites_to(&app, &invited).await[0].0;
-            allow_resend(&app, invite).await;
+            let invite = app.invite_records(&invited).await[0].id;
+            app.allow_resend(invite).await;
             let path = format!(
                 "/orgs/{org}{}",
                 route
@@ -2394,6 +2311,9 @@ async fn team_routes_authorization_matrix() {
                 "/invites" => vec![("invite", &invite_s), ("action", "cancel")],
                 _ => vec![],
             };
+            // Nothing is left for the outbox worker to change while the request runs.
+            app.outbox_settled().await;
+            let before = app.snapshot().await;
             let r = if *method == "GET" {
                 user.get(&path).await
             } else {
@@ -2406,15 +2326,33 @@ async fn team_routes_authorization_matrix() {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
+            let after = app.snapshot().await;
             let got_sign_in = status == StatusCode::SEE_OTHER && to.starts_with("/login");
             let pass = match expect {
                 SignIn => got_sign_in,
                 Status(code) => status.as_u16() == *code && !got_sign_in,
             };
+            let cell = format!("{actor:?} {method} {path}");
             if !pass {
                 let reason = why(*actor, *expect, method);
+                failures.push(format!("{cell}: expected {expect:?} ({reason}), got {status} {to}"));
+            } else if *method == "POST" && *expect == done {
+                // Allowed: it went where that action leads, and did what it says.
+                let target = Target {
+                    user: target,
+                    invite,
+                    invited: &invited,
+                    new_email: &new_email,
+                    client: acme,
+                };
+                if let Err(e) = took_effect(&app, org, route, &target, &to).await {
+                    failures.push(format!("{cell}: answered {status} {to} but {e}"));
+                }
+            } else if after != before {
+                // Refused, or only looked at: not a row changed.
                 failures.push(format!(
-                    "{actor:?} {method} {path}: expected {expect:?} ({reason}), got {status} {to}"
+                    "{cell}: answered {status} {to} but changed the database:\n{}",
+                    before.diff(&after)
                 ));
             }
         }

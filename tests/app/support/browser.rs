@@ -1,10 +1,13 @@
 //! Headless Chromium driven over WebDriver (fantoccini → a chromedriver child process).
 //!
-//! Needs Debian's `chromium` and `chromium-driver`. Without them [`Browser::start`] returns
-//! `None` so the test can skip, except under CI (env `CI` non-empty), where it panics.
+//! Needs Debian's `chromium` and `chromium-driver`. A browser test starts with
+//! [`installed_or_skip`]: without them it says `SKIPPED browser test …` on the terminal and
+//! the test returns at once, before anything is started — except under CI (env `CI`
+//! non-empty), where a missing browser fails the test.
 #![allow(dead_code)] // each test target uses a different part of the API
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -51,21 +54,47 @@ impl Drop for Driver {
     }
 }
 
+/// Whether Chromium and chromedriver are here to run the browser test `test_name`. Call it
+/// first thing in the test and return when it says `false`, so that a test runs whole or not
+/// at all.
+///
+/// When they are missing: under CI (env `CI` non-empty) the test fails; elsewhere it passes
+/// after saying `SKIPPED browser test …`. The harness captures what a passing test prints
+/// with `println!`/`eprintln!` and never shows it, so the line is also written straight to
+/// the process's stderr, which the harness does not capture: it appears in the plain
+/// `cargo test` output, above the test's `ok`. (`println!` keeps it in the test's own
+/// output as well, for `cargo test -- --show-output`.)
+pub fn installed_or_skip(test_name: &str) -> bool {
+    if browser_paths().is_some() {
+        return true;
+    }
+    let msg = format!(
+        "SKIPPED browser test {test_name}: chromium/chromedriver not found \
+         (apt-get install -y chromium chromium-driver)"
+    );
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
+        panic!("{msg}");
+    }
+    println!("{msg}");
+    let _ = std::io::stderr().lock().write_all(format!("{msg}\n").as_bytes());
+    false
+}
+
+/// chromedriver's path, when both it and Chromium are installed.
+fn browser_paths() -> Option<PathBuf> {
+    find_chromedriver().filter(|_| Path::new(CHROMIUM).exists())
+}
+
 impl Browser {
     /// Starts chromedriver on a free port and opens a fresh headless Chromium session.
-    pub async fn start(test_name: &str) -> Option<Browser> {
-        let driver_path = find_chromedriver().filter(|_| Path::new(CHROMIUM).exists());
-        let Some(driver_path) = driver_path else {
-            let msg = format!(
-                "SKIPPED browser test {test_name}: chromium/chromedriver not found \
-                 (apt-get install -y chromium chromium-driver)"
-            );
-            if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
-                panic!("{msg}");
-            }
-            eprintln!("{msg}");
-            return None;
-        };
+    /// Panics when Chromium is missing: a test checks [`installed_or_skip`] before anything.
+    pub async fn start(test_name: &str) -> Browser {
+        let driver_path = browser_paths().unwrap_or_else(|| {
+            panic!(
+                "chromium/chromedriver not found: browser test {test_name} must call \
+                 installed_or_skip() before starting anything"
+            )
+        });
 
         let port = free_port();
         let profile = TempDir::new().expect("cannot create a temp dir for the Chromium profile");
@@ -120,11 +149,11 @@ impl Browser {
         }
         drop(shots);
 
-        Some(Browser {
+        Browser {
             client,
             driver,
             test_name: test_name.to_string(),
-        })
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -210,6 +239,154 @@ impl Browser {
             }
             sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the page's path (with its query) is exactly `expected`.
+    pub async fn assert_path(&self, expected: &str) {
+        self.wait_for_path(expected, |p| p == expected).await;
+    }
+
+    /// Waits until the page's path (with its query) passes `check`, and returns it; panics
+    /// naming `what` and where the browser is after a few seconds.
+    pub async fn wait_for_path(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let path = self.path().await;
+            if check(&path) {
+                return path;
+            }
+            if Instant::now() >= deadline {
+                panic!("expected to be on {what}, but the browser is on {path}");
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the page's heading (its first `h1`) reads exactly `expected`.
+    pub async fn assert_heading(&self, expected: &str) {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let heading = self
+                .client
+                .execute(
+                    "var h = document.querySelector('h1'); return h ? h.innerText.trim() : '';",
+                    vec![],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("cannot read the heading: {e}"));
+            let heading = heading.as_str().unwrap_or_default().to_string();
+            if heading == expected {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "heading {expected:?} not found on {}; its heading is {heading:?}",
+                    self.url().await
+                );
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The visible text of each table body row (`tbody tr`) of the page, whitespace collapsed.
+    pub async fn rows(&self) -> Vec<String> {
+        let value = self
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('tbody tr'))\
+                 .map(function (r) { return r.innerText.replace(/\\s+/g, ' ').trim(); });",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the table rows: {e}"));
+        value
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| r.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until a table row containing `needle` also contains each of `words`; returns it.
+    pub async fn assert_row(&self, needle: &str, words: &[&str]) -> String {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let rows = self.rows().await;
+            if let Some(row) = rows
+                .iter()
+                .find(|r| r.contains(needle) && words.iter().all(|w| r.contains(w)))
+            {
+                return row.clone();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "no row with {needle:?} and {words:?} on {}; its rows:\n{}",
+                    self.url().await,
+                    rows.join("\n")
+                );
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Panics if a table row of the page contains `needle`. It does not wait: call it once
+    /// the page is known to be the one to check (its path, heading or flash message seen).
+    pub async fn assert_no_row(&self, needle: &str) {
+        let rows = self.rows().await;
+        if let Some(row) = rows.iter().find(|r| r.contains(needle)) {
+            panic!("a row still shows {needle:?} on {}: {row}", self.url().await);
+        }
+    }
+
+    /// Waits until `script` (a JavaScript function body) returns `expected`; panics naming
+    /// `what` and the last value it returned after a few seconds.
+    pub async fn wait_for_js(&self, what: &str, script: &str, expected: serde_json::Value) {
+        let deadline = Instant::now() + FIND_TIMEOUT;
+        loop {
+            let value = self
+                .client
+                .execute(script, vec![])
+                .await
+                .unwrap_or_else(|e| panic!("cannot run the script for {what}: {e}"));
+            if value == expected {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!("{what}: expected {expected}, got {value} on {}", self.url().await);
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What the clipboard holds, read as a person would: pasted with Ctrl+V into a scratch
+    /// text field added to the page for the purpose (and removed again).
+    pub async fn clipboard(&self) -> String {
+        self.client
+            .execute(
+                "var t = document.createElement('textarea'); t.id = 'clipboard-probe'; \
+                 document.body.appendChild(t); t.focus();",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot add a field to paste into: {e}"));
+        let field = self
+            .client
+            .find(Locator::Id("clipboard-probe"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot find the field to paste into: {e}"));
+        let paste = format!("{}v", char::from(fantoccini::key::Key::Control));
+        field
+            .send_keys(&paste)
+            .await
+            .unwrap_or_else(|e| panic!("cannot paste: {e}"));
+        let value = field.prop("value").await.unwrap_or_default().unwrap_or_default();
+        let _ = self
+            .client
+            .execute("document.getElementById('clipboard-probe').remove();", vec![])
+            .await;
+        value
     }
 
     /// Saves a PNG as `<target>/screenshots/<test name>/<NN>-<name>.png`.

@@ -14,9 +14,14 @@ use portico::db::Db;
 use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 
-pub use smtp::SmtpSink;
+pub use smtp::{Mail, SmtpSink};
 
 pub const PASSWORD: &str = "correct horse battery";
+
+/// The app's clock (UTC, as the database stores times).
+pub fn now() -> chrono::NaiveDateTime {
+    portico::db::models::now()
+}
 
 pub struct TestApp {
     pub base: String,
@@ -142,12 +147,7 @@ impl TestApp {
         role: &str,
         entities: &[i64],
     ) -> TestUser {
-        let before = self
-            .smtp
-            .messages()
-            .iter()
-            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
-            .count();
+        let before = self.mails_to(email).len();
         let r = admin.invite(ws, email, role, entities).await;
         assert_eq!(
             r.status(),
@@ -161,6 +161,15 @@ impl TestApp {
 
     pub fn queries(&self) -> u64 {
         self.db.query_count()
+    }
+
+    /// Every mail the SMTP sink has received for `email` (any case), in arrival order.
+    pub fn mails_to(&self, email: &str) -> Vec<Mail> {
+        self.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
+            .collect()
     }
 }
 
@@ -413,6 +422,34 @@ pub fn text_of(html: &str) -> String {
         .join(" ")
 }
 
+/// The `value` attribute of the `<input name="NAME">` of a page, as written in the HTML.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\"");
+    html.split("<input").skip(1).find_map(|tag| {
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        if !tag.contains(&marker) {
+            return None;
+        }
+        let start = tag.find("value=\"")? + "value=\"".len();
+        let end = tag[start..].find('"')?;
+        Some(tag[start..start + end].to_string())
+    })
+}
+
+/// The text of each row of the page's table bodies (`<tbody>…</tbody>`), in order.
+pub fn body_rows(html: &str) -> Vec<String> {
+    html.split("<tbody")
+        .skip(1)
+        .flat_map(|body| {
+            let body = &body[..body.find("</tbody>").unwrap_or(body.len())];
+            body.split("<tr").skip(1).map(|row| {
+                let end = row.find("</tr>").unwrap_or(row.len());
+                text_of(&format!("<tr{}", &row[..end]))
+            })
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // Settings → Members, invites and their rows in the database (members, invites and authz
 // tests). The database helpers set up states a test cannot reach through HTTP in a few
@@ -468,6 +505,21 @@ impl TestUser {
     pub async fn status_and_text(&self, path: &str) -> (StatusCode, String) {
         let (status, body) = self.page(path).await;
         (status, text_of(&body))
+    }
+
+    /// Reloads `path` until `check` accepts the page (up to 15 s), and returns its HTML;
+    /// panics with `what` and the last reason `check` gave.
+    pub async fn page_until(&self, path: &str, what: &str, check: impl Fn(&str) -> Result<(), String>) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (status, body) = self.page(path).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {}", text_of(&body));
+            match check(&body) {
+                Ok(()) => return body,
+                Err(e) if tokio::time::Instant::now() > deadline => panic!("{what}: {e}"),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
     }
 }
 
@@ -615,6 +667,33 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no invite to {email} in the database"))
     }
 
+    /// The state of invite `id`: `pending`, `accepted` or `cancelled`.
+    pub async fn invite_state(&self, id: i64) -> String {
+        use diesel::prelude::*;
+        use portico::db::schema::invites;
+        self.db
+            .read(move |c| Ok(invites::table.find(id).select(invites::state).first::<String>(c)?))
+            .await
+            .expect("read invite")
+    }
+
+    /// The organization role of `user` in `org`, if they are on its team.
+    pub async fn org_role(&self, org: i64, user: i64) -> Option<String> {
+        use diesel::prelude::*;
+        use portico::db::schema::org_memberships as m;
+        self.db
+            .read(move |c| {
+                Ok(m::table
+                    .filter(m::organization_id.eq(org))
+                    .filter(m::user_id.eq(user))
+                    .select(m::role)
+                    .first::<String>(c)
+                    .optional()?)
+            })
+            .await
+            .expect("read membership")
+    }
+
     pub async fn invite_count(&self) -> i64 {
         use diesel::prelude::*;
         use portico::db::schema::invites;
@@ -653,12 +732,8 @@ impl TestApp {
 
     /// Lets an invite be resent now: its last email went out two minutes ago.
     pub async fn allow_resend(&self, invite: i64) {
-        self.set_invite_times(
-            invite,
-            None,
-            Some(portico::db::models::now() - chrono::Duration::minutes(2)),
-        )
-        .await;
+        self.set_invite_times(invite, None, Some(now() - chrono::Duration::minutes(2)))
+            .await;
     }
 
     /// Every outbox row of an invite: (state, attempts, next_attempt_at), oldest first.
@@ -675,6 +750,64 @@ impl TestApp {
             })
             .await
             .expect("read outbox")
+    }
+
+    /// The outbox rows of an invite once each has been dealt with (sent, dropped, or given
+    /// up): (state, attempts), oldest first. Waits up to 15 s for rows still `pending`. A
+    /// settled row is never claimed again, and every claim adds one to `attempts`: a row
+    /// `sent` at attempt 1 went out exactly once, and no further email can come of it.
+    pub async fn settled_outbox(&self, invite: i64) -> Vec<(String, i32)> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let rows = self.outbox_of(invite).await;
+            if rows.iter().all(|(state, _, _)| state != "pending") {
+                return rows.into_iter().map(|(state, attempts, _)| (state, attempts)).collect();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox rows of invite {invite} were never dealt with: {rows:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the invite's outbox rows are settled, and asserts they are `expected`:
+    /// (state, attempts) of each email queued for it, oldest first.
+    pub async fn assert_outbox(&self, invite: i64, expected: &[(&str, i32)], why: &str) {
+        let rows = self.settled_outbox(invite).await;
+        let rows: Vec<(&str, i32)> = rows.iter().map(|(s, a)| (s.as_str(), *a)).collect();
+        assert_eq!(rows, expected, "the outbox of invite {invite}: {why}");
+    }
+
+    /// The invite's only email has been sent, once, and the SMTP sink holds exactly that one
+    /// email to `email` (waiting for it as needed).
+    pub async fn assert_sent_once(&self, invite: i64, email: &str) {
+        self.smtp.wait_for(email, 1).await;
+        self.assert_outbox(invite, &[("sent", 1)], &format!("one email to {email}, sent once"))
+            .await;
+        let mails = self.mails_to(email);
+        assert_eq!(
+            mails.len(),
+            1,
+            "exactly one email to {email}: {:?}",
+            mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+    }
+
+    /// How many outbox rows (emails queued, whatever became of them) are addressed to `email`.
+    pub async fn outbox_rows_to(&self, email: &str) -> i64 {
+        use diesel::prelude::*;
+        use portico::db::schema::outbox;
+        let email = email.to_string();
+        self.db
+            .read(move |c| {
+                Ok(outbox::table
+                    .filter(outbox::to_email.eq(email))
+                    .count()
+                    .get_result::<i64>(c)?)
+            })
+            .await
+            .expect("count outbox rows")
     }
 
     /// How many workspace membership rows `user` has in `ws` (0 or 1).
@@ -721,7 +854,7 @@ impl TestApp {
                         m::user_id.eq(user),
                         m::role.eq(role),
                         m::new_clients.eq(false),
-                        m::created_at.eq(portico::db::models::now()),
+                        m::created_at.eq(now()),
                     ))
                     .execute(c)?;
                 Ok(())
@@ -748,6 +881,175 @@ impl TestApp {
             })
             .await
             .expect("grant client");
+    }
+}
+
+/// The rows of every table that inviting, accepting, configuring, removing, resending and
+/// cancelling write, one line per row (`table id: columns`), in table then key order: to
+/// check that a refused request changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot(pub Vec<String>);
+
+impl Snapshot {
+    /// The lines only one side has: `- ` before, `+ ` after.
+    pub fn diff(&self, after: &Snapshot) -> String {
+        let gone = self.0.iter().filter(|l| !after.0.contains(l)).map(|l| format!("- {l}"));
+        let new = after.0.iter().filter(|l| !self.0.contains(l)).map(|l| format!("+ {l}"));
+        gone.chain(new).collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl TestApp {
+    /// What the database holds now (see [`Snapshot`]): org_memberships, org_client_grants,
+    /// workspace_memberships, workspace_entity_grants, invites, invite_clients,
+    /// invite_entities, outbox and audit_events.
+    pub async fn snapshot(&self) -> Snapshot {
+        use chrono::NaiveDateTime as At;
+        use diesel::prelude::*;
+        use portico::db::schema::{
+            audit_events as a, invite_clients as ic, invite_entities as ie, invites as i, org_client_grants as og,
+            org_memberships as om, outbox as o, workspace_entity_grants as weg, workspace_memberships as wm,
+        };
+        self.db
+            .read(|c| {
+                let mut lines = Vec::new();
+                for (id, org, user, role, new_clients) in om::table
+                    .order(om::id)
+                    .select((om::id, om::organization_id, om::user_id, om::role, om::new_clients))
+                    .load::<(i64, i64, i64, String, bool)>(c)?
+                {
+                    lines.push(format!(
+                        "org_memberships {id}: org {org} user {user} {role} new_clients={new_clients}"
+                    ));
+                }
+                for (m, ws) in og::table
+                    .order((og::membership_id, og::workspace_id))
+                    .select((og::membership_id, og::workspace_id))
+                    .load::<(i64, i64)>(c)?
+                {
+                    lines.push(format!("org_client_grants: membership {m} workspace {ws}"));
+                }
+                for (id, ws, user, role) in wm::table
+                    .order(wm::id)
+                    .select((wm::id, wm::workspace_id, wm::user_id, wm::role))
+                    .load::<(i64, i64, i64, String)>(c)?
+                {
+                    lines.push(format!("workspace_memberships {id}: workspace {ws} user {user} {role}"));
+                }
+                for (m, e) in weg::table
+                    .order((weg::membership_id, weg::entity_id))
+                    .select((weg::membership_id, weg::entity_id))
+                    .load::<(i64, i64)>(c)?
+                {
+                    lines.push(format!("workspace_entity_grants: membership {m} entity {e}"));
+                }
+                type InviteLine = (
+                    i64,
+                    i64,
+                    Option<i64>,
+                    String,
+                    String,
+                    bool,
+                    String,
+                    At,
+                    At,
+                    Option<i64>,
+                    Option<At>,
+                );
+                for (id, org, ws, email, role, new_clients, state, expires, sent, by, ended) in i::table
+                    .order(i::id)
+                    .select((
+                        i::id,
+                        i::organization_id,
+                        i::workspace_id,
+                        i::email,
+                        i::role,
+                        i::new_clients,
+                        i::state,
+                        i::expires_at,
+                        i::last_sent_at,
+                        i::accepted_by,
+                        i::ended_at,
+                    ))
+                    .load::<InviteLine>(c)?
+                {
+                    lines.push(format!(
+                        "invites {id}: org {org} workspace {ws:?} {email} {role} new_clients={new_clients} \
+                         {state} expires {expires} sent {sent} accepted_by {by:?} ended {ended:?}"
+                    ));
+                }
+                for (invite, ws) in ic::table
+                    .order((ic::invite_id, ic::workspace_id))
+                    .select((ic::invite_id, ic::workspace_id))
+                    .load::<(i64, i64)>(c)?
+                {
+                    lines.push(format!("invite_clients: invite {invite} workspace {ws}"));
+                }
+                for (invite, e) in ie::table
+                    .order((ie::invite_id, ie::entity_id))
+                    .select((ie::invite_id, ie::entity_id))
+                    .load::<(i64, i64)>(c)?
+                {
+                    lines.push(format!("invite_entities: invite {invite} entity {e}"));
+                }
+                for (id, invite, to, state, attempts) in o::table
+                    .order(o::id)
+                    .select((o::id, o::invite_id, o::to_email, o::state, o::attempts))
+                    .load::<(i64, Option<i64>, String, String, i32)>(c)?
+                {
+                    lines.push(format!(
+                        "outbox {id}: invite {invite:?} to {to} {state} attempts {attempts}"
+                    ));
+                }
+                for (id, org, ws, actor, action, target, detail) in a::table
+                    .order(a::id)
+                    .select((
+                        a::id,
+                        a::organization_id,
+                        a::workspace_id,
+                        a::actor_id,
+                        a::action,
+                        a::target_email,
+                        a::detail,
+                    ))
+                    .load::<(i64, i64, Option<i64>, Option<i64>, String, String, String)>(c)?
+                {
+                    lines.push(format!(
+                        "audit_events {id}: org {org} workspace {ws:?} actor {actor:?} {action} {target} ({detail})"
+                    ));
+                }
+                Ok(Snapshot(lines))
+            })
+            .await
+            .expect("read a snapshot")
+    }
+
+    /// Waits (up to 15 s) until no email in the outbox is waiting to be sent, so that the
+    /// outbox worker changes nothing until a request queues another.
+    pub async fn outbox_settled(&self) {
+        use diesel::prelude::*;
+        use portico::db::schema::outbox;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let pending = self
+                .db
+                .read(|c| {
+                    Ok(outbox::table
+                        .filter(outbox::state.eq("pending"))
+                        .count()
+                        .get_result::<i64>(c)?)
+                })
+                .await
+                .expect("count pending emails");
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{pending} emails were never sent"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -784,13 +1086,7 @@ impl Firm {
 
     /// Ada invites `email` and the invite link arrives by email.
     pub async fn invite(&self, email: &str, role: &str, entities: &[i64]) -> String {
-        let before = self
-            .app
-            .smtp
-            .messages()
-            .iter()
-            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
-            .count();
+        let before = self.app.mails_to(email).len();
         let r = self.ada.invite(self.ws, email, role, entities).await;
         assert_eq!(
             r.status(),

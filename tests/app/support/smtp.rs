@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each test target uses a different part of the API
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -57,6 +57,8 @@ struct State {
     messages: Mutex<Vec<Mail>>,
     arrived: Notify,
     refusing: AtomicBool,
+    /// How many MAIL commands were refused while `refusing`.
+    refused: AtomicUsize,
 }
 
 impl State {
@@ -165,6 +167,12 @@ impl SmtpSink {
     pub fn set_refusing(&self, refuse: bool) {
         self.inner.state.refusing.store(refuse, Ordering::SeqCst);
     }
+
+    /// How many messages were refused (MAIL FROM answered 451) so far: with
+    /// [`messages`](Self::messages), every attempt to send that reached the sink.
+    pub fn refused(&self) -> usize {
+        self.inner.state.refused.load(Ordering::SeqCst)
+    }
 }
 
 /// One SMTP session. Replies are written in command order, which is all pipelining needs.
@@ -187,7 +195,10 @@ async fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
         let reply: &[u8] = match verb.as_str() {
             "EHLO" => b"250-127.0.0.1\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
             "HELO" => b"250 127.0.0.1\r\n",
-            "MAIL" if state.refusing.load(Ordering::SeqCst) => b"451 4.3.0 try again later\r\n",
+            "MAIL" if state.refusing.load(Ordering::SeqCst) => {
+                state.refused.fetch_add(1, Ordering::SeqCst);
+                b"451 4.3.0 try again later\r\n"
+            }
             "MAIL" => {
                 // A new MAIL starts a new transaction.
                 from = Some(path_arg(command));
