@@ -327,13 +327,34 @@ async fn invite_your_team() {
     bo.goto(&app.base).await;
     bo.assert_text("Birch Dental").await;
 
-    // Firm staff inside a client: Bo appears on the client's Members page.
+    // Firm staff inside a client: Bo appears on the client's Members page as a firm Member
+    // with a workspace role of his own (Accountant, all entities, until someone changes it);
+    // Ada as the firm's Admin, managed on the Team page, with no ⋯ menu for anyone to lower her.
     ada.click_text("Clients").await;
     ada.click_text("Acme Bakery").await;
     ada.click_text("Settings").await;
-    ada.assert_text("Bo Bookkeeper").await;
-    ada.assert_text("Firm staff").await;
+    ada.assert_heading("Members").await;
+    ada.assert_row(
+        "bo@firm.test",
+        &["Bo Bookkeeper", "Accountant", "All entities", "Firm Member"],
+    )
+    .await;
+    ada.assert_row("ada@firm.test", &["Admin", "Firm Admin", "managed on the Team page"])
+        .await;
     ada.screenshot("members-with-staff").await;
+    let members = ada.path().await;
+    bo.goto(&format!("{}{members}", app.base)).await;
+    bo.assert_heading("Members").await;
+    bo.assert_row("ada@firm.test", &["Firm Admin", "managed on the Team page"])
+        .await;
+    // No ⋯ menu on Ada's row: a firm Member has no way to lower the firm's Admin in a client.
+    bo.wait_for_js(
+        "Ada's row without a ⋯ menu",
+        "return Array.from(document.querySelectorAll('tbody tr')).filter(function (r) { \
+           return r.innerText.indexOf('ada@firm.test') >= 0 && r.querySelector('summary.menu-btn'); }).length;",
+        serde_json::json!(0),
+    )
+    .await;
 
     ada.click_text("Team").await;
     ada.assert_path(&team).await;

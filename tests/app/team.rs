@@ -1312,36 +1312,96 @@ async fn new_clients_on_a_team_invite_covers_clients_added_before_it_is_accepted
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
-async fn firm_staff_appear_in_a_clients_members_list_with_a_workspace_role_of_their_own() {
+async fn firm_admins_and_managers_are_admins_of_every_client_and_nobody_inside_can_lower_them() {
+    let app = spawn_app().await;
+    let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
+    let ada_id = app.user_id("ada@firm.test").await;
+    let acme = ada.add_client(org, "Acme Bakery").await;
+    let llc = ada.add_entity(acme, "Acme LLC").await;
+    let holdings = ada.add_entity(acme, "Acme Holdings").await;
+    let (gina, gina_id) = join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
+    let (mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme], false).await;
+    let cleo = app.add_client_user(&ada, acme, "cleo@client.test", "admin", &[]).await;
+    let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
+
+    // Their rows say they are firm staff, managed on the Team page, and offer no ⋯ menu.
+    for (email, words) in [("ada@firm.test", "Firm Admin"), ("gina@firm.test", "Firm Manager")] {
+        let r = row(&members, email);
+        assert!(
+            r.contains("Admin") && r.contains("All entities") && r.contains(words),
+            "{r}"
+        );
+        assert!(r.contains("managed on the Team page"), "{r}");
+    }
+    assert!(actions_menu(&members, "Ada Admin").is_none() && actions_menu(&members, "Gina Manager").is_none());
+
+    // Nobody inside the client can lower or remove them: not a firm Member working there
+    // (issue 1), not a client-side Admin (issue 2), not themselves (issue 3).
+    let before = app.snapshot().await;
+    for (who, actor) in [("Mia", &mia), ("Cleo", &cleo), ("Ada", &ada), ("Gina", &gina)] {
+        for target in [ada_id, gina_id] {
+            let path = format!("/w/{acme}/settings/members/{target}");
+            let r = actor
+                .post(
+                    &format!("{path}/permissions"),
+                    &[("role", "member"), ("entity", &llc.to_string())],
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{who} lowering {target}");
+            assert_eq!(
+                actor.post(&format!("{path}/remove"), &[]).await.status(),
+                StatusCode::FORBIDDEN
+            );
+            assert_eq!(
+                status_of(actor, &format!("{path}/permissions")).await,
+                StatusCode::FORBIDDEN
+            );
+        }
+    }
+    assert_eq!(app.snapshot().await, before, "every refused request changed nothing");
+    // Both can still open the client, all of its books and its Members page.
+    for user in [&ada, &gina] {
+        for path in [
+            format!("/w/{acme}/settings/members"),
+            format!("/w/{acme}/entities/{holdings}"),
+        ] {
+            assert_eq!(status_of(user, &path).await, StatusCode::OK, "{path}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_firm_member_works_in_a_client_with_a_workspace_role_of_their_own() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
     let beta = ada.add_client(org, "Beta Books").await;
     let llc = ada.add_entity(acme, "Acme LLC").await;
     let holdings = ada.add_entity(acme, "Acme Holdings").await;
-    let (gina, gina_id) = join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
-    let (_mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[beta], false).await;
+    let (mia, mia_id) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme], false).await;
 
-    // Gina (a Manager reaches every client) is on Acme's Members page as firm staff.
-    let (members, text) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
-    let gina_row = row(&members, "gina@firm.test");
+    // Not shown as an Admin (issue 4): an Accountant of all the client's entities, until a
+    // workspace Admin gives her another role; she is not on Beta, which she was not given.
+    let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
+    let r = row(&members, "mia@firm.test");
     assert!(
-        gina_row.contains("Gina Manager") && gina_row.contains("Firm staff") && gina_row.contains("Admin"),
-        "{gina_row}"
+        r.contains("Accountant") && r.contains("All entities") && r.contains("Firm Member"),
+        "{r}"
     );
-    assert!(
-        row_of(&members, "mia@firm.test").is_none(),
-        "Mia has no access to Acme: {text}"
+    assert!(!r.contains("Admin"), "{r}");
+    let (beta_members, _) = open(&ada, &format!("/w/{beta}/settings/members"), StatusCode::OK).await;
+    assert!(row_of(&beta_members, "mia@firm.test").is_none());
+    assert_eq!(
+        status_of(&mia, &format!("/w/{beta}/entities")).await,
+        StatusCode::NOT_FOUND
     );
-    let (members_beta, _) = open(&ada, &format!("/w/{beta}/settings/members"), StatusCode::OK).await;
-    assert!(row(&members_beta, "mia@firm.test").contains("Firm staff"));
-    let m = actions_menu(&members, "Gina Manager").expect("a ⋯ menu for Gina");
-    assert!(text_of(m).contains("Configure permissions"), "{}", text_of(m));
-
-    // A workspace Admin makes her a workspace Member with one entity.
+    // Her workspace role is changed on the Members page like anyone else's; she is not
+    // removed there (her client access is the Team page's).
+    let m = actions_menu(&members, "Mia Member").expect("a ⋯ menu for Mia");
+    assert!(text_of(m).contains("Configure permissions") && !text_of(m).contains("Remove from workspace"));
     let r = ada
         .post(
-            &format!("/w/{acme}/settings/members/{gina_id}/permissions"),
+            &format!("/w/{acme}/settings/members/{mia_id}/permissions"),
             &[("role", "member"), ("entity", &llc.to_string())],
         )
         .await;
@@ -1352,65 +1412,127 @@ async fn firm_staff_appear_in_a_clients_members_list_with_a_workspace_role_of_th
         text_of(&r.text().await.unwrap_or_default())
     );
     assert_eq!(
-        status_of(&gina, &format!("/w/{acme}/entities/{llc}")).await,
+        status_of(&mia, &format!("/w/{acme}/entities/{llc}")).await,
         StatusCode::OK
     );
     assert_eq!(
-        status_of(&gina, &format!("/w/{acme}/entities/{holdings}")).await,
+        status_of(&mia, &format!("/w/{acme}/entities/{holdings}")).await,
         StatusCode::NOT_FOUND
     );
-    let (_, entities) = open(&gina, &format!("/w/{acme}/entities"), StatusCode::OK).await;
-    assert!(
-        !entities.contains("Add entity") && entities.contains("Acme LLC") && !entities.contains("Acme Holdings"),
-        "{entities}"
-    );
     assert_eq!(
-        status_of(&gina, &format!("/w/{acme}/settings/members")).await,
+        status_of(&mia, &format!("/w/{acme}/settings/members")).await,
         StatusCode::FORBIDDEN,
         "a workspace Member has no Members page"
     );
-    // In other clients she is still a workspace Admin.
-    let (_, beta_entities) = open(&gina, &format!("/w/{beta}/entities"), StatusCode::OK).await;
-    assert!(beta_entities.contains("Add entity"));
+    let before = app.snapshot().await;
+    assert_eq!(
+        ada.post(&format!("/w/{acme}/settings/members/{mia_id}/remove"), &[])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.snapshot().await, before);
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
-    let gina_row = row(&members, "gina@firm.test");
+    let r = row(&members, "mia@firm.test");
     assert!(
-        gina_row.contains("Member") && gina_row.contains("Acme LLC") && gina_row.contains("Firm staff"),
-        "{gina_row}"
+        r.contains("Member") && r.contains("Acme LLC") && r.contains("Firm Member"),
+        "{r}"
     );
     // Her organization role is unchanged.
-    let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    let gina_team = row(&team, "gina@firm.test");
-    assert!(
-        gina_team.contains("Manager") && gina_team.contains("All clients"),
-        "{gina_team}"
-    );
-    assert_eq!(app.org_role(org, gina_id).await.as_deref(), Some("manager"));
-    assert_eq!(status_of(&gina, &team_path(org)).await, StatusCode::OK);
+    assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
 
-    // Losing Acme on the Team page takes her off Acme's Members list.
-    let r = configure_team_member(&ada, org, gina_id, "member", &[beta], false).await;
+    // Losing Acme on the Team page takes her off Acme's Members list, and her Acme role
+    // goes with the access.
+    let r = configure_team_member(&ada, org, mia_id, "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
-    assert!(row_of(&members, "gina@firm.test").is_none(), "{}", text_of(&members));
+    assert!(row_of(&members, "mia@firm.test").is_none(), "{}", text_of(&members));
     assert_eq!(
-        status_of(&gina, &format!("/w/{acme}/entities/{llc}")).await,
+        status_of(&mia, &format!("/w/{acme}/entities/{llc}")).await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.membership_rows(acme, gina_id).await,
+        app.membership_rows(acme, mia_id).await,
         0,
         "her Acme role went with the access"
     );
-    let (members_beta, _) = open(&ada, &format!("/w/{beta}/settings/members"), StatusCode::OK).await;
-    assert!(row(&members_beta, "gina@firm.test").contains("Firm staff"));
-    // Given Acme back, she starts again as the default (workspace Admin).
-    let r = configure_team_member(&ada, org, gina_id, "member", &[acme, beta], false).await;
+    // Given Acme back, she starts again as the default: an Accountant of every entity.
+    let r = configure_team_member(&ada, org, mia_id, "member", &[acme, beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        status_of(&gina, &format!("/w/{acme}/entities/{holdings}")).await,
+        status_of(&mia, &format!("/w/{acme}/entities/{holdings}")).await,
         StatusCode::OK
     );
+    assert_eq!(
+        status_of(&mia, &format!("/w/{acme}/settings/activity")).await,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_accountant_sees_of_others_only_what_they_could_grant() {
+    let app = spawn_app().await;
+    let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
+    let acme = ada.add_client(org, "Acme Bakery").await;
+    let llc = ada.add_entity(acme, "Acme LLC").await;
+    let holdings = ada.add_entity(acme, "Acme Holdings").await;
+    let trust = ada.add_entity(acme, "Acme Trust").await;
+    let carl = app
+        .add_client_user(&ada, acme, "carl@client.test", "accountant", &[llc])
+        .await;
+    app.add_client_user(&ada, acme, "mo@client.test", "member", &[llc, holdings, trust])
+        .await;
+    let r = ada.invite(acme, "pat@client.test", "member", &[holdings]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = ada.invite(acme, "quin@client.test", "member", &[llc]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Issue 5: Carl (Accountant, Acme LLC) reads names only of entities he holds.
+    let (members, text) = open(&carl, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
+    assert!(
+        !text.contains("Acme Holdings") && !text.contains("Acme Trust"),
+        "{text}"
+    );
+    let mo = row(&members, "mo@client.test");
+    assert!(
+        mo.contains("Acme LLC") && mo.contains("+2 entities you cannot see"),
+        "{mo}"
+    );
+    let pat = row(&members, "pat@client.test");
+    assert!(pat.contains("1 entity you cannot see"), "{pat}");
+    // The invite that grants an entity beyond his reach is not his to resend, copy or cancel.
+    assert!(
+        actions_menu(&members, "pat@client.test").is_none(),
+        "no ⋯ for Pat's invite"
+    );
+    assert!(
+        actions_menu(&members, "quin@client.test").is_some(),
+        "his own kind of invite he manages"
+    );
+    let pat_id = app.invite_record("pat@client.test").await.id;
+    app.allow_resend(pat_id).await;
+    let before = app.snapshot().await;
+    let base = format!("/w/{acme}/settings/invites/{pat_id}");
+    assert_eq!(
+        carl.post(&format!("{base}/resend"), &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        carl.post(&format!("{base}/cancel"), &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(status_of(&carl, &format!("{base}/link")).await, StatusCode::FORBIDDEN);
+    assert_eq!(status_of(&carl, &format!("{base}/cancel")).await, StatusCode::FORBIDDEN);
+    assert_eq!(app.snapshot().await, before, "nothing changed");
+    // Nor on the firm-wide Pending invites list (he is not on the firm's team: 404 there).
+    assert_eq!(
+        status_of(&carl, &format!("/orgs/{org}/invites")).await,
+        StatusCode::NOT_FOUND
+    );
+    // Ada, an Admin, sees every name.
+    let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
+    let mo = row(&members, "mo@client.test");
+    assert!(mo.contains("Acme Holdings") && !mo.contains("cannot see"), "{mo}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
