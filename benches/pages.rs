@@ -16,21 +16,12 @@ use support::{spawn_app, TestApp, TestUser};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    let rows: usize = std::env::var("BENCH_ROWS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let rows: usize = std::env::var("BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
     let app = spawn_app().await;
     let (ada, org, ws, entity) = seed(&app, rows).await;
     println!("Portico page benchmarks: {rows} rows of each kind, {seconds} s per page, 4 concurrent clients");
-    println!(
-        "{:<34} {:>9} {:>9} {:>9} {:>9}",
-        "page", "req/s", "p50 ms", "p99 ms", "queries"
-    );
+    println!("{:<34} {:>9} {:>9} {:>9} {:>9}", "page", "req/s", "p50 ms", "p99 ms", "queries");
     for path in [
         format!("/orgs/{org}/clients"),
         format!("/orgs/{org}/team"),
@@ -54,28 +45,18 @@ async fn seed(app: &TestApp, rows: usize) -> (TestUser, i64, i64, i64) {
         let e = ada.add_entity(ws, &format!("Entity {i:03}")).await;
         ada.post(
             &format!("/w/{ws}/entities/{entity}/transactions"),
-            &[
-                ("date", "2026-01-02"),
-                ("description", &format!("Line {i}")),
-                ("amount", "12.34"),
-            ],
+            &[("date", "2026-01-02"), ("description", &format!("Line {i}")), ("amount", "12.34")],
         )
         .await;
-        ada.invite(ws, &format!("client{i}@client.test"), "member", &[entity, e])
-            .await;
+        ada.invite(ws, &format!("client{i}@client.test"), "member", &[entity, e]).await;
         ada.post(
             &format!("/orgs/{org}/team/invite"),
-            &[
-                ("emails", &format!("staff{i}@firm.test")),
-                ("role", "member"),
-                ("client", &client),
-            ],
+            &[("emails", &format!("staff{i}@firm.test")), ("role", "member"), ("client", &client)],
         )
         .await;
     }
     for i in 0..rows.min(10) {
-        app.add_client_user(&ada, ws, &format!("member{i}@client.test"), "accountant", &[entity])
-            .await;
+        app.add_client_user(&ada, ws, &format!("member{i}@client.test"), "accountant", &[entity]).await;
     }
     (ada, org, ws, entity)
 }

@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Parser, Clone, Debug)]
-#[command(
-    name = "portico",
-    version,
-    about = "Portico: invite clients and staff into your firm's books."
-)]
+#[command(name = "portico", version, about = "Portico: invite clients and staff into your firm's books.")]
 pub struct Settings {
     /// Where the data lives: a SQLite file path, or postgres://user@host/db for PostgreSQL.
     #[arg(long, env = "DATABASE_URL", default_value = "data/portico.db")]
@@ -66,16 +62,12 @@ pub struct Settings {
 
 impl Settings {
     pub fn public_url(&self) -> String {
-        let url = self
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.bind));
+        let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind));
         url.trim_end_matches('/').to_string()
     }
 
     pub fn secure_cookies(&self) -> bool {
-        self.secure_cookies
-            .unwrap_or_else(|| self.public_url().starts_with("https://"))
+        self.secure_cookies.unwrap_or_else(|| self.public_url().starts_with("https://"))
     }
 
     /// The local mailbox page exists only when no SMTP server is configured.

@@ -83,9 +83,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         if let AppError::SignInRequired { next } = self {
             let location = format!("/login?next={}", crate::routes::encode_query(next));
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, location))
-                .finish();
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
         }
         let (title, message): (&str, &str) = match self {
             AppError::NotFound => (
@@ -117,17 +115,9 @@ impl ResponseError for AppError {
             tracing::error!(error = %detail, "request failed");
         }
         let status = self.status_code();
-        let page = ErrorPage {
-            code: status.as_u16(),
-            title,
-            message,
-        };
-        let body = page
-            .render()
-            .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        let page = ErrorPage { code: status.as_u16(), title, message };
+        let body = page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
+        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
     }
 }
 

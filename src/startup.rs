@@ -54,10 +54,7 @@ impl AppState {
     }
 
     pub fn invite_settings(&self) -> crate::usecases::InviteSettings {
-        crate::usecases::InviteSettings {
-            ttl: self.invite_ttl(),
-            key: self.invite_key.clone(),
-        }
+        crate::usecases::InviteSettings { ttl: self.invite_ttl(), key: self.invite_key.clone() }
     }
 }
 
@@ -91,10 +88,7 @@ impl Application {
         let invite_key = InviteKey::derive(&master);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| StartupError::new(format!("cannot listen on {}: {e}", settings.bind)))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartupError::new(e.to_string()))?
-            .port();
+        let port = listener.local_addr().map_err(|e| StartupError::new(e.to_string()))?.port();
         let mut settings = settings;
         if settings.public_url.is_none() {
             let host = settings.bind.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
@@ -108,10 +102,8 @@ impl Application {
                 "SMTP_URL is not set: emails are kept in the outbox, logged, and readable at {public_url}/dev/mailbox"
             );
         }
-        let from = settings
-            .mail_from
-            .parse()
-            .map_err(|e| StartupError::new(format!("MAIL_FROM is not an address: {e}")))?;
+        let from =
+            settings.mail_from.parse().map_err(|e| StartupError::new(format!("MAIL_FROM is not an address: {e}")))?;
         let mail_wake = Arc::new(Notify::new());
         let mailer = Mailer {
             db: db.clone(),
@@ -168,12 +160,7 @@ impl Application {
         }
         let server = server.run();
         tracing::info!("Portico is listening on {public_url}");
-        Ok(Application {
-            port,
-            server,
-            db,
-            mailer,
-        })
+        Ok(Application { port, server, db, mailer })
     }
 
     pub fn port(&self) -> u16 {

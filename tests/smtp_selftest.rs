@@ -14,9 +14,7 @@ use tokio::net::TcpListener;
 use smtp::SmtpSink;
 
 fn transport(sink: &SmtpSink) -> AsyncSmtpTransport<Tokio1Executor> {
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(sink.port())
-        .build()
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1").port(sink.port()).build()
 }
 
 fn simple(to: &str, subject: &str) -> Message {
@@ -80,19 +78,12 @@ async fn sink_decodes_mime_and_finds_links() {
     assert_eq!(m.from, "noreply@portico.test");
     assert_eq!(m.to, ["alice@example.com"]);
     assert_eq!(m.subject, "Café – 7 days");
-    assert!(
-        m.raw.contains("=?utf-8?"),
-        "subject should be an encoded word:\n{}",
-        m.raw
-    );
+    assert!(m.raw.contains("=?utf-8?"), "subject should be an encoded word:\n{}", m.raw);
     assert!(m.raw.to_ascii_lowercase().contains("quoted-printable"), "{}", m.raw);
     assert_eq!(m.text.replace("\r\n", "\n"), text);
     assert_eq!(m.html, html);
     assert_eq!(m.link("http://127.0.0.1:1234/invites/").as_deref(), Some(link.as_str()));
-    assert_eq!(
-        m.link("http://127.0.0.1:1234/x").as_deref(),
-        Some("http://127.0.0.1:1234/x")
-    );
+    assert_eq!(m.link("http://127.0.0.1:1234/x").as_deref(), Some("http://127.0.0.1:1234/x"));
     assert_eq!(m.link("https://"), None);
 
     let bob = sink.wait_for("bob@example.com", 1).await;
@@ -122,10 +113,7 @@ async fn sink_refuses_with_a_transient_error() {
     assert!(sink.messages().is_empty());
 
     shared.set_refusing(false);
-    mailer
-        .send(simple("carol@example.com", "second try"))
-        .await
-        .expect("send after refusal");
+    mailer.send(simple("carol@example.com", "second try")).await.expect("send after refusal");
     let got = sink.wait_for("carol@example.com", 1).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].subject, "second try");
@@ -173,11 +161,8 @@ async fn serve_form() -> String {
                                 .unwrap_or("no")
                                 .to_string()
                         };
-                        let body = format!(
-                            "<!doctype html><p>Hello, {}!</p><p>Agreed: {}</p>",
-                            field("name"),
-                            field("agree")
-                        );
+                        let body =
+                            format!("<!doctype html><p>Hello, {}!</p><p>Agreed: {}</p>", field("name"), field("agree"));
                         ("200 OK", body)
                     }
                     _ => ("404 Not Found", "not found".to_string()),

@@ -29,11 +29,7 @@ impl FromRequest for CurrentUser {
 async fn load_user(req: &HttpRequest) -> Result<CurrentUser, AppError> {
     let state = state(req)?;
     let session = req.get_session();
-    let next = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
+    let next = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let Some(uid) = super::session::user_id(&session) else {
         return Err(AppError::SignInRequired { next });
     };
@@ -82,11 +78,7 @@ impl FromRequest for WorkspaceContext {
             let CurrentUser(user) = load_user(&req).await?;
             let state = state(&req)?;
             let uid = user.user_id();
-            let access = state
-                .db
-                .read(move |c| access::load(c, uid, ws))
-                .await?
-                .ok_or(AppError::NotFound)?;
+            let access = state.db.read(move |c| access::load(c, uid, ws)).await?.ok_or(AppError::NotFound)?;
             Ok(WorkspaceContext { user, access })
         })
     }
@@ -109,11 +101,8 @@ impl FromRequest for OrgContext {
             let CurrentUser(user) = load_user(&req).await?;
             let state = state(&req)?;
             let uid = user.user_id();
-            let membership = state
-                .db
-                .read(move |c| organization::membership(c, uid, org))
-                .await?
-                .ok_or(AppError::NotFound)?;
+            let membership =
+                state.db.read(move |c| organization::membership(c, uid, org)).await?.ok_or(AppError::NotFound)?;
             Ok(OrgContext { user, membership })
         })
     }
@@ -143,15 +132,9 @@ impl FromRequest for PlaceContext {
 
 /// An id from the path; anything that is not one is simply not found.
 pub fn path_id(req: &HttpRequest, name: &str) -> Result<i64, AppError> {
-    req.match_info()
-        .get(name)
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or(AppError::NotFound)
+    req.match_info().get(name).and_then(|s| s.parse::<i64>().ok()).filter(|id| *id > 0).ok_or(AppError::NotFound)
 }
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| AppError::Internal("application state missing".into()))
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::Internal("application state missing".into()))
 }

@@ -28,6 +28,11 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash("not a real password, only for timing").unwrap_or_default())
 }
 
+/// Hashes on a blocking thread: argon2 is slow on purpose and must not stall the executor.
+pub async fn hash_off_thread(password: crate::domain::Password) -> Result<String, AppError> {
+    actix_web::web::block(move || hash(password.expose())).await.map_err(|e| AppError::Internal(e.to_string()))?
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -38,11 +43,4 @@ mod tests {
         assert!(!super::verify("wrong horse battery", &h));
         assert!(!super::verify("x", "not a hash"));
     }
-}
-
-/// Hashes on a blocking thread: argon2 is slow on purpose and must not stall the executor.
-pub async fn hash_off_thread(password: crate::domain::Password) -> Result<String, AppError> {
-    actix_web::web::block(move || hash(password.expose()))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
 }

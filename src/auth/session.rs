@@ -79,13 +79,7 @@ impl Flash {
 }
 
 pub fn flash(session: &Session, kind: FlashKind, message: impl Into<String>) {
-    let _ = session.insert(
-        FLASH,
-        Flash {
-            kind,
-            message: message.into(),
-        },
-    );
+    let _ = session.insert(FLASH, Flash { kind, message: message.into() });
 }
 
 pub fn take_flash(session: &Session) -> Option<Flash> {

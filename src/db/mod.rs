@@ -54,10 +54,7 @@ impl DatabaseLocation {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             DatabaseLocation::Postgres(url.to_string())
         } else {
-            let path = url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-                .unwrap_or(url);
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
             DatabaseLocation::Sqlite(PathBuf::from(path))
         }
     }
@@ -165,10 +162,7 @@ impl Db {
         }
         drop(conn);
         let queries = Arc::new(AtomicU64::new(0));
-        let manager = ConnectionManager {
-            location: location.clone(),
-            query_counter: Some(queries.clone()),
-        };
+        let manager = ConnectionManager { location: location.clone(), query_counter: Some(queries.clone()) };
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
@@ -262,9 +256,7 @@ where
     E: From<DbError> + Send + 'static,
     F: FnOnce() -> Result<T, E> + Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| E::from(DbError::Task(e.to_string())))?
 }
 
 fn ensure_parent_dir(path: &Path) -> Result<(), StartupError> {

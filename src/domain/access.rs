@@ -69,17 +69,9 @@ pub struct StaffFacts {
 impl StaffFacts {
     pub fn new(role: OrgRole, granted: impl IntoIterator<Item = WorkspaceId>, new_clients: bool) -> StaffFacts {
         if role.sees_all_clients() {
-            StaffFacts {
-                role,
-                clients: Access::All,
-                new_clients: false,
-            }
+            StaffFacts { role, clients: Access::All, new_clients: false }
         } else {
-            StaffFacts {
-                role,
-                clients: Access::only(granted),
-                new_clients,
-            }
+            StaffFacts { role, clients: Access::only(granted), new_clients }
         }
     }
 }
@@ -93,14 +85,7 @@ pub struct SeatFacts {
 
 impl SeatFacts {
     pub fn new(role: WorkspaceRole, granted: impl IntoIterator<Item = EntityId>) -> SeatFacts {
-        SeatFacts {
-            role,
-            entities: if role == WorkspaceRole::Admin {
-                Access::All
-            } else {
-                Access::only(granted)
-            },
-        }
+        SeatFacts { role, entities: if role == WorkspaceRole::Admin { Access::All } else { Access::only(granted) } }
     }
 }
 
@@ -139,28 +124,14 @@ pub const FIRM_MEMBER_DEFAULT: WorkspaceRole = WorkspaceRole::Accountant;
 /// Who can open workspace `ws`, and as what. None: they cannot (the page is "not found").
 pub fn standing(ws: WorkspaceId, facts: &PersonFacts) -> Option<Standing> {
     match (&facts.staff, &facts.seat) {
-        (Some(staff), _) if staff.role.sees_all_clients() => Some(Standing {
-            role: WorkspaceRole::Admin,
-            entities: Access::All,
-            kind: Kind::FirmLead(staff.role),
-        }),
+        (Some(staff), _) if staff.role.sees_all_clients() => {
+            Some(Standing { role: WorkspaceRole::Admin, entities: Access::All, kind: Kind::FirmLead(staff.role) })
+        }
         (Some(staff), seat) if staff.clients.contains(ws) => Some(match seat {
-            Some(s) => Standing {
-                role: s.role,
-                entities: s.entities.clone(),
-                kind: Kind::FirmMember,
-            },
-            None => Standing {
-                role: FIRM_MEMBER_DEFAULT,
-                entities: Access::All,
-                kind: Kind::FirmMember,
-            },
+            Some(s) => Standing { role: s.role, entities: s.entities.clone(), kind: Kind::FirmMember },
+            None => Standing { role: FIRM_MEMBER_DEFAULT, entities: Access::All, kind: Kind::FirmMember },
         }),
-        (_, Some(s)) => Some(Standing {
-            role: s.role,
-            entities: s.entities.clone(),
-            kind: Kind::Client,
-        }),
+        (_, Some(s)) => Some(Standing { role: s.role, entities: s.entities.clone(), kind: Kind::Client }),
         _ => None,
     }
 }
@@ -213,10 +184,7 @@ impl Refusal {
 
     /// Refusals a person can act on from the same form (shown on it, not as an error page).
     pub fn is_form_message(self) -> bool {
-        matches!(
-            self,
-            Refusal::LastWorkspaceAdmin | Refusal::LastFirmAdmin | Refusal::HiddenEntities
-        )
+        matches!(self, Refusal::LastWorkspaceAdmin | Refusal::LastFirmAdmin | Refusal::HiddenEntities)
     }
 }
 
@@ -267,10 +235,7 @@ pub fn may_give_role(actor: &Standing, role: WorkspaceRole) -> bool {
 
 /// The roles `actor` may offer on a form, highest first.
 pub fn roles_to_offer(actor: &Standing) -> Vec<WorkspaceRole> {
-    WorkspaceRole::ALL
-        .into_iter()
-        .filter(|r| may_give_role(actor, *r))
-        .collect()
+    WorkspaceRole::ALL.into_iter().filter(|r| may_give_role(actor, *r)).collect()
 }
 
 /// What an invite or a configuration would give: a role and, unless Admin, entities.
@@ -289,10 +254,7 @@ pub fn may_invite(actor: &Standing, offer: &SeatFacts) -> Rule {
 pub fn may_manage(actor: &Standing, target: &Standing) -> Rule {
     check(may(actor, WorkspaceAction::Invite), Refusal::Role)?;
     check(!matches!(target.kind, Kind::FirmLead(_)), Refusal::FirmLead)?;
-    check(
-        target.role != WorkspaceRole::Admin || actor.role == WorkspaceRole::Admin,
-        Refusal::AdminOnly,
-    )
+    check(target.role != WorkspaceRole::Admin || actor.role == WorkspaceRole::Admin, Refusal::AdminOnly)
 }
 
 /// May `actor` give `target` the role and entities of `offer`? Only the entities within the
@@ -332,10 +294,7 @@ pub fn may_remove(actor: &Standing, target: &Standing) -> Rule {
 /// May `actor` resend, copy or cancel a pending invite that offers `offer`?
 pub fn may_manage_invite(actor: &Standing, offer: &SeatFacts) -> Rule {
     check(may(actor, WorkspaceAction::Invite), Refusal::Role)?;
-    check(
-        offer.role != WorkspaceRole::Admin || actor.role == WorkspaceRole::Admin,
-        Refusal::AdminOnly,
-    )?;
+    check(offer.role != WorkspaceRole::Admin || actor.role == WorkspaceRole::Admin, Refusal::AdminOnly)?;
     check(actor.entities.covers(&offer.entities), Refusal::InviteBeyondReach)
 }
 
@@ -357,10 +316,7 @@ pub enum Visible {
 pub fn visible_entities(viewer: &Access<EntityId>, held: &Access<EntityId>) -> Visible {
     match (viewer, held) {
         (_, Access::All) => Visible::All,
-        (Access::All, Access::Only(set)) => Visible::Some {
-            named: set.iter().copied().collect(),
-            hidden: 0,
-        },
+        (Access::All, Access::Only(set)) => Visible::Some { named: set.iter().copied().collect(), hidden: 0 },
         (Access::Only(mine), Access::Only(theirs)) => Visible::Some {
             named: theirs.intersection(mine).copied().collect(),
             hidden: theirs.difference(mine).count(),
@@ -404,10 +360,7 @@ pub fn may_give_org_role(actor: OrgRole, role: OrgRole) -> bool {
 }
 
 pub fn org_roles_to_offer(actor: OrgRole) -> Vec<OrgRole> {
-    OrgRole::ALL
-        .into_iter()
-        .filter(|r| may_give_org_role(actor, *r))
-        .collect()
+    OrgRole::ALL.into_iter().filter(|r| may_give_org_role(actor, *r)).collect()
 }
 
 /// May `actor` invite staff with this role and client access?

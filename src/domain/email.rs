@@ -14,10 +14,8 @@ impl EmailAddress {
         if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c == ',' || c == ';') {
             return Err("Enter one email address, like name@example.com.");
         }
-        let options = email_address::Options::default()
-            .with_required_tld()
-            .without_display_text()
-            .without_domain_literal();
+        let options =
+            email_address::Options::default().with_required_tld().without_display_text().without_domain_literal();
         if email_address::EmailAddress::parse_with_options(&s, options).is_err() {
             return Err("Enter a valid email address, like name@example.com.");
         }
@@ -73,20 +71,12 @@ impl EmailList {
     }
 
     pub fn parse(input: &str) -> Result<EmailList, String> {
-        let parts: Vec<&str> = input
-            .split([',', ';', '\n', '\r'])
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
+        let parts: Vec<&str> = input.split([',', ';', '\n', '\r']).map(str::trim).filter(|p| !p.is_empty()).collect();
         if parts.is_empty() {
             return Err("Enter at least one email address.".into());
         }
         if parts.len() > Self::MAX {
-            return Err(format!(
-                "You entered {} addresses; send at most {} at once.",
-                parts.len(),
-                Self::MAX
-            ));
+            return Err(format!("You entered {} addresses; send at most {} at once.", parts.len(), Self::MAX));
         }
         let mut seen = HashSet::new();
         let entries = parts
@@ -94,10 +84,7 @@ impl EmailList {
             .map(|p| match EmailAddress::parse(p) {
                 Ok(e) if !seen.insert(e.clone()) => EmailListEntry::Duplicate(e),
                 Ok(e) => EmailListEntry::Valid(e),
-                Err(reason) => EmailListEntry::Invalid {
-                    input: p.to_string(),
-                    reason,
-                },
+                Err(reason) => EmailListEntry::Invalid { input: p.to_string(), reason },
             })
             .collect();
         Ok(EmailList { entries })
@@ -110,10 +97,7 @@ mod tests {
 
     #[test]
     fn normalises_and_validates() {
-        assert_eq!(
-            EmailAddress::parse("  Cleo@Client.TEST ").unwrap().as_str(),
-            "cleo@client.test"
-        );
+        assert_eq!(EmailAddress::parse("  Cleo@Client.TEST ").unwrap().as_str(), "cleo@client.test");
         for bad in [
             "",
             "cleo",
@@ -133,13 +117,7 @@ mod tests {
     fn parses_lists() {
         let list = EmailList::parse(" a@x.test, B@x.test,,a@X.test, nope ,\n c@x.test, ").unwrap();
         assert_eq!(list.entries.len(), 5);
-        assert_eq!(
-            list.entries
-                .iter()
-                .filter(|e| matches!(e, EmailListEntry::Valid(_)))
-                .count(),
-            3
-        );
+        assert_eq!(list.entries.iter().filter(|e| matches!(e, EmailListEntry::Valid(_))).count(), 3);
         assert!(matches!(list.entries[2], EmailListEntry::Duplicate(_)));
         assert!(matches!(list.entries[3], EmailListEntry::Invalid { .. }));
         assert!(EmailList::parse(" , ").is_err());

@@ -5,11 +5,7 @@ use chrono::NaiveDate;
 /// "1,234.56", "-12.5", "(40.00)", "$ 7" → cents.
 pub fn parse_amount(input: &str) -> Result<i64, &'static str> {
     const MSG: &str = "Enter an amount like 1234.56 or -80.00.";
-    let mut s: String = input
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ',' | ' ' | '$' | '€' | '£'))
-        .collect();
+    let mut s: String = input.trim().chars().filter(|c| !matches!(c, ',' | ' ' | '$' | '€' | '£')).collect();
     if s.is_empty() {
         return Err("Enter an amount.");
     }
@@ -38,11 +34,7 @@ pub fn parse_amount(input: &str) -> Result<i64, &'static str> {
     {
         return Err(MSG);
     }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| MSG)?
-    };
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| MSG)? };
     let frac: i64 = match frac.len() {
         0 => 0,
         1 => frac.parse::<i64>().map_err(|_| MSG)? * 10,

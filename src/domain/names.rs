@@ -55,10 +55,7 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(
-            Name::parse("  Acme   Bakery ", "client name", 100).unwrap().as_str(),
-            "Acme Bakery"
-        );
+        assert_eq!(Name::parse("  Acme   Bakery ", "client name", 100).unwrap().as_str(), "Acme Bakery");
         assert!(Name::parse("   ", "client name", 100).is_err());
         assert!(Name::parse(&"x".repeat(101), "client name", 100).is_err());
         assert!(Password::parse("short").is_err());

@@ -106,13 +106,7 @@ impl Mailer {
         let result = match &self.transport {
             Transport::DevMailbox => {
                 // Development only (no SMTP_URL): the link goes to the log on purpose.
-                let link = email
-                    .text
-                    .lines()
-                    .find(|l| l.contains("/invites/"))
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
+                let link = email.text.lines().find(|l| l.contains("/invites/")).unwrap_or("").trim().to_string();
                 tracing::info!(to = %email.to, subject = %email.subject, link = %link, "email kept in the local mailbox (no SMTP_URL): {}/dev/mailbox", self.public_url);
                 Ok(())
             }
@@ -135,11 +129,7 @@ impl Mailer {
         let next = now() + backoff(item.attempts);
         tracing::warn!(outbox_id = item.id, attempt = item.attempts, error = %error, "outbox: sending failed; will retry");
         let (id, attempts) = (item.id, item.attempts);
-        if let Err(e) = self
-            .db
-            .write(move |c| outbox::mark_failed(c, id, attempts, &error, next, MAX_ATTEMPTS))
-            .await
-        {
+        if let Err(e) = self.db.write(move |c| outbox::mark_failed(c, id, attempts, &error, next, MAX_ATTEMPTS)).await {
             tracing::error!(error = %e, "outbox: could not record a failure");
         }
     }
@@ -160,10 +150,7 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject)
-            .multipart(MultiPart::alternative_plain_html(
-                email.text.clone(),
-                email.html.clone(),
-            ))
+            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
             .map_err(|e| format!("could not build the message: {e}"))
     }
 }

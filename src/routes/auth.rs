@@ -10,7 +10,7 @@ use super::{redirect, render, render_with_status, safe_next, Layout};
 use crate::auth::extract::MaybeUser;
 use crate::auth::{password, session};
 use crate::db::models::user;
-use crate::domain::{EmailAddress, Name, Password};
+use crate::domain::{EmailAddress, Name, Password, UserId};
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::{self, ActionError};
@@ -60,47 +60,39 @@ pub async fn signup_form(session: Session, user: MaybeUser) -> Result<HttpRespon
     })
 }
 
+fn parse_signup(form: &SignupForm) -> Result<(Name, EmailAddress, Password, Name), SignupErrors> {
+    let name = Name::parse(&form.name, "name", 100);
+    let email = EmailAddress::parse(&form.email);
+    let pw = Password::parse(&form.password);
+    let firm = Name::parse(&form.firm, "firm name", 120);
+    match (name, email, pw, firm) {
+        (Ok(n), Ok(e), Ok(p), Ok(f)) => Ok((n, e, p, f)),
+        (n, e, p, f) => {
+            Err(SignupErrors { name: n.err(), email: e.err().map(String::from), password: p.err(), firm: f.err() })
+        }
+    }
+}
+
 pub async fn signup(
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<SignupForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let name = Name::parse(&form.name, "name", 100);
-    let email = EmailAddress::parse(&form.email);
-    let pw = Password::parse(&form.password);
-    let firm = Name::parse(&form.firm, "firm name", 120);
-    let (name, email, pw, firm) = match (name, email, pw, firm) {
-        (Ok(n), Ok(e), Ok(p), Ok(f)) => (n, e, p, f),
-        (n, e, p, f) => {
-            let errors = SignupErrors {
-                name: n.err(),
-                email: e.err().map(String::from),
-                password: p.err(),
-                firm: f.err(),
-            };
-            return signup_again(&session, form, errors, None);
-        }
+    let (name, email, pw, firm) = match parse_signup(&form) {
+        Ok(parsed) => parsed,
+        Err(errors) => return signup_again(&session, form, errors, None),
     };
     let hash = password::hash_off_thread(pw).await?;
     match usecases::firm::sign_up(&state.db, email, name.clone(), hash, firm).await {
         Ok((uid, org)) => {
             session::sign_in(&session, uid);
-            session::flash(
-                &session,
-                session::FlashKind::Success,
-                format!(
-                    "Welcome to Portico, {}. Add your first client to get started.",
-                    name.as_str()
-                ),
-            );
+            let welcome = format!("Welcome to Portico, {}. Add your first client to get started.", name.as_str());
+            session::flash(&session, session::FlashKind::Success, welcome);
             Ok(redirect(&format!("/orgs/{org}/clients")))
         }
         Err(ActionError::Conflict(c)) => {
-            let errors = SignupErrors {
-                email: Some(c.message()),
-                ..SignupErrors::default()
-            };
+            let errors = SignupErrors { email: Some(c.message()), ..SignupErrors::default() };
             signup_again(&session, form, errors, None)
         }
         Err(e) => Err(e.into()),
@@ -175,32 +167,38 @@ pub async fn login(
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
     let again = |message: &str, status: StatusCode| {
-        render_with_status(
-            status,
-            LoginPage {
-                l: Layout::public(&session, "Log in", None),
-                email: form.email.clone(),
-                next: next.clone().unwrap_or_default(),
-                form_error: Some(message.to_string()),
-            },
-        )
+        let l = Layout::public(&session, "Log in", None);
+        let (email, next) = (form.email.clone(), next.clone().unwrap_or_default());
+        render_with_status(status, LoginPage { l, email, next, form_error: Some(message.to_string()) })
     };
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let email_key = form.email.trim().to_lowercase();
-    if state.login_limiter.check_key(&format!("ip:{ip}")).is_err()
-        || state.login_limiter.check_key(&format!("email:{email_key}")).is_err()
-    {
-        return again(
-            "Too many sign-in attempts. Wait a minute and try again.",
-            StatusCode::TOO_MANY_REQUESTS,
-        );
+    if too_many_attempts(&state, &req, &form.email) {
+        let message = "Too many sign-in attempts. Wait a minute and try again.";
+        return again(message, StatusCode::TOO_MANY_REQUESTS);
     }
-    let generic = "That email and password do not match an account.";
-    let user = match EmailAddress::parse(&form.email) {
+    match check_credentials(&state, &form.email, form.password.clone()).await? {
+        Some(user) => {
+            session::sign_in(&session, user);
+            Ok(redirect(next.as_deref().unwrap_or("/")))
+        }
+        None => again("That email and password do not match an account.", StatusCode::UNPROCESSABLE_ENTITY),
+    }
+}
+
+/// Sign-in attempts are limited per client address and per account.
+fn too_many_attempts(state: &AppState, req: &HttpRequest, email: &str) -> bool {
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let email_key = email.trim().to_lowercase();
+    state.login_limiter.check_key(&format!("ip:{ip}")).is_err()
+        || state.login_limiter.check_key(&format!("email:{email_key}")).is_err()
+}
+
+/// The account these credentials open, if any. A password is checked (against a dummy hash
+/// when there is no such account) either way, so timing does not tell whether one exists.
+async fn check_credentials(state: &AppState, email: &str, password: String) -> Result<Option<UserId>, AppError> {
+    let user = match EmailAddress::parse(email) {
         Ok(email) => state.db.read(move |c| user::find_by_email(c, &email)).await?,
         Err(_) => None,
     };
-    let password = form.password.clone();
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let ok = web::block(move || match hash {
         Some(h) => password::verify(&password, &h),
@@ -211,13 +209,7 @@ pub async fn login(
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?;
-    match (ok, user) {
-        (true, Some(u)) => {
-            session::sign_in(&session, u.user_id());
-            Ok(redirect(next.as_deref().unwrap_or("/")))
-        }
-        _ => again(generic, StatusCode::UNPROCESSABLE_ENTITY),
-    }
+    Ok(user.filter(|_| ok).map(|u| u.user_id()))
 }
 
 pub async fn logout(session: Session, form: web::Form<LogoutForm>) -> HttpResponse {

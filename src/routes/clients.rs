@@ -60,6 +60,18 @@ pub struct NewClientForm {
     name: String,
 }
 
+impl NewClientPage {
+    fn again(session: &Session, ctx: &OrgContext, name: &str, error: String) -> Result<HttpResponse, AppError> {
+        let page = NewClientPage {
+            l: Layout::org(session, "Add client", &ctx.user, &ctx.membership, "clients"),
+            org_id: ctx.membership.org_id.0,
+            name: name.to_string(),
+            error: Some(error),
+        };
+        render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
+    }
+}
+
 pub async fn add(
     state: web::Data<AppState>,
     session: Session,
@@ -67,17 +79,7 @@ pub async fn add(
     form: web::Form<NewClientForm>,
 ) -> Result<HttpResponse, AppError> {
     require_add(&ctx)?;
-    let again = |error: String| {
-        render_with_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            NewClientPage {
-                l: Layout::org(&session, "Add client", &ctx.user, &ctx.membership, "clients"),
-                org_id: ctx.membership.org_id.0,
-                name: form.name.clone(),
-                error: Some(error),
-            },
-        )
-    };
+    let again = |error: String| NewClientPage::again(&session, &ctx, &form.name, error);
     let name = match Name::parse(&form.name, "client name", 120) {
         Ok(n) => n,
         Err(e) => return again(e),

@@ -47,19 +47,12 @@ pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUse
         .map(|r| MailView {
             id: r.id,
             to: r.to_email,
-            subject: if r.invite_id.is_some() {
-                "Invitation to Portico".into()
-            } else {
-                "Email".into()
-            },
+            subject: if r.invite_id.is_some() { "Invitation to Portico".into() } else { "Email".into() },
             state: r.state,
             at: r.created_at,
         })
         .collect();
-    render(MailboxPage {
-        l: Layout::public(&session, "Local mailbox", Some(&user.0)),
-        mails,
-    })
+    render(MailboxPage { l: Layout::public(&session, "Local mailbox", Some(&user.0)), mails })
 }
 
 #[derive(Template)]
@@ -73,6 +66,11 @@ pub struct MessagePage {
     link: Option<String>,
 }
 
+/// The invite link of an email's text, put first on the page.
+fn link_in(text: &str, prefix: &str) -> Option<String> {
+    text.lines().map(str::trim).find(|l| l.starts_with(prefix)).map(String::from)
+}
+
 pub async fn show(
     state: web::Data<AppState>,
     session: Session,
@@ -81,11 +79,7 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     require_dev(&state)?;
     let id = id.into_inner();
-    let row = state
-        .db
-        .read(move |c| Ok(outbox::find(c, id)?))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let row = state.db.read(move |c| outbox::find(c, id)).await?.ok_or(AppError::NotFound)?;
     let mail = match row.invite_id {
         Some(invite) => {
             render_invite_email(&state.db, InviteId(invite), &state.public_url, &state.invite_key, false).await?
@@ -93,13 +87,7 @@ pub async fn show(
         None => None,
     }
     .ok_or(AppError::NotFound)?;
-    let prefix = format!("{}/invites/", state.public_url);
-    let link = mail
-        .text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with(&prefix))
-        .map(String::from);
+    let link = link_in(&mail.text, &format!("{}/invites/", state.public_url));
     render(MessagePage {
         l: Layout::public(&session, mail.subject.clone(), Some(&user.0)),
         to: mail.to,

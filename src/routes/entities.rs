@@ -74,6 +74,18 @@ pub struct NewEntityForm {
     name: String,
 }
 
+impl NewEntityPage {
+    fn again(session: &Session, ctx: &WorkspaceContext, name: &str, error: String) -> Result<HttpResponse, AppError> {
+        let page = NewEntityPage {
+            l: Layout::workspace(session, "Add entity", &ctx.user, &ctx.access, "entities"),
+            ws_id: ctx.access.workspace.id.0,
+            name: name.to_string(),
+            error: Some(error),
+        };
+        render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
+    }
+}
+
 pub async fn add(
     state: web::Data<AppState>,
     session: Session,
@@ -81,17 +93,7 @@ pub async fn add(
     form: web::Form<NewEntityForm>,
 ) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::AddEntity)?;
-    let again = |error: String| {
-        render_with_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            NewEntityPage {
-                l: Layout::workspace(&session, "Add entity", &ctx.user, &ctx.access, "entities"),
-                ws_id: ctx.access.workspace.id.0,
-                name: form.name.clone(),
-                error: Some(error),
-            },
-        )
-    };
+    let again = |error: String| NewEntityPage::again(&session, &ctx, &form.name, error);
     let name = match Name::parse(&form.name, "entity name", 120) {
         Ok(n) => n,
         Err(e) => return again(e),
@@ -104,10 +106,9 @@ pub async fn add(
             FlashKind::Success,
             format!("Entity {} added.", name.as_str()),
         )),
-        Err(ActionError::Conflict(Conflict::NameTaken)) => again(format!(
-            "This workspace already has an entity called {}.",
-            name.as_str()
-        )),
+        Err(ActionError::Conflict(Conflict::NameTaken)) => {
+            again(format!("This workspace already has an entity called {}.", name.as_str()))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -198,6 +199,19 @@ pub struct TransactionForm {
     amount: String,
 }
 
+fn parse_transaction(form: &TransactionForm) -> Result<NewTransaction, TransactionErrors> {
+    let date = parse_date(&form.date);
+    let description = Name::parse(&form.description, "description", 200);
+    match (date, description, parse_amount(&form.amount)) {
+        (Ok(date), Ok(description), Ok(amount_cents)) => Ok(NewTransaction { date, description, amount_cents }),
+        (d, s, a) => Err(TransactionErrors {
+            date: d.err().map(String::from),
+            description: s.err(),
+            amount: a.err().map(String::from),
+        }),
+    }
+}
+
 pub async fn add_transaction(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -208,30 +222,13 @@ pub async fn add_transaction(
     let entity = visible_entity(&state, &req, &ctx).await?;
     require(&ctx, WorkspaceAction::AddTransaction)?;
     let form = form.into_inner();
-    let date = parse_date(&form.date);
-    let description = Name::parse(&form.description, "description", 200);
-    let amount = parse_amount(&form.amount);
-    let (date, description, amount) = match (date, description, amount) {
-        (Ok(d), Ok(s), Ok(a)) => (d, s, a),
-        (d, s, a) => {
-            let errors = TransactionErrors {
-                date: d.err().map(String::from),
-                description: s.err(),
-                amount: a.err().map(String::from),
-            };
-            let input = TransactionInput {
-                date: form.date,
-                description: form.description,
-                amount: form.amount,
-            };
+    let t = match parse_transaction(&form) {
+        Ok(t) => t,
+        Err(errors) => {
+            let input = TransactionInput { date: form.date, description: form.description, amount: form.amount };
             let page = books_page(&state, &session, &ctx, entity, input, errors).await?;
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
-    };
-    let t = NewTransaction {
-        date,
-        description,
-        amount_cents: amount,
     };
     firm::add_transaction(&state.db, ctx.user.user_id(), ctx.access.workspace.id, entity.id, t).await?;
     Ok(redirect_with(

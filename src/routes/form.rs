@@ -26,9 +26,7 @@ impl FormFields {
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|_| AppError::BadRequest(format!("\"{v}\" is not a valid choice.")))
+                v.trim().parse::<i64>().map_err(|_| AppError::BadRequest(format!("\"{v}\" is not a valid choice.")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         ids.sort_unstable();

@@ -25,12 +25,7 @@ pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser)
     let uid = user.user_id();
     let (orgs, workspaces) = state
         .db
-        .read(move |c| {
-            Ok((
-                organization::memberships_of(c, uid)?,
-                workspace::direct_workspaces(c, uid)?,
-            ))
-        })
+        .read(move |c| Ok((organization::memberships_of(c, uid)?, workspace::direct_workspaces(c, uid)?)))
         .await?;
     if let Some(first) = orgs.first() {
         return Ok(redirect(&format!("/orgs/{}/clients", first.org_id)));
@@ -38,10 +33,7 @@ pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser)
     if let [only] = workspaces.as_slice() {
         return Ok(redirect(&format!("/w/{}/entities", only.id)));
     }
-    render(WorkspacesPage {
-        l: Layout::public(&session, "Your workspaces", Some(&user)),
-        workspaces,
-    })
+    render(WorkspacesPage { l: Layout::public(&session, "Your workspaces", Some(&user)), workspaces })
 }
 
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

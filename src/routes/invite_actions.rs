@@ -84,29 +84,19 @@ pub async fn resend(
 ) -> Result<HttpResponse, AppError> {
     let (back, _) = ctx.back();
     let id = invite_id(&req)?;
-    Ok(
-        match invites::resend(
-            &state.db,
-            ctx.user().user_id(),
-            ctx.place(),
-            id,
-            state.invite_settings(),
-        )
-        .await?
-        {
-            Resent::Sent(email) => {
-                state.wake_mailer();
-                let message = format!("Invite resent to {email}{}", state.mailbox_hint());
-                redirect_with(&session, &back, FlashKind::Success, message)
-            }
-            Resent::TooSoon(email) => redirect_with(
-                &session,
-                &back,
-                FlashKind::Error,
-                format!("An invite was sent to {email} less than a minute ago. Try again in a minute."),
-            ),
-        },
-    )
+    Ok(match invites::resend(&state.db, ctx.user().user_id(), ctx.place(), id, state.invite_settings()).await? {
+        Resent::Sent(email) => {
+            state.wake_mailer();
+            let message = format!("Invite resent to {email}{}", state.mailbox_hint());
+            redirect_with(&session, &back, FlashKind::Success, message)
+        }
+        Resent::TooSoon(email) => redirect_with(
+            &session,
+            &back,
+            FlashKind::Error,
+            format!("An invite was sent to {email} less than a minute ago. Try again in a minute."),
+        ),
+    })
 }
 
 /// "Copy invite link" without JavaScript: the link in a field.

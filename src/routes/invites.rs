@@ -89,14 +89,7 @@ fn ended(
     heading: &'static str,
     message: &'static str,
 ) -> Result<HttpResponse, AppError> {
-    render_with_status(
-        status,
-        EndedPage {
-            l: Layout::public(session, heading, user),
-            heading,
-            message,
-        },
-    )
+    render_with_status(status, EndedPage { l: Layout::public(session, heading, user), heading, message })
 }
 
 const UNKNOWN: (&str, &str) = ("This invite link is not valid", "Check that you opened the whole link from the email. If it still does not work, ask the person who invited you to send a new invite.");
@@ -131,12 +124,7 @@ enum Found {
 }
 
 async fn look_up(state: &AppState, token: &str) -> Result<Found, AppError> {
-    let ended = |status, words, accepted_by, leads_to: String| Found::Ended {
-        status,
-        words,
-        accepted_by,
-        leads_to,
-    };
+    let ended = |status, words, accepted_by, leads_to: String| Found::Ended { status, words, accepted_by, leads_to };
     let Some(token) = InviteToken::parse(token) else {
         return Ok(ended(StatusCode::NOT_FOUND, UNKNOWN, None, "/".into()));
     };
@@ -157,30 +145,29 @@ pub async fn landing(
 ) -> Result<HttpResponse, AppError> {
     let user = user.0;
     match look_up(&state, &token).await? {
-        Found::Ended {
-            accepted_by: Some(by),
-            leads_to,
-            ..
-        } if user.as_ref().is_some_and(|u| u.user_id() == by) => Ok(redirect(&leads_to)),
-        Found::Ended {
-            status,
-            words: (heading, message),
-            ..
-        } => ended(&session, user.as_ref(), status, heading, message),
-        Found::Pending(token, d) => {
-            let viewer = match &user {
-                None => Viewer::SignedOut,
-                Some(u) if u.email == d.email => Viewer::Invited,
-                Some(u) => Viewer::SomeoneElse(u.email.clone()),
-            };
-            render(LandingPage {
-                l: Layout::public(&session, "You're invited", user.as_ref()),
-                token: token.as_str().to_string(),
-                invite: InviteSummary::from(&d),
-                viewer,
-                name: String::new(),
-                errors: RegisterErrors::default(),
-            })
+        Found::Ended { accepted_by: Some(by), leads_to, .. } if user.as_ref().is_some_and(|u| u.user_id() == by) => {
+            Ok(redirect(&leads_to))
+        }
+        Found::Ended { status, words: (heading, message), .. } => {
+            ended(&session, user.as_ref(), status, heading, message)
+        }
+        Found::Pending(token, d) => render(LandingPage {
+            l: Layout::public(&session, "You're invited", user.as_ref()),
+            token: token.as_str().to_string(),
+            invite: InviteSummary::from(&d),
+            viewer: Viewer::of(user.as_ref(), &d),
+            name: String::new(),
+            errors: RegisterErrors::default(),
+        }),
+    }
+}
+
+impl Viewer {
+    fn of(user: Option<&User>, d: &InviteDetails) -> Viewer {
+        match user {
+            None => Viewer::SignedOut,
+            Some(u) if u.email == d.email => Viewer::Invited,
+            Some(u) => Viewer::SomeoneElse(u.email.clone()),
         }
     }
 }
@@ -190,10 +177,7 @@ fn accept_error(session: &Session, user: Option<&User>, e: AcceptError) -> Resul
         AcceptError::Unknown => (StatusCode::NOT_FOUND, UNKNOWN),
         AcceptError::Cancelled => (StatusCode::GONE, CANCELLED),
         AcceptError::Expired => (StatusCode::GONE, EXPIRED),
-        AcceptError::AlreadyAccepted {
-            by_this_user: true,
-            leads_to,
-        } => return Ok(redirect(&accepted_url(leads_to))),
+        AcceptError::AlreadyAccepted { by_this_user: true, leads_to } => return Ok(redirect(&accepted_url(leads_to))),
         AcceptError::AlreadyAccepted { .. } => (StatusCode::GONE, USED),
         AcceptError::WrongAccount { .. } => (
             StatusCode::FORBIDDEN,
@@ -221,12 +205,7 @@ pub async fn accept(
         return accept_error(&session, Some(&user), AcceptError::Unknown);
     };
     match invites::accept(&state.db, token, user.clone()).await {
-        Ok(to) => Ok(redirect_with(
-            &session,
-            &accepted_url(to),
-            FlashKind::Success,
-            "Invite accepted. Welcome!",
-        )),
+        Ok(to) => Ok(redirect_with(&session, &accepted_url(to), FlashKind::Success, "Invite accepted. Welcome!")),
         Err(ActionError::InviteEnded(e)) => accept_error(&session, Some(&user), e),
         Err(e) => Err(e.into()),
     }
@@ -257,25 +236,17 @@ pub async fn register(
         Found::Ended { status, words, .. } => return ended(&session, None, status, words.0, words.1),
     };
     let form = form.into_inner();
-    let (name, pw) = match parse_account(&form) {
-        Ok(ok) => ok,
-        Err(errors) => return register_again(&session, &token, &details, &form, errors),
-    };
-    let hash = password::hash_off_thread(pw).await?;
-    let email = EmailAddress::from_trusted(details.email.clone());
+    let again = |errors| register_again(&session, &token, &details, &form, errors);
+    let parsed = parse_account(&form);
+    let Ok((name, pw)) = parsed else { return again(parsed.err().unwrap_or_default()) };
+    let (hash, email) = (password::hash_off_thread(pw).await?, EmailAddress::from_trusted(details.email.clone()));
     match invites::create_account_and_accept(&state.db, token.clone(), email, name, hash).await {
         Ok((uid, to)) => {
             session::sign_in(&session, uid);
             let message = "Your account is ready and the invite is accepted. Welcome!";
             Ok(redirect_with(&session, &accepted_url(to), FlashKind::Success, message))
         }
-        Err(ActionError::Conflict(c)) => {
-            let errors = RegisterErrors {
-                form: Some(c.message()),
-                ..RegisterErrors::default()
-            };
-            register_again(&session, &token, &details, &form, errors)
-        }
+        Err(ActionError::Conflict(c)) => again(RegisterErrors { form: Some(c.message()), ..RegisterErrors::default() }),
         Err(ActionError::InviteEnded(e)) => accept_error(&session, None, e),
         Err(e) => Err(e.into()),
     }
@@ -285,11 +256,7 @@ pub async fn register(
 fn parse_account(form: &RegisterForm) -> Result<(Name, Password), RegisterErrors> {
     match (Name::parse(&form.name, "name", 100), Password::parse(&form.password)) {
         (Ok(n), Ok(p)) => Ok((n, p)),
-        (n, p) => Err(RegisterErrors {
-            name: n.err(),
-            password: p.err(),
-            form: None,
-        }),
+        (n, p) => Err(RegisterErrors { name: n.err(), password: p.err(), form: None }),
     }
 }
 

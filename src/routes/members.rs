@@ -92,14 +92,9 @@ impl MemberView {
         let (access, access_full) = access_words(&m.access);
         let (staff, managed_on_team) = match m.kind {
             Kind::Client => (None, false),
-            Kind::FirmLead(r) => (
-                Some(if r == crate::domain::OrgRole::Admin {
-                    "Firm Admin"
-                } else {
-                    "Firm Manager"
-                }),
-                true,
-            ),
+            Kind::FirmLead(r) => {
+                (Some(if r == crate::domain::OrgRole::Admin { "Firm Admin" } else { "Firm Manager" }), true)
+            }
             Kind::FirmMember => (Some("Firm Member"), false),
         };
         MemberView {
@@ -151,10 +146,7 @@ impl InviteView {
             expired: i.expires_at <= crate::db::models::now(),
             delivery: delivery_words(&i.delivery),
             can_manage: i.can_manage,
-            link: i
-                .nonce
-                .map(|n| invite_link(&state.public_url, &state.invite_key, &n))
-                .unwrap_or_default(),
+            link: i.nonce.map(|n| invite_link(&state.public_url, &state.invite_key, &n)).unwrap_or_default(),
             email: i.email,
         }
     }
@@ -218,19 +210,11 @@ impl Choices {
             role: role.to_string(),
             roles: rules::roles_to_offer(&ctx.access.standing)
                 .into_iter()
-                .map(|r| RoleOption {
-                    value: r.as_str(),
-                    label: r.label(),
-                    description: r.description(),
-                })
+                .map(|r| RoleOption { value: r.as_str(), label: r.label(), description: r.description() })
                 .collect(),
             entities: grantable
                 .into_iter()
-                .map(|e| EntityOption {
-                    checked: checked.contains(&e.id),
-                    id: e.id.0,
-                    name: e.name,
-                })
+                .map(|e| EntityOption { checked: checked.contains(&e.id), id: e.id.0, name: e.name })
                 .collect(),
         }
     }
@@ -292,11 +276,7 @@ pub async fn invite_form(
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::Invite)?;
-    let input = InviteInput {
-        email: String::new(),
-        role: "member".into(),
-        checked: Vec::new(),
-    };
+    let input = InviteInput { email: String::new(), role: "member".into(), checked: Vec::new() };
     render(invite_page(&state, &session, &ctx, input, InviteErrors::default(), None).await?)
 }
 
@@ -349,11 +329,7 @@ pub async fn invite(
         }
     };
     let email = req.email.to_string();
-    let input = InviteInput {
-        email: email.clone(),
-        role: req.role.as_str().into(),
-        checked: req.entities.clone(),
-    };
+    let input = InviteInput { email: email.clone(), role: req.role.as_str().into(), checked: req.entities.clone() };
     let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
     let existing = match uc::invite(&state.db, actor, ws, req, state.invite_settings()).await {
         Ok(_) => return Ok(invite_sent(&state, &session, &ctx, &email)),
@@ -426,11 +402,7 @@ pub async fn permissions_form(
     let checked: Vec<EntityId> = match member.standing.entities.chosen() {
         Some(set) => set.iter().copied().collect(),
         // Someone holding all entities: every box the caller can see is ticked.
-        None => uc::grantable_entities(&state.db, &ctx.access)
-            .await?
-            .into_iter()
-            .map(|e| e.id)
-            .collect(),
+        None => uc::grantable_entities(&state.db, &ctx.access).await?.into_iter().map(|e| e.id).collect(),
     };
     render(permissions_page(&state, &session, &ctx, member, (role, &checked), None).await?)
 }
@@ -449,10 +421,7 @@ pub async fn configure(
     let (actor, ws, who) = (ctx.user.user_id(), ctx.access.workspace.id, member.user);
     match uc::configure(&state.db, actor, ws, who, role, entities.clone()).await {
         Ok(()) => {
-            let message = format!(
-                "Permissions of {} updated",
-                super::display_name(&member.name, &member.email)
-            );
+            let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
@@ -515,10 +484,7 @@ pub async fn remove(
             Ok(redirect_with(&session, "/", FlashKind::Success, message))
         }
         Ok(name) => {
-            let message = format!(
-                "Access removed: {name} can no longer open {}",
-                ctx.access.workspace.name
-            );
+            let message = format!("Access removed: {name} can no longer open {}", ctx.access.workspace.name);
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {

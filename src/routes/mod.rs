@@ -39,10 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/team", web::get().to(team::list))
         .route("/orgs/{org}/team/invite", web::get().to(team::invite_form))
         .route("/orgs/{org}/team/invite", web::post().to(team::invite))
-        .route(
-            "/orgs/{org}/team/{user}/permissions",
-            web::get().to(team::permissions_form),
-        )
+        .route("/orgs/{org}/team/{user}/permissions", web::get().to(team::permissions_form))
         .route("/orgs/{org}/team/{user}/permissions", web::post().to(team::configure))
         .route("/orgs/{org}/team/{user}/remove", web::get().to(team::remove_form))
         .route("/orgs/{org}/team/{user}/remove", web::post().to(team::remove))
@@ -54,30 +51,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/w/{ws}/entities", web::post().to(entities::add))
         .route("/w/{ws}/entities/new", web::get().to(entities::new_form))
         .route("/w/{ws}/entities/{entity}", web::get().to(entities::books))
-        .route(
-            "/w/{ws}/entities/{entity}/transactions",
-            web::post().to(entities::add_transaction),
-        )
+        .route("/w/{ws}/entities/{entity}/transactions", web::post().to(entities::add_transaction))
         .route("/w/{ws}/settings", web::get().to(members::settings_home))
         .route("/w/{ws}/settings/members", web::get().to(members::list))
         .route("/w/{ws}/settings/members/invite", web::get().to(members::invite_form))
         .route("/w/{ws}/settings/members/invite", web::post().to(members::invite))
-        .route(
-            "/w/{ws}/settings/members/{user}/permissions",
-            web::get().to(members::permissions_form),
-        )
-        .route(
-            "/w/{ws}/settings/members/{user}/permissions",
-            web::post().to(members::configure),
-        )
-        .route(
-            "/w/{ws}/settings/members/{user}/remove",
-            web::get().to(members::remove_form),
-        )
-        .route(
-            "/w/{ws}/settings/members/{user}/remove",
-            web::post().to(members::remove),
-        )
+        .route("/w/{ws}/settings/members/{user}/permissions", web::get().to(members::permissions_form))
+        .route("/w/{ws}/settings/members/{user}/permissions", web::post().to(members::configure))
+        .route("/w/{ws}/settings/members/{user}/remove", web::get().to(members::remove_form))
+        .route("/w/{ws}/settings/members/{user}/remove", web::post().to(members::remove))
         .configure(|cfg| invite_actions::routes(cfg, "/w/{ws}/settings/invites/{invite}"))
         .route("/w/{ws}/settings/activity", web::get().to(members::activity))
         .route("/invites/{token}", web::get().to(invites::landing))
@@ -185,22 +167,14 @@ fn sidebar(org_id: i64, org_name: &str, role: OrgRole, current: &'static str) ->
 }
 
 fn chip(u: &User) -> UserChip {
-    UserChip {
-        name: u.name.clone(),
-        email: u.email.clone(),
-        initials: initials(&u.name),
-    }
+    UserChip { name: u.name.clone(), email: u.email.clone(), initials: initials(&u.name) }
 }
 
 pub fn initials(name: &str) -> String {
     let mut words = name.split_whitespace();
     let first = words.next().and_then(|w| w.chars().next());
     let last = words.last().and_then(|w| w.chars().next());
-    [first, last]
-        .into_iter()
-        .flatten()
-        .flat_map(char::to_uppercase)
-        .collect()
+    [first, last].into_iter().flatten().flat_map(char::to_uppercase).collect()
 }
 
 /// What a person is called on the page: their name, or their email when they gave none.
@@ -238,12 +212,8 @@ pub fn render_with_status<T: askama::Template>(
     status: actix_web::http::StatusCode,
     page: T,
 ) -> Result<HttpResponse, AppError> {
-    let body = page
-        .render()
-        .map_err(|e| AppError::Internal(format!("template: {e}")))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    let body = page.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
 
 pub fn render<T: askama::Template>(page: T) -> Result<HttpResponse, AppError> {
@@ -252,9 +222,7 @@ pub fn render<T: askama::Template>(page: T) -> Result<HttpResponse, AppError> {
 
 /// Percent-encodes a value for a query string.
 pub fn encode_query(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)])
-        .map(|q| q.trim_start_matches('=').to_string())
-        .unwrap_or_default()
+    serde_urlencoded::to_string([("", s)]).map(|q| q.trim_start_matches('=').to_string()).unwrap_or_default()
 }
 
 /// A `next` target must stay on this site: a path, not `//host` or a URL.
@@ -296,13 +264,7 @@ fn relative(t: chrono::NaiveDateTime) -> String {
     let secs = (now - t).num_seconds();
     let (n, future) = if secs >= 0 { (secs, false) } else { (-secs, true) };
     let text = match n {
-        0..=59 => {
-            return if future {
-                "in less than a minute".into()
-            } else {
-                "just now".into()
-            }
-        }
+        0..=59 => return if future { "in less than a minute".into() } else { "just now".into() },
         60..=3599 => plural(n / 60, "minute"),
         3600..=86_399 => plural(n / 3600, "hour"),
         _ => plural(n / 86_400, "day"),

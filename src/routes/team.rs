@@ -13,13 +13,13 @@ use super::{delivery_words, redirect_with, render, render_with_status, Layout, T
 use crate::auth::extract::path_id;
 use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
-use crate::db::models::team::{Client, TeamMember};
+use crate::db::models::team::{Client, TeamInviteRow, TeamMember, TeamMemberRow};
 use crate::domain::access::{self as rules, Refusal};
 use crate::domain::{EmailList, EmailListEntry, InviteId, OrgRole, UserId, WorkspaceId};
 use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::usecases::invites::{self, Bulk, FirmInvite};
+use crate::usecases::invites::{self, Bulk, BulkDone, FirmInvite};
 use crate::usecases::team::{self as uc, Sent, StaffOffer};
 use crate::usecases::ActionError;
 
@@ -41,10 +41,7 @@ fn client_access(clients: &Option<Vec<Client>>, new_clients: bool) -> (String, S
     match (new_clients, names.is_empty()) {
         (false, _) => (short, full),
         (true, true) => ("New clients".into(), "New clients as they are added".into()),
-        (true, false) => (
-            format!("{short} · New clients"),
-            format!("{full}, and new clients as they are added"),
-        ),
+        (true, false) => (format!("{short} · New clients"), format!("{full}, and new clients as they are added")),
     }
 }
 
@@ -79,59 +76,52 @@ pub struct TeamPage {
 
 pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
     let page = uc::page(&state.db, &ctx.membership).await?;
-    let members = page
-        .list
-        .members
-        .into_iter()
-        .zip(page.can_manage_member)
-        .map(|(m, can_manage)| {
-            let (access, access_full) = client_access(&m.clients, m.new_clients);
-            TeamMemberView {
-                user_id: m.user_id.0,
-                role: m.role.label(),
-                is_you: m.user_id == ctx.user.user_id(),
-                name: m.name,
-                email: m.email,
-                since: m.since,
-                access,
-                access_full,
-                can_manage,
-            }
-        });
-    let invites = page
-        .list
-        .invites
-        .into_iter()
-        .zip(page.can_manage_invite)
-        .map(|(i, can_manage)| {
-            let (access, access_full) = client_access(&i.clients, i.new_clients);
-            InviteView {
-                id: i.id.0,
-                role: i.role.label(),
-                access,
-                access_full,
-                invited_by: i.invited_by,
-                sent: i.created_at,
-                expires: i.expires_at,
-                expired: i.expires_at <= crate::db::models::now(),
-                delivery: delivery_words(&i.delivery),
-                link: if can_manage {
-                    invite_link(&state.public_url, &state.invite_key, &i.nonce)
-                } else {
-                    String::new()
-                },
-                can_manage,
-                email: i.email,
-            }
-        });
+    let me = ctx.user.user_id();
+    let members = page.list.members.into_iter().zip(page.can_manage_member);
+    let invites = page.list.invites.into_iter().zip(page.can_manage_invite);
     render(TeamPage {
         l: Layout::org(&session, "Team", &ctx.user, &ctx.membership, "team"),
         org_id: ctx.membership.org_id.0,
-        members: members.collect(),
-        invites: invites.collect(),
+        members: members.map(|(m, can)| TeamMemberView::new(m, can, me)).collect(),
+        invites: invites.map(|(i, can)| team_invite_view(&state, i, can)).collect(),
         invites_base: format!("/orgs/{}/team/invites", ctx.membership.org_id),
         can_invite: rules::org_may(ctx.membership.role, rules::OrgAction::InviteStaff),
     })
+}
+
+impl TeamMemberView {
+    fn new(m: TeamMemberRow, can_manage: bool, me: UserId) -> TeamMemberView {
+        let (access, access_full) = client_access(&m.clients, m.new_clients);
+        TeamMemberView {
+            user_id: m.user_id.0,
+            role: m.role.label(),
+            is_you: m.user_id == me,
+            name: m.name,
+            email: m.email,
+            since: m.since,
+            access,
+            access_full,
+            can_manage,
+        }
+    }
+}
+
+fn team_invite_view(state: &AppState, i: TeamInviteRow, can_manage: bool) -> InviteView {
+    let (access, access_full) = client_access(&i.clients, i.new_clients);
+    InviteView {
+        id: i.id.0,
+        role: i.role.label(),
+        access,
+        access_full,
+        invited_by: i.invited_by,
+        sent: i.created_at,
+        expires: i.expires_at,
+        expired: i.expires_at <= crate::db::models::now(),
+        delivery: delivery_words(&i.delivery),
+        link: if can_manage { invite_link(&state.public_url, &state.invite_key, &i.nonce) } else { String::new() },
+        can_manage,
+        email: i.email,
+    }
 }
 
 pub struct RoleOption {
@@ -162,12 +152,12 @@ struct Chosen {
 }
 
 impl Chosen {
+    fn nothing() -> Chosen {
+        Chosen { role: String::new(), clients: Vec::new(), new_clients: false }
+    }
+
     fn of(offer: &StaffOffer) -> Chosen {
-        Chosen {
-            role: offer.role.as_str().into(),
-            clients: offer.clients.clone(),
-            new_clients: offer.new_clients,
-        }
+        Chosen { role: offer.role.as_str().into(), clients: offer.clients.clone(), new_clients: offer.new_clients }
     }
 }
 
@@ -176,19 +166,11 @@ async fn access_choices(state: &AppState, ctx: &OrgContext, chosen: Chosen) -> R
     Ok(AccessChoices {
         roles: rules::org_roles_to_offer(ctx.membership.role)
             .into_iter()
-            .map(|r| RoleOption {
-                value: r.as_str(),
-                label: r.label(),
-                description: r.description(),
-            })
+            .map(|r| RoleOption { value: r.as_str(), label: r.label(), description: r.description() })
             .collect(),
         clients: all
             .into_iter()
-            .map(|c| ClientOption {
-                checked: chosen.clients.contains(&c.id),
-                id: c.id.0,
-                name: c.name,
-            })
+            .map(|c| ClientOption { checked: chosen.clients.contains(&c.id), id: c.id.0, name: c.name })
             .collect(),
         role: chosen.role,
         new_clients: chosen.new_clients,
@@ -245,11 +227,7 @@ pub async fn invite_form(
     ctx: OrgContext,
 ) -> Result<HttpResponse, AppError> {
     require_invite(&ctx)?;
-    let chosen = Chosen {
-        role: "member".into(),
-        clients: Vec::new(),
-        new_clients: false,
-    };
+    let chosen = Chosen { role: "member".into(), clients: Vec::new(), new_clients: false };
     render(invite_page(&state, &session, &ctx, (String::new(), chosen), None, Vec::new()).await?)
 }
 
@@ -262,11 +240,7 @@ fn parse_offer(form: &FormFields) -> Result<Option<StaffOffer>, AppError> {
     }
     let role =
         OrgRole::parse(form.get("role")).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
-    Ok(Some(StaffOffer {
-        role,
-        clients,
-        new_clients: form.get("new_clients") == "on",
-    }))
+    Ok(Some(StaffOffer { role, clients, new_clients: form.get("new_clients") == "on" }))
 }
 
 pub async fn invite(
@@ -281,19 +255,8 @@ pub async fn invite(
     let (offer, list) = match (parse_offer(&form)?, EmailList::parse(&typed)) {
         (Some(offer), Ok(list)) => (offer, list),
         (offer, list) => {
-            let error = if offer.is_none() {
-                Some("Choose a role.".into())
-            } else {
-                list.err()
-            };
-            let chosen = offer.as_ref().map_or(
-                Chosen {
-                    role: String::new(),
-                    clients: Vec::new(),
-                    new_clients: false,
-                },
-                Chosen::of,
-            );
+            let error = offer.as_ref().map_or(Some("Choose a role.".into()), |_| list.err());
+            let chosen = offer.as_ref().map_or_else(Chosen::nothing, Chosen::of);
             let page = invite_page(&state, &session, &ctx, (typed, chosen), error, Vec::new()).await?;
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
@@ -326,20 +289,8 @@ async fn report(
         };
         return Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, message));
     }
-    let page = invite_page(
-        state,
-        session,
-        ctx,
-        (keep.join(", "), Chosen::of(&offer)),
-        None,
-        outcomes,
-    )
-    .await?;
-    let status = if invited > 0 {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let page = invite_page(state, session, ctx, (keep.join(", "), Chosen::of(&offer)), None, outcomes).await?;
+    let status = if invited > 0 { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     render_with_status(status, page)
 }
 
@@ -353,11 +304,9 @@ fn outcomes(entries: &[EmailListEntry], sent: Vec<Sent>) -> (Vec<Outcome>, Vec<S
                 EmailListEntry::Valid(e) => match sent.next() {
                     Some(Sent::Invited) => (e.to_string(), "invited", true),
                     Some(Sent::AlreadyMember) => (e.to_string(), "already a member of the team", false),
-                    Some(Sent::AlreadyInvited) => (
-                        e.to_string(),
-                        "already invited: use Resend invite on the Team page",
-                        false,
-                    ),
+                    Some(Sent::AlreadyInvited) => {
+                        (e.to_string(), "already invited: use Resend invite on the Team page", false)
+                    }
                     None => (e.to_string(), "not sent", false),
                 },
                 EmailListEntry::Duplicate(e) => (e.to_string(), "listed twice: invited once", false),
@@ -416,11 +365,8 @@ pub async fn permissions_form(
     ctx: OrgContext,
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.membership, target_id(&req)?).await?;
-    let chosen = Chosen {
-        role: member.role.as_str().into(),
-        clients: member.clients.clone(),
-        new_clients: member.new_clients,
-    };
+    let chosen =
+        Chosen { role: member.role.as_str().into(), clients: member.clients.clone(), new_clients: member.new_clients };
     render(permissions_page(&state, &session, &ctx, member, chosen, None).await?)
 }
 
@@ -437,10 +383,7 @@ pub async fn configure(
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     match uc::configure(&state.db, actor, org, member.user_id, offer.clone()).await {
         Ok(()) => {
-            let message = format!(
-                "Permissions of {} updated",
-                super::display_name(&member.name, &member.email)
-            );
+            let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
             Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
@@ -566,6 +509,19 @@ pub async fn pending(state: web::Data<AppState>, session: Session, ctx: OrgConte
     })
 }
 
+/// "3 invites resent; 1 sent less than a minute ago were skipped", "2 invites cancelled".
+fn bulk_words(action: Bulk, done: &BulkDone) -> String {
+    let n = done.done;
+    let what = if n == 1 { "invite" } else { "invites" };
+    match action {
+        Bulk::Resend if done.too_soon > 0 => {
+            format!("{n} {what} resent; {} sent less than a minute ago were skipped", done.too_soon)
+        }
+        Bulk::Resend => format!("{n} {what} resent"),
+        Bulk::Cancel => format!("{n} {what} cancelled"),
+    }
+}
+
 /// Resend or cancel several pending invites at once, each only if the caller may.
 pub async fn bulk(
     state: web::Data<AppState>,
@@ -582,28 +538,12 @@ pub async fn bulk(
         _ => return Err(AppError::BadRequest("Choose Resend or Cancel.".into())),
     };
     if ids.is_empty() {
-        return Ok(redirect_with(
-            &session,
-            &back,
-            FlashKind::Error,
-            "Select at least one invite.",
-        ));
+        return Ok(redirect_with(&session, &back, FlashKind::Error, "Select at least one invite."));
     }
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     let done = invites::bulk(&state.db, actor, org, ids, action, state.invite_settings()).await?;
-    let plural = |n: usize| if n == 1 { "invite" } else { "invites" };
-    let message = match action {
-        Bulk::Resend if done.too_soon > 0 => format!(
-            "{} {} resent; {} sent less than a minute ago were skipped",
-            done.done,
-            plural(done.done),
-            done.too_soon
-        ),
-        Bulk::Resend => format!("{} {} resent", done.done, plural(done.done)),
-        Bulk::Cancel => format!("{} {} cancelled", done.done, plural(done.done)),
-    };
     if action == Bulk::Resend {
         state.wake_mailer();
     }
-    Ok(redirect_with(&session, &back, FlashKind::Success, message))
+    Ok(redirect_with(&session, &back, FlashKind::Success, bulk_words(action, &done)))
 }

@@ -86,9 +86,7 @@ pub async fn entity(db: &Db, a: &WorkspaceAccess, id: EntityId) -> Outcome<Entit
         return Err(ActionError::NotFound);
     }
     let ws = a.workspace.id;
-    db.read(move |c| entity::find_in(c, ws, id))
-        .await?
-        .ok_or(ActionError::NotFound)
+    db.read(move |c| entity::find_in(c, ws, id)).await?.ok_or(ActionError::NotFound)
 }
 
 pub async fn books(db: &Db, id: EntityId) -> Outcome<Vec<TransactionRow>> {

@@ -28,9 +28,7 @@ pub enum Place {
 /// The pending invite `id` of `place`, if `actor` may resend, copy or cancel it; another
 /// place's invite (or another firm's) is not found.
 fn manageable(c: &mut DbConnection, actor: UserId, place: Place, id: InviteId) -> Outcome<Invite> {
-    let inv = invite::find_by_id(c, id)?
-        .filter(|i| i.state == invite::PENDING)
-        .ok_or(ActionError::NotFound)?;
+    let inv = invite::find_by_id(c, id)?.filter(|i| i.state == invite::PENDING).ok_or(ActionError::NotFound)?;
     match (place, inv.workspace_id) {
         (Place::Workspace(ws), Some(w)) if w == ws.0 => {
             let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
@@ -48,9 +46,7 @@ fn manageable(c: &mut DbConnection, actor: UserId, place: Place, id: InviteId) -
 
 fn offer_of(c: &mut DbConnection, inv: &Invite) -> Outcome<SeatFacts> {
     let role = WorkspaceRole::parse(&inv.role).ok_or(ActionError::NotFound)?;
-    let entities = invite::entity_ids_of(c, &[inv.id])?
-        .into_iter()
-        .map(|(_, e)| EntityId(e));
+    let entities = invite::entity_ids_of(c, &[inv.id])?.into_iter().map(|(_, e)| EntityId(e));
     Ok(SeatFacts::new(role, entities))
 }
 
@@ -71,11 +67,7 @@ pub async fn resend(db: &Db, actor: UserId, place: Place, id: InviteId, s: Invit
     db.transaction(move |c| {
         lock(c, place)?;
         let inv = manageable(c, actor, place, id)?;
-        Ok(if resend_one(c, &inv, actor, &s)? {
-            Resent::Sent(inv.email)
-        } else {
-            Resent::TooSoon(inv.email)
-        })
+        Ok(if resend_one(c, &inv, actor, &s)? { Resent::Sent(inv.email) } else { Resent::TooSoon(inv.email) })
     })
     .await
 }
@@ -159,11 +151,7 @@ fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId) -> Outco
     let staff: Option<StaffFacts> = access::staff_facts(c, viewer, org)?.map(|(_, s)| s);
     let standings: HashMap<WorkspaceId, Standing> = access::standings_in_firm(c, viewer, org)?;
     let pending = invite::pending_in_org(c, org)?;
-    let ids: Vec<i64> = pending
-        .iter()
-        .filter(|i| i.workspace_id.is_some())
-        .map(|i| i.id)
-        .collect();
+    let ids: Vec<i64> = pending.iter().filter(|i| i.workspace_id.is_some()).map(|i| i.id).collect();
     let mut offered: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (i, e) in invite::entity_ids_of(c, &ids)? {
         offered.entry(i).or_default().push(EntityId(e));
@@ -255,10 +243,7 @@ pub async fn look_up(db: &Db, token: InviteToken) -> Outcome<Lookup> {
         let leads_to = invite::leads_to(&inv);
         Ok(match inv.state.as_str() {
             invite::CANCELLED => Lookup::Cancelled,
-            invite::ACCEPTED => Lookup::Used {
-                accepted_by: inv.accepted_by.map(UserId),
-                leads_to,
-            },
+            invite::ACCEPTED => Lookup::Used { accepted_by: inv.accepted_by.map(UserId), leads_to },
             _ if inv.is_expired(crate::db::models::now()) => Lookup::Expired,
             _ => Lookup::Pending(Box::new(invite::details(c, inv)?)),
         })
@@ -268,8 +253,7 @@ pub async fn look_up(db: &Db, token: InviteToken) -> Outcome<Lookup> {
 
 /// Accepts an invite as a signed-in user: exactly once, only for the invited address.
 pub async fn accept(db: &Db, token: InviteToken, user: User) -> Outcome<Accepted> {
-    db.transaction(move |c| invite::accept(c, &token, &user).map_err(ended))
-        .await
+    db.transaction(move |c| invite::accept(c, &token, &user).map_err(ended)).await
 }
 
 fn ended(e: AcceptError) -> ActionError {

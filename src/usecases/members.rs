@@ -61,19 +61,11 @@ pub struct MembersList {
 
 fn show(viewer: &Access<EntityId>, held: &Access<EntityId>, names: &HashMap<EntityId, String>) -> Shown {
     match rules::visible_entities(viewer, held) {
-        Visible::All => Shown {
-            all: true,
-            names: Vec::new(),
-            hidden: 0,
-        },
+        Visible::All => Shown { all: true, names: Vec::new(), hidden: 0 },
         Visible::Some { named, hidden } => {
             let mut names: Vec<String> = named.iter().filter_map(|e| names.get(e).cloned()).collect();
             names.sort();
-            Shown {
-                all: false,
-                names,
-                hidden,
-            }
+            Shown { all: false, names, hidden }
         }
     }
 }
@@ -97,11 +89,7 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
         offered.entry(i).or_default().push(EntityId(e));
     }
     let delivery = outbox::delivery_for(c, &invite_ids)?;
-    let mut ids: Vec<UserId> = people
-        .iter()
-        .flat_map(|p| [Some(p.user), p.invited_by])
-        .flatten()
-        .collect();
+    let mut ids: Vec<UserId> = people.iter().flat_map(|p| [Some(p.user), p.invited_by]).flatten().collect();
     ids.extend(pending.iter().map(|i| UserId(i.invited_by)));
     let who = members::people(c, &ids)?;
     let name_of = |u: UserId| who.get(&u).cloned().unwrap_or_default();
@@ -145,10 +133,7 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
             })
         })
         .collect();
-    Ok(MembersList {
-        members: lines,
-        invites,
-    })
+    Ok(MembersList { members: lines, invites })
 }
 
 /// The entities of a workspace that `viewer` may give (the ones they can see).
@@ -206,15 +191,9 @@ pub async fn invite(
 fn names_in(c: &mut DbConnection, ws: WorkspaceId, ids: &[EntityId]) -> Outcome<Vec<String>> {
     let all = entity::all_in(c, ws)?;
     if ids.iter().any(|id| !all.iter().any(|e| e.id == *id)) {
-        return Err(ActionError::Invalid(
-            "One of the chosen entities is not in this workspace.",
-        ));
+        return Err(ActionError::Invalid("One of the chosen entities is not in this workspace."));
     }
-    Ok(all
-        .into_iter()
-        .filter(|e| ids.contains(&e.id))
-        .map(|e| e.name)
-        .collect())
+    Ok(all.into_iter().filter(|e| ids.contains(&e.id)).map(|e| e.name).collect())
 }
 
 /// "Admin, all entities", "Accountant, Acme LLC", "Member, no entities".
@@ -256,13 +235,7 @@ pub async fn target(db: &Db, actor: &WorkspaceAccess, user: UserId) -> Outcome<T
 fn load_target(c: &mut DbConnection, ws: WorkspaceId, user: UserId) -> Outcome<Target> {
     let t = access::load(c, user, ws)?.ok_or(ActionError::NotFound)?;
     let (name, email) = members::people(c, &[user])?.remove(&user).unwrap_or_default();
-    Ok(Target {
-        user,
-        name,
-        email,
-        standing: t.standing,
-        hidden: 0,
-    })
+    Ok(Target { user, name, email, standing: t.standing, hidden: 0 })
 }
 
 /// Gives a member a role and entities; takes effect on their next request.
@@ -292,14 +265,7 @@ pub async fn configure(
             members::set_seat(c, ws, target, &seat, None)?;
         }
         let names = names_in(c, ws, &members::stored(&seat.entities))?;
-        record(
-            c,
-            &me.workspace,
-            actor,
-            AuditAction::ChangedPermissions,
-            &t.email,
-            seat_words(&seat, &names),
-        )
+        record(c, &me.workspace, actor, AuditAction::ChangedPermissions, &t.email, seat_words(&seat, &names))
     })
     .await
 }
@@ -327,16 +293,6 @@ fn record(
     target: &str,
     detail: String,
 ) -> Outcome<()> {
-    audit::record(
-        c,
-        NewEvent {
-            org: ws.org_id,
-            workspace: Some(ws.id),
-            actor: Some(actor),
-            action,
-            target,
-            detail,
-        },
-    )?;
+    audit::record(c, NewEvent { org: ws.org_id, workspace: Some(ws.id), actor: Some(actor), action, target, detail })?;
     Ok(())
 }

@@ -64,19 +64,13 @@ fn prepare(c: &mut DbConnection, actor: UserId, org: OrgId, offer: &StaffOffer) 
     let (_, me) = access::staff_facts(c, actor, org)?.ok_or(ActionError::NotFound)?;
     let all = team::clients_of(c, org)?;
     if offer.clients.iter().any(|w| !all.iter().any(|k| k.id == *w)) {
-        return Err(ActionError::Invalid(
-            "One of the chosen clients is not one of your firm's clients.",
-        ));
+        return Err(ActionError::Invalid("One of the chosen clients is not one of your firm's clients."));
     }
     let facts = offer.facts();
     let words = match facts.clients.chosen() {
         None => format!("{}, all clients", offer.role.label()),
         Some(set) => {
-            let names: Vec<String> = all
-                .into_iter()
-                .filter(|k| set.contains(&k.id))
-                .map(|k| k.name)
-                .collect();
+            let names: Vec<String> = all.into_iter().filter(|k| set.contains(&k.id)).map(|k| k.name).collect();
             let extra = if facts.new_clients { ", new clients" } else { "" };
             format!("{}, {}{extra}", offer.role.label(), list_or(&names, "no clients"))
         }
@@ -105,11 +99,7 @@ pub async fn invite(
         let (me, words) = prepare(c, actor, org, &offer)?;
         let facts = offer.facts();
         rules::may_invite_staff(&me, &facts)?;
-        let clients: Vec<WorkspaceId> = facts
-            .clients
-            .chosen()
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
+        let clients: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
         let mut out = Vec::with_capacity(emails.len());
         for email in &emails {
             let new = NewInvite {
@@ -158,19 +148,13 @@ pub async fn configure(db: &Db, actor: UserId, org: OrgId, target: UserId, offer
         rules::may_configure_staff(&me, t.role, &facts)?;
         rules::keeps_a_firm_admin(admins(c, org)?, t.role, Some(offer.role))?;
         let before = StaffFacts::new(t.role, t.clients.iter().copied(), t.new_clients);
-        let chosen: Vec<WorkspaceId> = facts
-            .clients
-            .chosen()
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
+        let chosen: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
         team::set_access(c, t.membership_id, offer.role, &chosen, facts.new_clients)?;
         // Their own role in the clients they lose as staff goes with the access; a workspace
         // they joined as a client user (a row in a client they were never given) stays.
         let all: Vec<WorkspaceId> = team::clients_of(c, org)?.into_iter().map(|k| k.id).collect();
-        let lost: Vec<WorkspaceId> = all
-            .into_iter()
-            .filter(|w| before.clients.contains(*w) && !facts.clients.contains(*w))
-            .collect();
+        let lost: Vec<WorkspaceId> =
+            all.into_iter().filter(|w| before.clients.contains(*w) && !facts.clients.contains(*w)).collect();
         team::drop_workspace_roles(c, org, target, Some(&lost))?;
         record(c, org, actor, AuditAction::ChangedPermissions, &t.email, words)
     })
@@ -205,16 +189,6 @@ fn record(
     target: &str,
     detail: String,
 ) -> Outcome<()> {
-    audit::record(
-        c,
-        NewEvent {
-            org,
-            workspace: None,
-            actor: Some(actor),
-            action,
-            target,
-            detail,
-        },
-    )?;
+    audit::record(c, NewEvent { org, workspace: None, actor: Some(actor), action, target, detail })?;
     Ok(())
 }

@@ -77,10 +77,7 @@ const ROUTES: [Route; 13] = [
 
 impl Route {
     fn is_post(self) -> bool {
-        matches!(
-            self,
-            Route::Invite | Route::Configure | Route::Remove | Route::Resend | Route::Cancel
-        )
+        matches!(self, Route::Invite | Route::Configure | Route::Remove | Route::Resend | Route::Cancel)
     }
 
     /// What an allowed request gets: a page, or a redirect (POSTs, and Settings → Members).
@@ -139,9 +136,7 @@ impl World {
         let f = firm_with_a_client().await;
         let (ws, llc) = (f.ws, f.llc);
         let (admin, _) = f.client_user("cleo@client.test", "Cleo Admin", "admin", &[]).await;
-        let (accountant, _) = f
-            .client_user("carl@client.test", "Carl Accountant", "accountant", &[llc])
-            .await;
+        let (accountant, _) = f.client_user("carl@client.test", "Carl Accountant", "accountant", &[llc]).await;
         let (member, _) = f.client_user("mia@client.test", "Mia Member", "member", &[llc]).await;
         let (_, target) = f.client_user("tess@client.test", "Tess Target", "member", &[llc]).await;
 
@@ -168,24 +163,14 @@ impl World {
             (Actor::OtherFirm, other),
             (Actor::SignedOut, signed_out),
         ];
-        World {
-            f,
-            people,
-            target,
-            invite,
-        }
+        World { f, people, target, invite }
     }
 
     fn who(&self, actor: Actor) -> &TestUser {
         if actor == Actor::FirmAdmin {
             return &self.f.ada;
         }
-        &self
-            .people
-            .iter()
-            .find(|(a, _)| *a == actor)
-            .expect("every actor exists")
-            .1
+        &self.people.iter().find(|(a, _)| *a == actor).expect("every actor exists").1
     }
 
     fn path(&self, route: Route, member: i64, invite: i64) -> String {
@@ -205,15 +190,7 @@ impl World {
 
     /// A new client Member, for an allowed removal to remove.
     async fn fresh_member(&self, n: usize) -> i64 {
-        self.f
-            .client_user(
-                &format!("fresh{n}@client.test"),
-                &format!("Fresh {n}"),
-                "member",
-                &[self.f.llc],
-            )
-            .await
-            .1
+        self.f.client_user(&format!("fresh{n}@client.test"), &format!("Fresh {n}"), "member", &[self.f.llc]).await.1
     }
 
     /// A new pending invite, for an allowed cancel to cancel.
@@ -236,12 +213,12 @@ impl World {
             .app
             .db
             .read(move |c| {
-                Ok(m::table
+                m::table
                     .filter(m::workspace_id.eq(ws))
                     .filter(m::user_id.eq(user))
                     .select(m::role)
                     .first::<String>(c)
-                    .optional()?)
+                    .optional()
             })
             .await
             .unwrap()
@@ -254,10 +231,7 @@ impl World {
             .app
             .db
             .read(move |c| {
-                Ok(i::table
-                    .find(invite)
-                    .select((i::state, i::last_sent_at))
-                    .first::<(String, chrono::NaiveDateTime)>(c)?)
+                i::table.find(invite).select((i::state, i::last_sent_at)).first::<(String, chrono::NaiveDateTime)>(c)
             })
             .await
             .unwrap()
@@ -267,12 +241,7 @@ impl World {
 /// Checks a response against what was expected; None when it matches.
 async fn check(r: reqwest::Response, route: Route, actor: Actor, want: Expect) -> Option<String> {
     let status = r.status();
-    let loc = r
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = text_of(&r.text().await.unwrap_or_default());
     let ok = match want {
         Expect::Allowed => status == route.allowed(),
@@ -301,16 +270,10 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
             let user = w.who(actor);
             fresh += 1;
             // Allowed POSTs change things: each gets something of its own to change.
-            let member = if route == Route::Remove && want == Expect::Allowed {
-                w.fresh_member(fresh).await
-            } else {
-                w.target
-            };
-            let invite = if route == Route::Cancel && want == Expect::Allowed {
-                w.fresh_invite(fresh).await
-            } else {
-                w.invite
-            };
+            let member =
+                if route == Route::Remove && want == Expect::Allowed { w.fresh_member(fresh).await } else { w.target };
+            let invite =
+                if route == Route::Cancel && want == Expect::Allowed { w.fresh_invite(fresh).await } else { w.invite };
             if route == Route::Resend {
                 app.allow_resend(invite).await;
             }
@@ -322,20 +285,9 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
 
             let r = match route {
                 Route::Invite => {
-                    user.post(
-                        &path,
-                        &[
-                            ("email", invitee.as_str()),
-                            ("role", "member"),
-                            ("entity", llc.as_str()),
-                        ],
-                    )
-                    .await
+                    user.post(&path, &[("email", invitee.as_str()), ("role", "member"), ("entity", llc.as_str())]).await
                 }
-                Route::Configure => {
-                    user.post(&path, &[("role", "accountant"), ("entity", llc.as_str())])
-                        .await
-                }
+                Route::Configure => user.post(&path, &[("role", "accountant"), ("entity", llc.as_str())]).await,
                 Route::Remove | Route::Resend | Route::Cancel => user.post(&path, &[]).await,
                 _ => user.get(&path).await,
             };
@@ -363,10 +315,7 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
                     if allowed {
                         // Back to Member for the next cell.
                         assert_eq!(
-                            w.f.ada
-                                .configure_member(w.f.ws, member, "member", &[w.f.llc])
-                                .await
-                                .status(),
+                            w.f.ada.configure_member(w.f.ws, member, "member", &[w.f.llc]).await.status(),
                             StatusCode::SEE_OTHER
                         );
                     }
@@ -374,19 +323,14 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
                 Route::Remove => {
                     let still_there = w.membership_exists(member).await;
                     if still_there == allowed {
-                        failures.push(format!(
-                            "{cell}: membership {}",
-                            if allowed { "still there" } else { "removed" }
-                        ));
+                        failures
+                            .push(format!("{cell}: membership {}", if allowed { "still there" } else { "removed" }));
                     }
                 }
                 Route::Resend => {
                     let (state, last_sent) = w.invite_state(invite).await;
                     if (last_sent != invite_before.1) != allowed || state != "pending" {
-                        failures.push(format!(
-                            "{cell}: resent {} (state {state})",
-                            last_sent != invite_before.1
-                        ));
+                        failures.push(format!("{cell}: resent {} (state {state})", last_sent != invite_before.1));
                     }
                 }
                 Route::Cancel => {
@@ -400,12 +344,7 @@ async fn every_members_route_answers_each_kind_of_person_as_roles_md_says() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} cell(s) of the matrix are wrong:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} cell(s) of the matrix are wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -417,42 +356,25 @@ async fn what_the_members_page_offers_follows_the_role() {
         let body = w.who(actor).members_page(ws).await;
         let text = text_of(&body);
         assert!(text.contains("Add team"), "{actor:?}: {text}");
-        assert!(
-            body.contains(&format!("href=\"/w/{ws}/settings/activity\"")),
-            "{actor:?} sees the Activity link"
-        );
+        assert!(body.contains(&format!("href=\"/w/{ws}/settings/activity\"")), "{actor:?} sees the Activity link");
         for label in ["Cleo Admin", "Carl Accountant", "Mia Member", "pending@client.test"] {
-            assert!(
-                body.contains(&format!("aria-label=\"Actions for {label}\"")),
-                "{actor:?}: a ⋯ menu for {label}"
-            );
+            assert!(body.contains(&format!("aria-label=\"Actions for {label}\"")), "{actor:?}: a ⋯ menu for {label}");
         }
     }
     // Nobody inside the client gets a ⋯ next to the firm's Admin: her row says she is firm
     // staff, managed on the Team page.
-    for actor in [
-        Actor::WorkspaceAdmin,
-        Actor::FirmAdmin,
-        Actor::Accountant,
-        Actor::FirmMemberWithAccess,
-    ] {
+    for actor in [Actor::WorkspaceAdmin, Actor::FirmAdmin, Actor::Accountant, Actor::FirmMemberWithAccess] {
         let body = w.who(actor).members_page(ws).await;
         assert!(!body.contains("aria-label=\"Actions for Ada Ames\""), "{actor:?}");
         let ada = crate::support::row(&body, "ada@firm.test");
-        assert!(
-            ada.contains("Firm Admin") && ada.contains("managed on the Team page"),
-            "{actor:?}: {ada}"
-        );
+        assert!(ada.contains("Firm Admin") && ada.contains("managed on the Team page"), "{actor:?}: {ada}");
     }
     // Accountants (a firm Member working in the client is one by default): Add team, but no
     // Activity and no ⋯ next to Admins.
     for actor in [Actor::Accountant, Actor::FirmMemberWithAccess] {
         let body = w.who(actor).members_page(ws).await;
         assert!(text_of(&body).contains("Add team"), "{actor:?}");
-        assert!(
-            !body.contains(&format!("href=\"/w/{ws}/settings/activity\"")),
-            "{actor:?}"
-        );
+        assert!(!body.contains(&format!("href=\"/w/{ws}/settings/activity\"")), "{actor:?}");
         assert!(!body.contains("aria-label=\"Actions for Cleo Admin\""), "{actor:?}");
         assert!(
             body.contains("aria-label=\"Actions for Mia Member\"")
@@ -462,10 +384,7 @@ async fn what_the_members_page_offers_follows_the_role() {
     }
     // Members: no Settings in the workspace navigation.
     let (_, body, _) = w.who(Actor::Member).visit(&format!("/w/{ws}/entities")).await;
-    assert!(
-        !body.contains(&format!("href=\"/w/{ws}/settings/members\"")),
-        "a Member is not shown the way to Members"
-    );
+    assert!(!body.contains(&format!("href=\"/w/{ws}/settings/members\"")), "a Member is not shown the way to Members");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -501,26 +420,16 @@ async fn ids_of_another_workspace_are_not_found_here() {
         }
         let llc = f.llc.to_string();
         for (path, fields) in [
-            (
-                format!("/w/{ws}/settings/members/{bo}/permissions"),
-                vec![("role", "member"), ("entity", llc.as_str())],
-            ),
+            (format!("/w/{ws}/settings/members/{bo}/permissions"), vec![("role", "member"), ("entity", llc.as_str())]),
             (format!("/w/{ws}/settings/members/{bo}/remove"), vec![]),
             (format!("/w/{ws}/settings/invites/{bea}/resend"), vec![]),
             (format!("/w/{ws}/settings/invites/{bea}/cancel"), vec![]),
         ] {
-            assert_eq!(
-                user.post(&path, &fields).await.status(),
-                StatusCode::NOT_FOUND,
-                "POST {path}"
-            );
+            assert_eq!(user.post(&path, &fields).await.status(), StatusCode::NOT_FOUND, "POST {path}");
         }
     }
     // Cleo (a client of Acme) does not reach Blue at all.
-    assert_eq!(
-        admin.get(&format!("/w/{blue}/settings/members")).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(admin.get(&format!("/w/{blue}/settings/members")).await.status(), StatusCode::NOT_FOUND);
     let after = f.app.invite_record("bea@blue.test").await;
     assert_eq!(
         (after.state.as_str(), after.last_sent_at),

@@ -25,11 +25,8 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.fill("Password", "correct horse battery").await;
     ada.fill("Firm name", "Ada & Co").await;
     ada.click_text("Sign up").await;
-    let clients = ada
-        .wait_for_path("the new firm's Clients page", |p| {
-            p.starts_with("/orgs/") && p.ends_with("/clients")
-        })
-        .await;
+    let clients =
+        ada.wait_for_path("the new firm's Clients page", |p| p.starts_with("/orgs/") && p.ends_with("/clients")).await;
     ada.assert_heading("Clients").await;
     ada.assert_text("Team").await;
     ada.screenshot("clients-empty").await;
@@ -45,9 +42,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.fill("Client name", "Acme Bakery").await;
     ada.screenshot("add-client").await;
     ada.click_text("Add client").await;
-    let workspace = ada
-        .wait_for_path("the new client's workspace", |p| p.starts_with("/w/"))
-        .await;
+    let workspace = ada.wait_for_path("the new client's workspace", |p| p.starts_with("/w/")).await;
     let ws = id_after(&workspace, "/w/");
     ada.assert_heading("Entities").await;
     ada.assert_text("Settings").await;
@@ -89,8 +84,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     // 7. Click Send invite.
     ada.click_text("Send invite").await;
     ada.assert_text("Invite sent to cleo@client.test").await;
-    ada.assert_row("cleo@client.test", &["Member", "Acme LLC", "Invite pending"])
-        .await;
+    ada.assert_row("cleo@client.test", &["Member", "Acme LLC", "Invite pending"]).await;
     ada.screenshot("members-with-invite").await;
 
     // The client receives an email with a link to access their workspace.
@@ -107,10 +101,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     cleo.assert_heading("Entities").await;
     cleo.assert_row("Acme LLC", &[]).await;
     let text = cleo.text().await;
-    assert!(
-        !text.contains("Acme Holdings"),
-        "the client sees only the granted entity: {text}"
-    );
+    assert!(!text.contains("Acme Holdings"), "the client sees only the granted entity: {text}");
     assert!(!text.contains("Clients"), "a client has no firm sidebar: {text}");
     cleo.screenshot("client-workspace").await;
     let cleo_id = app.user_id("cleo@client.test").await;
@@ -121,16 +112,10 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.click_text("Acme Bakery").await;
     ada.click_text("Settings").await;
     ada.assert_path(&members).await;
-    ada.assert_row("cleo@client.test", &["Cleo Client", "Member", "Acme LLC", "Active"])
-        .await;
+    ada.assert_row("cleo@client.test", &["Cleo Client", "Member", "Acme LLC", "Active"]).await;
     // The ⋯ menu from the keyboard: Enter opens it on its first item, arrows move, Escape
     // closes it and gives focus back to the button.
-    keyboard_menu(
-        &ada,
-        "Actions for Cleo Client",
-        &["Configure permissions", "Remove from workspace"],
-    )
-    .await;
+    keyboard_menu(&ada, "Actions for Cleo Client", &["Configure permissions", "Remove from workspace"]).await;
     ada.open_menu("Cleo Client").await;
     ada.screenshot("member-menu").await;
     ada.click_text("Configure permissions").await;
@@ -158,18 +143,13 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.assert_text("Invite link copied").await;
     ada.assert_path(&members).await;
     ada.screenshot("invite-link-copied").await;
-    assert_eq!(
-        ada.clipboard().await,
-        owen_link,
-        "the clipboard holds the link of the email"
-    );
+    assert_eq!(ada.clipboard().await, owen_link, "the clipboard holds the link of the email");
     ada.open_menu("owen@client.test").await;
     ada.click_text("Cancel invite").await;
     ada.assert_heading("Cancel the invite to owen@client.test?").await;
     ada.screenshot("cancel-invite").await;
     ada.click_text("Cancel invite").await;
-    ada.assert_text("Invite cancelled: the link sent to owen@client.test no longer works")
-        .await;
+    ada.assert_text("Invite cancelled: the link sent to owen@client.test no longer works").await;
     ada.assert_path(&members).await;
     ada.assert_no_row("owen@client.test").await;
     assert_eq!(app.invite_record("owen@client.test").await.state, "cancelled");
@@ -191,8 +171,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.assert_path(&format!("/w/{ws}/settings/activity")).await;
     ada.assert_heading("Activity").await;
     ada.assert_row("Ada Accountant removed cleo@client.test", &[]).await;
-    ada.assert_row("Ada Accountant cancelled the invite to owen@client.test", &[])
-        .await;
+    ada.assert_row("Ada Accountant cancelled the invite to owen@client.test", &[]).await;
     ada.screenshot("activity").await;
 
     // The same pages at phone width.
@@ -221,11 +200,8 @@ async fn invite_your_team() {
     ada.fill("Password", "correct horse battery").await;
     ada.fill("Firm name", "Ada & Co").await;
     ada.click_text("Sign up").await;
-    let clients = ada
-        .wait_for_path("the new firm's Clients page", |p| {
-            p.starts_with("/orgs/") && p.ends_with("/clients")
-        })
-        .await;
+    let clients =
+        ada.wait_for_path("the new firm's Clients page", |p| p.starts_with("/orgs/") && p.ends_with("/clients")).await;
     let org = id_after(&clients, "/orgs/");
     for client in ["Acme Bakery", "Birch Dental", "Cedar Farms"] {
         ada.click_text("Clients").await;
@@ -243,11 +219,7 @@ async fn invite_your_team() {
     ada.click_text("Team").await;
     ada.assert_path(&team).await;
     ada.assert_heading("Team").await;
-    ada.assert_row(
-        "ada@firm.test",
-        &["Ada Accountant", "(you)", "Admin", "All clients", "Active"],
-    )
-    .await;
+    ada.assert_row("ada@firm.test", &["Ada Accountant", "(you)", "Admin", "All clients", "Active"]).await;
     ada.click_text("Add Team").await;
     ada.assert_heading("Add Team").await;
     ada.fill("Emails", "bo@firm.test, Cy@Firm.test, not-an-address").await;
@@ -261,15 +233,13 @@ async fn invite_your_team() {
     ada.click_text("Team").await;
     ada.assert_path(&team).await;
     for email in ["bo@firm.test", "cy@firm.test"] {
-        ada.assert_row(email, &["Member", "Acme Bakery · New clients", "Invite pending"])
-            .await;
+        ada.assert_row(email, &["Member", "Acme Bakery · New clients", "Invite pending"]).await;
     }
     ada.screenshot("team-with-invites").await;
     ada.click_text("Pending invites").await;
     ada.assert_path(&format!("/orgs/{org}/invites")).await;
     ada.assert_heading("Pending invites").await;
-    ada.assert_row("cy@firm.test", &["Team", "Member", "Invite pending"])
-        .await;
+    ada.assert_row("cy@firm.test", &["Team", "Member", "Invite pending"]).await;
     ada.screenshot("pending-invites").await;
 
     // 3. Bo accepts as a new user and lands on Clients, with exactly the granted client.
@@ -283,10 +253,7 @@ async fn invite_your_team() {
     bo.assert_path(&clients).await;
     bo.assert_heading("Clients").await;
     let rows = bo.rows().await;
-    assert!(
-        rows.len() == 1 && rows[0].contains("Acme Bakery"),
-        "Bo sees exactly the granted client: {rows:?}"
-    );
+    assert!(rows.len() == 1 && rows[0].contains("Acme Bakery"), "Bo sees exactly the granted client: {rows:?}");
     bo.screenshot("staff-clients").await;
 
     // 5. A new client reaches staff with "New clients" on at once.
@@ -305,15 +272,13 @@ async fn invite_your_team() {
     ada.open_menu("cy@firm.test").await;
     ada.screenshot("team-invite-menu").await;
     ada.click_text("Resend invite").await;
-    ada.assert_text("An invite was sent to cy@firm.test less than a minute ago. Try again in a minute.")
-        .await;
+    ada.assert_text("An invite was sent to cy@firm.test less than a minute ago. Try again in a minute.").await;
     assert_eq!(app.outbox_of(cy).await.len(), 1, "no second email to cy@firm.test");
     ada.open_menu("cy@firm.test").await;
     ada.click_text("Cancel invite").await;
     ada.assert_heading("Cancel the invite to cy@firm.test?").await;
     ada.click_text("Cancel invite").await;
-    ada.assert_text("Invite cancelled: the link sent to cy@firm.test no longer works")
-        .await;
+    ada.assert_text("Invite cancelled: the link sent to cy@firm.test no longer works").await;
     ada.assert_path(&team).await;
     ada.assert_no_row("cy@firm.test").await;
     assert_eq!(app.invite_record("cy@firm.test").await.state, "cancelled");
@@ -334,19 +299,13 @@ async fn invite_your_team() {
     ada.click_text("Acme Bakery").await;
     ada.click_text("Settings").await;
     ada.assert_heading("Members").await;
-    ada.assert_row(
-        "bo@firm.test",
-        &["Bo Bookkeeper", "Accountant", "All entities", "Firm Member"],
-    )
-    .await;
-    ada.assert_row("ada@firm.test", &["Admin", "Firm Admin", "managed on the Team page"])
-        .await;
+    ada.assert_row("bo@firm.test", &["Bo Bookkeeper", "Accountant", "All entities", "Firm Member"]).await;
+    ada.assert_row("ada@firm.test", &["Admin", "Firm Admin", "managed on the Team page"]).await;
     ada.screenshot("members-with-staff").await;
     let members = ada.path().await;
     bo.goto(&format!("{}{members}", app.base)).await;
     bo.assert_heading("Members").await;
-    bo.assert_row("ada@firm.test", &["Firm Admin", "managed on the Team page"])
-        .await;
+    bo.assert_row("ada@firm.test", &["Firm Admin", "managed on the Team page"]).await;
     // No ⋯ menu on Ada's row: a firm Member has no way to lower the firm's Admin in a client.
     bo.wait_for_js(
         "Ada's row without a ⋯ menu",
@@ -377,26 +336,12 @@ async fn invite_your_team() {
 
 /// Opens the ⋯ menu labelled `label` with the keyboard and walks its items.
 async fn keyboard_menu(b: &Browser, label: &str, items: &[&str]) {
-    let summary = b
-        .client
-        .find(Locator::Css(&format!("summary[aria-label=\"{label}\"]")))
-        .await
-        .expect("the menu button");
-    b.client
-        .execute("arguments[0].focus()", vec![serde_json::to_value(&summary).unwrap()])
-        .await
-        .expect("focus");
+    let summary =
+        b.client.find(Locator::Css(&format!("summary[aria-label=\"{label}\"]"))).await.expect("the menu button");
+    b.client.execute("arguments[0].focus()", vec![serde_json::to_value(&summary).unwrap()]).await.expect("focus");
     let focused = "var a = document.activeElement; return a ? a.innerText.trim() : '';";
-    summary
-        .send_keys(&char::from(Key::Enter).to_string())
-        .await
-        .expect("Enter");
-    b.wait_for_js(
-        "Enter opens the menu on its first item",
-        focused,
-        serde_json::json!(items[0]),
-    )
-    .await;
+    summary.send_keys(&char::from(Key::Enter).to_string()).await.expect("Enter");
+    b.wait_for_js("Enter opens the menu on its first item", focused, serde_json::json!(items[0])).await;
     for item in &items[1..] {
         b.client
             .active_element()
@@ -405,25 +350,11 @@ async fn keyboard_menu(b: &Browser, label: &str, items: &[&str]) {
             .send_keys(&char::from(Key::Down).to_string())
             .await
             .expect("ArrowDown");
-        b.wait_for_js("ArrowDown moves to the next item", focused, serde_json::json!(item))
-            .await;
+        b.wait_for_js("ArrowDown moves to the next item", focused, serde_json::json!(item)).await;
     }
-    b.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&char::from(Key::Down).to_string())
-        .await
-        .expect("ArrowDown");
-    b.wait_for_js("the arrows wrap around", focused, serde_json::json!(items[0]))
-        .await;
-    b.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&char::from(Key::Escape).to_string())
-        .await
-        .expect("Escape");
+    b.client.active_element().await.unwrap().send_keys(&char::from(Key::Down).to_string()).await.expect("ArrowDown");
+    b.wait_for_js("the arrows wrap around", focused, serde_json::json!(items[0])).await;
+    b.client.active_element().await.unwrap().send_keys(&char::from(Key::Escape).to_string()).await.expect("Escape");
     b.wait_for_js(
         "Escape closes the menu and focus returns to the ⋯ button",
         &format!(

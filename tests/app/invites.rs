@@ -12,11 +12,7 @@ use crate::support::{actions_menu, firm_with_a_client, location, row, row_of, te
 /// The status of a response and the text of its page.
 async fn outcome(r: Response) -> (StatusCode, String) {
     let status = r.status();
-    let location = r
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let location = r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = r.text().await.unwrap_or_default();
     (status, location.unwrap_or_else(|| text_of(&body)))
 }
@@ -36,12 +32,12 @@ async fn stored_role(f: &Firm, user: i64) -> Option<String> {
     f.app
         .db
         .read(move |c| {
-            Ok(m::table
+            m::table
                 .filter(m::workspace_id.eq(ws))
                 .filter(m::user_id.eq(user))
                 .select(m::role)
                 .first::<String>(c)
-                .optional()?)
+                .optional()
         })
         .await
         .unwrap()
@@ -61,22 +57,11 @@ async fn emails_are_trimmed_lower_cased_and_validated() {
         ("x@y.z, w@v.u", "Enter one email address, like name@example.com."),
         ("   ", "Enter an email address."),
     ] {
-        let (status, body) = post_invite(
-            &f.ada,
-            ws,
-            &[("email", input), ("role", "accountant"), ("entity", &llc.to_string())],
-        )
-        .await;
+        let (status, body) =
+            post_invite(&f.ada, ws, &[("email", input), ("role", "accountant"), ("entity", &llc.to_string())]).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{input:?} is refused");
-        assert!(
-            text_of(&body).contains(message),
-            "{input:?}: {message:?} missing from {}",
-            text_of(&body)
-        );
-        assert!(
-            body.contains(&format!("value=\"{input}\"")),
-            "{input:?} is kept in the field"
-        );
+        assert!(text_of(&body).contains(message), "{input:?}: {message:?} missing from {}", text_of(&body));
+        assert!(body.contains(&format!("value=\"{input}\"")), "{input:?} is kept in the field");
         assert!(
             body.contains("value=\"accountant\" checked") && body.contains(&format!("value=\"{llc}\" checked")),
             "role and entities are kept"
@@ -97,29 +82,15 @@ async fn emails_are_trimmed_lower_cased_and_validated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn inviting_a_current_member_says_so_and_invites_nobody() {
     let f = firm_with_a_client().await;
-    f.client_user("cleo@client.test", "Cleo Client", "member", &[f.llc])
-        .await;
+    f.client_user("cleo@client.test", "Cleo Client", "member", &[f.llc]).await;
     let before = f.app.invite_count().await;
-    for (email, shown) in [
-        ("CLEO@client.test ", "cleo@client.test"),
-        ("Ada@Firm.test", "ada@firm.test"),
-    ] {
-        let (status, body) = post_invite(
-            &f.ada,
-            f.ws,
-            &[("email", email), ("role", "member"), ("entity", &f.llc.to_string())],
-        )
-        .await;
+    for (email, shown) in [("CLEO@client.test ", "cleo@client.test"), ("Ada@Firm.test", "ada@firm.test")] {
+        let (status, body) =
+            post_invite(&f.ada, f.ws, &[("email", email), ("role", "member"), ("entity", &f.llc.to_string())]).await;
         assert_eq!(status, StatusCode::CONFLICT, "{email}");
         let text = text_of(&body);
-        assert!(
-            text.contains(&format!("{shown} is already a member of Acme Bakery")),
-            "{text}"
-        );
-        assert!(
-            text.contains("Configure permissions"),
-            "it points to the right action: {text}"
-        );
+        assert!(text.contains(&format!("{shown} is already a member of Acme Bakery")), "{text}");
+        assert!(text.contains("Configure permissions"), "it points to the right action: {text}");
     }
     assert_eq!(f.app.invite_count().await, before, "no new invite");
 }
@@ -133,25 +104,15 @@ async fn inviting_someone_with_a_pending_invite_offers_resend_instead_of_a_dupli
     let (status, body) = post_invite(
         &f.ada,
         f.ws,
-        &[
-            ("email", " Cleo@CLIENT.test"),
-            ("role", "accountant"),
-            ("entity", &f.holdings.to_string()),
-        ],
+        &[("email", " Cleo@CLIENT.test"), ("role", "accountant"), ("entity", &f.holdings.to_string())],
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let text = text_of(&body);
-    assert!(
-        text.contains("cleo@client.test already has a pending invite to Acme Bakery."),
-        "{text}"
-    );
+    assert!(text.contains("cleo@client.test already has a pending invite to Acme Bakery."), "{text}");
     assert!(text.contains("Resend invite"), "{text}");
     let action = format!("action=\"/w/{}/settings/invites/{}/resend\"", f.ws, invite.id);
-    assert!(
-        body.contains(&action),
-        "the Resend invite button resends the existing invite"
-    );
+    assert!(body.contains(&action), "the Resend invite button resends the existing invite");
     let records = f.app.invite_records("cleo@client.test").await;
     assert_eq!(records.len(), 1, "no duplicate invite");
     assert_eq!(records[0].role, "member", "the pending invite is unchanged");
@@ -169,11 +130,7 @@ async fn the_same_invite_sent_many_times_at_once_makes_one_invite() {
     let f = firm_with_a_client().await;
     f.ada.csrf().await;
     let llc = f.llc.to_string();
-    let fields = [
-        ("email", "cleo@client.test"),
-        ("role", "member"),
-        ("entity", llc.as_str()),
-    ];
+    let fields = [("email", "cleo@client.test"), ("role", "member"), ("entity", llc.as_str())];
     let results = join_all((0..10).map(|_| post_invite(&f.ada, f.ws, &fields))).await;
     let created = results.iter().filter(|(s, _)| *s == StatusCode::SEE_OTHER).count();
     for (status, body) in &results {
@@ -202,11 +159,7 @@ async fn a_forged_role_is_a_bad_request_and_changes_nothing() {
     for role in ["owner", "Admin", "superuser", "", "admin "] {
         let (status, body) = post_invite(&f.ada, f.ws, &[("email", "cleo@client.test"), ("role", role)]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "role {role:?}");
-        assert!(
-            text_of(&body).contains("That role does not exist."),
-            "{}",
-            text_of(&body)
-        );
+        assert!(text_of(&body).contains("That role does not exist."), "{}", text_of(&body));
         let r = f.ada.configure_member(f.ws, mia, role, &[]).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "configure with role {role:?}");
     }
@@ -215,11 +168,7 @@ async fn a_forged_role_is_a_bad_request_and_changes_nothing() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text_of(&body).contains("Choose a role.") && body.contains("value=\"cleo@client.test\""));
     assert_eq!(f.app.invite_count().await, before, "no invite was made");
-    assert_eq!(
-        stored_role(&f, mia).await.as_deref(),
-        Some("member"),
-        "Mia is unchanged"
-    );
+    assert_eq!(stored_role(&f, mia).await.as_deref(), Some("member"), "Mia is unchanged");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -238,48 +187,23 @@ async fn an_entity_of_another_workspace_is_a_bad_request_and_changes_nothing() {
         let (status, body) = post_invite(
             &f.ada,
             f.ws,
-            &[
-                ("email", "cleo@client.test"),
-                ("role", "member"),
-                ("entity", &f.llc.to_string()),
-                ("entity", &entity),
-            ],
+            &[("email", "cleo@client.test"), ("role", "member"), ("entity", &f.llc.to_string()), ("entity", &entity)],
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "entity {foreign}");
-        assert!(
-            text_of(&body).contains("One of the chosen entities is not in this workspace."),
-            "{}",
-            text_of(&body)
-        );
-        let r = f
-            .ada
-            .configure_member(f.ws, mia, "member", &[f.holdings, foreign])
-            .await;
+        assert!(text_of(&body).contains("One of the chosen entities is not in this workspace."), "{}", text_of(&body));
+        let r = f.ada.configure_member(f.ws, mia, "member", &[f.holdings, foreign]).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "configure with entity {foreign}");
     }
     for junk in ["abc", "1.5", "-", ""] {
-        let (status, _) = post_invite(
-            &f.ada,
-            f.ws,
-            &[("email", "cleo@client.test"), ("role", "member"), ("entity", junk)],
-        )
-        .await;
+        let (status, _) =
+            post_invite(&f.ada, f.ws, &[("email", "cleo@client.test"), ("role", "member"), ("entity", junk)]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "entity {junk:?}");
     }
     assert_eq!(f.app.invite_count().await, before, "no invite was made");
     // Mia still sees exactly what she had.
-    assert_eq!(
-        mia_user.get(&format!("/w/{}/entities/{}", f.ws, f.llc)).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        mia_user
-            .get(&format!("/w/{}/entities/{}", f.ws, f.holdings))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(mia_user.get(&format!("/w/{}/entities/{}", f.ws, f.llc)).await.status(), StatusCode::OK);
+    assert_eq!(mia_user.get(&format!("/w/{}/entities/{}", f.ws, f.holdings)).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -287,9 +211,7 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let f = firm_with_a_client().await;
     let (_, mia) = f.client_user("mia@client.test", "Mia Member", "member", &[f.llc]).await;
     f.invite("pending@client.test", "member", &[f.llc]).await;
-    f.app
-        .allow_resend(f.app.invite_record("pending@client.test").await.id)
-        .await;
+    f.app.allow_resend(f.app.invite_record("pending@client.test").await.id).await;
     let pending = f.app.invite_record("pending@client.test").await;
     let before = f.app.invite_count().await;
     let other_session = f.app.visitor().csrf().await;
@@ -297,22 +219,10 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let invite_fields = [("email", "cleo@client.test"), ("role", "member")];
     for (what, path, fields) in [
         ("invite", format!("/w/{ws}/settings/members/invite"), &invite_fields[..]),
-        (
-            "configure",
-            format!("/w/{ws}/settings/members/{mia}/permissions"),
-            &[("role", "accountant")][..],
-        ),
+        ("configure", format!("/w/{ws}/settings/members/{mia}/permissions"), &[("role", "accountant")][..]),
         ("remove", format!("/w/{ws}/settings/members/{mia}/remove"), &[][..]),
-        (
-            "resend",
-            format!("/w/{ws}/settings/invites/{}/resend", pending.id),
-            &[][..],
-        ),
-        (
-            "cancel",
-            format!("/w/{ws}/settings/invites/{}/cancel", pending.id),
-            &[][..],
-        ),
+        ("resend", format!("/w/{ws}/settings/invites/{}/resend", pending.id), &[][..]),
+        ("cancel", format!("/w/{ws}/settings/invites/{}/cancel", pending.id), &[][..]),
     ] {
         for token in [None, Some("wrong"), Some(other_session.as_str())] {
             let mut all: Vec<(&str, &str)> = token.map(|t| ("csrf", t)).into_iter().collect();
@@ -323,11 +233,7 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
         }
     }
     assert_eq!(f.app.invite_count().await, before, "no invite was made");
-    assert_eq!(
-        stored_role(&f, mia).await.as_deref(),
-        Some("member"),
-        "Mia is unchanged and still a member"
-    );
+    assert_eq!(stored_role(&f, mia).await.as_deref(), Some("member"), "Mia is unchanged and still a member");
     let after = f.app.invite_record("pending@client.test").await;
     assert_eq!(
         (after.state.as_str(), after.last_sent_at),
@@ -343,9 +249,7 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_accountant_invites_only_below_admin_and_only_to_entities_they_hold() {
     let f = firm_with_a_client().await;
-    let (carl, _) = f
-        .client_user("carl@client.test", "Carl Counts", "accountant", &[f.llc])
-        .await;
+    let (carl, _) = f.client_user("carl@client.test", "Carl Counts", "accountant", &[f.llc]).await;
     f.invite("boss@client.test", "admin", &[]).await;
     let ws = f.ws;
 
@@ -372,9 +276,7 @@ async fn an_accountant_invites_only_below_admin_and_only_to_entities_they_hold()
     assert!(
         text_of(&r.text().await.unwrap()).contains("You can only give access to entities you have access to yourself.")
     );
-    let r = carl
-        .invite(ws, "cleo@client.test", "member", &[f.llc, f.holdings])
-        .await;
+    let r = carl.invite(ws, "cleo@client.test", "member", &[f.llc, f.holdings]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(f.app.invite_count().await, before, "refused invites make nothing");
 
@@ -390,42 +292,22 @@ async fn an_accountant_invites_only_below_admin_and_only_to_entities_they_hold()
 
     // The Admin invite is not his to manage.
     assert!(actions_menu(&body, "cleo@client.test").is_some());
-    assert!(
-        actions_menu(&body, "boss@client.test").is_none(),
-        "no ⋯ menu for an Admin invite"
-    );
-    f.app
-        .allow_resend(f.app.invite_record("boss@client.test").await.id)
-        .await;
+    assert!(actions_menu(&body, "boss@client.test").is_none(), "no ⋯ menu for an Admin invite");
+    f.app.allow_resend(f.app.invite_record("boss@client.test").await.id).await;
     let boss = f.app.invite_record("boss@client.test").await;
     assert_eq!(carl.resend_invite(ws, boss.id).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        carl.get(&format!("/w/{ws}/settings/invites/{}/link", boss.id))
-            .await
-            .status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        carl.get(&format!("/w/{ws}/settings/invites/{}/cancel", boss.id))
-            .await
-            .status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(carl.get(&format!("/w/{ws}/settings/invites/{}/link", boss.id)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(carl.get(&format!("/w/{ws}/settings/invites/{}/cancel", boss.id)).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(carl.cancel_invite(ws, boss.id).await.status(), StatusCode::FORBIDDEN);
     let after = f.app.invite_record("boss@client.test").await;
-    assert_eq!(
-        (after.state.as_str(), after.last_sent_at),
-        ("pending", boss.last_sent_at)
-    );
+    assert_eq!((after.state.as_str(), after.last_sent_at), ("pending", boss.last_sent_at));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_accountant_cannot_configure_or_remove_an_admin() {
     let f = firm_with_a_client().await;
     let (_, cleo) = f.client_user("cleo@client.test", "Cleo Client", "admin", &[]).await;
-    let (carl, _) = f
-        .client_user("carl@client.test", "Carl Counts", "accountant", &[f.llc])
-        .await;
+    let (carl, _) = f.client_user("carl@client.test", "Carl Counts", "accountant", &[f.llc]).await;
     let ada = f.app.user_id("ada@firm.test").await;
     let ws = f.ws;
     let body = carl.members_page(ws).await;
@@ -441,14 +323,8 @@ async fn an_accountant_cannot_configure_or_remove_an_admin() {
         ] {
             assert_eq!(carl.get(&path).await.status(), StatusCode::FORBIDDEN, "{path}");
         }
-        assert_eq!(
-            carl.configure_member(ws, admin, "member", &[f.llc]).await.status(),
-            StatusCode::FORBIDDEN
-        );
-        assert_eq!(
-            carl.configure_member(ws, admin, "accountant", &[f.llc]).await.status(),
-            StatusCode::FORBIDDEN
-        );
+        assert_eq!(carl.configure_member(ws, admin, "member", &[f.llc]).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(carl.configure_member(ws, admin, "accountant", &[f.llc]).await.status(), StatusCode::FORBIDDEN);
         assert_eq!(carl.remove_member(ws, admin).await.status(), StatusCode::FORBIDDEN);
     }
     assert_eq!(stored_role(&f, cleo).await.as_deref(), Some("admin"));
@@ -459,50 +335,27 @@ async fn an_accountant_cannot_configure_or_remove_an_admin() {
 async fn nobody_grants_more_than_they_hold() {
     let f = firm_with_a_client().await;
     let ws = f.ws;
-    let (carl, carl_id) = f
-        .client_user("carl@client.test", "Carl Counts", "accountant", &[f.llc])
-        .await;
-    let (mia, mia_id) = f
-        .client_user("mia@client.test", "Mia Member", "member", &[f.llc, f.holdings])
-        .await;
+    let (carl, carl_id) = f.client_user("carl@client.test", "Carl Counts", "accountant", &[f.llc]).await;
+    let (mia, mia_id) = f.client_user("mia@client.test", "Mia Member", "member", &[f.llc, f.holdings]).await;
 
     // Not a role above his own, for someone else or for himself.
-    assert_eq!(
-        carl.configure_member(ws, mia_id, "admin", &[]).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        carl.configure_member(ws, carl_id, "admin", &[]).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(carl.configure_member(ws, mia_id, "admin", &[]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(carl.configure_member(ws, carl_id, "admin", &[]).await.status(), StatusCode::FORBIDDEN);
     // Not an entity he cannot see.
-    let (status, form) = carl
-        .page(&format!("/w/{ws}/settings/members/{mia_id}/permissions"))
-        .await;
+    let (status, form) = carl.page(&format!("/w/{ws}/settings/members/{mia_id}/permissions")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!form.contains("value=\"admin\""));
     assert!(!form.contains(&format!("name=\"entity\" value=\"{}\"", f.holdings)));
     assert!(text_of(&form).contains("They also have access to 1 entity you cannot see; that stays as it is"));
-    let r = carl
-        .configure_member(ws, carl_id, "accountant", &[f.llc, f.holdings])
-        .await;
+    let r = carl.configure_member(ws, carl_id, "accountant", &[f.llc, f.holdings]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "not even to himself");
-    assert_eq!(
-        carl.get(&format!("/w/{ws}/entities/{}", f.holdings)).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(carl.get(&format!("/w/{ws}/entities/{}", f.holdings)).await.status(), StatusCode::NOT_FOUND);
 
     // Taking away what he holds leaves what he cannot see as it was.
     let r = carl.configure_member(ws, mia_id, "member", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        mia.get(&format!("/w/{ws}/entities/{}", f.llc)).await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        mia.get(&format!("/w/{ws}/entities/{}", f.holdings)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(mia.get(&format!("/w/{ws}/entities/{}", f.llc)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(mia.get(&format!("/w/{ws}/entities/{}", f.holdings)).await.status(), StatusCode::OK);
     // Not her role while she holds an entity he cannot see: that would give (or take) a
     // role on books beyond his reach. The form says so and nothing changes.
     let before = f.app.snapshot().await;
@@ -521,21 +374,9 @@ async fn nobody_grants_more_than_they_hold() {
     // A Member grants nothing at all.
     let (tom_user, tom) = f.client_user("tom@client.test", "Tom Member", "member", &[f.llc]).await;
     let before = f.app.invite_count().await;
-    assert_eq!(
-        tom_user.get(&format!("/w/{ws}/settings/members/invite")).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        tom_user.invite(ws, "x@client.test", "member", &[f.llc]).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        tom_user
-            .configure_member(ws, tom, "accountant", &[f.llc])
-            .await
-            .status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(tom_user.get(&format!("/w/{ws}/settings/members/invite")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(tom_user.invite(ws, "x@client.test", "member", &[f.llc]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(tom_user.configure_member(ws, tom, "accountant", &[f.llc]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(f.app.invite_count().await, before);
     assert_eq!(stored_role(&f, tom).await.as_deref(), Some("member"));
 }
@@ -551,10 +392,7 @@ async fn the_firms_admin_stays_an_admin_of_every_client_so_a_client_never_loses_
     // included, can lower or remove that (roles.md, firm staff inside a client).
     assert_eq!(f.app.workspace_admins(ws).await, 1);
     let before = f.app.snapshot().await;
-    for r in [
-        f.ada.configure_member(ws, ada, "accountant", &[f.llc]).await,
-        f.ada.remove_member(ws, ada).await,
-    ] {
+    for r in [f.ada.configure_member(ws, ada, "accountant", &[f.llc]).await, f.ada.remove_member(ws, ada).await] {
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert!(text_of(&r.text().await.unwrap()).contains(FIRM_LEAD));
     }
@@ -564,10 +402,7 @@ async fn the_firms_admin_stays_an_admin_of_every_client_so_a_client_never_loses_
     }
     assert_eq!(f.app.snapshot().await, before, "refused: nothing changed");
     let r = row(&f.ada.members_page(ws).await, "ada@firm.test");
-    assert!(
-        r.contains("Admin") && r.contains("Firm Admin") && r.contains("managed on the Team page"),
-        "{r}"
-    );
+    assert!(r.contains("Admin") && r.contains("Firm Admin") && r.contains("managed on the Team page"), "{r}");
 
     // A client Admin cannot lower her either.
     let (cleo_user, cleo) = f.client_user("cleo@client.test", "Cleo Client", "admin", &[]).await;
@@ -582,24 +417,15 @@ async fn the_firms_admin_stays_an_admin_of_every_client_so_a_client_never_loses_
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(stored_role(&f, cleo).await.as_deref(), Some("member"));
     assert_eq!(f.app.workspace_admins(ws).await, 1);
-    assert_eq!(
-        f.ada.configure_member(ws, cleo, "admin", &[]).await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(f.ada.configure_member(ws, cleo, "admin", &[]).await.status(), StatusCode::SEE_OTHER);
     let r = cleo_user.remove_member(ws, cleo).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/");
     let (_, body, _) = cleo_user.visit("/").await;
     assert!(text_of(&body).contains("You left Acme Bakery"), "{}", text_of(&body));
-    assert_eq!(
-        cleo_user.get(&format!("/w/{ws}/entities")).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(cleo_user.get(&format!("/w/{ws}/entities")).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(f.app.workspace_admins(ws).await, 1);
-    assert_eq!(
-        f.ada.get(&format!("/w/{ws}/settings/activity")).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(f.ada.get(&format!("/w/{ws}/settings/activity")).await.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -615,11 +441,7 @@ async fn two_admins_demoting_each_other_at_once_leave_an_admin() {
     // Each demotes the other, at the same moment, a few times over.
     for round in 0..5 {
         // Ada (the firm's Admin), Cleo and Dan.
-        assert_eq!(
-            f.app.workspace_admins(ws).await,
-            3,
-            "round {round} starts with three Admins"
-        );
+        assert_eq!(f.app.workspace_admins(ws).await, 3, "round {round} starts with three Admins");
         let (a, b) = tokio::join!(
             cleo_user.configure_member(ws, dan, "member", &llc),
             dan_user.configure_member(ws, cleo, "accountant", &llc)
@@ -645,11 +467,7 @@ async fn two_admins_demoting_each_other_at_once_leave_an_admin() {
         // Ada makes the demoted one Admin again.
         let demoted = if done[0] { dan } else { cleo };
         let r = f.ada.configure_member(ws, demoted, "admin", &[]).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "round {round}: restoring three Admins"
-        );
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "round {round}: restoring three Admins");
     }
 }
 
@@ -667,12 +485,7 @@ async fn invite_links_carry_256_random_bits_that_the_database_does_not_hold() {
     let link = f.invite("cleo@client.test", "member", &[f.llc]).await;
     let token = token_of(&link);
     assert_eq!(token.len(), 43, "256 bits in base64url: {token}");
-    assert!(
-        token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-        "{token}"
-    );
+    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{token}");
     let other = f.invite("dora@client.test", "member", &[f.llc]).await;
     assert_ne!(token_of(&other), token);
 
@@ -710,19 +523,12 @@ async fn invite_links_carry_256_random_bits_that_the_database_does_not_hold() {
         })
         .await
         .unwrap();
-    assert!(
-        stored.iter().all(|s| !s.contains(token)),
-        "the audit trail and the outbox do not hold the token"
-    );
+    assert!(stored.iter().all(|s| !s.contains(token)), "the audit trail and the outbox do not hold the token");
 
     // What the database does hold does not open the invite.
     for guess in [&record.token_hash, &record.token_nonce] {
         let (status, text) = f.app.visitor().status_and_text(&format!("/invites/{guess}")).await;
-        assert_eq!(
-            status,
-            StatusCode::NOT_FOUND,
-            "a value from the database used as a link"
-        );
+        assert_eq!(status, StatusCode::NOT_FOUND, "a value from the database used as a link");
         assert!(text.contains("This invite link is not valid"));
     }
     // Seven days.
@@ -741,13 +547,7 @@ async fn unknown_used_expired_and_cancelled_links_each_have_their_own_page() {
     // Expired.
     let expired = f.invite("late@client.test", "member", &[f.llc]).await;
     let rec = f.app.invite_record("late@client.test").await;
-    f.app
-        .set_invite_times(
-            rec.id,
-            Some(portico::db::models::now() - chrono::Duration::seconds(1)),
-            None,
-        )
-        .await;
+    f.app.set_invite_times(rec.id, Some(portico::db::models::now() - chrono::Duration::seconds(1)), None).await;
     // Cancelled.
     let cancelled = f.invite("gone@client.test", "member", &[f.llc]).await;
     let rec = f.app.invite_record("gone@client.test").await;
@@ -769,12 +569,7 @@ async fn unknown_used_expired_and_cancelled_links_each_have_their_own_page() {
             assert!(!text.contains(secret), "the {heading:?} page names {secret:?}");
         }
         // Creating an account there does not work either, and makes no account.
-        let r = visitor
-            .post(
-                &format!("{link}/register"),
-                &[("name", "Someone"), ("password", PASSWORD)],
-            )
-            .await;
+        let r = visitor.post(&format!("{link}/register"), &[("name", "Someone"), ("password", PASSWORD)]).await;
         assert_eq!(r.status(), status, "register on {heading:?}");
         assert!(text_of(&r.text().await.unwrap()).contains(heading));
     }
@@ -792,12 +587,7 @@ async fn unknown_used_expired_and_cancelled_links_each_have_their_own_page() {
     let r = late.accept_invite(&expired).await;
     assert_eq!(r.status(), StatusCode::GONE);
     assert!(text_of(&r.text().await.unwrap()).contains("This invite has expired"));
-    assert_eq!(
-        f.app
-            .membership_rows(f.ws, f.app.user_id("late@client.test").await)
-            .await,
-        0
-    );
+    assert_eq!(f.app.membership_rows(f.ws, f.app.user_id("late@client.test").await).await, 0);
     let r = late.accept_invite(&unknown).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
@@ -813,15 +603,10 @@ async fn an_invite_can_only_be_accepted_by_the_invited_address() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(text_of(&r.text().await.unwrap()).contains("This invite is for another email address"));
     // Creating an account while signed in accepts as the signed-in account: refused too.
-    let r = eve
-        .post(&format!("{link}/register"), &[("name", "Eve"), ("password", PASSWORD)])
-        .await;
+    let r = eve.post(&format!("{link}/register"), &[("name", "Eve"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(f.app.membership_rows(f.ws, eve_id).await, 0, "no membership for Eve");
-    assert_eq!(
-        eve.get(&format!("/w/{}/entities", f.ws)).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(eve.get(&format!("/w/{}/entities", f.ws)).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(f.app.invite_record("cleo@client.test").await.state, "pending");
 
     // The invited person still can.
@@ -841,17 +626,9 @@ async fn an_invite_works_once() {
     let r = eve.accept_invite(&link).await;
     assert_eq!(r.status(), StatusCode::GONE);
     assert!(text_of(&r.text().await.unwrap()).contains("This invite has already been used"));
-    assert_eq!(
-        f.app.membership_rows(f.ws, f.app.user_id("eve@else.test").await).await,
-        0
-    );
+    assert_eq!(f.app.membership_rows(f.ws, f.app.user_id("eve@else.test").await).await, 0);
     let stranger = f.app.visitor();
-    let r = stranger
-        .post(
-            &format!("{link}/register"),
-            &[("name", "Stranger"), ("password", PASSWORD)],
-        )
-        .await;
+    let r = stranger.post(&format!("{link}/register"), &[("name", "Stranger"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::GONE);
 
     // Cleo accepting again lands in the workspace, with still one membership.
@@ -869,18 +646,10 @@ async fn creating_an_account_for_an_address_that_has_one_asks_to_log_in() {
     let link = f.invite("dan@dole.test", "member", &[f.llc]).await;
     let visitor = f.app.visitor();
     visitor.page(&link).await;
-    let r = visitor
-        .post(
-            &format!("{link}/register"),
-            &[("name", "Not Dan"), ("password", "another password!")],
-        )
-        .await;
+    let r = visitor.post(&format!("{link}/register"), &[("name", "Not Dan"), ("password", "another password!")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let text = text_of(&r.text().await.unwrap());
-    assert!(
-        text.contains("An account with this email already exists. Log in to accept the invite."),
-        "{text}"
-    );
+    assert!(text.contains("An account with this email already exists. Log in to accept the invite."), "{text}");
     assert_eq!(f.app.invite_record("dan@dole.test").await.state, "pending");
     assert_eq!(
         dan.log_in("dan@dole.test", PASSWORD).await.status(),
@@ -893,10 +662,7 @@ async fn creating_an_account_for_an_address_that_has_one_asks_to_log_in() {
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_concurrent_accepts_make_exactly_one_membership() {
     let f = firm_with_a_client().await;
-    let (cleo, _) = f
-        .app
-        .sign_up("Cleo Client", "cleo@client.test", "Cleo's Own Firm")
-        .await;
+    let (cleo, _) = f.app.sign_up("Cleo Client", "cleo@client.test", "Cleo's Own Firm").await;
     let cleo_id = f.app.user_id("cleo@client.test").await;
     let link = f.invite("cleo@client.test", "member", &[f.llc]).await;
     cleo.page(&link).await;
@@ -909,21 +675,11 @@ async fn twenty_concurrent_accepts_make_exactly_one_membership() {
     }
     // Whichever request won, each of hers lands in the workspace: none is an error page.
     let landing = format!("303 See Other /w/{}/entities", f.ws);
-    assert!(
-        said.iter().all(|s| *s == landing),
-        "every accept by the invited person lands in the workspace: {said:?}"
-    );
+    assert!(said.iter().all(|s| *s == landing), "every accept by the invited person lands in the workspace: {said:?}");
     assert_eq!(f.app.membership_rows(f.ws, cleo_id).await, 1, "exactly one membership");
     let (_, activity) = f.ada.page(&format!("/w/{}/settings/activity", f.ws)).await;
-    assert_eq!(
-        text_of(&activity).matches("accepted the invite as").count(),
-        1,
-        "one acceptance in the trail"
-    );
-    assert_eq!(
-        cleo.get(&format!("/w/{}/entities/{}", f.ws, f.llc)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(text_of(&activity).matches("accepted the invite as").count(), 1, "one acceptance in the trail");
+    assert_eq!(cleo.get(&format!("/w/{}/entities/{}", f.ws, f.llc)).await.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -935,12 +691,8 @@ async fn concurrent_sign_ups_on_one_invite_make_one_account() {
         v.page(&link).await;
     }
     let register = format!("{link}/register");
-    let responses = join_all(
-        visitors
-            .iter()
-            .map(|v| v.post(&register, &[("name", "Cleo Client"), ("password", PASSWORD)])),
-    )
-    .await;
+    let responses =
+        join_all(visitors.iter().map(|v| v.post(&register, &[("name", "Cleo Client"), ("password", PASSWORD)]))).await;
     let mut made = 0;
     for r in responses {
         let (status, said) = outcome(r).await;
@@ -954,12 +706,7 @@ async fn concurrent_sign_ups_on_one_invite_make_one_account() {
         }
     }
     assert_eq!(made, 1, "one account made the membership");
-    assert_eq!(
-        f.app
-            .membership_rows(f.ws, f.app.user_id("cleo@client.test").await)
-            .await,
-        1
-    );
+    assert_eq!(f.app.membership_rows(f.ws, f.app.user_id("cleo@client.test").await).await, 1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -975,10 +722,7 @@ async fn an_email_that_cannot_be_sent_waits_in_the_outbox_and_is_retried_with_ba
     let invite = f.app.invite_record("cleo@client.test").await;
     assert_eq!(invite.state, "pending");
     let first = row(&f.ada.members_page(f.ws).await, "cleo@client.test");
-    assert!(
-        first.contains("Email not sent yet") || first.contains("Email failed, retrying"),
-        "{first}"
-    );
+    assert!(first.contains("Email not sent yet") || first.contains("Email failed, retrying"), "{first}");
 
     // The first attempt fails; the next waits five seconds.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -990,16 +734,10 @@ async fn an_email_that_cannot_be_sent_waits_in_the_outbox_and_is_retried_with_ba
         if attempts >= 1 && next > invite.created_at + chrono::Duration::seconds(1) {
             assert_eq!((state.as_str(), attempts), ("pending", 1), "waiting to be retried");
             let wait = next - portico::db::models::now();
-            assert!(
-                wait <= chrono::Duration::seconds(5),
-                "the first retry comes after 5 s: {wait}"
-            );
+            assert!(wait <= chrono::Duration::seconds(5), "the first retry comes after 5 s: {wait}");
             break next;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the first attempt never failed: {rows:?}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "the first attempt never failed: {rows:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(row(&f.ada.members_page(f.ws).await, "cleo@client.test").contains("Email failed, retrying"));
@@ -1008,10 +746,7 @@ async fn an_email_that_cannot_be_sent_waits_in_the_outbox_and_is_retried_with_ba
     // The server comes back; the email goes out at the next attempt, not before.
     f.app.smtp.set_refusing(false);
     let mail = f.app.smtp.wait_for("cleo@client.test", 1).await;
-    assert!(
-        portico::db::models::now() >= next_attempt,
-        "not retried before the backoff"
-    );
+    assert!(portico::db::models::now() >= next_attempt, "not retried before the backoff");
     assert!(mail[0].text.contains(&format!("{}/invites/", f.app.base)));
     let sent = f.until_row_says("cleo@client.test", "Email sent").await;
     assert!(sent.contains("Invite pending"));
@@ -1031,10 +766,7 @@ async fn two_instances_on_one_database_send_each_email_once() {
     f.app.smtp.set_refusing(true);
     let people: Vec<String> = (1..=6).map(|i| format!("person{i}@client.test")).collect();
     for email in &people {
-        assert_eq!(
-            f.ada.invite(f.ws, email, "member", &[f.llc]).await.status(),
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(f.ada.invite(f.ws, email, "member", &[f.llc]).await.status(), StatusCode::SEE_OTHER);
     }
     let second = f.app.another_instance().await;
 
@@ -1050,10 +782,7 @@ async fn two_instances_on_one_database_send_each_email_once() {
             {
                 break;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{email}: never attempted: {rows:?}"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "{email}: never attempted: {rows:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -1094,19 +823,12 @@ async fn two_instances_on_one_database_send_each_email_once() {
     assert_eq!(f.app.smtp.messages().len(), people.len());
 
     // Either instance serves the same session and the same invites.
-    let (status, body) = f
-        .ada
-        .page(&format!("{}/w/{}/settings/members", second.base, f.ws))
-        .await;
+    let (status, body) = f.ada.page(&format!("{}/w/{}/settings/members", second.base, f.ws)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(row(&body, "person1@client.test").contains("Email sent"));
     let link = f.app.invite_link("person1@client.test", 1).await;
     let token = token_of(&link);
-    let (status, text) = f
-        .app
-        .visitor()
-        .status_and_text(&format!("{}/invites/{token}", second.base))
-        .await;
+    let (status, text) = f.app.visitor().status_and_text(&format!("{}/invites/{token}", second.base)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("Accept invite"));
 }

@@ -7,21 +7,14 @@ use crate::support::{id_after, spawn_app, spawn_app_with, text_of, Options};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_smtp_the_local_mailbox_shows_the_invite_and_its_link_works() {
-    let app = spawn_app_with(Options {
-        smtp: false,
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app_with(Options { smtp: false, ..Options::default() }).await;
     let (ada, org) = app.sign_up("Ada Accountant", "ada@firm.test", "Ada & Co").await;
     let ws = ada.add_client(org, "Acme Bakery").await;
     let llc = ada.add_entity(ws, "Acme LLC").await;
     let r = ada.invite(ws, "cleo@client.test", "member", &[llc]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, body, _) = ada.visit(&format!("/w/{ws}/settings/members")).await;
-    assert!(
-        text_of(&body).contains("local mailbox at /dev/mailbox"),
-        "the flash says where the email is"
-    );
+    assert!(text_of(&body).contains("local mailbox at /dev/mailbox"), "the flash says where the email is");
 
     // The worker "delivers" it into the mailbox.
     let mut listed = String::new();
@@ -34,26 +27,16 @@ async fn without_smtp_the_local_mailbox_shows_the_invite_and_its_link_works() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(
-        text_of(&listed).contains("cleo@client.test Invitation to Portico sent"),
-        "{}",
-        text_of(&listed)
-    );
+    assert!(text_of(&listed).contains("cleo@client.test Invitation to Portico sent"), "{}", text_of(&listed));
     let id = id_after(&listed, "/dev/mailbox/");
     let (status, mail) = ada.page(&format!("/dev/mailbox/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let text = text_of(&mail);
-    assert!(
-        text.contains("Ada Accountant invited you to Acme Bakery on Portico"),
-        "{text}"
-    );
+    assert!(text.contains("Ada Accountant invited you to Acme Bakery on Portico"), "{text}");
     assert!(text.contains("Entities: Acme LLC"), "{text}");
     let prefix = format!("{}/invites/", app.base);
     let start = mail.find(&prefix).expect("the link is on the page");
-    let link: String = mail[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
-        .collect();
+    let link: String = mail[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
     let cleo = app.accept_as_new_user(&link, "Cleo Client").await;
     let (_, body, _) = cleo.visit("/").await;
     assert!(text_of(&body).contains("Acme LLC"));
@@ -61,10 +44,7 @@ async fn without_smtp_the_local_mailbox_shows_the_invite_and_its_link_works() {
     // Signed out, the mailbox is closed; unknown ids are not found.
     let visitor = app.visitor();
     assert_eq!(visitor.get("/dev/mailbox").await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        visitor.get(&format!("/dev/mailbox/{id}")).await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(visitor.get(&format!("/dev/mailbox/{id}")).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(ada.get("/dev/mailbox/999999").await.status(), StatusCode::NOT_FOUND);
 }
 

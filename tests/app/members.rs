@@ -14,10 +14,7 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
 
     // 1. Open the client's workspace. 2. The profile icon, or Settings → Members.
     let (status, body, path) = ada.visit(&format!("/w/{ws}")).await;
-    assert_eq!(
-        (status, path.as_str()),
-        (StatusCode::OK, format!("/w/{ws}/entities").as_str())
-    );
+    assert_eq!((status, path.as_str()), (StatusCode::OK, format!("/w/{ws}/entities").as_str()));
     assert!(text_of(&body).contains("Settings"));
     assert!(
         body.contains(&format!("href=\"/w/{ws}/settings/members\"")),
@@ -36,32 +33,17 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
 
     // 3. Add team: a labelled Email field, three roles with one line each, one checkbox per
     // entity, and "Send invite".
-    assert!(
-        body.contains(&format!("href=\"/w/{ws}/settings/members/invite\"")),
-        "Add team links to the form"
-    );
+    assert!(body.contains(&format!("href=\"/w/{ws}/settings/members/invite\"")), "Add team links to the form");
     let (status, form) = ada.page(&format!("/w/{ws}/settings/members/invite")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         form.contains("<label for=\"email\">Email</label>") && form.contains("id=\"email\" name=\"email\""),
         "a labelled Email field"
     );
-    let roles: Vec<&str> = form
-        .split("class=\"radio-title\">")
-        .skip(1)
-        .map(|s| &s[..s.find('<').unwrap()])
-        .collect();
+    let roles: Vec<&str> = form.split("class=\"radio-title\">").skip(1).map(|s| &s[..s.find('<').unwrap()]).collect();
     assert_eq!(roles, ["Admin", "Accountant", "Member"]);
-    assert_eq!(
-        form.matches("class=\"radio-desc\">").count(),
-        3,
-        "one line about each role"
-    );
-    assert_eq!(
-        form.matches("type=\"checkbox\" name=\"entity\"").count(),
-        2,
-        "one checkbox per entity"
-    );
+    assert_eq!(form.matches("class=\"radio-desc\">").count(), 3, "one line about each role");
+    assert_eq!(form.matches("type=\"checkbox\" name=\"entity\"").count(), 2, "one checkbox per entity");
     for (id, name) in [(f.llc, "Acme LLC"), (f.holdings, "Acme Holdings")] {
         let cb = format!("name=\"entity\" value=\"{id}\"> <span>{name}</span>");
         assert!(form.contains(&cb), "no checkbox {cb}");
@@ -77,25 +59,13 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
     let (_, body, _) = ada.visit(&f.members()).await;
     assert!(text_of(&body).contains("Invite sent to cleo@client.test"));
     let pending = row(&body, "cleo@client.test");
-    for words in [
-        "cleo@client.test",
-        "Accountant",
-        "Acme LLC",
-        "Invite pending",
-        "by Ada Ames",
-        "just now",
-        "expires in 6 days",
-    ] {
-        assert!(
-            pending.contains(words),
-            "{words:?} missing from the invite's row: {pending}"
-        );
+    for words in
+        ["cleo@client.test", "Accountant", "Acme LLC", "Invite pending", "by Ada Ames", "just now", "expires in 6 days"]
+    {
+        assert!(pending.contains(words), "{words:?} missing from the invite's row: {pending}");
     }
     assert!(!pending.contains("Acme Holdings"));
-    assert!(
-        pending.contains("Email not sent yet") || pending.contains("Email sent"),
-        "{pending}"
-    );
+    assert!(pending.contains("Email not sent yet") || pending.contains("Email sent"), "{pending}");
     let menu = actions_menu(&body, "cleo@client.test").expect("a ⋯ menu for the invite");
     for item in ["Resend invite", "Copy invite link", "Cancel invite"] {
         assert!(menu.contains(item), "{item} missing from the invite's ⋯ menu");
@@ -109,36 +79,16 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
     assert!(link.starts_with(&format!("{}/invites/", app.base)), "{link}");
     let record = app.invite_record("cleo@client.test").await;
     let expires = record.expires_at.format("%B %-d, %Y at %H:%M UTC").to_string();
-    assert!(
-        mail.subject.contains("Ada Ames") && mail.subject.contains("Acme Bakery"),
-        "subject: {}",
-        mail.subject
-    );
+    assert!(mail.subject.contains("Ada Ames") && mail.subject.contains("Acme Bakery"), "subject: {}", mail.subject);
     let html = text_of(&mail.html);
     for (part, body) in [("text", mail.text.as_str()), ("HTML", html.as_str())] {
-        for words in [
-            "Ames & Co",
-            "Acme Bakery",
-            "Ada Ames",
-            "Accountant",
-            "Acme LLC",
-            expires.as_str(),
-            link.as_str(),
-        ] {
-            assert!(
-                body.contains(words),
-                "{words:?} missing from the {part} part of the email: {body}"
-            );
+        for words in ["Ames & Co", "Acme Bakery", "Ada Ames", "Accountant", "Acme LLC", expires.as_str(), link.as_str()]
+        {
+            assert!(body.contains(words), "{words:?} missing from the {part} part of the email: {body}");
         }
-        assert!(
-            !body.contains("Acme Holdings"),
-            "the email names only the granted entities"
-        );
+        assert!(!body.contains("Acme Holdings"), "the email names only the granted entities");
     }
-    assert!(
-        mail.html.contains(&format!("href=\"{link}\"")),
-        "the HTML button opens the link"
-    );
+    assert!(mail.html.contains(&format!("href=\"{link}\"")), "the HTML button opens the link");
     f.until_row_says("cleo@client.test", "Email sent").await;
 
     // The link opens a page saying who invited whom to what; opening it changes nothing.
@@ -152,43 +102,21 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
         "Acme LLC",
         "Accept invite",
     ] {
-        assert!(
-            landing.contains(words),
-            "{words:?} missing from the invite page: {landing}"
-        );
+        assert!(landing.contains(words), "{words:?} missing from the invite page: {landing}");
     }
     let still = row(&ada.members_page(ws).await, "cleo@client.test");
-    assert!(
-        still.contains("Invite pending"),
-        "opening the link accepted nothing: {still}"
-    );
+    assert!(still.contains("Invite pending"), "opening the link accepted nothing: {still}");
     assert_eq!(app.invite_record("cleo@client.test").await.state, "pending");
 
     // Accepting as a new person lands in the workspace with exactly the granted entities.
-    let r = cleo
-        .post(
-            &format!("{link}/register"),
-            &[("name", "Cleo Client"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        text_of(&r.text().await.unwrap_or_default())
-    );
+    let r = cleo.post(&format!("{link}/register"), &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
     assert_eq!(location(&r), format!("/w/{ws}/entities"));
     let (status, body, _) = cleo.visit(&format!("/w/{ws}/entities")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Acme LLC"), "{}", text_of(&body));
-    assert!(
-        !body.contains("Acme Holdings"),
-        "an entity that was not granted is not listed"
-    );
-    assert_eq!(
-        cleo.get(&format!("/w/{ws}/entities/{}", f.llc)).await.status(),
-        StatusCode::OK
-    );
+    assert!(!body.contains("Acme Holdings"), "an entity that was not granted is not listed");
+    assert_eq!(cleo.get(&format!("/w/{ws}/entities/{}", f.llc)).await.status(), StatusCode::OK);
     assert_eq!(
         cleo.get(&format!("/w/{ws}/entities/{}", f.holdings)).await.status(),
         StatusCode::NOT_FOUND,
@@ -202,32 +130,17 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
         format!("/w/{other}/entities/{blue}"),
         format!("/w/{other}/settings/members"),
     ] {
-        assert_eq!(
-            cleo.get(&path).await.status(),
-            StatusCode::NOT_FOUND,
-            "another client's workspace: {path}"
-        );
+        assert_eq!(cleo.get(&path).await.status(), StatusCode::NOT_FOUND, "another client's workspace: {path}");
     }
 
     // On the Members page she is now an active member, invited by Ada.
     let body = ada.members_page(ws).await;
     let member = row(&body, "cleo@client.test");
-    for words in [
-        "Cleo Client",
-        "Accountant",
-        "Acme LLC",
-        "Active",
-        "by Ada Ames",
-        "joined just now",
-    ] {
+    for words in ["Cleo Client", "Accountant", "Acme LLC", "Active", "by Ada Ames", "joined just now"] {
         assert!(member.contains(words), "{words:?} missing from Cleo's row: {member}");
     }
     assert!(!member.contains("Invite pending"));
-    assert_eq!(
-        body.matches("cleo@client.test</span>").count(),
-        1,
-        "one row for Cleo, the invite is gone"
-    );
+    assert_eq!(body.matches("cleo@client.test</span>").count(), 1, "one row for Cleo, the invite is gone");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -253,10 +166,7 @@ async fn several_people_of_one_company_can_be_invited() {
         ("partner@client.test", ["Member", "Acme LLC"]),
     ] {
         let r = row(&body, email);
-        assert!(
-            r.contains("Invite pending") && words.iter().all(|w| r.contains(w)),
-            "{email}: {r}"
-        );
+        assert!(r.contains("Invite pending") && words.iter().all(|w| r.contains(w)), "{email}: {r}");
     }
     // Two of them accept; both are members side by side.
     let link = f.app.invite_link("owner@client.test", 1).await;
@@ -282,19 +192,9 @@ async fn a_client_already_on_portico_logs_in_and_accepts() {
     let (status, body) = dan.page(&link).await;
     assert_eq!(status, StatusCode::OK);
     let token = link.rsplit('/').next().unwrap();
-    assert!(
-        body.contains(&format!("/login?next=/invites/{token}")),
-        "a Log in link back to the invite"
-    );
+    assert!(body.contains(&format!("/login?next=/invites/{token}")), "a Log in link back to the invite");
     let r = dan
-        .post(
-            "/login",
-            &[
-                ("email", "dan@dole.test"),
-                ("password", PASSWORD),
-                ("next", &format!("/invites/{token}")),
-            ],
-        )
+        .post("/login", &[("email", "dan@dole.test"), ("password", PASSWORD), ("next", &format!("/invites/{token}"))])
         .await;
     assert_eq!(location(&r), format!("/invites/{token}"));
 
@@ -313,21 +213,11 @@ async fn a_client_already_on_portico_logs_in_and_accepts() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("/w/{}/entities", f.ws));
     let (_, body, _) = dan.visit(&location(&r)).await;
-    assert!(
-        body.contains("Acme Holdings") && !body.contains("Acme LLC"),
-        "{}",
-        text_of(&body)
-    );
+    assert!(body.contains("Acme Holdings") && !body.contains("Acme LLC"), "{}", text_of(&body));
     // His own firm is still his.
-    assert_eq!(
-        dan.get(&format!("/orgs/{dan_org}/clients")).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(dan.get(&format!("/orgs/{dan_org}/clients")).await.status(), StatusCode::OK);
     let member = row(&f.ada.members_page(f.ws).await, "dan@dole.test");
-    assert!(
-        member.contains("Dan Dole") && member.contains("Member") && member.contains("Active"),
-        "{member}"
-    );
+    assert!(member.contains("Dan Dole") && member.contains("Member") && member.contains("Active"), "{member}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -352,29 +242,16 @@ async fn configure_permissions_takes_effect_on_the_next_request() {
     let f = firm_with_a_client().await;
     let (ws, llc, holdings) = (f.ws, f.llc, f.holdings);
     let (cleo, _) = f.client_user("cleo@client.test", "Cleo Client", "member", &[llc]).await;
-    assert_eq!(
-        cleo.get(&format!("/w/{ws}/entities/{llc}")).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        cleo.get(&format!("/w/{ws}/entities/{holdings}")).await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        cleo.get(&f.members()).await.status(),
-        StatusCode::FORBIDDEN,
-        "a Member does not see the Members page"
-    );
+    assert_eq!(cleo.get(&format!("/w/{ws}/entities/{llc}")).await.status(), StatusCode::OK);
+    assert_eq!(cleo.get(&format!("/w/{ws}/entities/{holdings}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(cleo.get(&f.members()).await.status(), StatusCode::FORBIDDEN, "a Member does not see the Members page");
 
     // ⋯ next to the client's name → Configure permissions.
     let body = f.ada.members_page(ws).await;
     let menu = actions_menu(&body, "Cleo Client").expect("a ⋯ menu labelled with Cleo's name");
     assert!(menu.contains("Configure permissions") && menu.contains("Remove from workspace"));
     let cleo_id = member_id_on(&body, "Cleo Client");
-    let (status, form) = f
-        .ada
-        .page(&format!("/w/{ws}/settings/members/{cleo_id}/permissions"))
-        .await;
+    let (status, form) = f.ada.page(&format!("/w/{ws}/settings/members/{cleo_id}/permissions")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(text_of(&form).contains("Cleo Client"));
     assert!(form.contains("value=\"member\" checked"), "the current role is chosen");
@@ -387,35 +264,19 @@ async fn configure_permissions_takes_effect_on_the_next_request() {
     let (_, body, _) = f.ada.visit(&location(&r)).await;
     assert!(text_of(&body).contains("Permissions of Cleo Client updated"));
     let r = row(&body, "cleo@client.test");
-    assert!(
-        r.contains("Accountant") && r.contains("Acme Holdings") && !r.contains("Acme LLC"),
-        "{r}"
-    );
+    assert!(r.contains("Accountant") && r.contains("Acme Holdings") && !r.contains("Acme LLC"), "{r}");
 
     // Her very next requests see the change, with the same session.
-    assert_eq!(
-        cleo.get(&format!("/w/{ws}/entities/{llc}")).await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        cleo.get(&format!("/w/{ws}/entities/{holdings}")).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        cleo.get(&f.members()).await.status(),
-        StatusCode::OK,
-        "an Accountant sees the Members page"
-    );
+    assert_eq!(cleo.get(&format!("/w/{ws}/entities/{llc}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(cleo.get(&format!("/w/{ws}/entities/{holdings}")).await.status(), StatusCode::OK);
+    assert_eq!(cleo.get(&f.members()).await.status(), StatusCode::OK, "an Accountant sees the Members page");
 
     // Admin: every entity, now and future.
     let r = f.ada.configure_member(ws, cleo_id, "admin", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let later = f.ada.add_entity(ws, "Acme Later").await;
     for e in [llc, holdings, later] {
-        assert_eq!(
-            cleo.get(&format!("/w/{ws}/entities/{e}")).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(cleo.get(&format!("/w/{ws}/entities/{e}")).await.status(), StatusCode::OK);
     }
     let r = row(&f.ada.members_page(ws).await, "cleo@client.test");
     assert!(r.contains("Admin") && r.contains("All entities"), "{r}");
@@ -425,17 +286,11 @@ async fn configure_permissions_takes_effect_on_the_next_request() {
 async fn remove_from_workspace_ends_access_and_keeps_past_work() {
     let f = firm_with_a_client().await;
     let (ws, llc, holdings) = (f.ws, f.llc, f.holdings);
-    let (cleo, cleo_id) = f
-        .client_user("cleo@client.test", "Cleo Client", "accountant", &[llc])
-        .await;
+    let (cleo, cleo_id) = f.client_user("cleo@client.test", "Cleo Client", "accountant", &[llc]).await;
     let r = cleo
         .post(
             &format!("/w/{ws}/entities/{llc}/transactions"),
-            &[
-                ("date", "2026-11-02"),
-                ("description", "Flour sacks"),
-                ("amount", "-120.00"),
-            ],
+            &[("date", "2026-11-02"), ("description", "Flour sacks"), ("amount", "-120.00")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -446,15 +301,8 @@ async fn remove_from_workspace_ends_access_and_keeps_past_work() {
     let (status, confirm) = f.ada.page(&format!("/w/{ws}/settings/members/{cleo_id}/remove")).await;
     assert_eq!(status, StatusCode::OK);
     let text = text_of(&confirm);
-    assert!(
-        text.contains("Remove Cleo Client from Acme Bakery?") && text.contains("cleo@client.test"),
-        "{text}"
-    );
-    assert_eq!(
-        f.app.membership_rows(ws, cleo_id).await,
-        1,
-        "nothing changes before confirming"
-    );
+    assert!(text.contains("Remove Cleo Client from Acme Bakery?") && text.contains("cleo@client.test"), "{text}");
+    assert_eq!(f.app.membership_rows(ws, cleo_id).await, 1, "nothing changes before confirming");
 
     let r = f.ada.remove_member(ws, cleo_id).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -463,22 +311,13 @@ async fn remove_from_workspace_ends_access_and_keeps_past_work() {
     assert!(row_of(&body, "cleo@client.test").is_none(), "Cleo is no longer listed");
 
     // Her very next request is refused, whatever it is.
-    for path in [
-        format!("/w/{ws}"),
-        format!("/w/{ws}/entities"),
-        format!("/w/{ws}/entities/{llc}"),
-        f.members(),
-    ] {
+    for path in [format!("/w/{ws}"), format!("/w/{ws}/entities"), format!("/w/{ws}/entities/{llc}"), f.members()] {
         assert_eq!(cleo.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
     }
     let r = cleo
         .post(
             &format!("/w/{ws}/entities/{llc}/transactions"),
-            &[
-                ("date", "2026-11-03"),
-                ("description", "After removal"),
-                ("amount", "-1.00"),
-            ],
+            &[("date", "2026-11-03"), ("description", "After removal"), ("amount", "-1.00")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -486,36 +325,22 @@ async fn remove_from_workspace_ends_access_and_keeps_past_work() {
     // Her past work stays on the books.
     let (_, books) = f.ada.page(&format!("/w/{ws}/entities/{llc}")).await;
     let books = text_of(&books);
-    assert!(
-        books.contains("Flour sacks") && books.contains("entered by Cleo Client"),
-        "{books}"
-    );
+    assert!(books.contains("Flour sacks") && books.contains("entered by Cleo Client"), "{books}");
     assert!(!books.contains("After removal"));
 
     // She can be invited again, and accept again with her account.
     let link = f.invite("cleo@client.test", "member", &[holdings]).await;
     let r = cleo.accept_invite(&link).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        text_of(&r.text().await.unwrap_or_default())
-    );
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
     assert_eq!(location(&r), format!("/w/{ws}/entities"));
-    assert_eq!(
-        cleo.get(&format!("/w/{ws}/entities/{holdings}")).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(cleo.get(&format!("/w/{ws}/entities/{holdings}")).await.status(), StatusCode::OK);
     assert_eq!(
         cleo.get(&format!("/w/{ws}/entities/{llc}")).await.status(),
         StatusCode::NOT_FOUND,
         "only what the new invite grants"
     );
     let r = row(&f.ada.members_page(ws).await, "cleo@client.test");
-    assert!(
-        r.contains("Member") && r.contains("Acme Holdings") && r.contains("Active"),
-        "{r}"
-    );
+    assert!(r.contains("Member") && r.contains("Acme Holdings") && r.contains("Active"), "{r}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -541,10 +366,7 @@ async fn resend_invite_sends_it_again_and_renews_the_expiry() {
     let past = portico::db::models::now() - chrono::Duration::minutes(1);
     f.app.set_invite_times(invite, Some(past), Some(past)).await;
     let expired = row(&f.ada.members_page(f.ws).await, "cleo@client.test");
-    assert!(
-        expired.contains("Expired") && !expired.contains("Invite pending"),
-        "{expired}"
-    );
+    assert!(expired.contains("Expired") && !expired.contains("Invite pending"), "{expired}");
     let (status, page) = f.app.visitor().status_and_text(&first).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(page.contains("This invite has expired"));
@@ -552,16 +374,9 @@ async fn resend_invite_sends_it_again_and_renews_the_expiry() {
     // ⋯ → Resend invite: a second email, the same link working again, a new expiry.
     let r = f.ada.resend_invite(f.ws, invite).await;
     let (_, body, _) = f.ada.visit(&location(&r)).await;
-    assert!(
-        text_of(&body).contains("Invite resent to cleo@client.test"),
-        "{}",
-        text_of(&body)
-    );
+    assert!(text_of(&body).contains("Invite resent to cleo@client.test"), "{}", text_of(&body));
     let renewed = row(&body, "cleo@client.test");
-    assert!(
-        renewed.contains("Invite pending") && renewed.contains("expires in 6 days"),
-        "{renewed}"
-    );
+    assert!(renewed.contains("Invite pending") && renewed.contains("expires in 6 days"), "{renewed}");
     let record = f.app.invite_record("cleo@client.test").await;
     let left = record.expires_at - portico::db::models::now();
     assert!(
@@ -572,11 +387,7 @@ async fn resend_invite_sends_it_again_and_renews_the_expiry() {
     assert_eq!(f.app.smtp.wait_for("cleo@client.test", 2).await.len(), 2);
     assert_eq!(second, first, "the resent email carries the same link");
     assert_eq!(f.app.visitor().get(&second).await.status(), StatusCode::OK);
-    assert_eq!(
-        f.app.invite_records("cleo@client.test").await.len(),
-        1,
-        "still one invite"
-    );
+    assert_eq!(f.app.invite_records("cleo@client.test").await.len(), 1, "still one invite");
 
     // And again at once: refused with a message, nothing sent.
     let r = f.ada.resend_invite(f.ws, invite).await;
@@ -614,41 +425,23 @@ async fn cancel_invite_makes_the_link_stop_working() {
     let link = f.invite("cleo@client.test", "member", &[f.llc]).await;
     let invite = invite_id_on(&f.ada.members_page(f.ws).await, "cleo@client.test");
 
-    let (status, confirm) = f
-        .ada
-        .page(&format!("/w/{}/settings/invites/{invite}/cancel", f.ws))
-        .await;
+    let (status, confirm) = f.ada.page(&format!("/w/{}/settings/invites/{invite}/cancel", f.ws)).await;
     assert_eq!(status, StatusCode::OK);
     let text = text_of(&confirm);
-    assert!(
-        text.contains("Cancel the invite to cleo@client.test?") && text.contains("Acme Bakery"),
-        "{text}"
-    );
-    assert_eq!(
-        f.app.invite_record("cleo@client.test").await.state,
-        "pending",
-        "nothing changes before confirming"
-    );
+    assert!(text.contains("Cancel the invite to cleo@client.test?") && text.contains("Acme Bakery"), "{text}");
+    assert_eq!(f.app.invite_record("cleo@client.test").await.state, "pending", "nothing changes before confirming");
 
     let r = f.ada.cancel_invite(f.ws, invite).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, body, _) = f.ada.visit(&location(&r)).await;
     assert!(text_of(&body).contains("Invite cancelled: the link sent to cleo@client.test no longer works"));
-    assert!(
-        row_of(&body, "cleo@client.test").is_none(),
-        "the invite is no longer listed"
-    );
+    assert!(row_of(&body, "cleo@client.test").is_none(), "the invite is no longer listed");
 
     let visitor = f.app.visitor();
     let (status, page) = visitor.status_and_text(&link).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(page.contains("This invite was cancelled"), "{page}");
-    let r = visitor
-        .post(
-            &format!("{link}/register"),
-            &[("name", "Cleo Client"), ("password", PASSWORD)],
-        )
-        .await;
+    let r = visitor.post(&format!("{link}/register"), &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::GONE);
     assert!(text_of(&r.text().await.unwrap()).contains("This invite was cancelled"));
     assert_eq!(
@@ -668,17 +461,10 @@ async fn the_members_page_says_when_an_invite_email_has_not_gone_out() {
     let f = firm_with_a_client().await;
     f.app.smtp.set_refusing(true);
     let r = f.ada.invite(f.ws, "cleo@client.test", "member", &[f.llc]).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "the invite is made even though no email can go out"
-    );
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the invite is made even though no email can go out");
     let first = row(&f.ada.members_page(f.ws).await, "cleo@client.test");
     assert!(first.contains("Invite pending"), "{first}");
-    assert!(
-        first.contains("Email not sent yet") || first.contains("Email failed, retrying"),
-        "{first}"
-    );
+    assert!(first.contains("Email not sent yet") || first.contains("Email failed, retrying"), "{first}");
     f.until_row_says("cleo@client.test", "Email failed, retrying").await;
 
     f.app.smtp.set_refusing(false);
@@ -701,19 +487,13 @@ async fn activity_lists_every_change_with_who_did_it_to_whom() {
     // Invited, accepted, changed, removed.
     let (_, dan_id) = f.client_user("dan@client.test", "Dan Dole", "member", &[llc]).await;
     assert_eq!(
-        f.ada
-            .configure_member(ws, dan_id, "accountant", &[llc, f.holdings])
-            .await
-            .status(),
+        f.ada.configure_member(ws, dan_id, "accountant", &[llc, f.holdings]).await.status(),
         StatusCode::SEE_OTHER
     );
     assert_eq!(f.ada.remove_member(ws, dan_id).await.status(), StatusCode::SEE_OTHER);
 
     let body = f.ada.members_page(ws).await;
-    assert!(
-        body.contains(&format!("href=\"/w/{ws}/settings/activity\"")),
-        "Members links to Activity"
-    );
+    assert!(body.contains(&format!("href=\"/w/{ws}/settings/activity\"")), "Members links to Activity");
     let (status, body) = f.ada.page(&format!("/w/{ws}/settings/activity")).await;
     assert_eq!(status, StatusCode::OK);
     let text = text_of(&body);
@@ -733,8 +513,5 @@ async fn activity_lists_every_change_with_who_did_it_to_whom() {
         text.find("Ada Ames removed dan@client.test").unwrap() < text.find("Ada Ames invited dan@client.test").unwrap()
     );
     // Removing someone keeps the trail.
-    assert!(
-        text.contains("Dan Dole accepted"),
-        "the removed person's own events stay"
-    );
+    assert!(text.contains("Dan Dole accepted"), "the removed person's own events stay");
 }

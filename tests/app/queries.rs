@@ -53,11 +53,7 @@ async fn page_query_counts_do_not_grow_with_rows() {
     let r = ada
         .post(
             &format!("/orgs/{org}/team/invite"),
-            &[
-                ("emails", "s0@firm.test"),
-                ("role", "member"),
-                ("client", &ws.to_string()),
-            ],
+            &[("emails", "s0@firm.test"), ("role", "member"), ("client", &ws.to_string())],
         )
         .await;
     seeded(r, "team invite s0").await;
@@ -83,12 +79,7 @@ async fn page_query_counts_do_not_grow_with_rows() {
     let mut small = Vec::new();
     for (path, needle, rows, _) in &pages {
         let (count, page) = queries_of(&app, &ada, path).await;
-        assert_eq!(
-            rows_with(&page, needle),
-            *rows,
-            "{path} lists one of each kind: {:?}",
-            body_rows(&page)
-        );
+        assert_eq!(rows_with(&page, needle), *rows, "{path} lists one of each kind: {:?}", body_rows(&page));
         small.push(count);
     }
 
@@ -99,41 +90,24 @@ async fn page_query_counts_do_not_grow_with_rows() {
         let r = ada
             .post(
                 &format!("/w/{ws}/entities/{e0}/transactions"),
-                &[
-                    ("date", "2026-01-02"),
-                    ("description", &format!("t{i}")),
-                    ("amount", "2"),
-                ],
+                &[("date", "2026-01-02"), ("description", &format!("t{i}")), ("amount", "2")],
             )
             .await;
         seeded(r, &format!("transaction t{i}")).await;
-        app.add_client_user(&ada, ws, &format!("m{i}@client.test"), "member", &[e0, e])
-            .await;
+        app.add_client_user(&ada, ws, &format!("m{i}@client.test"), "member", &[e0, e]).await;
         let r = ada.invite(ws, &format!("p{i}@client.test"), "accountant", &[e]).await;
         seeded(r, &format!("invite p{i}")).await;
         let r = ada
             .post(
                 &format!("/orgs/{org}/team/invite"),
-                &[
-                    ("emails", &format!("s{i}@firm.test")),
-                    ("role", "member"),
-                    ("client", &ws.to_string()),
-                ],
+                &[("emails", &format!("s{i}@firm.test")), ("role", "member"), ("client", &ws.to_string())],
             )
             .await;
         seeded(r, &format!("team invite s{i}")).await;
     }
     for ((path, needle, _, rows), before) in pages.iter().zip(small) {
         let (after, page) = queries_of(&app, &ada, path).await;
-        assert_eq!(
-            rows_with(&page, needle),
-            *rows,
-            "{path} lists ten of each kind: {:?}",
-            body_rows(&page)
-        );
-        assert_eq!(
-            after, before,
-            "{path}: {before} queries with one row of each kind, {after} with ten"
-        );
+        assert_eq!(rows_with(&page, needle), *rows, "{path} lists ten of each kind: {:?}", body_rows(&page));
+        assert_eq!(after, before, "{path}: {before} queries with one row of each kind, {after} with ten");
     }
 }

@@ -50,9 +50,7 @@ async fn configure_team_member(
     if new_clients {
         fields.push(("new_clients", "on"));
     }
-    admin
-        .post(&format!("/orgs/{org}/team/{user}/permissions"), &fields)
-        .await
+    admin.post(&format!("/orgs/{org}/team/{user}/permissions"), &fields).await
 }
 
 /// Invites `email` to the team and accepts as a new person: their client, and user id.
@@ -79,20 +77,14 @@ async fn join_team(
     let person = app.visitor();
     let (status, _) = person.page(&link).await;
     assert_eq!(status, StatusCode::OK);
-    let resp = person
-        .post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)])
-        .await;
+    let resp = person.post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)]).await;
     assert_eq!(
         resp.status(),
         StatusCode::SEE_OTHER,
         "accepting the team invite of {email} failed: {}",
         text_of(&resp.text().await.unwrap_or_default())
     );
-    assert_eq!(
-        location(&resp),
-        format!("/orgs/{org}/clients"),
-        "a team invite lands on the firm's Clients page"
-    );
+    assert_eq!(location(&resp), format!("/orgs/{org}/clients"), "a team invite lands on the firm's Clients page");
     (person, app.user_id(email).await)
 }
 
@@ -130,10 +122,7 @@ fn team_invite_id_on(html: &str, email: &str) -> i64 {
 
 /// The lines of the per-address report after "Send invites".
 fn outcomes(html: &str) -> Vec<String> {
-    html.split("<li>")
-        .skip(1)
-        .map(|li| text_of(&li[..li.find("</li>").unwrap_or(li.len())]))
-        .collect()
+    html.split("<li>").skip(1).map(|li| text_of(&li[..li.find("</li>").unwrap_or(li.len())])).collect()
 }
 
 /// The text inside the "Emails" field.
@@ -153,11 +142,7 @@ async fn org_memberships_of(app: &TestApp, org: i64, user: i64) -> i64 {
     use portico::db::schema::org_memberships as m;
     app.db
         .read(move |c| {
-            Ok(m::table
-                .filter(m::organization_id.eq(org))
-                .filter(m::user_id.eq(user))
-                .count()
-                .get_result::<i64>(c)?)
+            m::table.filter(m::organization_id.eq(org)).filter(m::user_id.eq(user)).count().get_result::<i64>(c)
         })
         .await
         .expect("count memberships")
@@ -167,11 +152,7 @@ async fn org_admins(app: &TestApp, org: i64) -> i64 {
     use portico::db::schema::org_memberships as m;
     app.db
         .read(move |c| {
-            Ok(m::table
-                .filter(m::organization_id.eq(org))
-                .filter(m::role.eq("admin"))
-                .count()
-                .get_result::<i64>(c)?)
+            m::table.filter(m::organization_id.eq(org)).filter(m::role.eq("admin")).count().get_result::<i64>(c)
         })
         .await
         .expect("count admins")
@@ -183,12 +164,12 @@ async fn audit_of(app: &TestApp, org: i64, email: &str) -> Vec<(String, Option<i
     let email = email.to_string();
     app.db
         .read(move |c| {
-            Ok(a::table
+            a::table
                 .filter(a::organization_id.eq(org))
                 .filter(a::target_email.eq(email))
                 .order(a::id.asc())
                 .select((a::action, a::actor_id))
-                .load::<(String, Option<i64>)>(c)?)
+                .load::<(String, Option<i64>)>(c)
         })
         .await
         .expect("read audit events")
@@ -197,7 +178,7 @@ async fn audit_of(app: &TestApp, org: i64, email: &str) -> Vec<(String, Option<i
 async fn transactions_by(app: &TestApp, user: i64) -> i64 {
     use portico::db::schema::transactions as t;
     app.db
-        .read(move |c| Ok(t::table.filter(t::created_by.eq(user)).count().get_result::<i64>(c)?))
+        .read(move |c| t::table.filter(t::created_by.eq(user)).count().get_result::<i64>(c))
         .await
         .expect("count transactions")
 }
@@ -244,45 +225,21 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
     let beta = ada.add_client(org, "Beta Books").await;
     let cedar = ada.add_client(org, "Cedar Cafe").await;
     join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
-    join_team(
-        &app,
-        &ada,
-        org,
-        "mia@firm.test",
-        "Mia Member",
-        "member",
-        &[acme, beta],
-        true,
-    )
-    .await;
-    join_team(
-        &app,
-        &ada,
-        org,
-        "max@firm.test",
-        "Max Member",
-        "member",
-        &[acme, beta, cedar],
-        false,
-    )
-    .await;
+    join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme, beta], true).await;
+    join_team(&app, &ada, org, "max@firm.test", "Max Member", "member", &[acme, beta, cedar], false).await;
     join_team(&app, &ada, org, "nell@firm.test", "Nell Member", "member", &[], false).await;
     let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = send_team_invites(&ada, org, "old@firm.test", "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let old = app.invite_records("old@firm.test").await[0].id;
-    app.set_invite_times(old, Some(now() - chrono::Duration::hours(1)), None)
-        .await;
+    app.set_invite_times(old, Some(now() - chrono::Duration::hours(1)), None).await;
     app.smtp.wait_for("pat@firm.test", 1).await;
     app.smtp.wait_for("old@firm.test", 1).await;
 
     // The sidebar's "Team" opens it.
     let (clients_page, _) = open(&ada, &format!("/orgs/{org}/clients"), StatusCode::OK).await;
-    assert!(
-        clients_page.contains(&format!("href=\"/orgs/{org}/team\"")),
-        "the sidebar links to Team"
-    );
+    assert!(clients_page.contains(&format!("href=\"/orgs/{org}/team\"")), "the sidebar links to Team");
 
     let team = team_path(org);
     let body = ada
@@ -310,24 +267,13 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
         assert!(gina.contains(words), "{words:?} missing from Gina's row: {gina}");
     }
     let mia = row(&body, "mia@firm.test");
-    for words in [
-        "Mia Member",
-        "Member",
-        "Acme Bakery, Beta Books · New clients",
-        "Active",
-    ] {
+    for words in ["Mia Member", "Member", "Acme Bakery, Beta Books · New clients", "Active"] {
         assert!(mia.contains(words), "{words:?} missing from Mia's row: {mia}");
     }
     assert!(!mia.contains("Cedar Cafe"), "{mia}");
     let max = row(&body, "max@firm.test");
-    assert!(
-        max.contains("Acme Bakery, Beta Books, +1 more") && !max.contains("New clients"),
-        "{max}"
-    );
-    assert!(
-        body.contains("title=\"Acme Bakery, Beta Books, Cedar Cafe\""),
-        "the full list is in the title"
-    );
+    assert!(max.contains("Acme Bakery, Beta Books, +1 more") && !max.contains("New clients"), "{max}");
+    assert!(body.contains("title=\"Acme Bakery, Beta Books, Cedar Cafe\""), "the full list is in the title");
     let nell = row(&body, "nell@firm.test");
     assert!(nell.contains("No clients"), "{nell}");
     for who in ["Gina Manager", "Mia Member", "Max Member", "Nell Member", "Ada Admin"] {
@@ -341,23 +287,13 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
 
     // Pending invites: role, client access, status, who invited, delivery.
     let pat = row(&body, "pat@firm.test");
-    for words in [
-        "Member",
-        "Beta Books",
-        "Invite pending",
-        "by Ada Admin",
-        "Email sent",
-        "expires in 6 days",
-    ] {
+    for words in ["Member", "Beta Books", "Invite pending", "by Ada Admin", "Email sent", "expires in 6 days"] {
         assert!(pat.contains(words), "{words:?} missing from the pending invite: {pat}");
     }
     assert!(!pat.contains("Active") && !pat.contains("Expired"), "{pat}");
     let expired = row(&body, "old@firm.test");
     for words in ["Admin", "All clients", "Expired", "Email sent"] {
-        assert!(
-            expired.contains(words),
-            "{words:?} missing from the expired invite: {expired}"
-        );
+        assert!(expired.contains(words), "{words:?} missing from the expired invite: {expired}");
     }
     assert!(!expired.contains("Invite pending"), "{expired}");
     for email in ["pat@firm.test", "old@firm.test"] {
@@ -399,28 +335,13 @@ async fn add_team_sends_one_invite_and_one_email_per_address_naming_the_firm_and
         "a labelled Emails field: {text}"
     );
     for role in ["admin", "manager", "member"] {
-        assert!(
-            body.contains(&format!("name=\"role\" value=\"{role}\"")),
-            "role {role}: {text}"
-        );
+        assert!(body.contains(&format!("name=\"role\" value=\"{role}\"")), "role {role}: {text}");
     }
-    for words in [
-        "Admin",
-        "Manager",
-        "Member",
-        "Acme Bakery",
-        "Beta Books",
-        "New clients",
-        "Send invites",
-    ] {
+    for words in ["Admin", "Manager", "Member", "Acme Bakery", "Beta Books", "New clients", "Send invites"] {
         assert!(text.contains(words), "{words:?} missing from Add Team: {text}");
     }
     for c in [acme, beta] {
-        assert_eq!(
-            body.matches(&format!("name=\"client\" value=\"{c}\"")).count(),
-            1,
-            "one checkbox for client {c}"
-        );
+        assert_eq!(body.matches(&format!("name=\"client\" value=\"{c}\"")).count(), 1, "one checkbox for client {c}");
     }
     assert_eq!(body.matches("name=\"new_clients\"").count(), 1);
 
@@ -443,64 +364,27 @@ async fn add_team_sends_one_invite_and_one_email_per_address_naming_the_firm_and
         // Exactly one email: the invite's one outbox row, sent once (so never again).
         app.assert_sent_once(rows[0].id, email).await;
     }
-    assert!(
-        app.invite_records("B@x.test").await.is_empty(),
-        "addresses are stored lower-cased"
-    );
+    assert!(app.invite_records("B@x.test").await.is_empty(), "addresses are stored lower-cased");
     for email in ["a@x.test", "b@x.test"] {
         let mails = app.mails_to(email);
         let mail = &mails[0];
-        assert_eq!(
-            mail.subject, "Ada Admin invited you to join Ada & Co on Portico",
-            "{email}"
-        );
-        for words in [
-            "Ada Admin",
-            "ada@firm.test",
-            "Ada & Co",
-            "Member",
-            "Acme Bakery",
-            "new clients as they are added",
-        ] {
-            assert!(
-                mail.text.contains(words),
-                "{words:?} missing from the email to {email}: {}",
-                mail.text
-            );
+        assert_eq!(mail.subject, "Ada Admin invited you to join Ada & Co on Portico", "{email}");
+        for words in
+            ["Ada Admin", "ada@firm.test", "Ada & Co", "Member", "Acme Bakery", "new clients as they are added"]
+        {
+            assert!(mail.text.contains(words), "{words:?} missing from the email to {email}: {}", mail.text);
         }
-        assert!(
-            !mail.text.contains("Beta Books"),
-            "only the granted clients are named: {}",
-            mail.text
-        );
-        assert!(
-            mail.link(&format!("{}/invites/", app.base)).is_some(),
-            "a link: {}",
-            mail.text
-        );
+        assert!(!mail.text.contains("Beta Books"), "only the granted clients are named: {}", mail.text);
+        assert!(mail.link(&format!("{}/invites/", app.base)).is_some(), "a link: {}", mail.text);
     }
-    let a = app.mails_to("a@x.test")[0]
-        .link(&format!("{}/invites/", app.base))
-        .unwrap();
-    let b = app.mails_to("b@x.test")[0]
-        .link(&format!("{}/invites/", app.base))
-        .unwrap();
+    let a = app.mails_to("a@x.test")[0].link(&format!("{}/invites/", app.base)).unwrap();
+    let b = app.mails_to("b@x.test")[0].link(&format!("{}/invites/", app.base)).unwrap();
     assert_ne!(a, b, "each address gets its own link");
 
     // The invite page names the firm and the inviter too.
     let (_, landing) = open(&app.visitor(), &a, StatusCode::OK).await;
-    for words in [
-        "Ada Admin",
-        "a@x.test",
-        "Ada & Co",
-        "Member",
-        "Acme Bakery",
-        "Accept invite",
-    ] {
-        assert!(
-            landing.contains(words),
-            "{words:?} missing from the invite page: {landing}"
-        );
+    for words in ["Ada Admin", "a@x.test", "Ada & Co", "Member", "Acme Bakery", "Accept invite"] {
+        assert!(landing.contains(words), "{words:?} missing from the invite page: {landing}");
     }
 }
 
@@ -534,23 +418,12 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     ];
     assert_eq!(report.len(), expected.len(), "one line per address: {report:?}");
     for (line, (address, words)) in report.iter().zip(expected) {
-        assert!(
-            line.contains(address) && line.contains(words),
-            "expected {address}: {words}, got {line:?}"
-        );
+        assert!(line.contains(address) && line.contains(words), "expected {address}: {words}, got {line:?}");
         let badge = if words == "invited" { "Invited" } else { "Not invited" };
         assert!(line.starts_with(badge), "{line:?} should start with {badge:?}");
     }
-    assert_eq!(
-        emails_field(&body).trim(),
-        "not-an-email",
-        "only the invalid input stays in the field"
-    );
-    assert!(
-        report[5].contains("Resend invite"),
-        "the right action is offered: {}",
-        report[5]
-    );
+    assert_eq!(emails_field(&body).trim(), "not-an-email", "only the invalid input stays in the field");
+    assert!(report[5].contains("Resend invite"), "the right action is offered: {}", report[5]);
     assert_keeps_choices(&body, "member", &[acme], &[beta], true);
 
     // The valid new ones are invited, nothing else is written.
@@ -575,14 +448,8 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     let report = outcomes(&body);
-    assert!(
-        report[0].contains("nope@") && report[0].contains("not a valid address"),
-        "{report:?}"
-    );
-    assert!(
-        report[1].contains("d@x.test") && report[1].contains("already invited"),
-        "{report:?}"
-    );
+    assert!(report[0].contains("nope@") && report[0].contains("not a valid address"), "{report:?}");
+    assert!(report[1].contains("d@x.test") && report[1].contains("already invited"), "{report:?}");
     assert_eq!(emails_field(&body).trim(), "nope@");
 
     // More than 50 addresses: a clear message, the input kept, no invite at all.
@@ -591,11 +458,7 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     let r = send_team_invites(&ada, org, &many, "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
-    assert!(
-        text_of(&body).contains("You entered 51 addresses; send at most 50 at once."),
-        "{}",
-        text_of(&body)
-    );
+    assert!(text_of(&body).contains("You entered 51 addresses; send at most 50 at once."), "{}", text_of(&body));
     assert_eq!(emails_field(&body), many, "the input is kept");
     assert_keeps_choices(&body, "member", &[beta], &[acme], false);
     assert_eq!(app.invite_count().await, before, "no invite at all");
@@ -614,9 +477,7 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
         assert!(text.contains("Enter at least one email address."), "{empty:?}: {text}");
     }
     // No role chosen: a message, the addresses kept.
-    let r = ada
-        .post(&format!("/orgs/{org}/team/invite"), &[("emails", "e@x.test")])
-        .await;
+    let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", "e@x.test")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     assert!(text_of(&body).contains("Choose a role."));
@@ -626,21 +487,12 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
 
 /// The role, clients and "New clients" chosen are still chosen on the re-shown form.
 fn assert_keeps_choices(body: &str, role: &str, checked: &[i64], unchecked: &[i64], new_clients: bool) {
-    assert!(
-        body.contains(&format!("name=\"role\" value=\"{role}\" checked")),
-        "role {role} kept"
-    );
+    assert!(body.contains(&format!("name=\"role\" value=\"{role}\" checked")), "role {role} kept");
     for c in checked {
-        assert!(
-            body.contains(&format!("name=\"client\" value=\"{c}\" checked")),
-            "client {c} kept"
-        );
+        assert!(body.contains(&format!("name=\"client\" value=\"{c}\" checked")), "client {c} kept");
     }
     for c in unchecked {
-        assert!(
-            body.contains(&format!("name=\"client\" value=\"{c}\">")),
-            "client {c} not chosen"
-        );
+        assert!(body.contains(&format!("name=\"client\" value=\"{c}\">")), "client {c} not chosen");
     }
     let on = body.contains("name=\"new_clients\" value=\"on\" checked");
     assert_eq!(on, new_clients, "New clients kept");
@@ -676,45 +528,23 @@ async fn a_new_person_accepts_a_team_invite_and_sees_exactly_the_granted_clients
     let link = app.invite_link("mia@firm.test", 1).await;
     let mia = app.visitor();
     let (_, landing) = open(&mia, &link, StatusCode::OK).await;
-    for words in [
-        "Ada Admin",
-        "mia@firm.test",
-        "Ada & Co",
-        "Member",
-        "Acme Bakery, Cedar Cafe",
-        "Accept invite",
-    ] {
-        assert!(
-            landing.contains(words),
-            "{words:?} missing from the invite page: {landing}"
-        );
+    for words in ["Ada Admin", "mia@firm.test", "Ada & Co", "Member", "Acme Bakery, Cedar Cafe", "Accept invite"] {
+        assert!(landing.contains(words), "{words:?} missing from the invite page: {landing}");
     }
     assert_eq!(
         app.invite_state(app.invite_records("mia@firm.test").await[0].id).await,
         "pending",
         "opening the link changes nothing"
     );
-    let r = mia
-        .post(
-            &format!("{link}/register"),
-            &[("name", "Mia Member"), ("password", PASSWORD)],
-        )
-        .await;
+    let r = mia.post(&format!("{link}/register"), &[("name", "Mia Member"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     let (status, body, _) = mia.visit(&location(&r)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<h1>Clients</h1>"), "{}", text_of(&body));
-    assert_eq!(
-        client_names(&body),
-        ["Acme Bakery", "Cedar Cafe"],
-        "exactly the granted clients"
-    );
+    assert_eq!(client_names(&body), ["Acme Bakery", "Cedar Cafe"], "exactly the granted clients");
     assert!(!text_of(&body).contains("Add client"), "a Member cannot add clients");
-    assert!(
-        !body.contains(&format!("href=\"/orgs/{org}/team\"")),
-        "a Member has no Team link"
-    );
+    assert!(!body.contains(&format!("href=\"/orgs/{org}/team\"")), "a Member has no Team link");
     assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::OK);
     assert_eq!(status_of(&mia, &format!("/w/{cedar}/entities")).await, StatusCode::OK);
     for path in [
@@ -723,16 +553,9 @@ async fn a_new_person_accepts_a_team_invite_and_sees_exactly_the_granted_clients
         format!("/w/{beta}/entities/{llc}"),
         format!("/w/{beta}/settings/members"),
     ] {
-        assert_eq!(
-            status_of(&mia, &path).await,
-            StatusCode::NOT_FOUND,
-            "{path} of a client not granted"
-        );
+        assert_eq!(status_of(&mia, &path).await, StatusCode::NOT_FOUND, "{path} of a client not granted");
     }
-    assert_eq!(
-        app.org_role(org, app.user_id("mia@firm.test").await).await.as_deref(),
-        Some("member")
-    );
+    assert_eq!(app.org_role(org, app.user_id("mia@firm.test").await).await.as_deref(), Some("member"));
     // "/" leads to the firm.
     let (_, _, path) = mia.visit("/").await;
     assert_eq!(path, format!("/orgs/{org}/clients"));
@@ -768,28 +591,12 @@ async fn a_person_with_an_account_logs_in_accepts_and_a_manager_sees_every_clien
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     let (_, body, _) = gus.visit(&location(&r)).await;
-    assert_eq!(
-        client_names(&body),
-        ["Acme Bakery", "Beta Books"],
-        "a Manager sees every client"
-    );
+    assert_eq!(client_names(&body), ["Acme Bakery", "Beta Books"], "a Manager sees every client");
     assert!(text_of(&body).contains("Invite accepted"));
     // Both firms are his now.
-    assert_eq!(
-        status_of(&gus, &format!("/orgs/{gus_org}/clients")).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        status_of(&gus, &format!("/orgs/{org}/team")).await,
-        StatusCode::OK,
-        "a Manager opens Team"
-    );
-    assert_eq!(
-        app.org_role(org, app.user_id("gus@elsewhere.test").await)
-            .await
-            .as_deref(),
-        Some("manager")
-    );
+    assert_eq!(status_of(&gus, &format!("/orgs/{gus_org}/clients")).await, StatusCode::OK);
+    assert_eq!(status_of(&gus, &format!("/orgs/{org}/team")).await, StatusCode::OK, "a Manager opens Team");
+    assert_eq!(app.org_role(org, app.user_id("gus@elsewhere.test").await).await.as_deref(), Some("manager"));
 
     // An Admin sees every client too, including one added later.
     let (adam, _) = join_team(&app, &ada, org, "adam@firm.test", "Adam Second", "admin", &[], false).await;
@@ -814,29 +621,16 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
     let id = team_invite_id_on(&body, "pat@firm.test");
     let pat_row = row(&body, "pat@firm.test");
     assert!(pat_row.contains("Member New clients Invite pending"), "{pat_row}");
-    assert!(
-        body.contains(&format!("data-copy-text=\"{emailed}\"")),
-        "the ⋯ menu copies the emailed link"
-    );
+    assert!(body.contains(&format!("data-copy-text=\"{emailed}\"")), "the ⋯ menu copies the emailed link");
 
     // Copy invite link: the same link as the email.
     let (body, text) = open(&ada, &format!("/orgs/{org}/team/invites/{id}/link"), StatusCode::OK).await;
-    assert!(
-        text.contains("Copy invite link") && text.contains("pat@firm.test"),
-        "{text}"
-    );
-    assert!(
-        body.contains(&format!("value=\"{emailed}\"")),
-        "the link page shows {emailed}: {text}"
-    );
+    assert!(text.contains("Copy invite link") && text.contains("pat@firm.test"), "{text}");
+    assert!(body.contains(&format!("value=\"{emailed}\"")), "the link page shows {emailed}: {text}");
 
     // Resend: a new email and a renewed expiry.
-    app.set_invite_times(
-        id,
-        Some(now() + chrono::Duration::hours(1)),
-        Some(now() - chrono::Duration::minutes(2)),
-    )
-    .await;
+    app.set_invite_times(id, Some(now() + chrono::Duration::hours(1)), Some(now() - chrono::Duration::minutes(2)))
+        .await;
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
@@ -848,11 +642,7 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
         "the resent email carries a working link"
     );
     let inv = app.invite_records("pat@firm.test").await.remove(0);
-    assert!(
-        inv.expires_at > now() + chrono::Duration::days(6),
-        "the expiry is renewed to 7 days: {}",
-        inv.expires_at
-    );
+    assert!(inv.expires_at > now() + chrono::Duration::days(6), "the expiry is renewed to 7 days: {}", inv.expires_at);
     assert!(inv.last_sent_at > now() - chrono::Duration::minutes(1), "last sent now");
     // A second resend within a minute is refused, with a message, and sends nothing.
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
@@ -861,51 +651,29 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
         page.contains("An invite was sent to pat@firm.test less than a minute ago. Try again in a minute."),
         "{page}"
     );
-    app.assert_outbox(id, &[("sent", 1), ("sent", 1)], "the invite and the resend, no third")
-        .await;
+    app.assert_outbox(id, &[("sent", 1), ("sent", 1)], "the invite and the resend, no third").await;
     assert_eq!(app.mails_to("pat@firm.test").len(), 2, "no third email");
 
     // Cancel: a confirmation, then the link stops working.
     let (_, text) = open(&ada, &format!("/orgs/{org}/team/invites/{id}/cancel"), StatusCode::OK).await;
-    assert!(
-        text.contains("Cancel the invite to pat@firm.test?") && text.contains("Ada & Co"),
-        "{text}"
-    );
+    assert!(text.contains("Cancel the invite to pat@firm.test?") && text.contains("Ada & Co"), "{text}");
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/cancel"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("Invite cancelled"), "{page}");
-    assert!(
-        !page.contains("pat@firm.test Member"),
-        "the invite is gone from the Team page: {page}"
-    );
+    assert!(!page.contains("pat@firm.test Member"), "the invite is gone from the Team page: {page}");
     let (body, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    assert!(
-        row_of(&body, "pat@firm.test").is_none(),
-        "no row for the cancelled invite"
-    );
+    assert!(row_of(&body, "pat@firm.test").is_none(), "no row for the cancelled invite");
     assert_eq!(app.invite_state(id).await, "cancelled");
     let visitor = app.visitor();
     let (status, body) = visitor.page(&emailed).await;
     assert_eq!(status, StatusCode::GONE);
-    assert!(
-        text_of(&body).contains("This invite was cancelled"),
-        "{}",
-        text_of(&body)
-    );
-    let r = visitor
-        .post(
-            &format!("{emailed}/register"),
-            &[("name", "Pat"), ("password", PASSWORD)],
-        )
-        .await;
+    assert!(text_of(&body).contains("This invite was cancelled"), "{}", text_of(&body));
+    let r = visitor.post(&format!("{emailed}/register"), &[("name", "Pat"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::GONE);
     assert!(text_of(&r.text().await.unwrap()).contains("This invite was cancelled"));
     // A cancelled invite has no ⋯ actions any more.
-    for path in [
-        format!("/orgs/{org}/team/invites/{id}/link"),
-        format!("/orgs/{org}/team/invites/{id}/cancel"),
-    ] {
+    for path in [format!("/orgs/{org}/team/invites/{id}/link"), format!("/orgs/{org}/team/invites/{id}/cancel")] {
         assert_eq!(status_of(&ada, &path).await, StatusCode::NOT_FOUND, "{path}");
     }
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
@@ -921,42 +689,23 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
     let beta = ada.add_client(org, "Beta Books").await;
-    let (mia, mia_id) = join_team(
-        &app,
-        &ada,
-        org,
-        "mia@firm.test",
-        "Mia Member",
-        "member",
-        &[acme, beta],
-        false,
-    )
-    .await;
+    let (mia, mia_id) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme, beta], false).await;
     assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::OK);
 
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     let m = actions_menu(&team, "Mia Member").expect("a ⋯ menu for Mia");
-    assert!(
-        m.contains(&format!("href=\"/orgs/{org}/team/{mia_id}/permissions\"")),
-        "{m}"
-    );
+    assert!(m.contains(&format!("href=\"/orgs/{org}/team/{mia_id}/permissions\"")), "{m}");
     let (body, text) = open(&ada, &format!("/orgs/{org}/team/{mia_id}/permissions"), StatusCode::OK).await;
     assert!(
         text.contains("Configure permissions") && text.contains("Mia Member") && text.contains("mia@firm.test"),
         "{text}"
     );
-    assert!(
-        body.contains("name=\"role\" value=\"member\" checked"),
-        "the current role is chosen"
-    );
+    assert!(body.contains("name=\"role\" value=\"member\" checked"), "the current role is chosen");
     assert!(
         body.contains(&format!("name=\"client\" value=\"{acme}\" checked"))
             && body.contains(&format!("name=\"client\" value=\"{beta}\" checked"))
     );
-    assert!(
-        body.contains("name=\"new_clients\" value=\"on\">"),
-        "New clients is off: {body}"
-    );
+    assert!(body.contains("name=\"new_clients\" value=\"on\">"), "New clients is off: {body}");
 
     // Only Acme, and New clients.
     let r = configure_team_member(&ada, org, mia_id, "member", &[acme], true).await;
@@ -964,16 +713,9 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("Permissions of Mia Member updated"), "{page}");
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    assert!(
-        row(&team, "mia@firm.test").contains("Acme Bakery · New clients"),
-        "{}",
-        row(&team, "mia@firm.test")
-    );
+    assert!(row(&team, "mia@firm.test").contains("Acme Bakery · New clients"), "{}", row(&team, "mia@firm.test"));
     // Her very next request: Beta is gone, Acme stays.
-    assert_eq!(
-        status_of(&mia, &format!("/w/{beta}/entities")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::NOT_FOUND);
     assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::OK);
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
     assert_eq!(client_names(&body), ["Acme Bakery"]);
@@ -988,18 +730,12 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     assert_eq!(status_of(&mia, &team_path(org)).await, StatusCode::OK);
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     let mia_row = row(&team, "mia@firm.test");
-    assert!(
-        mia_row.contains("Manager") && mia_row.contains("All clients"),
-        "{mia_row}"
-    );
+    assert!(mia_row.contains("Manager") && mia_row.contains("All clients"), "{mia_row}");
 
     // And back to a Member with no clients: nothing, and no Team.
     let r = configure_team_member(&ada, org, mia_id, "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        status_of(&mia, &format!("/w/{acme}/entities")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::NOT_FOUND);
     assert_eq!(status_of(&mia, &team_path(org)).await, StatusCode::FORBIDDEN);
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
     assert!(
@@ -1017,41 +753,17 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     let acme = ada.add_client(org, "Acme Bakery").await;
     let beta = ada.add_client(org, "Beta Books").await;
     let llc = ada.add_entity(acme, "Acme LLC").await;
-    let (mia, mia_id) = join_team(
-        &app,
-        &ada,
-        org,
-        "mia@firm.test",
-        "Mia Member",
-        "member",
-        &[acme, beta],
-        true,
-    )
-    .await;
+    let (mia, mia_id) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme, beta], true).await;
     // Mia works in Acme's books (as firm staff she is a workspace Admin there).
     let r = mia
         .post(
             &format!("/w/{acme}/entities/{llc}/transactions"),
-            &[
-                ("date", "2026-03-04"),
-                ("description", "Flour by Mia"),
-                ("amount", "-42.00"),
-            ],
+            &[("date", "2026-03-04"), ("description", "Flour by Mia"), ("amount", "-42.00")],
         )
         .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        text_of(&r.text().await.unwrap_or_default())
-    );
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
     // In Beta a workspace Admin gave her a workspace role of her own.
-    let r = ada
-        .post(
-            &format!("/w/{beta}/settings/members/{mia_id}/permissions"),
-            &[("role", "accountant")],
-        )
-        .await;
+    let r = ada.post(&format!("/w/{beta}/settings/members/{mia_id}/permissions"), &[("role", "accountant")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.membership_rows(beta, mia_id).await, 1);
 
@@ -1067,21 +779,14 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
         "the confirmation names the person and the firm: {text}"
     );
     assert!(text.contains("mia@firm.test"), "{text}");
-    assert_eq!(
-        app.org_role(org, mia_id).await.as_deref(),
-        Some("member"),
-        "opening the confirmation changes nothing"
-    );
+    assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"), "opening the confirmation changes nothing");
 
     let r = ada.post(&format!("/orgs/{org}/team/{mia_id}/remove"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("Mia Member was removed from the organization"), "{page}");
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    assert!(
-        row_of(&team, "mia@firm.test").is_none(),
-        "Mia is gone from the Team page"
-    );
+    assert!(row_of(&team, "mia@firm.test").is_none(), "Mia is gone from the Team page");
     assert_eq!(app.org_role(org, mia_id).await, None);
 
     // Her next requests: every workspace of the firm and its Clients page are gone.
@@ -1095,11 +800,7 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
         format!("/orgs/{org}/invites"),
         team_path(org),
     ] {
-        assert_eq!(
-            status_of(&mia, &path).await,
-            StatusCode::NOT_FOUND,
-            "{path} after removal"
-        );
+        assert_eq!(status_of(&mia, &path).await, StatusCode::NOT_FOUND, "{path} after removal");
     }
     let r = mia
         .post(
@@ -1117,18 +818,12 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     );
     for ws in [acme, beta] {
         let (members, _) = open(&ada, &format!("/w/{ws}/settings/members"), StatusCode::OK).await;
-        assert!(
-            row_of(&members, "mia@firm.test").is_none(),
-            "Mia is gone from the Members page of {ws}"
-        );
+        assert!(row_of(&members, "mia@firm.test").is_none(), "Mia is gone from the Members page of {ws}");
         assert_eq!(app.membership_rows(ws, mia_id).await, 0);
     }
     // A new client with "New clients" does not reach her any more.
     let later = ada.add_client(org, "Cedar Cafe").await;
-    assert_eq!(
-        status_of(&mia, &format!("/w/{later}/entities")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{later}/entities")).await, StatusCode::NOT_FOUND);
 
     // Her past work stays.
     let (_, books) = open(&ada, &format!("/w/{acme}/entities/{llc}"), StatusCode::OK).await;
@@ -1138,12 +833,9 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     // And the audit trail: who did what to her.
     let ada_id = app.user_id("ada@firm.test").await;
     let events = audit_of(&app, org, "mia@firm.test").await;
-    for (action, actor) in [
-        ("invited", ada_id),
-        ("accepted", mia_id),
-        ("changed_permissions", ada_id),
-        ("removed", ada_id),
-    ] {
+    for (action, actor) in
+        [("invited", ada_id), ("accepted", mia_id), ("changed_permissions", ada_id), ("removed", ada_id)]
+    {
         assert!(
             events.iter().any(|(a, by)| a == action && *by == Some(actor)),
             "{action} by {actor} missing from {events:?}"
@@ -1152,20 +844,12 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
 
     // She can be invited again, and accept with her account.
     let r = send_team_invites(&ada, org, "mia@firm.test", "member", &[beta], false).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        text_of(&r.text().await.unwrap_or_default())
-    );
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
     let link = app.invite_link("mia@firm.test", 2).await;
     let r = mia.post(&format!("{link}/accept"), &[]).await;
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::OK);
-    assert_eq!(
-        status_of(&mia, &format!("/w/{acme}/entities")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1183,15 +867,8 @@ async fn the_last_admin_cannot_be_removed_or_demoted() {
         let r = configure_team_member(&ada, org, ada_id, role, &[acme], false).await;
         assert_eq!(r.status(), StatusCode::CONFLICT, "demote to {role}");
         let body = r.text().await.unwrap();
-        assert!(
-            text_of(&body).contains("must keep at least one Admin"),
-            "{}",
-            text_of(&body)
-        );
-        assert!(
-            body.contains(&format!("name=\"role\" value=\"{role}\" checked")),
-            "the form keeps the choice"
-        );
+        assert!(text_of(&body).contains("must keep at least one Admin"), "{}", text_of(&body));
+        assert!(body.contains(&format!("name=\"role\" value=\"{role}\" checked")), "the form keeps the choice");
     }
     assert_eq!(app.org_role(org, ada_id).await.as_deref(), Some("admin"));
     assert_eq!(status_of(&ada, &team_path(org)).await, StatusCode::OK);
@@ -1227,17 +904,7 @@ async fn a_member_with_new_clients_reaches_a_client_added_afterwards_at_once_one
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
     let (mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Follows", "member", &[], true).await;
-    let (noor, _) = join_team(
-        &app,
-        &ada,
-        org,
-        "noor@firm.test",
-        "Noor Fixed",
-        "member",
-        &[acme],
-        false,
-    )
-    .await;
+    let (noor, _) = join_team(&app, &ada, org, "noor@firm.test", "Noor Fixed", "member", &[acme], false).await;
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
     assert!(client_names(&body).is_empty(), "no clients yet: {}", text_of(&body));
 
@@ -1245,23 +912,12 @@ async fn a_member_with_new_clients_reaches_a_client_added_afterwards_at_once_one
     let (_, body, _) = mia.visit(&format!("/orgs/{org}/clients")).await;
     assert_eq!(client_names(&body), ["Beta Books"], "the new client, at once");
     assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::OK);
-    assert_eq!(
-        status_of(&mia, &format!("/w/{acme}/entities")).await,
-        StatusCode::NOT_FOUND,
-        "not the older one"
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::NOT_FOUND, "not the older one");
     let (_, body, _) = noor.visit(&format!("/orgs/{org}/clients")).await;
     assert_eq!(client_names(&body), ["Acme Bakery"]);
-    assert_eq!(
-        status_of(&noor, &format!("/w/{beta}/entities")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&noor, &format!("/w/{beta}/entities")).await, StatusCode::NOT_FOUND);
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
-    assert!(
-        row(&team, "mia@firm.test").contains("Beta Books · New clients"),
-        "{}",
-        row(&team, "mia@firm.test")
-    );
+    assert!(row(&team, "mia@firm.test").contains("Beta Books · New clients"), "{}", row(&team, "mia@firm.test"));
     assert!(
         row(&team, "noor@firm.test").contains("Acme Bakery") && !row(&team, "noor@firm.test").contains("Beta Books")
     );
@@ -1270,20 +926,14 @@ async fn a_member_with_new_clients_reaches_a_client_added_afterwards_at_once_one
     let (gina, _) = join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
     let cedar = gina.add_client(org, "Cedar Cafe").await;
     assert_eq!(status_of(&mia, &format!("/w/{cedar}/entities")).await, StatusCode::OK);
-    assert_eq!(
-        status_of(&noor, &format!("/w/{cedar}/entities")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&noor, &format!("/w/{cedar}/entities")).await, StatusCode::NOT_FOUND);
 
     // Turning New clients off keeps what was granted but stops following.
     let mia_id = app.user_id("mia@firm.test").await;
     let r = configure_team_member(&ada, org, mia_id, "member", &[beta, cedar], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let delta = ada.add_client(org, "Delta Deli").await;
-    assert_eq!(
-        status_of(&mia, &format!("/w/{delta}/entities")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{delta}/entities")).await, StatusCode::NOT_FOUND);
     assert_eq!(status_of(&mia, &format!("/w/{cedar}/entities")).await, StatusCode::OK);
 }
 
@@ -1327,10 +977,7 @@ async fn firm_admins_and_managers_are_admins_of_every_client_and_nobody_inside_c
     // Their rows say they are firm staff, managed on the Team page, and offer no ⋯ menu.
     for (email, words) in [("ada@firm.test", "Firm Admin"), ("gina@firm.test", "Firm Manager")] {
         let r = row(&members, email);
-        assert!(
-            r.contains("Admin") && r.contains("All entities") && r.contains(words),
-            "{r}"
-        );
+        assert!(r.contains("Admin") && r.contains("All entities") && r.contains(words), "{r}");
         assert!(r.contains("managed on the Team page"), "{r}");
     }
     assert!(actions_menu(&members, "Ada Admin").is_none() && actions_menu(&members, "Gina Manager").is_none());
@@ -1341,30 +988,17 @@ async fn firm_admins_and_managers_are_admins_of_every_client_and_nobody_inside_c
     for (who, actor) in [("Mia", &mia), ("Cleo", &cleo), ("Ada", &ada), ("Gina", &gina)] {
         for target in [ada_id, gina_id] {
             let path = format!("/w/{acme}/settings/members/{target}");
-            let r = actor
-                .post(
-                    &format!("{path}/permissions"),
-                    &[("role", "member"), ("entity", &llc.to_string())],
-                )
-                .await;
+            let r =
+                actor.post(&format!("{path}/permissions"), &[("role", "member"), ("entity", &llc.to_string())]).await;
             assert_eq!(r.status(), StatusCode::FORBIDDEN, "{who} lowering {target}");
-            assert_eq!(
-                actor.post(&format!("{path}/remove"), &[]).await.status(),
-                StatusCode::FORBIDDEN
-            );
-            assert_eq!(
-                status_of(actor, &format!("{path}/permissions")).await,
-                StatusCode::FORBIDDEN
-            );
+            assert_eq!(actor.post(&format!("{path}/remove"), &[]).await.status(), StatusCode::FORBIDDEN);
+            assert_eq!(status_of(actor, &format!("{path}/permissions")).await, StatusCode::FORBIDDEN);
         }
     }
     assert_eq!(app.snapshot().await, before, "every refused request changed nothing");
     // Both can still open the client, all of its books and its Members page.
     for user in [&ada, &gina] {
-        for path in [
-            format!("/w/{acme}/settings/members"),
-            format!("/w/{acme}/entities/{holdings}"),
-        ] {
+        for path in [format!("/w/{acme}/settings/members"), format!("/w/{acme}/entities/{holdings}")] {
             assert_eq!(status_of(user, &path).await, StatusCode::OK, "{path}");
         }
     }
@@ -1384,17 +1018,11 @@ async fn a_firm_member_works_in_a_client_with_a_workspace_role_of_their_own() {
     // workspace Admin gives her another role; she is not on Beta, which she was not given.
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     let r = row(&members, "mia@firm.test");
-    assert!(
-        r.contains("Accountant") && r.contains("All entities") && r.contains("Firm Member"),
-        "{r}"
-    );
+    assert!(r.contains("Accountant") && r.contains("All entities") && r.contains("Firm Member"), "{r}");
     assert!(!r.contains("Admin"), "{r}");
     let (beta_members, _) = open(&ada, &format!("/w/{beta}/settings/members"), StatusCode::OK).await;
     assert!(row_of(&beta_members, "mia@firm.test").is_none());
-    assert_eq!(
-        status_of(&mia, &format!("/w/{beta}/entities")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{beta}/entities")).await, StatusCode::NOT_FOUND);
     // Her workspace role is changed on the Members page like anyone else's; she is not
     // removed there (her client access is the Team page's).
     let m = actions_menu(&members, "Mia Member").expect("a ⋯ menu for Mia");
@@ -1405,20 +1033,9 @@ async fn a_firm_member_works_in_a_client_with_a_workspace_role_of_their_own() {
             &[("role", "member"), ("entity", &llc.to_string())],
         )
         .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        text_of(&r.text().await.unwrap_or_default())
-    );
-    assert_eq!(
-        status_of(&mia, &format!("/w/{acme}/entities/{llc}")).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        status_of(&mia, &format!("/w/{acme}/entities/{holdings}")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
+    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::OK);
+    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities/{holdings}")).await, StatusCode::NOT_FOUND);
     assert_eq!(
         status_of(&mia, &format!("/w/{acme}/settings/members")).await,
         StatusCode::FORBIDDEN,
@@ -1426,18 +1043,13 @@ async fn a_firm_member_works_in_a_client_with_a_workspace_role_of_their_own() {
     );
     let before = app.snapshot().await;
     assert_eq!(
-        ada.post(&format!("/w/{acme}/settings/members/{mia_id}/remove"), &[])
-            .await
-            .status(),
+        ada.post(&format!("/w/{acme}/settings/members/{mia_id}/remove"), &[]).await.status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(app.snapshot().await, before);
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     let r = row(&members, "mia@firm.test");
-    assert!(
-        r.contains("Member") && r.contains("Acme LLC") && r.contains("Firm Member"),
-        "{r}"
-    );
+    assert!(r.contains("Member") && r.contains("Acme LLC") && r.contains("Firm Member"), "{r}");
     // Her organization role is unchanged.
     assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
 
@@ -1447,26 +1059,13 @@ async fn a_firm_member_works_in_a_client_with_a_workspace_role_of_their_own() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     assert!(row_of(&members, "mia@firm.test").is_none(), "{}", text_of(&members));
-    assert_eq!(
-        status_of(&mia, &format!("/w/{acme}/entities/{llc}")).await,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.membership_rows(acme, mia_id).await,
-        0,
-        "her Acme role went with the access"
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::NOT_FOUND);
+    assert_eq!(app.membership_rows(acme, mia_id).await, 0, "her Acme role went with the access");
     // Given Acme back, she starts again as the default: an Accountant of every entity.
     let r = configure_team_member(&ada, org, mia_id, "member", &[acme, beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        status_of(&mia, &format!("/w/{acme}/entities/{holdings}")).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        status_of(&mia, &format!("/w/{acme}/settings/activity")).await,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(status_of(&mia, &format!("/w/{acme}/entities/{holdings}")).await, StatusCode::OK);
+    assert_eq!(status_of(&mia, &format!("/w/{acme}/settings/activity")).await, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1477,11 +1076,8 @@ async fn an_accountant_sees_of_others_only_what_they_could_grant() {
     let llc = ada.add_entity(acme, "Acme LLC").await;
     let holdings = ada.add_entity(acme, "Acme Holdings").await;
     let trust = ada.add_entity(acme, "Acme Trust").await;
-    let carl = app
-        .add_client_user(&ada, acme, "carl@client.test", "accountant", &[llc])
-        .await;
-    app.add_client_user(&ada, acme, "mo@client.test", "member", &[llc, holdings, trust])
-        .await;
+    let carl = app.add_client_user(&ada, acme, "carl@client.test", "accountant", &[llc]).await;
+    app.add_client_user(&ada, acme, "mo@client.test", "member", &[llc, holdings, trust]).await;
     let r = ada.invite(acme, "pat@client.test", "member", &[holdings]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = ada.invite(acme, "quin@client.test", "member", &[llc]).await;
@@ -1489,46 +1085,25 @@ async fn an_accountant_sees_of_others_only_what_they_could_grant() {
 
     // Issue 5: Carl (Accountant, Acme LLC) reads names only of entities he holds.
     let (members, text) = open(&carl, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
-    assert!(
-        !text.contains("Acme Holdings") && !text.contains("Acme Trust"),
-        "{text}"
-    );
+    assert!(!text.contains("Acme Holdings") && !text.contains("Acme Trust"), "{text}");
     let mo = row(&members, "mo@client.test");
-    assert!(
-        mo.contains("Acme LLC") && mo.contains("+2 entities you cannot see"),
-        "{mo}"
-    );
+    assert!(mo.contains("Acme LLC") && mo.contains("+2 entities you cannot see"), "{mo}");
     let pat = row(&members, "pat@client.test");
     assert!(pat.contains("1 entity you cannot see"), "{pat}");
     // The invite that grants an entity beyond his reach is not his to resend, copy or cancel.
-    assert!(
-        actions_menu(&members, "pat@client.test").is_none(),
-        "no ⋯ for Pat's invite"
-    );
-    assert!(
-        actions_menu(&members, "quin@client.test").is_some(),
-        "his own kind of invite he manages"
-    );
+    assert!(actions_menu(&members, "pat@client.test").is_none(), "no ⋯ for Pat's invite");
+    assert!(actions_menu(&members, "quin@client.test").is_some(), "his own kind of invite he manages");
     let pat_id = app.invite_record("pat@client.test").await.id;
     app.allow_resend(pat_id).await;
     let before = app.snapshot().await;
     let base = format!("/w/{acme}/settings/invites/{pat_id}");
-    assert_eq!(
-        carl.post(&format!("{base}/resend"), &[]).await.status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        carl.post(&format!("{base}/cancel"), &[]).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(carl.post(&format!("{base}/resend"), &[]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(carl.post(&format!("{base}/cancel"), &[]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(status_of(&carl, &format!("{base}/link")).await, StatusCode::FORBIDDEN);
     assert_eq!(status_of(&carl, &format!("{base}/cancel")).await, StatusCode::FORBIDDEN);
     assert_eq!(app.snapshot().await, before, "nothing changed");
     // Nor on the firm-wide Pending invites list (he is not on the firm's team: 404 there).
-    assert_eq!(
-        status_of(&carl, &format!("/orgs/{org}/invites")).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&carl, &format!("/orgs/{org}/invites")).await, StatusCode::NOT_FOUND);
     // Ada, an Admin, sees every name.
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     let mo = row(&members, "mo@client.test");
@@ -1543,20 +1118,14 @@ async fn changing_team_permissions_keeps_a_workspace_the_person_joined_as_a_clie
     let beta = ada.add_client(org, "Beta Books").await;
     let llc = ada.add_entity(acme, "Acme LLC").await;
     // Cleo is Acme's accountant (a client user), and later joins the firm's team for Beta.
-    let cleo = app
-        .add_client_user(&ada, acme, "cleo@client.test", "accountant", &[llc])
-        .await;
+    let cleo = app.add_client_user(&ada, acme, "cleo@client.test", "accountant", &[llc]).await;
     let r = send_team_invites(&ada, org, "cleo@client.test", "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let link = app.invite_link("cleo@client.test", 2).await;
     let r = cleo.post(&format!("{link}/accept"), &[]).await;
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     let cleo_id = app.user_id("cleo@client.test").await;
-    assert_eq!(
-        status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await,
-        StatusCode::OK,
-        "still Acme's accountant"
-    );
+    assert_eq!(status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::OK, "still Acme's accountant");
 
     // Her team permissions change (Beta stays, New clients on): Acme is no business of the Team page.
     let r = configure_team_member(&ada, org, cleo_id, "member", &[beta], true).await;
@@ -1596,20 +1165,14 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     let (eve, eve_org) = app.sign_up("Eve", "eve@other.test", "Eve Inc").await;
     let r = send_team_invites(&eve, eve_org, "evan@other.test", "member", &[], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    for email in [
-        "pat@firm.test",
-        "cleo@client.test",
-        "bob@client.test",
-        "evan@other.test",
-    ] {
+    for email in ["pat@firm.test", "cleo@client.test", "bob@client.test", "evan@other.test"] {
         app.smtp.wait_for(email, 1).await;
     }
     let pat = app.invite_records("pat@firm.test").await[0].id;
     let cleo = app.invite_records("cleo@client.test").await[0].id;
     let bob = app.invite_records("bob@client.test").await[0].id;
     let evan = app.invite_records("evan@other.test").await[0].id;
-    app.set_invite_times(bob, Some(now() - chrono::Duration::minutes(5)), None)
-        .await;
+    app.set_invite_times(bob, Some(now() - chrono::Duration::minutes(5)), None).await;
 
     let pending = format!("/orgs/{org}/invites");
     let (body, text) = open(&ada, &pending, StatusCode::OK).await;
@@ -1620,25 +1183,13 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
         "{r}"
     );
     let r = row(&body, "cleo@client.test");
-    assert!(
-        r.contains("Acme Bakery") && r.contains("Member") && r.contains("Invite pending"),
-        "{r}"
-    );
+    assert!(r.contains("Acme Bakery") && r.contains("Member") && r.contains("Invite pending"), "{r}");
     assert!(body.contains(&format!("href=\"/w/{acme}/settings/members\"")));
     let r = row(&body, "bob@client.test");
-    assert!(
-        r.contains("Beta Books") && r.contains("Accountant") && r.contains("Expired"),
-        "{r}"
-    );
-    assert!(
-        !text.contains("evan@other.test") && !text.contains("mia@firm.test"),
-        "{text}"
-    );
+    assert!(r.contains("Beta Books") && r.contains("Accountant") && r.contains("Expired"), "{r}");
+    assert!(!text.contains("evan@other.test") && !text.contains("mia@firm.test"), "{text}");
     for id in [pat, cleo, bob] {
-        assert!(
-            body.contains(&format!("name=\"invite\" value=\"{id}\"")),
-            "a checkbox for invite {id}"
-        );
+        assert!(body.contains(&format!("name=\"invite\" value=\"{id}\"")), "a checkbox for invite {id}");
     }
     // The pending view is in the sidebar.
     assert!(body.contains(&format!("href=\"/orgs/{org}/invites\"")));
@@ -1646,18 +1197,9 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     // A team Member sees only what she can manage: invites of the client she works in.
     let (body, text) = open(&mia, &pending, StatusCode::OK).await;
     assert!(row_of(&body, "cleo@client.test").is_some(), "{text}");
-    assert!(
-        !text.contains("pat@firm.test") && !text.contains("bob@client.test"),
-        "{text}"
-    );
-    let r = mia
-        .post(&pending, &[("invite", &pat.to_string()), ("action", "cancel")])
-        .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::NOT_FOUND,
-        "a Member cannot cancel a team invite"
-    );
+    assert!(!text.contains("pat@firm.test") && !text.contains("bob@client.test"), "{text}");
+    let r = mia.post(&pending, &[("invite", &pat.to_string()), ("action", "cancel")]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "a Member cannot cancel a team invite");
     assert_eq!(app.invite_state(pat).await, "pending");
 
     // Bulk resend.
@@ -1665,47 +1207,26 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
         app.allow_resend(id).await;
     }
     let (pat_s, cleo_s, bob_s) = (pat.to_string(), cleo.to_string(), bob.to_string());
-    let r = ada
-        .post(
-            &pending,
-            &[("invite", &pat_s), ("invite", &bob_s), ("action", "resend")],
-        )
-        .await;
+    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &bob_s), ("action", "resend")]).await;
     assert_eq!(location(&r), pending);
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("2 invites resent"), "{page}");
     app.smtp.wait_for("pat@firm.test", 2).await;
     app.smtp.wait_for("bob@client.test", 2).await;
     let bob_row = app.invite_records("bob@client.test").await.remove(0);
-    assert!(
-        bob_row.expires_at > now() + chrono::Duration::days(6),
-        "the expired invite is renewed"
-    );
+    assert!(bob_row.expires_at > now() + chrono::Duration::days(6), "the expired invite is renewed");
     let (body, _) = open(&ada, &pending, StatusCode::OK).await;
     assert!(row(&body, "bob@client.test").contains("Invite pending"));
     // Unselected invites are left alone: Cleo's one email, no second.
     app.assert_sent_once(cleo, "cleo@client.test").await;
     // Again at once: skipped, with a message.
-    let r = ada
-        .post(
-            &pending,
-            &[("invite", &pat_s), ("invite", &cleo_s), ("action", "resend")],
-        )
-        .await;
+    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &cleo_s), ("action", "resend")]).await;
     let page = after_redirect(&ada, r).await;
-    assert!(
-        page.contains("1 invite resent; 1 sent less than a minute ago were skipped"),
-        "{page}"
-    );
+    assert!(page.contains("1 invite resent; 1 sent less than a minute ago were skipped"), "{page}");
 
     // Another firm's invite among the ids: 404, and nothing changes.
     let evan_s = evan.to_string();
-    let r = ada
-        .post(
-            &pending,
-            &[("invite", &pat_s), ("invite", &evan_s), ("action", "cancel")],
-        )
-        .await;
+    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &evan_s), ("action", "cancel")]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.invite_state(pat).await, "pending");
     assert_eq!(app.invite_state(evan).await, "pending");
@@ -1725,12 +1246,7 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     // Bulk cancel.
     let pat_link = app.invite_link("pat@firm.test", 2).await;
     let cleo_link = app.invite_link("cleo@client.test", 1).await;
-    let r = ada
-        .post(
-            &pending,
-            &[("invite", &pat_s), ("invite", &cleo_s), ("action", "cancel")],
-        )
-        .await;
+    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &cleo_s), ("action", "cancel")]).await;
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("2 invites cancelled"), "{page}");
     assert_eq!(app.invite_state(pat).await, "cancelled");
@@ -1781,10 +1297,7 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     let (body, _) = open(&gina, &format!("/orgs/{org}/team/{mia_id}/permissions"), StatusCode::OK).await;
-    assert!(
-        !body.contains("value=\"admin\"") && body.contains("value=\"manager\""),
-        "no Admin role offered"
-    );
+    assert!(!body.contains("value=\"admin\"") && body.contains("value=\"manager\""), "no Admin role offered");
     let r = configure_team_member(&gina, org, mia_id, "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager promotes to Admin");
     assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
@@ -1796,10 +1309,7 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     let (team, _) = open(&gina, &team_path(org), StatusCode::OK).await;
     assert!(actions_menu(&team, "Ada Admin").is_none(), "no ⋯ for an Admin");
     assert!(actions_menu(&team, "Mia Member").is_some());
-    for path in [
-        format!("/orgs/{org}/team/{ada_id}/permissions"),
-        format!("/orgs/{org}/team/{ada_id}/remove"),
-    ] {
+    for path in [format!("/orgs/{org}/team/{ada_id}/permissions"), format!("/orgs/{org}/team/{ada_id}/remove")] {
         assert_eq!(status_of(&gina, &path).await, StatusCode::FORBIDDEN, "{path}");
     }
     let r = gina.post(&format!("/orgs/{org}/team/{ada_id}/remove"), &[]).await;
@@ -1813,39 +1323,19 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     let boss = app.invite_records("boss@firm.test").await[0].id;
     app.allow_resend(boss).await;
     let (team, _) = open(&gina, &team_path(org), StatusCode::OK).await;
-    assert!(
-        actions_menu(&team, "boss@firm.test").is_none(),
-        "no ⋯ for an Admin's invite"
-    );
-    assert!(
-        !team.contains(&format!("/team/invites/{boss}/")),
-        "and no link to its actions"
-    );
-    for path in [
-        format!("/orgs/{org}/team/invites/{boss}/link"),
-        format!("/orgs/{org}/team/invites/{boss}/cancel"),
-    ] {
+    assert!(actions_menu(&team, "boss@firm.test").is_none(), "no ⋯ for an Admin's invite");
+    assert!(!team.contains(&format!("/team/invites/{boss}/")), "and no link to its actions");
+    for path in [format!("/orgs/{org}/team/invites/{boss}/link"), format!("/orgs/{org}/team/invites/{boss}/cancel")] {
         assert_eq!(status_of(&gina, &path).await, StatusCode::FORBIDDEN, "{path}");
     }
     for action in ["resend", "cancel"] {
-        let r = gina
-            .post(&format!("/orgs/{org}/team/invites/{boss}/{action}"), &[])
-            .await;
+        let r = gina.post(&format!("/orgs/{org}/team/invites/{boss}/{action}"), &[]).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{action} an Admin's invite");
     }
     let (pending, _) = open(&gina, &format!("/orgs/{org}/invites"), StatusCode::OK).await;
     assert!(row_of(&pending, "boss@firm.test").is_none());
-    let r = gina
-        .post(
-            &format!("/orgs/{org}/invites"),
-            &[("invite", &boss.to_string()), ("action", "cancel")],
-        )
-        .await;
-    assert_eq!(
-        r.status(),
-        StatusCode::NOT_FOUND,
-        "not among the invites she may manage"
-    );
+    let r = gina.post(&format!("/orgs/{org}/invites"), &[("invite", &boss.to_string()), ("action", "cancel")]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "not among the invites she may manage");
     assert_eq!(app.invite_state(boss).await, "pending");
     // She may remove a Member.
     let (_, mem_id) = join_team(&app, &ada, org, "temp@firm.test", "Temp Member", "member", &[], false).await;
@@ -1861,21 +1351,11 @@ async fn a_member_cannot_open_team_or_invite() {
     let acme = ada.add_client(org, "Acme Bakery").await;
     let (mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme], false).await;
     let (_, clients) = open(&mia, &format!("/orgs/{org}/clients"), StatusCode::OK).await;
-    assert!(
-        !clients.contains(&format!("href=\"/orgs/{org}/team\"")),
-        "no Team in her sidebar"
-    );
+    assert!(!clients.contains(&format!("href=\"/orgs/{org}/team\"")), "no Team in her sidebar");
     let (status, body) = mia.page(&team_path(org)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(
-        text_of(&body).contains("Your role in the firm does not allow this"),
-        "{}",
-        text_of(&body)
-    );
-    assert_eq!(
-        status_of(&mia, &format!("/orgs/{org}/team/invite")).await,
-        StatusCode::FORBIDDEN
-    );
+    assert!(text_of(&body).contains("Your role in the firm does not allow this"), "{}", text_of(&body));
+    assert_eq!(status_of(&mia, &format!("/orgs/{org}/team/invite")).await, StatusCode::FORBIDDEN);
     let before = app.invite_count().await;
     let r = send_team_invites(&mia, org, "friend@firm.test", "member", &[acme], false).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -1910,38 +1390,23 @@ async fn forged_roles_foreign_clients_and_missing_csrf_are_refused_and_change_no
     let r = send_team_invites(&ada, org, "x@firm.test", "member", &[999_999], false).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a client that does not exist");
     let r = ada
-        .post(
-            &format!("/orgs/{org}/team/invite"),
-            &[("emails", "x@firm.test"), ("role", "member"), ("client", "abc")],
-        )
+        .post(&format!("/orgs/{org}/team/invite"), &[("emails", "x@firm.test"), ("role", "member"), ("client", "abc")])
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a client id that is not a number");
     assert_eq!(app.invite_count().await, before);
     assert!(app.invite_records("x@firm.test").await.is_empty());
     assert_eq!(app.org_role(org, mia_id).await.as_deref(), Some("member"));
     let (body, _) = open(&ada, &format!("/orgs/{org}/team/{mia_id}/permissions"), StatusCode::OK).await;
-    assert!(
-        !body.contains(&format!("value=\"{acme}\" checked")),
-        "Mia still has no clients: nothing was half-written"
-    );
+    assert!(!body.contains(&format!("value=\"{acme}\" checked")), "Mia still has no clients: nothing was half-written");
 
     // Without the CSRF token every Team POST is refused.
     let posts: Vec<(String, Vec<(&str, String)>)> = vec![
-        (
-            format!("/orgs/{org}/team/invite"),
-            vec![("emails", "x@firm.test".into()), ("role", "member".into())],
-        ),
-        (
-            format!("/orgs/{org}/team/{mia_id}/permissions"),
-            vec![("role", "manager".into())],
-        ),
+        (format!("/orgs/{org}/team/invite"), vec![("emails", "x@firm.test".into()), ("role", "member".into())]),
+        (format!("/orgs/{org}/team/{mia_id}/permissions"), vec![("role", "manager".into())]),
         (format!("/orgs/{org}/team/{mia_id}/remove"), vec![]),
         (format!("/orgs/{org}/team/invites/{pat}/resend"), vec![]),
         (format!("/orgs/{org}/team/invites/{pat}/cancel"), vec![]),
-        (
-            format!("/orgs/{org}/invites"),
-            vec![("invite", pat.to_string()), ("action", "cancel".into())],
-        ),
+        (format!("/orgs/{org}/invites"), vec![("invite", pat.to_string()), ("action", "cancel".into())]),
     ];
     for (path, fields) in &posts {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1977,10 +1442,7 @@ async fn a_user_of_another_firm_gets_404_on_every_team_route() {
     // Ada's firm in the path, and Ada's people and invites under Eve's own firm.
     for o in [org, eve_org] {
         for user in [mia_id, ada_id] {
-            for path in [
-                format!("/orgs/{o}/team/{user}/permissions"),
-                format!("/orgs/{o}/team/{user}/remove"),
-            ] {
+            for path in [format!("/orgs/{o}/team/{user}/permissions"), format!("/orgs/{o}/team/{user}/remove")] {
                 assert_eq!(status_of(&eve, &path).await, StatusCode::NOT_FOUND, "GET {path}");
             }
             let r = configure_team_member(&eve, o, user, "admin", &[], false).await;
@@ -1988,35 +1450,20 @@ async fn a_user_of_another_firm_gets_404_on_every_team_route() {
             let r = eve.post(&format!("/orgs/{o}/team/{user}/remove"), &[]).await;
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST remove of {user} in {o}");
         }
-        for path in [
-            format!("/orgs/{o}/team/invites/{pat}/link"),
-            format!("/orgs/{o}/team/invites/{pat}/cancel"),
-        ] {
+        for path in [format!("/orgs/{o}/team/invites/{pat}/link"), format!("/orgs/{o}/team/invites/{pat}/cancel")] {
             assert_eq!(status_of(&eve, &path).await, StatusCode::NOT_FOUND, "GET {path}");
         }
         for action in ["resend", "cancel"] {
             let r = eve.post(&format!("/orgs/{o}/team/invites/{pat}/{action}"), &[]).await;
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST {action} in {o}");
         }
-        let r = eve
-            .post(
-                &format!("/orgs/{o}/invites"),
-                &[("invite", &pat.to_string()), ("action", "cancel")],
-            )
-            .await;
+        let r = eve.post(&format!("/orgs/{o}/invites"), &[("invite", &pat.to_string()), ("action", "cancel")]).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "bulk cancel in {o}");
     }
-    for path in [
-        team_path(org),
-        format!("/orgs/{org}/team/invite"),
-        format!("/orgs/{org}/invites"),
-    ] {
+    for path in [team_path(org), format!("/orgs/{org}/team/invite"), format!("/orgs/{org}/invites")] {
         let (status, body) = eve.page(&path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
-        assert!(
-            !body.contains("Ada") && !body.contains("pat@firm.test"),
-            "{path} leaks nothing"
-        );
+        assert!(!body.contains("Ada") && !body.contains("pat@firm.test"), "{path} leaks nothing");
     }
     let r = send_team_invites(&eve, org, "spy@other.test", "admin", &[], false).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -2092,14 +1539,8 @@ async fn concurrent_accepts_by_the_invited_person_all_land_in_the_firm() {
         })
         .collect();
     let landed = format!("303 /orgs/{org}/clients");
-    assert!(
-        got.iter().all(|g| *g == landed),
-        "every accept by the invited person lands in the firm: {got:?}"
-    );
-    assert_eq!(
-        org_memberships_of(&app, org, app.user_id("gus@elsewhere.test").await).await,
-        1
-    );
+    assert!(got.iter().all(|g| *g == landed), "every accept by the invited person lands in the firm: {got:?}");
+    assert_eq!(org_memberships_of(&app, org, app.user_id("gus@elsewhere.test").await).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -2144,38 +1585,27 @@ async fn two_admins_demoting_each_other_at_the_same_moment_leave_one_admin() {
             configure_team_member(&bo, org, ada_id, "member", &[], false),
         );
         let statuses = [a.status(), b.status()];
-        assert_eq!(
-            org_admins(&app, org).await,
-            1,
-            "round {round}: exactly one Admin is left ({statuses:?})"
-        );
+        assert_eq!(org_admins(&app, org).await, 1, "round {round}: exactly one Admin is left ({statuses:?})");
         assert_eq!(
             statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(),
             1,
             "round {round}: one demotion wins: {statuses:?}"
         );
         assert!(
-            statuses
-                .iter()
-                .all(|s| [StatusCode::SEE_OTHER, StatusCode::CONFLICT, StatusCode::FORBIDDEN].contains(s)),
+            statuses.iter().all(|s| [StatusCode::SEE_OTHER, StatusCode::CONFLICT, StatusCode::FORBIDDEN].contains(s)),
             "round {round}: the other is refused (last Admin, or no longer an Admin): {statuses:?}"
         );
         // Make both Admins again for the next round.
-        let (admin, demoted) = if app.org_role(org, ada_id).await.as_deref() == Some("admin") {
-            (&ada, bo_id)
-        } else {
-            (&bo, ada_id)
-        };
+        let (admin, demoted) =
+            if app.org_role(org, ada_id).await.as_deref() == Some("admin") { (&ada, bo_id) } else { (&bo, ada_id) };
         let r = configure_team_member(admin, org, demoted, "admin", &[], false).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(org_admins(&app, org).await, 2);
     }
 
     // Removing each other at the same moment, likewise.
-    let (remove_bo, remove_ada) = (
-        format!("/orgs/{org}/team/{bo_id}/remove"),
-        format!("/orgs/{org}/team/{ada_id}/remove"),
-    );
+    let (remove_bo, remove_ada) =
+        (format!("/orgs/{org}/team/{bo_id}/remove"), format!("/orgs/{org}/team/{ada_id}/remove"));
     let (a, b) = tokio::join!(ada.post(&remove_bo, &[]), bo.post(&remove_ada, &[]));
     let statuses = [a.status(), b.status()];
     assert!(!statuses.iter().any(|s| s.is_server_error()), "{statuses:?}");
@@ -2204,14 +1634,8 @@ enum Actor {
     SignedOut,
 }
 
-const ACTORS: [Actor; 6] = [
-    Actor::Admin,
-    Actor::Manager,
-    Actor::Member,
-    Actor::ClientUser,
-    Actor::OtherFirm,
-    Actor::SignedOut,
-];
+const ACTORS: [Actor; 6] =
+    [Actor::Admin, Actor::Manager, Actor::Member, Actor::ClientUser, Actor::OtherFirm, Actor::SignedOut];
 
 /// Why a cell expects what it does, for the failure message.
 fn why(actor: Actor, expect: Expect, method: &str) -> &'static str {
@@ -2258,10 +1682,8 @@ async fn took_effect(app: &TestApp, org: i64, route: &str, t: &Target<'_>, locat
         "/team/invite" => {
             let invites = app.invite_records(t.new_email).await;
             let queued = app.outbox_rows_to(t.new_email).await;
-            let got: Vec<(Option<i64>, &str, &str)> = invites
-                .iter()
-                .map(|i| (i.workspace_id, i.role.as_str(), i.state.as_str()))
-                .collect();
+            let got: Vec<(Option<i64>, &str, &str)> =
+                invites.iter().map(|i| (i.workspace_id, i.role.as_str(), i.state.as_str())).collect();
             (got == [(None, "member", "pending")] && queued == 1)
                 .then_some(())
                 .ok_or(format!("invites to {}: {got:?}, {queued} emails queued", t.new_email))
@@ -2274,9 +1696,7 @@ async fn took_effect(app: &TestApp, org: i64, route: &str, t: &Target<'_>, locat
         }
         "/team/{user}/remove" => {
             let role = app.org_role(org, t.user).await;
-            role.is_none()
-                .then_some(())
-                .ok_or(format!("the person is still on the team as {role:?}"))
+            role.is_none().then_some(()).ok_or(format!("the person is still on the team as {role:?}"))
         }
         "/team/invites/{invite}/resend" => {
             let emails = app.outbox_of(t.invite).await.len();
@@ -2284,16 +1704,11 @@ async fn took_effect(app: &TestApp, org: i64, route: &str, t: &Target<'_>, locat
             let sent = app.invite_record(t.invited).await.last_sent_at;
             (emails == 2 && sent > now() - chrono::Duration::minutes(1))
                 .then_some(())
-                .ok_or(format!(
-                    "invite {} has {emails} emails queued (not 2), last sent {sent}",
-                    t.invite
-                ))
+                .ok_or(format!("invite {} has {emails} emails queued (not 2), last sent {sent}", t.invite))
         }
         "/team/invites/{invite}/cancel" | "/invites" => {
             let state = app.invite_state(t.invite).await;
-            (state == "cancelled")
-                .then_some(())
-                .ok_or(format!("invite {} is {state}", t.invite))
+            (state == "cancelled").then_some(()).ok_or(format!("invite {} is {state}", t.invite))
         }
         other => Err(format!("no expected effect written for POST {other}")),
     };
@@ -2334,9 +1749,7 @@ async fn team_routes_authorization_matrix() {
     let llc = ada.add_entity(acme, "Acme LLC").await;
     let (gina, _) = join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
     let (mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme], false).await;
-    let cleo = app
-        .add_client_user(&ada, acme, "cleo@client.test", "accountant", &[llc])
-        .await;
+    let cleo = app.add_client_user(&ada, acme, "cleo@client.test", "accountant", &[llc]).await;
     let (eve, _) = app.sign_up("Eve", "eve@other.test", "Eve Inc").await;
     let out = app.visitor();
     let users: [&TestUser; 6] = [&ada, &gina, &mia, &cleo, &eve, &out];
@@ -2350,51 +1763,15 @@ async fn team_routes_authorization_matrix() {
     let table: &[(&str, &str, [Expect; 6])] = &[
         ("GET", "/team", [ok, ok, forbidden, missing, missing, SignIn]),
         ("GET", "/team/invite", [ok, ok, forbidden, missing, missing, SignIn]),
-        (
-            "POST",
-            "/team/invite",
-            [done, done, forbidden, missing, missing, SignIn],
-        ),
-        (
-            "GET",
-            "/team/{user}/permissions",
-            [ok, ok, forbidden, missing, missing, SignIn],
-        ),
-        (
-            "POST",
-            "/team/{user}/permissions",
-            [done, done, forbidden, missing, missing, SignIn],
-        ),
-        (
-            "GET",
-            "/team/{user}/remove",
-            [ok, ok, forbidden, missing, missing, SignIn],
-        ),
-        (
-            "POST",
-            "/team/{user}/remove",
-            [done, done, forbidden, missing, missing, SignIn],
-        ),
-        (
-            "POST",
-            "/team/invites/{invite}/resend",
-            [done, done, forbidden, missing, missing, SignIn],
-        ),
-        (
-            "GET",
-            "/team/invites/{invite}/link",
-            [ok, ok, forbidden, missing, missing, SignIn],
-        ),
-        (
-            "GET",
-            "/team/invites/{invite}/cancel",
-            [ok, ok, forbidden, missing, missing, SignIn],
-        ),
-        (
-            "POST",
-            "/team/invites/{invite}/cancel",
-            [done, done, forbidden, missing, missing, SignIn],
-        ),
+        ("POST", "/team/invite", [done, done, forbidden, missing, missing, SignIn]),
+        ("GET", "/team/{user}/permissions", [ok, ok, forbidden, missing, missing, SignIn]),
+        ("POST", "/team/{user}/permissions", [done, done, forbidden, missing, missing, SignIn]),
+        ("GET", "/team/{user}/remove", [ok, ok, forbidden, missing, missing, SignIn]),
+        ("POST", "/team/{user}/remove", [done, done, forbidden, missing, missing, SignIn]),
+        ("POST", "/team/invites/{invite}/resend", [done, done, forbidden, missing, missing, SignIn]),
+        ("GET", "/team/invites/{invite}/link", [ok, ok, forbidden, missing, missing, SignIn]),
+        ("GET", "/team/invites/{invite}/cancel", [ok, ok, forbidden, missing, missing, SignIn]),
+        ("POST", "/team/invites/{invite}/cancel", [done, done, forbidden, missing, missing, SignIn]),
         // Everyone on the team has the firm-wide view, listing only what they may manage.
         ("GET", "/invites", [ok, ok, ok, missing, missing, SignIn]),
         // A team invite is not among what a Member may manage: not found.
@@ -2407,14 +1784,7 @@ async fn team_routes_authorization_matrix() {
         for ((actor, user), expect) in ACTORS.iter().zip(users).zip(expected) {
             n += 1;
             // Fresh targets for every cell, so that one cell's change cannot decide another's.
-            let target = staff_row(
-                &app,
-                org,
-                &format!("target{n}@firm.test"),
-                &format!("Target {n}"),
-                "member",
-            )
-            .await;
+            let target = staff_row(&app, org, &format!("target{n}@firm.test"), &format!("Target {n}"), "member").await;
             let invited = format!("invitee{n}@firm.test");
             let r = send_team_invites(&ada, org, &invited, "member", &[], false).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -2422,9 +1792,7 @@ async fn team_routes_authorization_matrix() {
             app.allow_resend(invite).await;
             let path = format!(
                 "/orgs/{org}{}",
-                route
-                    .replace("{user}", &target.to_string())
-                    .replace("{invite}", &invite.to_string())
+                route.replace("{user}", &target.to_string()).replace("{invite}", &invite.to_string())
             );
             let (acme_s, invite_s, new_email) = (acme.to_string(), invite.to_string(), format!("new{n}@firm.test"));
             let fields: Vec<(&str, &str)> = match *route {
@@ -2436,18 +1804,9 @@ async fn team_routes_authorization_matrix() {
             // Nothing is left for the outbox worker to change while the request runs.
             app.outbox_settled().await;
             let before = app.snapshot().await;
-            let r = if *method == "GET" {
-                user.get(&path).await
-            } else {
-                user.post(&path, &fields).await
-            };
+            let r = if *method == "GET" { user.get(&path).await } else { user.post(&path, &fields).await };
             let status = r.status();
-            let to = r
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
+            let to = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             let after = app.snapshot().await;
             let got_sign_in = status == StatusCode::SEE_OTHER && to.starts_with("/login");
             let pass = match expect {
@@ -2460,29 +1819,16 @@ async fn team_routes_authorization_matrix() {
                 failures.push(format!("{cell}: expected {expect:?} ({reason}), got {status} {to}"));
             } else if *method == "POST" && *expect == done {
                 // Allowed: it went where that action leads, and did what it says.
-                let target = Target {
-                    user: target,
-                    invite,
-                    invited: &invited,
-                    new_email: &new_email,
-                    client: acme,
-                };
+                let target = Target { user: target, invite, invited: &invited, new_email: &new_email, client: acme };
                 if let Err(e) = took_effect(&app, org, route, &target, &to).await {
                     failures.push(format!("{cell}: answered {status} {to} but {e}"));
                 }
             } else if after != before {
                 // Refused, or only looked at: not a row changed.
-                failures.push(format!(
-                    "{cell}: answered {status} {to} but changed the database:\n{}",
-                    before.diff(&after)
-                ));
+                failures
+                    .push(format!("{cell}: answered {status} {to} but changed the database:\n{}", before.diff(&after)));
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {n} cells differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {n} cells differ:\n{}", failures.len(), failures.join("\n"));
 }

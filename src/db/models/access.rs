@@ -133,12 +133,7 @@ pub fn load(conn: &mut DbConnection, user: UserId, ws: WorkspaceId) -> QueryResu
         return Ok(None);
     };
     let facts = person(conn, user, &workspace)?;
-    Ok(access::standing(ws, &facts).map(|standing| WorkspaceAccess {
-        workspace,
-        user,
-        standing,
-        staff: facts.staff,
-    }))
+    Ok(access::standing(ws, &facts).map(|standing| WorkspaceAccess { workspace, user, standing, staff: facts.staff }))
 }
 
 /// One person who can enter a workspace, with what the Members page tells of them.
@@ -187,10 +182,7 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
     for (mid, entity) in workspace_entity_grants::table
         .inner_join(workspace_memberships::table)
         .filter(workspace_memberships::workspace_id.eq(ws.id.0))
-        .select((
-            workspace_entity_grants::membership_id,
-            workspace_entity_grants::entity_id,
-        ))
+        .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
         .load::<(i64, i64)>(conn)?
     {
         grants.entry(mid).or_default().push(EntityId(entity));
@@ -201,10 +193,7 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
         let Some(role) = OrgRole::parse(&role) else { continue };
         // As far as this workspace goes: granted it, or not.
         let clients = granted.contains(&mid).then_some(ws.id);
-        people.insert(
-            uid,
-            blank(uid, since, Some(StaffFacts::new(role, clients, new_clients))),
-        );
+        people.insert(uid, blank(uid, since, Some(StaffFacts::new(role, clients, new_clients))));
     }
     for (mid, uid, role, invited_by, since) in seats {
         let Some(role) = WorkspaceRole::parse(&role) else {
@@ -243,10 +232,7 @@ fn blank(uid: i64, since: NaiveDateTime, staff: Option<StaffFacts>) -> Person {
 
 /// How many people are effective Admins of the workspace.
 pub fn count_admins(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<usize> {
-    Ok(people_of(conn, ws)?
-        .iter()
-        .filter(|p| access::is_admin(&p.standing))
-        .count())
+    Ok(people_of(conn, ws)?.iter().filter(|p| access::is_admin(&p.standing)).count())
 }
 
 /// A person's standing in every workspace of a firm they can enter (for firm-wide views).
@@ -256,27 +242,18 @@ pub fn standings_in_firm(
     org: OrgId,
 ) -> QueryResult<HashMap<WorkspaceId, Standing>> {
     let staff = staff_facts(conn, user, org)?.map(|(_, s)| s);
-    let org_workspaces: Vec<i64> = workspaces::table
-        .filter(workspaces::organization_id.eq(org.0))
-        .select(workspaces::id)
-        .load(conn)?;
+    let org_workspaces: Vec<i64> =
+        workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id).load(conn)?;
     let seats = workspace_memberships::table
         .filter(workspace_memberships::user_id.eq(user.0))
         .filter(workspace_memberships::workspace_id.eq_any(&org_workspaces))
-        .select((
-            workspace_memberships::id,
-            workspace_memberships::workspace_id,
-            workspace_memberships::role,
-        ))
+        .select((workspace_memberships::id, workspace_memberships::workspace_id, workspace_memberships::role))
         .load::<(i64, i64, String)>(conn)?;
     let seat_ids: Vec<i64> = seats.iter().map(|s| s.0).collect();
     let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (mid, e) in workspace_entity_grants::table
         .filter(workspace_entity_grants::membership_id.eq_any(&seat_ids))
-        .select((
-            workspace_entity_grants::membership_id,
-            workspace_entity_grants::entity_id,
-        ))
+        .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
         .load::<(i64, i64)>(conn)?
     {
         grants.entry(mid).or_default().push(EntityId(e));
@@ -290,10 +267,7 @@ pub fn standings_in_firm(
     Ok(org_workspaces
         .into_iter()
         .filter_map(|ws| {
-            let facts = PersonFacts {
-                staff: staff.clone(),
-                seat: seat_of.remove(&ws),
-            };
+            let facts = PersonFacts { staff: staff.clone(), seat: seat_of.remove(&ws) };
             access::standing(WorkspaceId(ws), &facts).map(|s| (WorkspaceId(ws), s))
         })
         .collect())

@@ -38,10 +38,7 @@ pub fn visible_in(
     scope: Option<&[EntityId]>,
 ) -> QueryResult<Vec<EntitySummary>> {
     let all = all_in(conn, ws)?;
-    let visible: Vec<Entity> = all
-        .into_iter()
-        .filter(|e| scope.is_none_or(|s| s.contains(&e.id)))
-        .collect();
+    let visible: Vec<Entity> = all.into_iter().filter(|e| scope.is_none_or(|s| s.contains(&e.id))).collect();
     let ids: Vec<i64> = visible.iter().map(|e| e.id.0).collect();
     let counts: std::collections::HashMap<i64, i64> = transactions::table
         .filter(transactions::entity_id.eq_any(&ids))
@@ -52,11 +49,7 @@ pub fn visible_in(
         .collect();
     Ok(visible
         .into_iter()
-        .map(|e| EntitySummary {
-            transaction_count: counts.get(&e.id.0).copied().unwrap_or(0),
-            id: e.id,
-            name: e.name,
-        })
+        .map(|e| EntitySummary { transaction_count: counts.get(&e.id.0).copied().unwrap_or(0), id: e.id, name: e.name })
         .collect())
 }
 
@@ -98,11 +91,7 @@ pub fn add(
         return Err(AddEntityError::NameTaken);
     }
     let id = diesel::insert_into(entities::table)
-        .values((
-            entities::workspace_id.eq(ws.0),
-            entities::name.eq(name),
-            entities::created_at.eq(super::now()),
-        ))
+        .values((entities::workspace_id.eq(ws.0), entities::name.eq(name), entities::created_at.eq(super::now())))
         .returning(entities::id)
         .get_result::<i64>(conn)?;
     audit::record(
@@ -143,15 +132,13 @@ pub fn transactions_of(conn: &mut DbConnection, entity: EntityId) -> QueryResult
         ))
         .load::<(String, String, i64, String, NaiveDateTime)>(conn)?
         .into_iter()
-        .map(
-            |(occurred_on, description, amount_cents, created_by, created_at)| TransactionRow {
-                occurred_on,
-                description,
-                amount_cents,
-                created_by,
-                created_at,
-            },
-        )
+        .map(|(occurred_on, description, amount_cents, created_by, created_at)| TransactionRow {
+            occurred_on,
+            description,
+            amount_cents,
+            created_by,
+            created_at,
+        })
         .collect())
 }
 

@@ -159,11 +159,8 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
 }
 
 fn is_member(conn: &mut DbConnection, n: &NewInvite<'_>) -> QueryResult<bool> {
-    let Some(user) = users::table
-        .filter(users::email.eq(n.email.as_str()))
-        .select(users::id)
-        .first::<i64>(conn)
-        .optional()?
+    let Some(user) =
+        users::table.filter(users::email.eq(n.email.as_str())).select(users::id).first::<i64>(conn).optional()?
     else {
         return Ok(false);
     };
@@ -218,10 +215,8 @@ pub fn find_for_target(
 
 /// All pending invites of a workspace (or of the organization), oldest first.
 pub fn pending_for(conn: &mut DbConnection, org: OrgId, ws: Option<WorkspaceId>) -> QueryResult<Vec<Invite>> {
-    let mut q = invites::table
-        .filter(invites::organization_id.eq(org.0))
-        .filter(invites::state.eq(PENDING))
-        .into_boxed();
+    let mut q =
+        invites::table.filter(invites::organization_id.eq(org.0)).filter(invites::state.eq(PENDING)).into_boxed();
     q = match ws {
         Some(w) => q.filter(invites::workspace_id.eq(w.0)),
         None => q.filter(invites::workspace_id.is_null()),
@@ -328,24 +323,14 @@ pub struct InviteDetails {
 }
 
 pub fn details(conn: &mut DbConnection, invite: Invite) -> QueryResult<InviteDetails> {
-    let org_name = organizations::table
-        .find(invite.organization_id)
-        .select(organizations::name)
-        .first::<String>(conn)?;
+    let org_name =
+        organizations::table.find(invite.organization_id).select(organizations::name).first::<String>(conn)?;
     let workspace = match invite.workspace_id {
-        Some(w) => Some((
-            WorkspaceId(w),
-            workspaces::table
-                .find(w)
-                .select(workspaces::name)
-                .first::<String>(conn)?,
-        )),
+        Some(w) => Some((WorkspaceId(w), workspaces::table.find(w).select(workspaces::name).first::<String>(conn)?)),
         None => None,
     };
-    let (inviter_name, inviter_email) = users::table
-        .find(invite.invited_by)
-        .select((users::name, users::email))
-        .first::<(String, String)>(conn)?;
+    let (inviter_name, inviter_email) =
+        users::table.find(invite.invited_by).select((users::name, users::email)).first::<(String, String)>(conn)?;
     let access = if invite.workspace_id.is_some() {
         invite_entities::table
             .inner_join(entities::table)
@@ -379,11 +364,7 @@ pub fn details(conn: &mut DbConnection, invite: Invite) -> QueryResult<InviteDet
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: InviteId) -> QueryResult<Option<Invite>> {
-    invites::table
-        .find(id.0)
-        .select(Invite::as_select())
-        .first(conn)
-        .optional()
+    invites::table.find(id.0).select(Invite::as_select()).first(conn).optional()
 }
 
 pub fn find_by_token(conn: &mut DbConnection, token: &InviteToken) -> QueryResult<Option<Invite>> {
@@ -464,26 +445,20 @@ pub fn accept(conn: &mut DbConnection, token: &InviteToken, user: &User) -> Resu
     let now = super::now();
     // The state check and the change are one statement: of concurrent accepts, one wins.
     let won = diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
-        .set((
-            invites::state.eq(ACCEPTED),
-            invites::accepted_by.eq(Some(user.id)),
-            invites::ended_at.eq(Some(now)),
-        ))
+        .set((invites::state.eq(ACCEPTED), invites::accepted_by.eq(Some(user.id)), invites::ended_at.eq(Some(now))))
         .execute(conn)?;
     if won == 0 {
         // Another request changed it a moment ago: perhaps this same person's (a double
         // click), who then simply lands where the invite leads.
-        let (state, by) = invites::table
-            .find(invite.id)
-            .select((invites::state, invites::accepted_by))
-            .first::<(String, Option<i64>)>(conn)?;
+        let (state, by) =
+            invites::table
+                .find(invite.id)
+                .select((invites::state, invites::accepted_by))
+                .first::<(String, Option<i64>)>(conn)?;
         if state == CANCELLED {
             return Err(AcceptError::Cancelled);
         }
-        return Err(AcceptError::AlreadyAccepted {
-            by_this_user: by == Some(user.id),
-            leads_to: leads_to(&invite),
-        });
+        return Err(AcceptError::AlreadyAccepted { by_this_user: by == Some(user.id), leads_to: leads_to(&invite) });
     }
     match invite.workspace_id {
         Some(ws) => join_workspace(conn, &invite, ws, user, now)?,
@@ -543,19 +518,12 @@ fn join_workspace(
     };
     let grants: Vec<_> = entity_ids_of(conn, &[invite.id])?
         .into_iter()
-        .map(|(_, e)| {
-            (
-                workspace_entity_grants::membership_id.eq(membership),
-                workspace_entity_grants::entity_id.eq(e),
-            )
-        })
+        .map(|(_, e)| (workspace_entity_grants::membership_id.eq(membership), workspace_entity_grants::entity_id.eq(e)))
         .collect();
     if !grants.is_empty() {
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in grants {
-            diesel::insert_into(workspace_entity_grants::table)
-                .values(row)
-                .execute(conn)?;
+            diesel::insert_into(workspace_entity_grants::table).values(row).execute(conn)?;
         }
     }
     Ok(())
@@ -571,10 +539,7 @@ fn join_organization(conn: &mut DbConnection, invite: &Invite, user: &User, now:
     let membership = match existing {
         Some(id) => {
             diesel::update(org_memberships::table.find(id))
-                .set((
-                    org_memberships::role.eq(&invite.role),
-                    org_memberships::new_clients.eq(invite.new_clients),
-                ))
+                .set((org_memberships::role.eq(&invite.role), org_memberships::new_clients.eq(invite.new_clients)))
                 .execute(conn)?;
             diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(id))).execute(conn)?;
             id
@@ -592,19 +557,12 @@ fn join_organization(conn: &mut DbConnection, invite: &Invite, user: &User, now:
     };
     let grants: Vec<_> = client_ids_of(conn, &[invite.id])?
         .into_iter()
-        .map(|(_, w)| {
-            (
-                org_client_grants::membership_id.eq(membership),
-                org_client_grants::workspace_id.eq(w),
-            )
-        })
+        .map(|(_, w)| (org_client_grants::membership_id.eq(membership), org_client_grants::workspace_id.eq(w)))
         .collect();
     if !grants.is_empty() {
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in grants {
-            diesel::insert_into(org_client_grants::table)
-                .values(row)
-                .execute(conn)?;
+            diesel::insert_into(org_client_grants::table).values(row).execute(conn)?;
         }
     }
     Ok(())

@@ -48,10 +48,7 @@ pub fn set_seat(
     // Row by row: batch inserts are not available through the two-backend connection.
     for e in stored(&seat.entities) {
         diesel::insert_into(workspace_entity_grants::table)
-            .values((
-                workspace_entity_grants::membership_id.eq(id),
-                workspace_entity_grants::entity_id.eq(e.0),
-            ))
+            .values((workspace_entity_grants::membership_id.eq(id), workspace_entity_grants::entity_id.eq(e.0)))
             .execute(conn)?;
     }
     Ok(MembershipId(id))

@@ -33,13 +33,9 @@ pub fn enqueue_invite(conn: &mut DbConnection, invite: InviteId, to: &str) -> Qu
 
 /// Emails for an invite that is no longer pending are not sent.
 pub fn drop_pending_for_invite(conn: &mut DbConnection, invite: InviteId) -> QueryResult<()> {
-    diesel::update(
-        outbox::table
-            .filter(outbox::invite_id.eq(invite.0))
-            .filter(outbox::state.eq("pending")),
-    )
-    .set(outbox::state.eq("dropped"))
-    .execute(conn)?;
+    diesel::update(outbox::table.filter(outbox::invite_id.eq(invite.0)).filter(outbox::state.eq("pending")))
+        .set(outbox::state.eq("dropped"))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -108,10 +104,7 @@ pub fn mark_sent(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
 
 pub fn mark_dropped(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
     diesel::update(outbox::table.find(id))
-        .set((
-            outbox::state.eq("dropped"),
-            outbox::locked_until.eq(None::<NaiveDateTime>),
-        ))
+        .set((outbox::state.eq("dropped"), outbox::locked_until.eq(None::<NaiveDateTime>)))
         .execute(conn)?;
     Ok(())
 }
@@ -153,13 +146,7 @@ pub fn delivery_for(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<Has
         .filter(outbox::invite_id.eq_any(invites))
         .filter(outbox::state.ne("dropped"))
         .order(outbox::id.desc())
-        .select((
-            outbox::invite_id,
-            outbox::state,
-            outbox::attempts,
-            outbox::last_error,
-            outbox::sent_at,
-        ))
+        .select((outbox::invite_id, outbox::state, outbox::attempts, outbox::last_error, outbox::sent_at))
         .load::<(Option<i64>, String, i32, Option<String>, Option<NaiveDateTime>)>(conn)?;
     let mut out = HashMap::new();
     for (invite, state, attempts, error, sent_at) in rows {
@@ -187,42 +174,18 @@ pub fn recent(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<MailboxRow
     Ok(outbox::table
         .order(outbox::id.desc())
         .limit(limit)
-        .select((
-            outbox::id,
-            outbox::invite_id,
-            outbox::to_email,
-            outbox::state,
-            outbox::created_at,
-        ))
+        .select((outbox::id, outbox::invite_id, outbox::to_email, outbox::state, outbox::created_at))
         .load::<(i64, Option<i64>, String, String, NaiveDateTime)>(conn)?
         .into_iter()
-        .map(|(id, invite_id, to_email, state, created_at)| MailboxRow {
-            id,
-            invite_id,
-            to_email,
-            state,
-            created_at,
-        })
+        .map(|(id, invite_id, to_email, state, created_at)| MailboxRow { id, invite_id, to_email, state, created_at })
         .collect())
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<MailboxRow>> {
     Ok(outbox::table
         .find(id)
-        .select((
-            outbox::id,
-            outbox::invite_id,
-            outbox::to_email,
-            outbox::state,
-            outbox::created_at,
-        ))
+        .select((outbox::id, outbox::invite_id, outbox::to_email, outbox::state, outbox::created_at))
         .first::<(i64, Option<i64>, String, String, NaiveDateTime)>(conn)
         .optional()?
-        .map(|(id, invite_id, to_email, state, created_at)| MailboxRow {
-            id,
-            invite_id,
-            to_email,
-            state,
-            created_at,
-        }))
+        .map(|(id, invite_id, to_email, state, created_at)| MailboxRow { id, invite_id, to_email, state, created_at }))
 }

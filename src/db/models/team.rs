@@ -28,10 +28,7 @@ pub fn clients_of(conn: &mut DbConnection, org: OrgId) -> QueryResult<Vec<Client
         .select((workspaces::id, workspaces::name))
         .load::<(i64, String)>(conn)?
         .into_iter()
-        .map(|(id, name)| Client {
-            id: WorkspaceId(id),
-            name,
-        })
+        .map(|(id, name)| Client { id: WorkspaceId(id), name })
         .collect())
 }
 
@@ -165,13 +162,7 @@ pub fn find(conn: &mut DbConnection, org: OrgId, user: UserId) -> QueryResult<Op
         .inner_join(users::table)
         .filter(org_memberships::organization_id.eq(org.0))
         .filter(org_memberships::user_id.eq(user.0))
-        .select((
-            org_memberships::id,
-            users::name,
-            users::email,
-            org_memberships::role,
-            org_memberships::new_clients,
-        ))
+        .select((org_memberships::id, users::name, users::email, org_memberships::role, org_memberships::new_clients))
         .first::<(i64, String, String, String, bool)>(conn)
         .optional()?;
     let Some((mid, name, email, role, new_clients)) = row else {
@@ -181,15 +172,7 @@ pub fn find(conn: &mut DbConnection, org: OrgId, user: UserId) -> QueryResult<Op
         return Ok(None);
     };
     let clients = super::access::client_grants(conn, MembershipId(mid))?;
-    Ok(Some(TeamMember {
-        membership_id: MembershipId(mid),
-        user_id: user,
-        name,
-        email,
-        role,
-        new_clients,
-        clients,
-    }))
+    Ok(Some(TeamMember { membership_id: MembershipId(mid), user_id: user, name, email, role, new_clients, clients }))
 }
 
 pub fn count_admins(conn: &mut DbConnection, org: OrgId) -> QueryResult<i64> {
@@ -209,9 +192,7 @@ pub fn drop_workspace_roles(
     user: UserId,
     only: Option<&[WorkspaceId]>,
 ) -> QueryResult<()> {
-    let org_workspaces = workspaces::table
-        .filter(workspaces::organization_id.eq(org.0))
-        .select(workspaces::id);
+    let org_workspaces = workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id);
     let mut q = diesel::delete(
         workspace_memberships::table
             .filter(workspace_memberships::user_id.eq(user.0))
@@ -238,19 +219,13 @@ pub fn set_access(
     new_clients: bool,
 ) -> QueryResult<()> {
     diesel::update(org_memberships::table.find(membership.0))
-        .set((
-            org_memberships::role.eq(role.as_str()),
-            org_memberships::new_clients.eq(new_clients),
-        ))
+        .set((org_memberships::role.eq(role.as_str()), org_memberships::new_clients.eq(new_clients)))
         .execute(conn)?;
     diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(membership.0))).execute(conn)?;
     // Row by row: batch inserts are not available through the two-backend connection.
     for c in clients {
         diesel::insert_into(org_client_grants::table)
-            .values((
-                org_client_grants::membership_id.eq(membership.0),
-                org_client_grants::workspace_id.eq(c.0),
-            ))
+            .values((org_client_grants::membership_id.eq(membership.0), org_client_grants::workspace_id.eq(c.0)))
             .execute(conn)?;
     }
     Ok(())

@@ -24,11 +24,7 @@ pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &EmailAddress) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::email.eq(email.as_str()))
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    users::table.filter(users::email.eq(email.as_str())).select(User::as_select()).first(conn).optional()
 }
 
 #[derive(Debug)]

@@ -21,9 +21,7 @@ pub struct ClientRow {
 /// The clients of a firm within `reach` (what the rules say a team member reaches). Two
 /// queries whatever the number of clients.
 pub fn clients_for(conn: &mut DbConnection, org: OrgId, reach: &Access<WorkspaceId>) -> QueryResult<Vec<ClientRow>> {
-    let mut q = workspaces::table
-        .filter(workspaces::organization_id.eq(org.0))
-        .into_boxed();
+    let mut q = workspaces::table.filter(workspaces::organization_id.eq(org.0)).into_boxed();
     if let Some(set) = reach.chosen() {
         let ids: Vec<i64> = set.iter().map(|w| w.0).collect();
         q = q.filter(workspaces::id.eq_any(ids));
@@ -74,10 +72,8 @@ pub fn add_client(
     name: &str,
 ) -> Result<WorkspaceId, AddClientError> {
     let lower = name.to_lowercase();
-    let existing: Vec<String> = workspaces::table
-        .filter(workspaces::organization_id.eq(org.0))
-        .select(workspaces::name)
-        .load(conn)?;
+    let existing: Vec<String> =
+        workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::name).load(conn)?;
     if existing.iter().any(|n| n.to_lowercase() == lower) {
         return Err(AddClientError::NameTaken);
     }
@@ -97,19 +93,12 @@ pub fn add_client(
         .load(conn)?;
     let grants: Vec<_> = followers
         .iter()
-        .map(|m| {
-            (
-                org_client_grants::membership_id.eq(*m),
-                org_client_grants::workspace_id.eq(id),
-            )
-        })
+        .map(|m| (org_client_grants::membership_id.eq(*m), org_client_grants::workspace_id.eq(id)))
         .collect();
     if !grants.is_empty() {
         // Row by row: batch inserts are not available through the two-backend connection.
         for row in grants {
-            diesel::insert_into(org_client_grants::table)
-                .values(row)
-                .execute(conn)?;
+            diesel::insert_into(org_client_grants::table).values(row).execute(conn)?;
         }
     }
     // Pending team invites with "New clients" on cover it too, so whoever accepts later
@@ -123,10 +112,7 @@ pub fn add_client(
         .load(conn)?;
     for invite in pending {
         diesel::insert_into(invite_clients::table)
-            .values((
-                invite_clients::invite_id.eq(invite),
-                invite_clients::workspace_id.eq(id),
-            ))
+            .values((invite_clients::invite_id.eq(invite), invite_clients::workspace_id.eq(id)))
             .execute(conn)?;
     }
     audit::record(
@@ -157,12 +143,5 @@ pub fn direct_workspaces(conn: &mut DbConnection, user: UserId) -> QueryResult<V
         .order(workspaces::name.asc())
         .select((workspaces::id, workspaces::name, organizations::name))
         .load::<(i64, String, String)>(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, org_name)| WorkspaceLink {
-            id: WorkspaceId(id),
-            name,
-            org_name,
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(id, name, org_name)| WorkspaceLink { id: WorkspaceId(id), name, org_name }).collect())
 }

@@ -12,25 +12,13 @@ const HOLDINGS: EntityId = EntityId(2);
 const TRUST: EntityId = EntityId(3);
 
 fn client(role: WorkspaceRole, entities: &[EntityId]) -> Standing {
-    standing(
-        WS,
-        &PersonFacts {
-            staff: None,
-            seat: Some(SeatFacts::new(role, entities.iter().copied())),
-        },
-    )
-    .expect("a client user opens their workspace")
+    standing(WS, &PersonFacts { staff: None, seat: Some(SeatFacts::new(role, entities.iter().copied())) })
+        .expect("a client user opens their workspace")
 }
 
 fn lead(role: OrgRole) -> Standing {
-    standing(
-        WS,
-        &PersonFacts {
-            staff: Some(StaffFacts::new(role, [], false)),
-            seat: None,
-        },
-    )
-    .expect("a firm Admin or Manager opens every client")
+    standing(WS, &PersonFacts { staff: Some(StaffFacts::new(role, [], false)), seat: None })
+        .expect("a firm Admin or Manager opens every client")
 }
 
 /// A firm Member with access to WS, with their own workspace role there (or the default).
@@ -97,10 +85,7 @@ fn workspace_table_invite_an_admin_accountant_or_member() {
     // "Make someone Admin" is the same cell on the Configure form.
     let target = client(W::Member, &[LLC]);
     assert!(may_configure(&client(W::Admin, &[]), &target, &offer(W::Admin, &[])).is_ok());
-    assert_eq!(
-        may_configure(&client(W::Accountant, &[LLC]), &target, &offer(W::Admin, &[])),
-        Err(Refusal::AdminOnly)
-    );
+    assert_eq!(may_configure(&client(W::Accountant, &[LLC]), &target, &offer(W::Admin, &[])), Err(Refusal::AdminOnly));
 }
 
 #[test]
@@ -115,26 +100,19 @@ fn workspace_table_configure_only_entities_they_hold() {
             Err(Refusal::AboveOwnEntities),
             "an Accountant gives only entities they hold"
         );
-        assert_eq!(
-            may_configure(&client(W::Member, &[LLC]), &target, &offer(W::Member, &[LLC])),
-            Err(Refusal::Role)
-        );
+        assert_eq!(may_configure(&client(W::Member, &[LLC]), &target, &offer(W::Member, &[LLC])), Err(Refusal::Role));
     }
     // Admins are configured by Admins only.
     let admin_target = client(W::Admin, &[]);
     assert!(may_configure(&client(W::Admin, &[]), &admin_target, &offer(W::Member, &[LLC])).is_ok());
-    assert_eq!(
-        may_configure(&accountant, &admin_target, &offer(W::Accountant, &[LLC])),
-        Err(Refusal::AdminOnly)
-    );
+    assert_eq!(may_configure(&accountant, &admin_target, &offer(W::Accountant, &[LLC])), Err(Refusal::AdminOnly));
 }
 
 #[test]
 fn workspace_table_remove() {
     for (role, actor) in by_role() {
-        let accountants_and_members = [W::Accountant, W::Member]
-            .into_iter()
-            .all(|r| may_remove(&actor, &client(r, &[LLC])).is_ok());
+        let accountants_and_members =
+            [W::Accountant, W::Member].into_iter().all(|r| may_remove(&actor, &client(r, &[LLC])).is_ok());
         let admins = may_remove(&actor, &client(W::Admin, &[])).is_ok();
         let want = match role {
             W::Admin => (true, true),
@@ -149,17 +127,11 @@ fn workspace_table_remove() {
 fn the_last_admin_is_kept() {
     // "remove Admins: yes (never the last one)", and the last Admin is never demoted.
     for after in [None, Some(W::Accountant), Some(W::Member)] {
-        assert_eq!(
-            keeps_a_workspace_admin(1, W::Admin, after),
-            Err(Refusal::LastWorkspaceAdmin)
-        );
+        assert_eq!(keeps_a_workspace_admin(1, W::Admin, after), Err(Refusal::LastWorkspaceAdmin));
         assert!(keeps_a_workspace_admin(2, W::Admin, after).is_ok());
     }
     assert!(keeps_a_workspace_admin(1, W::Admin, Some(W::Admin)).is_ok());
-    assert!(
-        keeps_a_workspace_admin(1, W::Member, None).is_ok(),
-        "removing a Member leaves the Admin"
-    );
+    assert!(keeps_a_workspace_admin(1, W::Member, None).is_ok(), "removing a Member leaves the Admin");
     for after in [None, Some(O::Manager), Some(O::Member)] {
         assert_eq!(keeps_a_firm_admin(1, O::Admin, after), Err(Refusal::LastFirmAdmin));
         assert!(keeps_a_firm_admin(2, O::Admin, after).is_ok());
@@ -212,21 +184,9 @@ fn org_table() {
     }
     let staff = |r| StaffFacts::new(r, [], false);
     // Add Admins (invite or promote): Admin only. Add Managers / Members: Admin and Manager.
-    for (actor, admins, others) in [
-        (O::Admin, true, true),
-        (O::Manager, false, true),
-        (O::Member, false, false),
-    ] {
-        assert_eq!(
-            may_invite_staff(&staff(actor), &staff(O::Admin)).is_ok(),
-            admins,
-            "{actor:?}"
-        );
-        assert_eq!(
-            may_invite_staff(&staff(actor), &staff(O::Manager)).is_ok(),
-            others,
-            "{actor:?}"
-        );
+    for (actor, admins, others) in [(O::Admin, true, true), (O::Manager, false, true), (O::Member, false, false)] {
+        assert_eq!(may_invite_staff(&staff(actor), &staff(O::Admin)).is_ok(), admins, "{actor:?}");
+        assert_eq!(may_invite_staff(&staff(actor), &staff(O::Manager)).is_ok(), others, "{actor:?}");
         let member = StaffFacts::new(O::Member, [WS], true);
         assert_eq!(may_invite_staff(&staff(actor), &member).is_ok(), others, "{actor:?}");
         assert_eq!(
@@ -236,17 +196,11 @@ fn org_table() {
         );
     }
     // Remove team members: Admin all, Manager not Admins, Member none.
-    for (actor, admin, manager, member) in [
-        (O::Admin, true, true, true),
-        (O::Manager, false, true, true),
-        (O::Member, false, false, false),
-    ] {
+    for (actor, admin, manager, member) in
+        [(O::Admin, true, true, true), (O::Manager, false, true, true), (O::Member, false, false, false)]
+    {
         assert_eq!(may_manage_staff(&staff(actor), O::Admin).is_ok(), admin, "{actor:?}");
-        assert_eq!(
-            may_manage_staff(&staff(actor), O::Manager).is_ok(),
-            manager,
-            "{actor:?}"
-        );
+        assert_eq!(may_manage_staff(&staff(actor), O::Manager).is_ok(), manager, "{actor:?}");
         assert_eq!(may_manage_staff(&staff(actor), O::Member).is_ok(), member, "{actor:?}");
     }
 }
@@ -290,20 +244,11 @@ fn nobody_grants_a_role_above_their_own() {
 #[test]
 fn firm_admins_and_managers_are_admins_of_every_client_whatever_row_they_have() {
     for role in [O::Admin, O::Manager] {
-        for seat in [
-            None,
-            Some(SeatFacts::new(W::Member, [LLC])),
-            Some(SeatFacts::new(W::Accountant, [])),
-        ] {
+        for seat in [None, Some(SeatFacts::new(W::Member, [LLC])), Some(SeatFacts::new(W::Accountant, []))] {
             for ws in [WS, OTHER_WS] {
-                let s = standing(
-                    ws,
-                    &PersonFacts {
-                        staff: Some(StaffFacts::new(role, [], false)),
-                        seat: seat.clone(),
-                    },
-                )
-                .expect("opens every client");
+                let s =
+                    standing(ws, &PersonFacts { staff: Some(StaffFacts::new(role, [], false)), seat: seat.clone() })
+                        .expect("opens every client");
                 assert_eq!(s.role, W::Admin, "{role:?} {seat:?}");
                 assert_eq!(s.entities, Access::All);
                 assert_eq!(s.kind, Kind::FirmLead(role));
@@ -326,10 +271,7 @@ fn nobody_inside_a_client_can_lower_or_remove_a_firm_admin_or_manager() {
         let target = lead(target_role);
         for actor in &actors {
             assert_eq!(may_manage(actor, &target), Err(Refusal::FirmLead), "{actor:?}");
-            assert_eq!(
-                may_configure(actor, &target, &offer(W::Member, &[LLC])),
-                Err(Refusal::FirmLead)
-            );
+            assert_eq!(may_configure(actor, &target, &offer(W::Member, &[LLC])), Err(Refusal::FirmLead));
             assert_eq!(may_remove(actor, &target), Err(Refusal::FirmLead));
         }
     }
@@ -369,10 +311,7 @@ fn a_firm_members_role_is_changed_on_the_members_page_like_anyone_elses_but_not_
     let accountant_all = firm_member(None);
     let member_target = firm_member(Some((W::Member, &[LLC])));
     assert!(may_configure(&accountant_all, &member_target, &offer(W::Accountant, &[HOLDINGS])).is_ok());
-    assert_eq!(
-        may_configure(&accountant_all, &member_target, &offer(W::Admin, &[])),
-        Err(Refusal::AdminOnly)
-    );
+    assert_eq!(may_configure(&accountant_all, &member_target, &offer(W::Admin, &[])), Err(Refusal::AdminOnly));
     // A firm Member made workspace Admin is an Admin there, changeable by Admins only.
     let made_admin = firm_member(Some((W::Admin, &[])));
     assert_eq!(made_admin.role, W::Admin);
@@ -388,25 +327,16 @@ fn everyone_sees_only_what_they_could_grant() {
     let accountant = Access::only([LLC]);
     assert_eq!(
         visible_entities(&accountant, &Access::only([LLC, HOLDINGS, TRUST])),
-        Visible::Some {
-            named: vec![LLC],
-            hidden: 2
-        }
+        Visible::Some { named: vec![LLC], hidden: 2 }
     );
     assert_eq!(
         visible_entities(&Access::All, &Access::only([LLC, HOLDINGS])),
-        Visible::Some {
-            named: vec![LLC, HOLDINGS],
-            hidden: 0
-        }
+        Visible::Some { named: vec![LLC, HOLDINGS], hidden: 0 }
     );
     assert_eq!(visible_entities(&accountant, &Access::All), Visible::All);
     // Invites naming entities beyond their reach are not theirs to resend, copy or cancel.
     let actor = client(W::Accountant, &[LLC]);
-    assert_eq!(
-        may_manage_invite(&actor, &offer(W::Member, &[HOLDINGS])),
-        Err(Refusal::InviteBeyondReach)
-    );
+    assert_eq!(may_manage_invite(&actor, &offer(W::Member, &[HOLDINGS])), Err(Refusal::InviteBeyondReach));
     assert!(may_manage_invite(&actor, &offer(W::Member, &[LLC])).is_ok());
 }
 
@@ -415,26 +345,14 @@ fn what_is_beyond_the_actors_reach_stays_as_it_was() {
     let accountant = Access::only([LLC]);
     let target = Access::only([LLC, HOLDINGS]);
     // Taking LLC away and giving nothing keeps HOLDINGS, which the Accountant cannot see.
-    assert_eq!(
-        merge_entities(&accountant, &target, &Access::none()),
-        Access::only([HOLDINGS])
-    );
-    assert_eq!(
-        merge_entities(&accountant, &target, &Access::only([LLC])),
-        Access::only([LLC, HOLDINGS])
-    );
+    assert_eq!(merge_entities(&accountant, &target, &Access::none()), Access::only([HOLDINGS]));
+    assert_eq!(merge_entities(&accountant, &target, &Access::only([LLC])), Access::only([LLC, HOLDINGS]));
     // An Admin sets exactly what they chose.
-    assert_eq!(
-        merge_entities(&Access::All, &target, &Access::only([TRUST])),
-        Access::only([TRUST])
-    );
+    assert_eq!(merge_entities(&Access::All, &target, &Access::only([TRUST])), Access::only([TRUST]));
     // A role change is refused while the target holds entities beyond the actor's reach.
     let actor = client(W::Accountant, &[LLC]);
     let t = client(W::Member, &[LLC, HOLDINGS]);
-    assert_eq!(
-        may_configure(&actor, &t, &offer(W::Accountant, &[LLC])),
-        Err(Refusal::HiddenEntities)
-    );
+    assert_eq!(may_configure(&actor, &t, &offer(W::Accountant, &[LLC])), Err(Refusal::HiddenEntities));
     assert!(may_configure(&actor, &t, &offer(W::Member, &[])).is_ok());
 }
 

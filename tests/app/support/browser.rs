@@ -130,9 +130,7 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
         });
-        let serde_json::Value::Object(caps) = caps else {
-            unreachable!()
-        };
+        let serde_json::Value::Object(caps) = caps else { unreachable!() };
 
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
@@ -149,18 +147,11 @@ impl Browser {
         }
         drop(shots);
 
-        Browser {
-            client,
-            driver,
-            test_name: test_name.to_string(),
-        }
+        Browser { client, driver, test_name: test_name.to_string() }
     }
 
     pub async fn goto(&self, url: &str) {
-        self.client
-            .goto(url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
     }
 
     /// Clicks the first visible link, button, summary, submit input or label whose
@@ -268,10 +259,7 @@ impl Browser {
         loop {
             let heading = self
                 .client
-                .execute(
-                    "var h = document.querySelector('h1'); return h ? h.innerText.trim() : '';",
-                    vec![],
-                )
+                .execute("var h = document.querySelector('h1'); return h ? h.innerText.trim() : '';", vec![])
                 .await
                 .unwrap_or_else(|e| panic!("cannot read the heading: {e}"));
             let heading = heading.as_str().unwrap_or_default().to_string();
@@ -279,10 +267,7 @@ impl Browser {
                 return;
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "heading {expected:?} not found on {}; its heading is {heading:?}",
-                    self.url().await
-                );
+                panic!("heading {expected:?} not found on {}; its heading is {heading:?}", self.url().await);
             }
             sleep(Duration::from_millis(100)).await;
         }
@@ -301,11 +286,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot read the table rows: {e}"));
         value
             .as_array()
-            .map(|rows| {
-                rows.iter()
-                    .map(|r| r.as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
+            .map(|rows| rows.iter().map(|r| r.as_str().unwrap_or_default().to_string()).collect())
             .unwrap_or_default()
     }
 
@@ -314,18 +295,11 @@ impl Browser {
         let deadline = Instant::now() + FIND_TIMEOUT;
         loop {
             let rows = self.rows().await;
-            if let Some(row) = rows
-                .iter()
-                .find(|r| r.contains(needle) && words.iter().all(|w| r.contains(w)))
-            {
+            if let Some(row) = rows.iter().find(|r| r.contains(needle) && words.iter().all(|w| r.contains(w))) {
                 return row.clone();
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "no row with {needle:?} and {words:?} on {}; its rows:\n{}",
-                    self.url().await,
-                    rows.join("\n")
-                );
+                panic!("no row with {needle:?} and {words:?} on {}; its rows:\n{}", self.url().await, rows.join("\n"));
             }
             sleep(Duration::from_millis(100)).await;
         }
@@ -377,31 +351,18 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("cannot find the field to paste into: {e}"));
         let paste = format!("{}v", char::from(fantoccini::key::Key::Control));
-        field
-            .send_keys(&paste)
-            .await
-            .unwrap_or_else(|e| panic!("cannot paste: {e}"));
+        field.send_keys(&paste).await.unwrap_or_else(|e| panic!("cannot paste: {e}"));
         let value = field.prop("value").await.unwrap_or_default().unwrap_or_default();
-        let _ = self
-            .client
-            .execute("document.getElementById('clipboard-probe').remove();", vec![])
-            .await;
+        let _ = self.client.execute("document.getElementById('clipboard-probe').remove();", vec![]).await;
         value
     }
 
     /// Saves a PNG as `<target>/screenshots/<test name>/<NN>-<name>.png`.
     pub async fn screenshot(&self, name: &str) {
-        let png = self
-            .client
-            .screenshot()
-            .await
-            .unwrap_or_else(|e| panic!("cannot take screenshot {name:?}: {e}"));
+        let png = self.client.screenshot().await.unwrap_or_else(|e| panic!("cannot take screenshot {name:?}: {e}"));
         let n = {
             let mut shots = SHOTS.lock().unwrap_or_else(|p| p.into_inner());
-            let counter = shots
-                .get_or_insert_with(HashMap::new)
-                .entry(self.test_name.clone())
-                .or_insert(0);
+            let counter = shots.get_or_insert_with(HashMap::new).entry(self.test_name.clone()).or_insert(0);
             *counter += 1;
             *counter
         };
@@ -449,10 +410,7 @@ impl Browser {
     }
 
     async fn url(&self) -> String {
-        self.client
-            .current_url()
-            .await
-            .map_or_else(|e| format!("<unknown: {e}>"), String::from)
+        self.client.current_url().await.map_or_else(|e| format!("<unknown: {e}>"), String::from)
     }
 
     async fn click(&self, element: &Element, what: &str) {
@@ -465,8 +423,7 @@ impl Browser {
     async fn control(&self, label: &str) -> Element {
         let l = format!("//label[normalize-space(.)={}]", xpath_literal(label));
         let xpath = format!("//*[@id=({l})/@for] | ({l})//*[self::input or self::textarea or self::select]");
-        self.find_visible_or_any(&xpath, &format!("form control labelled {label:?}"))
-            .await
+        self.find_visible_or_any(&xpath, &format!("form control labelled {label:?}")).await
     }
 
     /// First displayed match of `xpath`, retrying until [`FIND_TIMEOUT`].
@@ -508,9 +465,7 @@ fn find_chromedriver() -> Option<PathBuf> {
         return Some(default);
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("chromedriver"))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|dir| dir.join("chromedriver")).find(|p| p.is_file())
 }
 
 /// A port that was free a moment ago (the OS picks it; chromedriver binds it right after).

@@ -38,10 +38,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            smtp: true,
-            login_attempts_per_minute: 10,
-        }
+        Options { smtp: true, login_attempts_per_minute: 10 }
     }
 }
 
@@ -73,19 +70,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         workers: Some(2),
         login_attempts_per_minute: options.login_attempts_per_minute,
     };
-    let app = portico::startup::Application::build(settings)
-        .await
-        .expect("the app starts");
+    let app = portico::startup::Application::build(settings).await.expect("the app starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.db();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        base,
-        db,
-        smtp,
-        _dir: dir,
-        _pg: pg,
-    }
+    TestApp { base, db, smtp, _dir: dir, _pg: pg }
 }
 
 impl TestApp {
@@ -97,12 +86,7 @@ impl TestApp {
     /// "Sign up": a new firm and its first Admin, signed in.
     pub async fn sign_up(&self, name: &str, email: &str, firm: &str) -> (TestUser, i64) {
         let user = self.visitor();
-        let r = user
-            .post(
-                "/signup",
-                &[("name", name), ("email", email), ("password", PASSWORD), ("firm", firm)],
-            )
-            .await;
+        let r = user.post("/signup", &[("name", name), ("email", email), ("password", PASSWORD), ("firm", firm)]).await;
         assert_eq!(
             r.status(),
             StatusCode::SEE_OTHER,
@@ -117,8 +101,7 @@ impl TestApp {
     pub async fn invite_link(&self, to: &str, n: usize) -> String {
         let mails = self.smtp.wait_for(to, n).await;
         let mail = mails.last().expect("a mail");
-        mail.link(&format!("{}/invites/", self.base))
-            .unwrap_or_else(|| panic!("no invite link in: {}", mail.text))
+        mail.link(&format!("{}/invites/", self.base)).unwrap_or_else(|| panic!("no invite link in: {}", mail.text))
     }
 
     /// Accepts an invite as a new person: opens the link, creates the account there.
@@ -126,15 +109,8 @@ impl TestApp {
         let user = self.visitor();
         let page = user.get(link).await;
         assert_eq!(page.status(), StatusCode::OK);
-        let r = user
-            .post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)])
-            .await;
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "accepting failed: {}",
-            r.text().await.unwrap_or_default()
-        );
+        let r = user.post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "accepting failed: {}", r.text().await.unwrap_or_default());
         user
     }
 
@@ -149,12 +125,7 @@ impl TestApp {
     ) -> TestUser {
         let before = self.mails_to(email).len();
         let r = admin.invite(ws, email, role, entities).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "invite failed: {}",
-            r.text().await.unwrap_or_default()
-        );
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "invite failed: {}", r.text().await.unwrap_or_default());
         let link = self.invite_link(email, before + 1).await;
         self.accept_as_new_user(&link, &format!("User {email}")).await
     }
@@ -165,11 +136,7 @@ impl TestApp {
 
     /// Every mail the SMTP sink has received for `email` (any case), in arrival order.
     pub fn mails_to(&self, email: &str) -> Vec<Mail> {
-        self.smtp
-            .messages()
-            .into_iter()
-            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email)))
-            .collect()
+        self.smtp.messages().into_iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email))).collect()
     }
 }
 
@@ -181,16 +148,9 @@ pub struct TestUser {
 
 impl TestUser {
     fn new(base: &str) -> TestUser {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(Policy::none())
-            .build()
-            .expect("http client");
-        TestUser {
-            base: base.to_string(),
-            client,
-            csrf: Arc::new(Mutex::new(None)),
-        }
+        let client =
+            reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("http client");
+        TestUser { base: base.to_string(), client, csrf: Arc::new(Mutex::new(None)) }
     }
 
     fn url(&self, path: &str) -> String {
@@ -285,23 +245,13 @@ impl TestUser {
 
     pub async fn add_client(&self, org: i64, name: &str) -> i64 {
         let r = self.post(&format!("/orgs/{org}/clients"), &[("name", name)]).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "add client: {}",
-            r.text().await.unwrap_or_default()
-        );
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "add client: {}", r.text().await.unwrap_or_default());
         id_after(&location(&r), "/w/")
     }
 
     pub async fn add_entity(&self, ws: i64, name: &str) -> i64 {
         let r = self.post(&format!("/w/{ws}/entities"), &[("name", name)]).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "add entity: {}",
-            r.text().await.unwrap_or_default()
-        );
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "add entity: {}", r.text().await.unwrap_or_default());
         id_after(&location(&r), "/entities/")
     }
 
@@ -331,20 +281,11 @@ pub fn location(r: &Response) -> String {
 /// The number after `marker` in a path: id_after("/w/12/entities", "/w/") == 12.
 pub fn id_after(path: &str, marker: &str) -> i64 {
     let start = path.find(marker).unwrap_or_else(|| panic!("{marker} not in {path}")) + marker.len();
-    path[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .expect("an id")
+    path[start..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("an id")
 }
 
 fn serde_urlencoded_encode(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
 fn enc(s: &str) -> String {
@@ -371,20 +312,11 @@ impl PgDatabase {
         use diesel::{Connection, PgConnection, RunQueryDsl};
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).unwrap();
-        let name = format!(
-            "portico_test_{}",
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let name = format!("portico_test_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
         let mut conn = PgConnection::establish(admin_url).expect("TEST_DATABASE_URL must reach PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create test database");
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
         let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-        PgDatabase {
-            admin_url: admin_url.to_string(),
-            url: format!("{base}/{name}"),
-            name,
-        }
+        PgDatabase { admin_url: admin_url.to_string(), url: format!("{base}/{name}"), name }
     }
 }
 
@@ -461,12 +393,7 @@ impl TestUser {
     /// Settings → Members, as this user sees it (asserting it opens).
     pub async fn members_page(&self, ws: i64) -> String {
         let (status, body) = self.page(&format!("/w/{ws}/settings/members")).await;
-        assert_eq!(
-            status,
-            StatusCode::OK,
-            "the Members page of workspace {ws} did not open: {}",
-            text_of(&body)
-        );
+        assert_eq!(status, StatusCode::OK, "the Members page of workspace {ws} did not open: {}", text_of(&body));
         body
     }
 
@@ -475,8 +402,7 @@ impl TestUser {
         let ids: Vec<String> = entities.iter().map(|e| e.to_string()).collect();
         let mut fields = vec![("role", role)];
         fields.extend(ids.iter().map(|i| ("entity", i.as_str())));
-        self.post(&format!("/w/{ws}/settings/members/{user}/permissions"), &fields)
-            .await
+        self.post(&format!("/w/{ws}/settings/members/{user}/permissions"), &fields).await
     }
 
     /// ⋯ → Remove from workspace → confirm.
@@ -486,14 +412,12 @@ impl TestUser {
 
     /// ⋯ → Resend invite.
     pub async fn resend_invite(&self, ws: i64, invite: i64) -> Response {
-        self.post(&format!("/w/{ws}/settings/invites/{invite}/resend"), &[])
-            .await
+        self.post(&format!("/w/{ws}/settings/invites/{invite}/resend"), &[]).await
     }
 
     /// ⋯ → Cancel invite → confirm.
     pub async fn cancel_invite(&self, ws: i64, invite: i64) -> Response {
-        self.post(&format!("/w/{ws}/settings/invites/{invite}/cancel"), &[])
-            .await
+        self.post(&format!("/w/{ws}/settings/invites/{invite}/cancel"), &[]).await
     }
 
     /// "Accept invite" on the invite page, signed in (a POST to `{link}/accept`).
@@ -579,12 +503,7 @@ impl TestApp {
         let email = email.trim().to_lowercase();
         let e = email.clone();
         self.db
-            .read(move |c| {
-                Ok(users::table
-                    .filter(users::email.eq(e))
-                    .select(users::id)
-                    .first::<i64>(c)?)
-            })
+            .read(move |c| users::table.filter(users::email.eq(e)).select(users::id).first::<i64>(c))
             .await
             .unwrap_or_else(|err| panic!("no user {email}: {err}"))
     }
@@ -661,10 +580,7 @@ impl TestApp {
 
     /// The newest invite row to `email`.
     pub async fn invite_record(&self, email: &str) -> InviteRecord {
-        self.invite_records(email)
-            .await
-            .pop()
-            .unwrap_or_else(|| panic!("no invite to {email} in the database"))
+        self.invite_records(email).await.pop().unwrap_or_else(|| panic!("no invite to {email} in the database"))
     }
 
     /// The state of invite `id`: `pending`, `accepted` or `cancelled`.
@@ -672,7 +588,7 @@ impl TestApp {
         use diesel::prelude::*;
         use portico::db::schema::invites;
         self.db
-            .read(move |c| Ok(invites::table.find(id).select(invites::state).first::<String>(c)?))
+            .read(move |c| invites::table.find(id).select(invites::state).first::<String>(c))
             .await
             .expect("read invite")
     }
@@ -683,12 +599,12 @@ impl TestApp {
         use portico::db::schema::org_memberships as m;
         self.db
             .read(move |c| {
-                Ok(m::table
+                m::table
                     .filter(m::organization_id.eq(org))
                     .filter(m::user_id.eq(user))
                     .select(m::role)
                     .first::<String>(c)
-                    .optional()?)
+                    .optional()
             })
             .await
             .expect("read membership")
@@ -697,10 +613,7 @@ impl TestApp {
     pub async fn invite_count(&self) -> i64 {
         use diesel::prelude::*;
         use portico::db::schema::invites;
-        self.db
-            .read(|c| Ok(invites::table.count().get_result::<i64>(c)?))
-            .await
-            .expect("count invites")
+        self.db.read(|c| invites::table.count().get_result::<i64>(c)).await.expect("count invites")
     }
 
     /// Moves an invite's times: `expires_at` and `last_sent_at`, when given.
@@ -715,14 +628,10 @@ impl TestApp {
         self.db
             .write(move |c| {
                 if let Some(t) = expires_at {
-                    diesel::update(invites::table.find(invite))
-                        .set(invites::expires_at.eq(t))
-                        .execute(c)?;
+                    diesel::update(invites::table.find(invite)).set(invites::expires_at.eq(t)).execute(c)?;
                 }
                 if let Some(t) = last_sent_at {
-                    diesel::update(invites::table.find(invite))
-                        .set(invites::last_sent_at.eq(t))
-                        .execute(c)?;
+                    diesel::update(invites::table.find(invite)).set(invites::last_sent_at.eq(t)).execute(c)?;
                 }
                 Ok(())
             })
@@ -732,8 +641,7 @@ impl TestApp {
 
     /// Lets an invite be resent now: its last email went out two minutes ago.
     pub async fn allow_resend(&self, invite: i64) {
-        self.set_invite_times(invite, None, Some(now() - chrono::Duration::minutes(2)))
-            .await;
+        self.set_invite_times(invite, None, Some(now() - chrono::Duration::minutes(2))).await;
     }
 
     /// Every outbox row of an invite: (state, attempts, next_attempt_at), oldest first.
@@ -742,11 +650,11 @@ impl TestApp {
         use portico::db::schema::outbox;
         self.db
             .read(move |c| {
-                Ok(outbox::table
+                outbox::table
                     .filter(outbox::invite_id.eq(invite))
                     .order(outbox::id.asc())
                     .select((outbox::state, outbox::attempts, outbox::next_attempt_at))
-                    .load(c)?)
+                    .load(c)
             })
             .await
             .expect("read outbox")
@@ -783,8 +691,7 @@ impl TestApp {
     /// email to `email` (waiting for it as needed).
     pub async fn assert_sent_once(&self, invite: i64, email: &str) {
         self.smtp.wait_for(email, 1).await;
-        self.assert_outbox(invite, &[("sent", 1)], &format!("one email to {email}, sent once"))
-            .await;
+        self.assert_outbox(invite, &[("sent", 1)], &format!("one email to {email}, sent once")).await;
         let mails = self.mails_to(email);
         assert_eq!(
             mails.len(),
@@ -800,12 +707,7 @@ impl TestApp {
         use portico::db::schema::outbox;
         let email = email.to_string();
         self.db
-            .read(move |c| {
-                Ok(outbox::table
-                    .filter(outbox::to_email.eq(email))
-                    .count()
-                    .get_result::<i64>(c)?)
-            })
+            .read(move |c| outbox::table.filter(outbox::to_email.eq(email)).count().get_result::<i64>(c))
             .await
             .expect("count outbox rows")
     }
@@ -816,11 +718,7 @@ impl TestApp {
         use portico::db::schema::workspace_memberships as m;
         self.db
             .read(move |c| {
-                Ok(m::table
-                    .filter(m::workspace_id.eq(ws))
-                    .filter(m::user_id.eq(user))
-                    .count()
-                    .get_result::<i64>(c)?)
+                m::table.filter(m::workspace_id.eq(ws)).filter(m::user_id.eq(user)).count().get_result::<i64>(c)
             })
             .await
             .expect("count memberships")
@@ -834,7 +732,7 @@ impl TestApp {
         self.db
             .read(move |c| {
                 let info = access::workspace_info(c, WorkspaceId(ws))?.expect("the workspace exists");
-                Ok(access::count_admins(c, &info)?)
+                access::count_admins(c, &info)
             })
             .await
             .expect("count admins")
@@ -874,9 +772,7 @@ impl TestApp {
                     .filter(m::user_id.eq(user))
                     .select(m::id)
                     .first::<i64>(c)?;
-                diesel::insert_into(g::table)
-                    .values((g::membership_id.eq(mid), g::workspace_id.eq(ws)))
-                    .execute(c)?;
+                diesel::insert_into(g::table).values((g::membership_id.eq(mid), g::workspace_id.eq(ws))).execute(c)?;
                 Ok(())
             })
             .await
@@ -918,9 +814,7 @@ impl TestApp {
                     .select((om::id, om::organization_id, om::user_id, om::role, om::new_clients))
                     .load::<(i64, i64, i64, String, bool)>(c)?
                 {
-                    lines.push(format!(
-                        "org_memberships {id}: org {org} user {user} {role} new_clients={new_clients}"
-                    ));
+                    lines.push(format!("org_memberships {id}: org {org} user {user} {role} new_clients={new_clients}"));
                 }
                 for (m, ws) in og::table
                     .order((og::membership_id, og::workspace_id))
@@ -943,19 +837,8 @@ impl TestApp {
                 {
                     lines.push(format!("workspace_entity_grants: membership {m} entity {e}"));
                 }
-                type InviteLine = (
-                    i64,
-                    i64,
-                    Option<i64>,
-                    String,
-                    String,
-                    bool,
-                    String,
-                    At,
-                    At,
-                    Option<i64>,
-                    Option<At>,
-                );
+                type InviteLine =
+                    (i64, i64, Option<i64>, String, String, bool, String, At, At, Option<i64>, Option<At>);
                 for (id, org, ws, email, role, new_clients, state, expires, sent, by, ended) in i::table
                     .order(i::id)
                     .select((
@@ -997,9 +880,7 @@ impl TestApp {
                     .select((o::id, o::invite_id, o::to_email, o::state, o::attempts))
                     .load::<(i64, Option<i64>, String, String, i32)>(c)?
                 {
-                    lines.push(format!(
-                        "outbox {id}: invite {invite:?} to {to} {state} attempts {attempts}"
-                    ));
+                    lines.push(format!("outbox {id}: invite {invite:?} to {to} {state} attempts {attempts}"));
                 }
                 for (id, org, ws, actor, action, target, detail) in a::table
                     .order(a::id)
@@ -1033,21 +914,13 @@ impl TestApp {
         loop {
             let pending = self
                 .db
-                .read(|c| {
-                    Ok(outbox::table
-                        .filter(outbox::state.eq("pending"))
-                        .count()
-                        .get_result::<i64>(c)?)
-                })
+                .read(|c| outbox::table.filter(outbox::state.eq("pending")).count().get_result::<i64>(c))
                 .await
                 .expect("count pending emails");
             if pending == 0 {
                 return;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{pending} emails were never sent"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "{pending} emails were never sent");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
@@ -1069,14 +942,7 @@ pub async fn firm_with_a_client() -> Firm {
     let ws = ada.add_client(org, "Acme Bakery").await;
     let llc = ada.add_entity(ws, "Acme LLC").await;
     let holdings = ada.add_entity(ws, "Acme Holdings").await;
-    Firm {
-        app,
-        ada,
-        org,
-        ws,
-        llc,
-        holdings,
-    }
+    Firm { app, ada, org, ws, llc, holdings }
 }
 
 impl Firm {
@@ -1113,10 +979,7 @@ impl Firm {
             if text.contains(words) {
                 return text;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the row of {needle} never said {words:?}: {text}"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "the row of {needle} never said {words:?}: {text}");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
@@ -1145,18 +1008,10 @@ impl TestApp {
             workers: Some(2),
             login_attempts_per_minute: 10,
         };
-        let app = portico::startup::Application::build(settings)
-            .await
-            .expect("the second instance starts");
+        let app = portico::startup::Application::build(settings).await.expect("the second instance starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.db();
         tokio::spawn(app.run_until_stopped());
-        TestApp {
-            base,
-            db,
-            smtp: self.smtp.clone(),
-            _dir: dir,
-            _pg: None,
-        }
+        TestApp { base, db, smtp: self.smtp.clone(), _dir: dir, _pg: None }
     }
 }

@@ -40,9 +40,7 @@ impl Mail {
     pub fn link(&self, prefix: &str) -> Option<String> {
         let start = self.text.find(prefix)?;
         let rest = &self.text[start..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || matches!(c, '>' | ')' | '"' | '\''))
-            .unwrap_or(rest.len());
+        let end = rest.find(|c: char| c.is_whitespace() || matches!(c, '>' | ')' | '"' | '\'')).unwrap_or(rest.len());
         Some(rest[..end].to_string())
     }
 
@@ -90,9 +88,7 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Binds 127.0.0.1 on a free port and serves each connection on its own tokio task.
     pub async fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("SMTP sink: cannot bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("SMTP sink: cannot bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("SMTP sink: no local address");
         let state = Arc::new(State::default());
         let accept_state = Arc::clone(&state);
@@ -111,9 +107,7 @@ impl SmtpSink {
             }
         })
         .abort_handle();
-        SmtpSink {
-            inner: Arc::new(Inner { addr, state, accept }),
-        }
+        SmtpSink { inner: Arc::new(Inner { addr, state, accept }) }
     }
 
     /// `smtp://127.0.0.1:PORT`
@@ -148,10 +142,7 @@ impl SmtpSink {
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
                 let all = self.messages();
-                let summary: Vec<String> = all
-                    .iter()
-                    .map(|m| format!("  to {:?}: {:?}", m.to, m.subject))
-                    .collect();
+                let summary: Vec<String> = all.iter().map(|m| format!("  to {:?}: {:?}", m.to, m.subject)).collect();
                 panic!(
                     "SMTP sink: waited {WAIT_TIMEOUT:?} for {n} mail(s) to {to}, got {}; \
                      {} mail(s) arrived in all:\n{}",
@@ -273,12 +264,5 @@ fn decode(from: String, to: Vec<String>, raw: Vec<u8>) -> Mail {
             html = body.to_string();
         }
     }
-    Mail {
-        from,
-        to,
-        subject,
-        text,
-        html,
-        raw: String::from_utf8_lossy(&raw).into_owned(),
-    }
+    Mail { from, to, subject, text, html, raw: String::from_utf8_lossy(&raw).into_owned() }
 }
