@@ -63,6 +63,7 @@ diesel::table! {
         role -> Text,
         invited_by -> Nullable<BigInt>,
         created_at -> Timestamp,
+        all_entities -> Bool,
     }
 }
 
@@ -90,6 +91,7 @@ diesel::table! {
         last_sent_at -> Timestamp,
         accepted_by -> Nullable<BigInt>,
         ended_at -> Nullable<Timestamp>,
+        all_entities -> Bool,
     }
 }
 

@@ -66,9 +66,14 @@ pub struct StaffFacts {
     pub new_clients: bool,
 }
 
+/// Firm Admins and Managers see every client of the firm, current and future.
+pub fn sees_all_clients(role: OrgRole) -> bool {
+    matches!(role, OrgRole::Admin | OrgRole::Manager)
+}
+
 impl StaffFacts {
     pub fn new(role: OrgRole, granted: impl IntoIterator<Item = WorkspaceId>, new_clients: bool) -> StaffFacts {
-        if role.sees_all_clients() {
+        if sees_all_clients(role) {
             StaffFacts { role, clients: Access::All, new_clients: false }
         } else {
             StaffFacts { role, clients: Access::only(granted), new_clients }
@@ -84,8 +89,13 @@ pub struct SeatFacts {
 }
 
 impl SeatFacts {
+    /// A role and chosen entities (Admins hold all, whatever was chosen).
     pub fn new(role: WorkspaceRole, granted: impl IntoIterator<Item = EntityId>) -> SeatFacts {
-        SeatFacts { role, entities: if role == WorkspaceRole::Admin { Access::All } else { Access::only(granted) } }
+        SeatFacts::with(role, Access::only(granted))
+    }
+
+    pub fn with(role: WorkspaceRole, entities: Access<EntityId>) -> SeatFacts {
+        SeatFacts { role, entities: if role == WorkspaceRole::Admin { Access::All } else { entities } }
     }
 }
 
@@ -122,17 +132,22 @@ pub struct Standing {
 pub const FIRM_MEMBER_DEFAULT: WorkspaceRole = WorkspaceRole::Accountant;
 
 /// Who can open workspace `ws`, and as what. None: they cannot (the page is "not found").
+/// Firm staff reach a client only through their client access: a row of their own in a
+/// client they were not given (say, from before they joined the team) opens nothing.
 pub fn standing(ws: WorkspaceId, facts: &PersonFacts) -> Option<Standing> {
     match (&facts.staff, &facts.seat) {
-        (Some(staff), _) if staff.role.sees_all_clients() => {
+        (Some(staff), _) if sees_all_clients(staff.role) => {
             Some(Standing { role: WorkspaceRole::Admin, entities: Access::All, kind: Kind::FirmLead(staff.role) })
         }
         (Some(staff), seat) if staff.clients.contains(ws) => Some(match seat {
             Some(s) => Standing { role: s.role, entities: s.entities.clone(), kind: Kind::FirmMember },
             None => Standing { role: FIRM_MEMBER_DEFAULT, entities: Access::All, kind: Kind::FirmMember },
         }),
-        (_, Some(s)) => Some(Standing { role: s.role, entities: s.entities.clone(), kind: Kind::Client }),
-        _ => None,
+        // Firm staff reach a client only through their client access: a row of their own in
+        // a client they were not given (say, from before they joined the team) opens nothing.
+        (Some(_), _) => None,
+        (None, Some(s)) => Some(Standing { role: s.role, entities: s.entities.clone(), kind: Kind::Client }),
+        (None, None) => None,
     }
 }
 
@@ -151,6 +166,8 @@ pub enum Refusal {
     HiddenEntities,
     /// An invite that names entities the actor cannot see.
     InviteBeyondReach,
+    /// The person holds every entity, current and future: only someone who does too may change them.
+    HoldsAll,
     FirmAdminOnly,
     FirmRole,
     LastWorkspaceAdmin,
@@ -171,6 +188,9 @@ impl Refusal {
             }
             Refusal::HiddenEntities => {
                 "They also hold entities you cannot see, so you can change only their access to your entities, not their role."
+            }
+            Refusal::HoldsAll => {
+                "They have access to all entities, current and future. Only someone who has too can change their access."
             }
             Refusal::InviteBeyondReach => {
                 "This invite gives access to entities you cannot see. Ask a workspace Admin to manage it."
@@ -239,8 +259,18 @@ pub fn roles_to_offer(actor: &Standing) -> Vec<WorkspaceRole> {
 }
 
 /// What an invite or a configuration would give: a role and, unless Admin, entities.
-pub fn grant(role: WorkspaceRole, entities: impl IntoIterator<Item = EntityId>) -> SeatFacts {
-    SeatFacts::new(role, entities)
+pub fn grant(role: WorkspaceRole, entities: Access<EntityId>) -> SeatFacts {
+    SeatFacts::with(role, entities)
+}
+
+/// Of `entities`, the ones `actor` may give: those they can see themselves.
+pub fn grantable<T>(actor: &Standing, entities: Vec<T>, id: impl Fn(&T) -> EntityId) -> Vec<T> {
+    entities.into_iter().filter(|e| actor.entities.contains(id(e))).collect()
+}
+
+/// May `actor` offer "all entities, current and future" on a form?
+pub fn may_give_all_entities(actor: &Standing) -> bool {
+    actor.entities.is_all()
 }
 
 /// May `actor` invite someone with this role and these entities?
@@ -254,7 +284,10 @@ pub fn may_invite(actor: &Standing, offer: &SeatFacts) -> Rule {
 pub fn may_manage(actor: &Standing, target: &Standing) -> Rule {
     check(may(actor, WorkspaceAction::Invite), Refusal::Role)?;
     check(!matches!(target.kind, Kind::FirmLead(_)), Refusal::FirmLead)?;
-    check(target.role != WorkspaceRole::Admin || actor.role == WorkspaceRole::Admin, Refusal::AdminOnly)
+    check(target.role != WorkspaceRole::Admin || actor.role == WorkspaceRole::Admin, Refusal::AdminOnly)?;
+    // Someone holding every entity, current and future, is beyond the reach of an actor who
+    // holds only some: nothing on the form would be theirs to change.
+    check(actor.entities.is_all() || !target.entities.is_all(), Refusal::HoldsAll)
 }
 
 /// May `actor` give `target` the role and entities of `offer`? Only the entities within the
@@ -324,7 +357,8 @@ pub fn visible_entities(viewer: &Access<EntityId>, held: &Access<EntityId>) -> V
     }
 }
 
-fn hidden_count(viewer: &Access<EntityId>, held: &Access<EntityId>) -> usize {
+/// How many of `held` the viewer cannot see ("all" counts as one: there will be more).
+pub fn hidden_count(viewer: &Access<EntityId>, held: &Access<EntityId>) -> usize {
     match (viewer, held) {
         (Access::All, _) => 0,
         // Someone holding all entities holds ones the viewer cannot see (now or later).

@@ -86,9 +86,4 @@ impl OrgRole {
             OrgRole::Member => "Sees only the clients chosen for them.",
         }
     }
-
-    /// Admins and Managers see every client of the firm.
-    pub fn sees_all_clients(self) -> bool {
-        matches!(self, OrgRole::Admin | OrgRole::Manager)
-    }
 }

@@ -161,7 +161,7 @@ async fn books_page(
     errors: TransactionErrors,
 ) -> Result<BooksPage, AppError> {
     let id = entity.id;
-    let transactions = firm::books(&state.db, id).await?;
+    let transactions = firm::books(&state.db, &ctx.access, id).await?;
     let total = format_amount(transactions.iter().map(|t| t.amount_cents).sum());
     Ok(BooksPage {
         l: Layout::workspace(session, entity.name.clone(), &ctx.user, &ctx.access, "entities"),

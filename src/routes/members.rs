@@ -14,7 +14,7 @@ use crate::auth::session::FlashKind;
 use crate::auth::WorkspaceContext;
 use crate::db::models::audit::{self, AuditAction, EventRow};
 use crate::db::models::entity::Entity;
-use crate::domain::access::{self as rules, Kind, Refusal, WorkspaceAction};
+use crate::domain::access::{self as rules, Access, Kind, Refusal, WorkspaceAction};
 use crate::domain::{EmailAddress, EntityId, UserId, WorkspaceRole};
 use crate::email::invite_link;
 use crate::error::AppError;
@@ -202,11 +202,16 @@ pub struct Choices {
     role: String,
     roles: Vec<RoleOption>,
     entities: Vec<EntityOption>,
+    /// "All entities, current and future": offered to those who hold all themselves.
+    can_give_all: bool,
+    all: bool,
 }
 
 impl Choices {
-    fn new(ctx: &WorkspaceContext, grantable: Vec<Entity>, role: &str, checked: &[EntityId]) -> Choices {
+    fn new(ctx: &WorkspaceContext, grantable: Vec<Entity>, role: &str, checked: &Access<EntityId>) -> Choices {
         Choices {
+            can_give_all: rules::may_give_all_entities(&ctx.access.standing),
+            all: checked.is_all(),
             role: role.to_string(),
             roles: rules::roles_to_offer(&ctx.access.standing)
                 .into_iter()
@@ -214,7 +219,11 @@ impl Choices {
                 .collect(),
             entities: grantable
                 .into_iter()
-                .map(|e| EntityOption { checked: checked.contains(&e.id), id: e.id.0, name: e.name })
+                .map(|e| EntityOption {
+                    checked: !checked.is_all() && checked.contains(e.id),
+                    id: e.id.0,
+                    name: e.name,
+                })
                 .collect(),
         }
     }
@@ -228,6 +237,8 @@ pub struct InviteErrors {
 
 pub enum Existing {
     Member,
+    /// On the firm's own team: their client access is given on the Team page.
+    FirmStaff,
     Invited(i64),
 }
 
@@ -247,7 +258,7 @@ pub struct InvitePage {
 struct InviteInput {
     email: String,
     role: String,
-    checked: Vec<EntityId>,
+    checked: Access<EntityId>,
 }
 
 async fn invite_page(
@@ -276,7 +287,7 @@ pub async fn invite_form(
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::Invite)?;
-    let input = InviteInput { email: String::new(), role: "member".into(), checked: Vec::new() };
+    let input = InviteInput { email: String::new(), role: "member".into(), checked: Access::none() };
     render(invite_page(&state, &session, &ctx, input, InviteErrors::default(), None).await?)
 }
 
@@ -290,13 +301,15 @@ fn parse_role(form: &FormFields) -> Result<Option<WorkspaceRole>, AppError> {
         .ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))
 }
 
-fn entity_ids(form: &FormFields) -> Result<Vec<EntityId>, AppError> {
-    Ok(form.ids("entity")?.into_iter().map(EntityId).collect())
+/// The entities ticked on a form, or "All entities, current and future".
+fn entity_access(form: &FormFields) -> Result<Access<EntityId>, AppError> {
+    let ids = form.ids("entity")?.into_iter().map(EntityId);
+    Ok(if form.get("all_entities") == "on" { Access::All } else { Access::only(ids) })
 }
 
 /// The invite form, parsed: the request, or the form again with what is wrong.
 fn parse_invite(form: &FormFields) -> Result<Result<InviteRequest, (InviteInput, InviteErrors)>, AppError> {
-    let (role, entities) = (parse_role(form)?, entity_ids(form)?);
+    let (role, entities) = (parse_role(form)?, entity_access(form)?);
     let input = InviteInput {
         email: form.get("email").to_string(),
         role: role.map_or("", |r| r.as_str()).to_string(),
@@ -334,6 +347,7 @@ pub async fn invite(
     let existing = match uc::invite(&state.db, actor, ws, req, state.invite_settings()).await {
         Ok(_) => return Ok(invite_sent(&state, &session, &ctx, &email)),
         Err(ActionError::Conflict(Conflict::AlreadyMember)) => Existing::Member,
+        Err(ActionError::Conflict(Conflict::FirmStaff)) => Existing::FirmStaff,
         Err(ActionError::Conflict(Conflict::AlreadyInvited(id))) => Existing::Invited(id.0),
         Err(e) => return Err(e.into()),
     };
@@ -375,7 +389,7 @@ async fn permissions_page(
     session: &Session,
     ctx: &WorkspaceContext,
     member: Target,
-    (role, checked): (&str, &[EntityId]),
+    (role, checked): (&str, &Access<EntityId>),
     error: Option<String>,
 ) -> Result<PermissionsPage, AppError> {
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
@@ -399,11 +413,7 @@ pub async fn permissions_form(
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
     let role = member.standing.role.as_str();
-    let checked: Vec<EntityId> = match member.standing.entities.chosen() {
-        Some(set) => set.iter().copied().collect(),
-        // Someone holding all entities: every box the caller can see is ticked.
-        None => uc::grantable_entities(&state.db, &ctx.access).await?.into_iter().map(|e| e.id).collect(),
-    };
+    let checked = member.standing.entities.clone();
     render(permissions_page(&state, &session, &ctx, member, (role, &checked), None).await?)
 }
 
@@ -416,8 +426,8 @@ pub async fn configure(
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
     let form = FormFields::parse(&body)?;
-    let role = parse_role(&form)?.unwrap_or(member.standing.role);
-    let entities = entity_ids(&form)?;
+    let role = parse_role(&form)?.ok_or_else(|| AppError::BadRequest("Choose a role.".into()))?;
+    let entities = entity_access(&form)?;
     let (actor, ws, who) = (ctx.user.user_id(), ctx.access.workspace.id, member.user);
     match uc::configure(&state.db, actor, ws, who, role, entities.clone()).await {
         Ok(()) => {
@@ -425,7 +435,7 @@ pub async fn configure(
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
-            let input = (role.as_str(), entities.as_slice());
+            let input = (role.as_str(), &entities);
             let page = permissions_page(&state, &session, &ctx, member, input, Some(why.message().into())).await?;
             render_with_status(StatusCode::CONFLICT, page)
         }
@@ -465,8 +475,7 @@ pub async fn remove_form(
     session: Session,
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
-    let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
-    rules::may_remove(&ctx.access.standing, &member.standing).map_err(ActionError::from)?;
+    let member = uc::removal_target(&state.db, &ctx.access, target_id(&req)?).await?;
     render(RemovePage::new(&session, &ctx, member, None))
 }
 

@@ -8,6 +8,7 @@ use crate::db::models::entity::{self, AddEntityError, Entity, EntitySummary, Tra
 use crate::db::models::organization::{self, OrgMembership};
 use crate::db::models::user::CreateUserError;
 use crate::db::models::workspace::{self, AddClientError, ClientRow};
+use crate::db::models::{lock_row, LockTable};
 use crate::db::Db;
 use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts, WorkspaceAction};
 use crate::domain::{EmailAddress, EntityId, Name, OrgId, UserId, WorkspaceId};
@@ -45,6 +46,7 @@ pub fn may_add_client(m: &OrgMembership) -> Result<(), Refusal> {
 
 pub async fn add_client(db: &Db, actor: UserId, org: OrgId, name: Name) -> Outcome<WorkspaceId> {
     db.transaction(move |c| {
+        lock_row(c, LockTable::Organization, org.0)?;
         let m = organization::membership(c, actor, org)?.ok_or(ActionError::NotFound)?;
         may_add_client(&m)?;
         workspace::add_client(c, org, actor, name.as_str()).map_err(|e| match e {
@@ -89,7 +91,11 @@ pub async fn entity(db: &Db, a: &WorkspaceAccess, id: EntityId) -> Outcome<Entit
     db.read(move |c| entity::find_in(c, ws, id)).await?.ok_or(ActionError::NotFound)
 }
 
-pub async fn books(db: &Db, id: EntityId) -> Outcome<Vec<TransactionRow>> {
+/// An entity's books, if the caller may read them.
+pub async fn books(db: &Db, a: &WorkspaceAccess, id: EntityId) -> Outcome<Vec<TransactionRow>> {
+    if !rules::may_read_entity(&a.standing, id) {
+        return Err(ActionError::NotFound);
+    }
     Ok(db.read(move |c| entity::transactions_of(c, id)).await?)
 }
 

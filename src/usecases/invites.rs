@@ -46,8 +46,8 @@ fn manageable(c: &mut DbConnection, actor: UserId, place: Place, id: InviteId) -
 
 fn offer_of(c: &mut DbConnection, inv: &Invite) -> Outcome<SeatFacts> {
     let role = WorkspaceRole::parse(&inv.role).ok_or(ActionError::NotFound)?;
-    let entities = invite::entity_ids_of(c, &[inv.id])?.into_iter().map(|(_, e)| EntityId(e));
-    Ok(SeatFacts::new(role, entities))
+    let entities: Vec<EntityId> = invite::entity_ids_of(c, &[inv.id])?.into_iter().map(|(_, e)| EntityId(e)).collect();
+    Ok(SeatFacts::with(role, invite::offered_entities(inv, Some(entities))))
 }
 
 /// The invite behind a ⋯ action, for its page (Copy invite link, Cancel invite).
@@ -165,7 +165,7 @@ fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId) -> Outco
             },
             Some(ws) => match (standings.get(&WorkspaceId(ws)), WorkspaceRole::parse(&i.role)) {
                 (Some(me), Some(role)) => {
-                    let offer = SeatFacts::new(role, offered.get(&i.id).cloned().unwrap_or_default());
+                    let offer = SeatFacts::with(role, invite::offered_entities(i, offered.get(&i.id).cloned()));
                     rules::may_manage_invite(me, &offer).is_ok()
                 }
                 _ => false,

@@ -13,9 +13,7 @@ use crate::db::models::members;
 use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
-use crate::domain::access::{
-    self as rules, Access, Kind, Refusal, SeatFacts, Standing, Visible, WorkspaceAction, FIRM_MEMBER_DEFAULT,
-};
+use crate::domain::access::{self as rules, Access, Kind, Refusal, SeatFacts, Standing, Visible, WorkspaceAction};
 use crate::domain::{EmailAddress, EntityId, InviteId, UserId, WorkspaceId, WorkspaceRole};
 
 /// Someone's entity access as a viewer may see it: names within the viewer's reach, and a
@@ -117,7 +115,7 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
         .into_iter()
         .filter_map(|i| {
             let role = WorkspaceRole::parse(&i.role)?;
-            let offer = SeatFacts::new(role, offered.remove(&i.id).unwrap_or_default());
+            let offer = SeatFacts::with(role, invite::offered_entities(&i, offered.remove(&i.id)));
             let can_manage = rules::may_manage_invite(me, &offer).is_ok();
             Some(InviteLine {
                 id: i.invite_id(),
@@ -138,16 +136,16 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
 
 /// The entities of a workspace that `viewer` may give (the ones they can see).
 pub async fn grantable_entities(db: &Db, viewer: &WorkspaceAccess) -> Outcome<Vec<Entity>> {
-    let (ws, reach) = (viewer.workspace.id, viewer.standing.entities.clone());
+    let (ws, reach) = (viewer.workspace.id, viewer.standing.clone());
     let all = db.read(move |c| entity::all_in(c, ws)).await?;
-    Ok(all.into_iter().filter(|e| reach.contains(e.id)).collect())
+    Ok(rules::grantable(&reach, all, |e| e.id))
 }
 
 /// What an invite form asks for, parsed.
 pub struct InviteRequest {
     pub email: EmailAddress,
     pub role: WorkspaceRole,
-    pub entities: Vec<EntityId>,
+    pub entities: Access<EntityId>,
 }
 
 /// Invites someone into the workspace; their email goes out through the outbox.
@@ -161,8 +159,8 @@ pub async fn invite(
     db.transaction(move |c| {
         lock_row(c, LockTable::Workspace, ws.0)?;
         let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
-        let names = names_in(c, ws, &req.entities)?;
-        let offer = rules::grant(req.role, req.entities.iter().copied());
+        let names = names_in(c, ws, &members::stored(&req.entities))?;
+        let offer = rules::grant(req.role, req.entities);
         rules::may_invite(&me.standing, &offer)?;
         let entities = members::stored(&offer.entities);
         let new = NewInvite {
@@ -171,6 +169,7 @@ pub async fn invite(
             email: &req.email,
             role: req.role.as_str(),
             entities: &entities,
+            all_entities: offer.entities.is_all(),
             clients: &[],
             new_clients: false,
             inviter: actor,
@@ -180,6 +179,7 @@ pub async fn invite(
         };
         invite::create(c, new).map_err(|e| match e {
             NewInviteError::AlreadyMember => ActionError::Conflict(Conflict::AlreadyMember),
+            NewInviteError::FirmStaff => ActionError::Conflict(Conflict::FirmStaff),
             NewInviteError::AlreadyInvited(id) => ActionError::Conflict(Conflict::AlreadyInvited(id)),
             NewInviteError::Db(e) => e.into(),
         })
@@ -221,15 +221,16 @@ pub async fn target(db: &Db, actor: &WorkspaceAccess, user: UserId) -> Outcome<T
     db.read_with(move |c| {
         let t = load_target(c, ws, user)?;
         rules::may_manage(&me, &t.standing)?;
-        Ok(Target {
-            hidden: match rules::visible_entities(&me.entities, &t.standing.entities) {
-                Visible::Some { hidden, .. } => hidden,
-                Visible::All => 0,
-            },
-            ..t
-        })
+        Ok(Target { hidden: rules::hidden_count(&me.entities, &t.standing.entities), ..t })
     })
     .await
+}
+
+/// The person named in a Remove link, if the actor may remove them.
+pub async fn removal_target(db: &Db, actor: &WorkspaceAccess, user: UserId) -> Outcome<Target> {
+    let t = target(db, actor, user).await?;
+    rules::may_remove(&actor.standing, &t.standing)?;
+    Ok(t)
 }
 
 fn load_target(c: &mut DbConnection, ws: WorkspaceId, user: UserId) -> Outcome<Target> {
@@ -245,25 +246,20 @@ pub async fn configure(
     ws: WorkspaceId,
     target: UserId,
     role: WorkspaceRole,
-    chosen: Vec<EntityId>,
+    chosen: Access<EntityId>,
 ) -> Outcome<()> {
     db.transaction(move |c| {
         lock_row(c, LockTable::Workspace, ws.0)?;
         // The caller's access as it is now, under the lock: a change made a moment ago counts.
         let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
         let t = load_target(c, ws, target)?;
-        names_in(c, ws, &chosen)?;
-        let offer = rules::grant(role, chosen.iter().copied());
+        names_in(c, ws, &members::stored(&chosen))?;
+        let offer = rules::grant(role, chosen);
         rules::may_configure(&me.standing, &t.standing, &offer)?;
         rules::keeps_a_workspace_admin(access::count_admins(c, &me.workspace)?, t.standing.role, Some(role))?;
         let entities = rules::merge_entities(&me.standing.entities, &t.standing.entities, &offer.entities);
-        let seat = SeatFacts { role, entities };
-        if t.standing.kind == Kind::FirmMember && role == FIRM_MEMBER_DEFAULT && seat.entities.is_all() {
-            // Back to where a firm Member starts: no row of their own.
-            members::remove_seat(c, ws, target)?;
-        } else {
-            members::set_seat(c, ws, target, &seat, None)?;
-        }
+        let seat = SeatFacts::with(role, entities);
+        members::set_seat(c, ws, target, &seat, None)?;
         let names = names_in(c, ws, &members::stored(&seat.entities))?;
         record(c, &me.workspace, actor, AuditAction::ChangedPermissions, &t.email, seat_words(&seat, &names))
     })

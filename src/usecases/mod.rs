@@ -37,6 +37,8 @@ pub enum ActionError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conflict {
     AlreadyMember,
+    /// On the firm's own team: client access is given on the Team page.
+    FirmStaff,
     AlreadyInvited(InviteId),
     /// Creating an account on an invite page for an address that has one.
     AccountExists,
@@ -50,6 +52,7 @@ impl Conflict {
     pub fn message(self) -> String {
         match self {
             Conflict::AlreadyMember => "They are already a member.".into(),
+            Conflict::FirmStaff => "They are on your firm's team: give them this client on the Team page.".into(),
             Conflict::AlreadyInvited(_) => "They already have a pending invite: use Resend invite.".into(),
             Conflict::EmailTaken => "An account with this email already exists. Log in instead.".into(),
             Conflict::NameTaken => "That name is taken already.".into(),

@@ -108,6 +108,7 @@ pub async fn invite(
                 email,
                 role: offer.role.as_str(),
                 entities: &[],
+                all_entities: false,
                 clients: &clients,
                 new_clients: facts.new_clients,
                 inviter: actor,
@@ -117,7 +118,7 @@ pub async fn invite(
             };
             out.push(match invite::create(c, new) {
                 Ok(_) => Sent::Invited,
-                Err(NewInviteError::AlreadyMember) => Sent::AlreadyMember,
+                Err(NewInviteError::AlreadyMember | NewInviteError::FirmStaff) => Sent::AlreadyMember,
                 Err(NewInviteError::AlreadyInvited(_)) => Sent::AlreadyInvited,
                 Err(NewInviteError::Db(e)) => return Err(e.into()),
             });

@@ -515,3 +515,62 @@ async fn activity_lists_every_change_with_who_did_it_to_whom() {
     // Removing someone keeps the trail.
     assert!(text.contains("Dan Dole accepted"), "the removed person's own events stay");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_entities_current_and_future_is_a_choice_of_its_own() {
+    let f = firm_with_a_client().await;
+    let ws = f.ws;
+    // The form offers it to Ada, who holds all entities.
+    let (_, form) = f.ada.page(&format!("/w/{ws}/settings/members/invite")).await;
+    assert!(form.contains("name=\"all_entities\"") && text_of(&form).contains("All entities, current and future"));
+    let r = f
+        .ada
+        .post(
+            &format!("/w/{ws}/settings/members/invite"),
+            &[("email", "cleo@client.test"), ("role", "accountant"), ("all_entities", "on")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let link = f.app.invite_link("cleo@client.test", 1).await;
+    let cleo = f.app.accept_as_new_user(&link, "Cleo Client").await;
+    let cleo_id = f.app.user_id("cleo@client.test").await;
+    // An entity added afterwards is hers too, and she is still not an Admin.
+    let trust = f.ada.add_entity(ws, "Acme Trust").await;
+    assert_eq!(cleo.get(&format!("/w/{ws}/entities/{trust}")).await.status(), StatusCode::OK);
+    assert_eq!(cleo.get(&format!("/w/{ws}/settings/activity")).await.status(), StatusCode::FORBIDDEN);
+    assert!(row(&f.ada.members_page(ws).await, "cleo@client.test").contains("All entities"));
+    // Her form shows the choice ticked; saving it unchanged keeps future entities hers.
+    let (_, form) = f.ada.page(&format!("/w/{ws}/settings/members/{cleo_id}/permissions")).await;
+    assert!(form.contains("name=\"all_entities\" value=\"on\" checked"), "the choice is ticked");
+    let r = f
+        .ada
+        .post(&format!("/w/{ws}/settings/members/{cleo_id}/permissions"), &[("role", "member"), ("all_entities", "on")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let later = f.ada.add_entity(ws, "Acme Later").await;
+    assert_eq!(cleo.get(&format!("/w/{ws}/entities/{later}")).await.status(), StatusCode::OK);
+    // An Accountant holding one entity is offered no such choice, cannot give it, and cannot
+    // change someone who holds all.
+    let (carl, carl_id) = f.client_user("carl@client.test", "Carl", "accountant", &[f.llc]).await;
+    let (_, form) = carl.page(&format!("/w/{ws}/settings/members/invite")).await;
+    assert!(!form.contains("name=\"all_entities\""));
+    let before = f.app.snapshot().await;
+    let r = carl
+        .post(
+            &format!("/w/{ws}/settings/members/invite"),
+            &[("email", "dan@client.test"), ("role", "member"), ("all_entities", "on")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = carl
+        .post(
+            &format!("/w/{ws}/settings/members/{cleo_id}/permissions"),
+            &[("role", "member"), ("entity", &f.llc.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(text_of(&r.text().await.unwrap()).contains("They have access to all entities, current and future"));
+    assert_eq!(f.app.snapshot().await, before);
+    assert!(actions_menu(&carl.members_page(ws).await, "Cleo Client").is_none());
+    let _ = carl_id;
+}

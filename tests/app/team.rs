@@ -1111,7 +1111,7 @@ async fn an_accountant_sees_of_others_only_what_they_could_grant() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn changing_team_permissions_keeps_a_workspace_the_person_joined_as_a_client() {
+async fn firm_staff_reach_a_client_only_through_their_client_access() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
@@ -1125,23 +1125,30 @@ async fn changing_team_permissions_keeps_a_workspace_the_person_joined_as_a_clie
     let r = cleo.post(&format!("{link}/accept"), &[]).await;
     assert_eq!(location(&r), format!("/orgs/{org}/clients"));
     let cleo_id = app.user_id("cleo@client.test").await;
-    assert_eq!(status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::OK, "still Acme's accountant");
+    // On the team, she reaches the firm's clients only through the Team page (roles.md):
+    // Beta, not Acme.
+    assert_eq!(status_of(&cleo, &format!("/w/{beta}/entities")).await, StatusCode::OK);
+    assert_eq!(status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::NOT_FOUND);
+    let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
+    assert!(row_of(&members, "cleo@client.test").is_none(), "{}", text_of(&members));
+    // Nor can a client invite bring her back in past the Team page: the form says where to go.
+    let before = app.snapshot().await;
+    let r = ada.invite(acme, "cleo@client.test", "member", &[llc]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let text = text_of(&r.text().await.unwrap());
+    assert!(text.contains("is on your firm's team") && text.contains("Team page"), "{text}");
+    assert_eq!(app.snapshot().await, before, "no invite, no email");
 
-    // Her team permissions change (Beta stays, New clients on): Acme is no business of the Team page.
-    let r = configure_team_member(&ada, org, cleo_id, "member", &[beta], true).await;
+    // Given Acme on the Team page, she works there with the workspace role she had.
+    let r = configure_team_member(&ada, org, cleo_id, "member", &[acme, beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await,
-        StatusCode::OK,
-        "her client access to Acme is kept"
-    );
+    assert_eq!(status_of(&cleo, &format!("/w/{acme}/entities/{llc}")).await, StatusCode::OK);
     let (members, _) = open(&ada, &format!("/w/{acme}/settings/members"), StatusCode::OK).await;
     let cleo_row = row(&members, "cleo@client.test");
     assert!(
-        cleo_row.contains("Accountant") && cleo_row.contains("Acme LLC") && !cleo_row.contains("Firm staff"),
+        cleo_row.contains("Accountant") && cleo_row.contains("Acme LLC") && cleo_row.contains("Firm Member"),
         "{cleo_row}"
     );
-    assert_eq!(status_of(&cleo, &format!("/w/{beta}/entities")).await, StatusCode::OK);
 }
 
 // ---------------------------------------------------------------------------------------

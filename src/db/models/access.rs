@@ -11,7 +11,7 @@ use crate::db::schema::{
     org_client_grants, org_memberships, organizations, workspace_entity_grants, workspace_memberships, workspaces,
 };
 use crate::db::DbConnection;
-use crate::domain::access::{self, PersonFacts, SeatFacts, StaffFacts, Standing};
+use crate::domain::access::{self, Access, PersonFacts, SeatFacts, StaffFacts, Standing};
 use crate::domain::{EntityId, MembershipId, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
 #[derive(Clone, Debug)]
@@ -95,17 +95,17 @@ pub fn seat_facts(
     let row = workspace_memberships::table
         .filter(workspace_memberships::workspace_id.eq(ws.0))
         .filter(workspace_memberships::user_id.eq(user.0))
-        .select((workspace_memberships::id, workspace_memberships::role))
-        .first::<(i64, String)>(conn)
+        .select((workspace_memberships::id, workspace_memberships::role, workspace_memberships::all_entities))
+        .first::<(i64, String, bool)>(conn)
         .optional()?;
-    let Some((mid, role)) = row else {
+    let Some((mid, role, all)) = row else {
         return Ok(None);
     };
     let Some(role) = WorkspaceRole::parse(&role) else {
         return Ok(None);
     };
-    let entities = entity_grants(conn, MembershipId(mid))?;
-    Ok(Some((MembershipId(mid), SeatFacts::new(role, entities))))
+    let entities = if all { Access::All } else { Access::only(entity_grants(conn, MembershipId(mid))?) };
+    Ok(Some((MembershipId(mid), SeatFacts::with(role, entities))))
 }
 
 pub fn entity_grants(conn: &mut DbConnection, membership: MembershipId) -> QueryResult<Vec<EntityId>> {
@@ -176,8 +176,9 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
             workspace_memberships::role,
             workspace_memberships::invited_by,
             workspace_memberships::created_at,
+            workspace_memberships::all_entities,
         ))
-        .load::<(i64, i64, String, Option<i64>, NaiveDateTime)>(conn)?;
+        .load::<(i64, i64, String, Option<i64>, NaiveDateTime, bool)>(conn)?;
     let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (mid, entity) in workspace_entity_grants::table
         .inner_join(workspace_memberships::table)
@@ -195,11 +196,11 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
         let clients = granted.contains(&mid).then_some(ws.id);
         people.insert(uid, blank(uid, since, Some(StaffFacts::new(role, clients, new_clients))));
     }
-    for (mid, uid, role, invited_by, since) in seats {
+    for (mid, uid, role, invited_by, since, all) in seats {
         let Some(role) = WorkspaceRole::parse(&role) else {
             continue;
         };
-        let seat = SeatFacts::new(role, grants.remove(&mid).unwrap_or_default());
+        let seat = SeatFacts::with(role, stored_access(all, grants.remove(&mid)));
         let p = people.entry(uid).or_insert_with(|| blank(uid, since, None));
         p.facts.seat = Some(seat);
         p.seat = Some(MembershipId(mid));
@@ -219,11 +220,7 @@ fn blank(uid: i64, since: NaiveDateTime, staff: Option<StaffFacts>) -> Person {
     Person {
         user: UserId(uid),
         facts: PersonFacts { staff, seat: None },
-        standing: Standing {
-            role: WorkspaceRole::Member,
-            entities: access::Access::none(),
-            kind: access::Kind::Client,
-        },
+        standing: Standing { role: WorkspaceRole::Member, entities: Access::none(), kind: access::Kind::Client },
         seat: None,
         invited_by: None,
         since,
@@ -245,23 +242,30 @@ pub fn standings_in_firm(
     let org_workspaces: Vec<i64> =
         workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id).load(conn)?;
     let seats = workspace_memberships::table
+        .inner_join(workspaces::table)
         .filter(workspace_memberships::user_id.eq(user.0))
-        .filter(workspace_memberships::workspace_id.eq_any(&org_workspaces))
-        .select((workspace_memberships::id, workspace_memberships::workspace_id, workspace_memberships::role))
-        .load::<(i64, i64, String)>(conn)?;
-    let seat_ids: Vec<i64> = seats.iter().map(|s| s.0).collect();
+        .filter(workspaces::organization_id.eq(org.0))
+        .select((
+            workspace_memberships::id,
+            workspace_memberships::workspace_id,
+            workspace_memberships::role,
+            workspace_memberships::all_entities,
+        ))
+        .load::<(i64, i64, String, bool)>(conn)?;
     let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (mid, e) in workspace_entity_grants::table
-        .filter(workspace_entity_grants::membership_id.eq_any(&seat_ids))
+        .inner_join(workspace_memberships::table.inner_join(workspaces::table))
+        .filter(workspace_memberships::user_id.eq(user.0))
+        .filter(workspaces::organization_id.eq(org.0))
         .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
         .load::<(i64, i64)>(conn)?
     {
         grants.entry(mid).or_default().push(EntityId(e));
     }
     let mut seat_of: HashMap<i64, SeatFacts> = HashMap::new();
-    for (mid, ws, role) in seats {
+    for (mid, ws, role, all) in seats {
         if let Some(role) = WorkspaceRole::parse(&role) {
-            seat_of.insert(ws, SeatFacts::new(role, grants.remove(&mid).unwrap_or_default()));
+            seat_of.insert(ws, SeatFacts::with(role, stored_access(all, grants.remove(&mid))));
         }
     }
     Ok(org_workspaces
@@ -271,4 +275,13 @@ pub fn standings_in_firm(
             access::standing(WorkspaceId(ws), &facts).map(|s| (WorkspaceId(ws), s))
         })
         .collect())
+}
+
+/// A row's entity access as stored: "all" (a flag), or its grant rows.
+fn stored_access(all: bool, grants: Option<Vec<EntityId>>) -> Access<EntityId> {
+    if all {
+        Access::All
+    } else {
+        Access::only(grants.unwrap_or_default())
+    }
 }

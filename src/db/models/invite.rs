@@ -10,6 +10,7 @@ use crate::db::schema::{
     workspace_entity_grants, workspace_memberships, workspaces,
 };
 use crate::db::DbConnection;
+use crate::domain::access::Access;
 use crate::domain::token::{InviteKey, InviteToken};
 use crate::domain::{EmailAddress, EntityId, InviteId, OrgId, UserId, WorkspaceId};
 
@@ -38,6 +39,16 @@ pub struct Invite {
     pub expires_at: NaiveDateTime,
     pub last_sent_at: NaiveDateTime,
     pub accepted_by: Option<i64>,
+    pub all_entities: bool,
+}
+
+/// The entities a workspace invite offers: all (current and future), or its chosen ones.
+pub fn offered_entities(invite: &Invite, chosen: Option<Vec<EntityId>>) -> Access<EntityId> {
+    if invite.all_entities {
+        Access::All
+    } else {
+        Access::only(chosen.unwrap_or_default())
+    }
 }
 
 impl Invite {
@@ -58,6 +69,8 @@ pub struct NewInvite<'a> {
     pub email: &'a EmailAddress,
     pub role: &'static str,
     pub entities: &'a [EntityId],
+    /// All entities of the workspace, current and future.
+    pub all_entities: bool,
     pub clients: &'a [WorkspaceId],
     pub new_clients: bool,
     pub inviter: UserId,
@@ -70,6 +83,8 @@ pub struct NewInvite<'a> {
 #[derive(Debug)]
 pub enum NewInviteError {
     AlreadyMember,
+    /// On the firm's team: their client access is given on the Team page.
+    FirmStaff,
     AlreadyInvited(InviteId),
     Db(diesel::result::Error),
 }
@@ -81,9 +96,7 @@ impl From<diesel::result::Error> for NewInviteError {
 }
 
 pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, NewInviteError> {
-    if is_member(conn, &n)? {
-        return Err(NewInviteError::AlreadyMember);
-    }
+    is_member(conn, &n)?;
     if let Some(existing) = find_pending(conn, n.org, n.workspace.map(|w| w.id), n.email)? {
         return Err(NewInviteError::AlreadyInvited(existing.invite_id()));
     }
@@ -99,6 +112,7 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
                 invites::email.eq(n.email.as_str()),
                 invites::role.eq(n.role),
                 invites::new_clients.eq(n.new_clients),
+                invites::all_entities.eq(n.all_entities),
                 invites::token_hash.eq(token.lookup_hash()),
                 invites::token_nonce.eq(&nonce),
                 invites::invited_by.eq(n.inviter.0),
@@ -158,20 +172,26 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
     Ok(id)
 }
 
-fn is_member(conn: &mut DbConnection, n: &NewInvite<'_>) -> QueryResult<bool> {
+/// Whether the invited address already belongs where the invite leads: a member of the
+/// workspace (or of the team), or, for a client's workspace, on the firm's own team (whose
+/// client access is given on the Team page, never by a client invite).
+fn is_member(conn: &mut DbConnection, n: &NewInvite<'_>) -> Result<(), NewInviteError> {
     let Some(user) =
         users::table.filter(users::email.eq(n.email.as_str())).select(users::id).first::<i64>(conn).optional()?
     else {
-        return Ok(false);
+        return Ok(());
     };
+    let on_team = diesel::select(diesel::dsl::exists(
+        org_memberships::table
+            .filter(org_memberships::organization_id.eq(n.org.0))
+            .filter(org_memberships::user_id.eq(user)),
+    ))
+    .get_result::<bool>(conn)?;
     match n.workspace {
-        Some(ws) => Ok(access::load(conn, UserId(user), ws.id)?.is_some()),
-        None => diesel::select(diesel::dsl::exists(
-            org_memberships::table
-                .filter(org_memberships::organization_id.eq(n.org.0))
-                .filter(org_memberships::user_id.eq(user)),
-        ))
-        .get_result(conn),
+        Some(ws) if access::load(conn, UserId(user), ws.id)?.is_some() => Err(NewInviteError::AlreadyMember),
+        Some(_) if on_team => Err(NewInviteError::FirmStaff),
+        None if on_team => Err(NewInviteError::AlreadyMember),
+        _ => Ok(()),
     }
 }
 
@@ -266,9 +286,13 @@ pub fn resend(conn: &mut DbConnection, invite: &Invite, actor: UserId, ttl: Dura
     if now - invite.last_sent_at < Duration::seconds(60) {
         return Err(ResendError::TooSoon);
     }
-    diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
+    let renewed = diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
         .set((invites::expires_at.eq(now + ttl), invites::last_sent_at.eq(now)))
         .execute(conn)?;
+    if renewed == 0 {
+        // Cancelled or accepted a moment ago: nothing to send.
+        return Err(ResendError::Db(diesel::result::Error::NotFound));
+    }
     outbox::drop_pending_for_invite(conn, invite.invite_id())?;
     outbox::enqueue_invite(conn, invite.invite_id(), &invite.email)?;
     audit::record(
@@ -499,7 +523,10 @@ fn join_workspace(
     let membership = match existing {
         Some(id) => {
             diesel::update(workspace_memberships::table.find(id))
-                .set(workspace_memberships::role.eq(&invite.role))
+                .set((
+                    workspace_memberships::role.eq(&invite.role),
+                    workspace_memberships::all_entities.eq(invite.all_entities),
+                ))
                 .execute(conn)?;
             diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(id)))
                 .execute(conn)?;
@@ -510,6 +537,7 @@ fn join_workspace(
                 workspace_memberships::workspace_id.eq(ws),
                 workspace_memberships::user_id.eq(user.id),
                 workspace_memberships::role.eq(&invite.role),
+                workspace_memberships::all_entities.eq(invite.all_entities),
                 workspace_memberships::invited_by.eq(Some(invite.invited_by)),
                 workspace_memberships::created_at.eq(now),
             ))

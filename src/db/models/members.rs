@@ -10,8 +10,8 @@ use crate::db::DbConnection;
 use crate::domain::access::{Access, SeatFacts};
 use crate::domain::{EntityId, MembershipId, UserId, WorkspaceId};
 
-/// Sets a person's own row in a workspace: its role and chosen entities ("all" is stored as
-/// no entity rows; only an Admin row holds all).
+/// Sets a person's own row in a workspace: its role and entities ("all, current and future"
+/// is a flag on the row; chosen entities are rows of their own).
 pub fn set_seat(
     conn: &mut DbConnection,
     ws: WorkspaceId,
@@ -28,7 +28,10 @@ pub fn set_seat(
     let id = match existing {
         Some(id) => {
             diesel::update(workspace_memberships::table.find(id))
-                .set(workspace_memberships::role.eq(seat.role.as_str()))
+                .set((
+                    workspace_memberships::role.eq(seat.role.as_str()),
+                    workspace_memberships::all_entities.eq(seat.entities.is_all()),
+                ))
                 .execute(conn)?;
             diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(id)))
                 .execute(conn)?;
@@ -39,6 +42,7 @@ pub fn set_seat(
                 workspace_memberships::workspace_id.eq(ws.0),
                 workspace_memberships::user_id.eq(user.0),
                 workspace_memberships::role.eq(seat.role.as_str()),
+                workspace_memberships::all_entities.eq(seat.entities.is_all()),
                 workspace_memberships::invited_by.eq(invited_by.map(|u| u.0)),
                 workspace_memberships::created_at.eq(super::now()),
             ))

@@ -25,17 +25,24 @@ pub fn is_unique_violation(e: &Error) -> bool {
     matches!(e, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
-/// Serialises changes to one workspace's (or firm's) members on PostgreSQL, so that two
-/// Admins demoting each other cannot both succeed. On SQLite writers are already serial.
+/// Serialises changes to one firm's access on PostgreSQL, so that two Admins demoting each
+/// other cannot both succeed, and a Team change cannot interleave with a change inside one
+/// of the firm's clients. Every lock takes the firm's row first (then the workspace's), so
+/// that locks are always taken in the same order. On SQLite writers are already serial.
 pub fn lock_row(conn: &mut super::DbConnection, table: LockTable, id: i64) -> Result<(), Error> {
     use diesel::prelude::*;
     use diesel::sql_types::BigInt;
     if let super::DbConnection::Pg(pg) = conn {
-        let sql = match table {
-            LockTable::Workspace => "SELECT id FROM workspaces WHERE id = $1 FOR UPDATE",
-            LockTable::Organization => "SELECT id FROM organizations WHERE id = $1 FOR UPDATE",
+        let statements: &[&str] = match table {
+            LockTable::Workspace => &[
+                "SELECT id FROM organizations WHERE id = (SELECT organization_id FROM workspaces WHERE id = $1) FOR UPDATE",
+                "SELECT id FROM workspaces WHERE id = $1 FOR UPDATE",
+            ],
+            LockTable::Organization => &["SELECT id FROM organizations WHERE id = $1 FOR UPDATE"],
         };
-        diesel::sql_query(sql).bind::<BigInt, _>(id).execute(pg)?;
+        for sql in statements {
+            diesel::sql_query(*sql).bind::<BigInt, _>(id).execute(pg)?;
+        }
     }
     Ok(())
 }

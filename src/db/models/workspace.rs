@@ -7,7 +7,7 @@ use crate::db::schema::{
 };
 use crate::db::DbConnection;
 use crate::domain::access::Access;
-use crate::domain::{OrgId, OrgRole, UserId, WorkspaceId};
+use crate::domain::{OrgId, UserId, WorkspaceId};
 
 use super::audit::{self, AuditAction, NewEvent};
 
@@ -88,7 +88,6 @@ pub fn add_client(
     let followers: Vec<i64> = org_memberships::table
         .filter(org_memberships::organization_id.eq(org.0))
         .filter(org_memberships::new_clients.eq(true))
-        .filter(org_memberships::role.eq(OrgRole::Member.as_str()))
         .select(org_memberships::id)
         .load(conn)?;
     let grants: Vec<_> = followers

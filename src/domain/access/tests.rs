@@ -34,7 +34,7 @@ fn firm_member(seat: Option<(WorkspaceRole, &[EntityId])>) -> Standing {
 }
 
 fn offer(role: WorkspaceRole, entities: &[EntityId]) -> SeatFacts {
-    grant(role, entities.iter().copied())
+    grant(role, Access::only(entities.iter().copied()))
 }
 
 /// The three workspace roles as client users, each Accountant and Member holding LLC only.
@@ -293,9 +293,9 @@ fn a_firm_member_works_in_chosen_clients_with_a_role_of_their_own() {
     let own = standing(WS, &member(&[WS], Some(SeatFacts::new(W::Member, [LLC])))).unwrap();
     assert_eq!(own.role, W::Member);
     assert_eq!(own.entities, Access::only([LLC]));
-    // A row without client access (they joined as a client user): a client user there.
-    let as_client = standing(WS, &member(&[], Some(SeatFacts::new(W::Accountant, [LLC])))).unwrap();
-    assert_eq!(as_client.kind, Kind::Client);
+    // Firm staff reach a client only through their client access: a row of their own in a
+    // client they were not given (say, from before they joined the team) opens nothing.
+    assert_eq!(standing(WS, &member(&[], Some(SeatFacts::new(W::Accountant, [LLC])))), None);
     // Nobody at all.
     assert_eq!(standing(WS, &PersonFacts::default()), None);
 }
@@ -354,6 +354,26 @@ fn what_is_beyond_the_actors_reach_stays_as_it_was() {
     let t = client(W::Member, &[LLC, HOLDINGS]);
     assert_eq!(may_configure(&actor, &t, &offer(W::Accountant, &[LLC])), Err(Refusal::HiddenEntities));
     assert!(may_configure(&actor, &t, &offer(W::Member, &[])).is_ok());
+}
+
+#[test]
+fn someone_holding_all_entities_is_managed_only_by_someone_who_does_too() {
+    let all_accountant = client(W::Accountant, &[]);
+    let all_accountant = Standing { entities: Access::All, ..all_accountant };
+    let some_accountant = client(W::Accountant, &[LLC]);
+    // A firm Member on their default (Accountant, all entities) and a client given all.
+    for target in [firm_member(None), all_accountant.clone()] {
+        assert_eq!(may_manage(&some_accountant, &target), Err(Refusal::HoldsAll));
+        assert!(may_remove(&some_accountant, &target).is_err());
+        assert!(may_manage(&all_accountant, &target).is_ok());
+        assert!(may_manage(&client(W::Admin, &[]), &target).is_ok());
+    }
+    // "All entities, current and future" is offered only by those who hold all.
+    assert!(may_give_all_entities(&all_accountant) && may_give_all_entities(&client(W::Admin, &[])));
+    assert!(!may_give_all_entities(&some_accountant));
+    assert_eq!(may_invite(&some_accountant, &grant(W::Member, Access::All)), Err(Refusal::AboveOwnEntities));
+    assert!(may_invite(&all_accountant, &grant(W::Member, Access::All)).is_ok());
+    assert_eq!(hidden_count(&Access::only([LLC]), &Access::All), 1);
 }
 
 #[test]
