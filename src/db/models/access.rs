@@ -204,8 +204,11 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
         let p = people.entry(uid).or_insert_with(|| blank(uid, since, None));
         p.facts.seat = Some(seat);
         p.seat = Some(MembershipId(mid));
-        p.invited_by = invited_by.map(UserId);
-        p.since = since;
+        // A firm Admin's or Manager's row (left from before) says nothing about them here.
+        if !p.facts.staff.as_ref().is_some_and(|s| access::sees_all_clients(s.role)) {
+            p.invited_by = invited_by.map(UserId);
+            p.since = since;
+        }
     }
     Ok(people
         .into_values()
@@ -216,6 +219,7 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
         .collect())
 }
 
+/// A person before their standing is worked out (it is, from their facts, before any is returned).
 fn blank(uid: i64, since: NaiveDateTime, staff: Option<StaffFacts>) -> Person {
     Person {
         user: UserId(uid),
