@@ -315,6 +315,18 @@
     if (scope) syncScope(scope);
   });
 
+  /* "All entities, current and future" and single entities exclude each other: ticking one
+     unticks the other, so what is saved is what the form shows. (Without JavaScript the
+     server refuses the two together with a message on the form.) */
+  document.addEventListener('change', function (e) {
+    var t = e.target;
+    if (!isEl(t) || !t.checked || !t.matches('input[name="all_entities"], input[name="entity"]')) return;
+    var scope = t.closest('[data-role-scope]');
+    if (!scope) return;
+    var others = t.name === 'all_entities' ? 'input[name="entity"]' : 'input[name="all_entities"]';
+    toArray(scope.querySelectorAll(others)).forEach(function (b) { if (!b.disabled) b.checked = false; });
+  });
+
   /* ------------------------------------------------------------------ */
   /* 4. Confirmation for destructive buttons: data-confirm="message"     */
   /* ------------------------------------------------------------------ */

@@ -15,7 +15,7 @@ use crate::auth::WorkspaceContext;
 use crate::db::models::audit::{self, AuditAction, EventRow};
 use crate::db::models::entity::Entity;
 use crate::domain::access::{self as rules, Access, Kind, Refusal, WorkspaceAction};
-use crate::domain::{EmailAddress, EntityId, UserId, WorkspaceRole};
+use crate::domain::{EmailAddress, EntityId, OrgRole, UserId, WorkspaceRole};
 use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -74,8 +74,8 @@ pub struct MemberView {
     access_full: String,
     /// "Firm Admin", "Firm Manager", "Firm Member" for the firm's staff.
     staff: Option<&'static str>,
-    /// Firm Admins and Managers: their access is managed on the Team page only.
-    managed_on_team: bool,
+    /// Firm staff: what the Team page decides for them.
+    team_note: Option<&'static str>,
     invited_by: Option<String>,
     since: chrono::NaiveDateTime,
     can_configure: bool,
@@ -90,18 +90,17 @@ impl MemberView {
 
     fn new(m: MemberLine, me: UserId) -> MemberView {
         let (access, access_full) = access_words(&m.access);
-        let (staff, managed_on_team) = match m.kind {
-            Kind::Client => (None, false),
-            Kind::FirmLead(r) => {
-                (Some(if r == crate::domain::OrgRole::Admin { "Firm Admin" } else { "Firm Manager" }), true)
-            }
-            Kind::FirmMember => (Some("Firm Member"), false),
+        let (staff, team_note) = match m.kind {
+            Kind::Client => (None, None),
+            Kind::FirmLead(OrgRole::Admin) => (Some("Firm Admin"), Some("managed on the Team page")),
+            Kind::FirmLead(_) => (Some("Firm Manager"), Some("managed on the Team page")),
+            Kind::FirmMember => (Some("Firm Member"), Some("client access set on the Team page")),
         };
         MemberView {
             user_id: m.user.0,
             role: m.role.label(),
             staff,
-            managed_on_team,
+            team_note,
             can_configure: m.can_configure,
             can_remove: m.can_remove,
             is_you: m.user == me,
@@ -233,6 +232,7 @@ impl Choices {
 pub struct InviteErrors {
     email: Option<String>,
     role: Option<String>,
+    entities: Option<String>,
 }
 
 pub enum Existing {
@@ -301,11 +301,23 @@ fn parse_role(form: &FormFields) -> Result<Option<WorkspaceRole>, AppError> {
         .ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))
 }
 
-/// The entities ticked on a form, or "All entities, current and future".
-fn entity_access(form: &FormFields) -> Result<Access<EntityId>, AppError> {
-    let ids = form.ids("entity")?.into_iter().map(EntityId);
-    Ok(if form.get("all_entities") == "on" { Access::All } else { Access::only(ids) })
+/// The entities ticked on a form, or "All entities, current and future"; both at once is
+/// a mistake to show on the form (the page's script prevents it; without it, it can happen).
+fn entity_access(form: &FormFields) -> Result<Result<Access<EntityId>, &'static str>, AppError> {
+    let ids = form.ids("entity")?;
+    Ok(match (form.get("all_entities") == "on", ids.is_empty()) {
+        (true, true) => Ok(Access::All),
+        (true, false) => Err(BOTH),
+        (false, _) => Ok(Access::only(ids.into_iter().map(EntityId))),
+    })
 }
+
+/// The single entities ticked, for showing a form again.
+fn ticked(form: &FormFields) -> Access<EntityId> {
+    Access::only(form.ids("entity").unwrap_or_default().into_iter().map(EntityId))
+}
+
+const BOTH: &str = "Choose either \"All entities, current and future\" or some entities, not both.";
 
 /// The invite form, parsed: the request, or the form again with what is wrong.
 fn parse_invite(form: &FormFields) -> Result<Result<InviteRequest, (InviteInput, InviteErrors)>, AppError> {
@@ -313,15 +325,16 @@ fn parse_invite(form: &FormFields) -> Result<Result<InviteRequest, (InviteInput,
     let input = InviteInput {
         email: form.get("email").to_string(),
         role: role.map_or("", |r| r.as_str()).to_string(),
-        checked: entities.clone(),
+        checked: entities.clone().unwrap_or_else(|_| ticked(form)),
     };
-    Ok(match (EmailAddress::parse(form.get("email")), role) {
-        (Ok(email), Some(role)) => Ok(InviteRequest { email, role, entities }),
-        (email, role) => Err((
+    Ok(match (EmailAddress::parse(form.get("email")), role, entities) {
+        (Ok(email), Some(role), Ok(entities)) => Ok(InviteRequest { email, role, entities }),
+        (email, role, entities) => Err((
             input,
             InviteErrors {
                 email: email.err().map(String::from),
                 role: role.is_none().then(|| "Choose a role.".to_string()),
+                entities: entities.err().map(String::from),
             },
         )),
     })
@@ -429,17 +442,30 @@ pub async fn configure(
     let role = parse_role(&form)?.ok_or_else(|| AppError::BadRequest("Choose a role.".into()))?;
     let entities = entity_access(&form)?;
     let (actor, ws, who) = (ctx.user.user_id(), ctx.access.workspace.id, member.user);
-    match uc::configure(&state.db, actor, ws, who, role, entities.clone()).await {
+    let saved = match entities.clone() {
+        Ok(entities) => uc::configure(&state.db, actor, ws, who, role, entities).await,
+        Err(both) => Err(ActionError::Invalid(both)),
+    };
+    match saved.map_err(form_message) {
         Ok(()) => {
             let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
-        Err(ActionError::Refused(why)) if why.is_form_message() => {
-            let input = (role.as_str(), &entities);
-            let page = permissions_page(&state, &session, &ctx, member, input, Some(why.message().into())).await?;
+        Err(Ok(message)) => {
+            let input = (role.as_str(), &entities.unwrap_or_else(|_| ticked(&form)));
+            let page = permissions_page(&state, &session, &ctx, member, input, Some(message.into())).await?;
             render_with_status(StatusCode::CONFLICT, page)
         }
-        Err(e) => Err(e.into()),
+        Err(Err(e)) => Err(e),
+    }
+}
+
+/// What a refused change says on its form (Ok), or the error page it gets (Err).
+fn form_message(e: ActionError) -> Result<&'static str, AppError> {
+    match e {
+        ActionError::Refused(why) if why.is_form_message() => Ok(why.message()),
+        ActionError::Invalid(BOTH) => Ok(BOTH),
+        other => Err(other.into()),
     }
 }
 

@@ -539,6 +539,31 @@ async fn all_entities_current_and_future_is_a_choice_of_its_own() {
     assert_eq!(cleo.get(&format!("/w/{ws}/entities/{trust}")).await.status(), StatusCode::OK);
     assert_eq!(cleo.get(&format!("/w/{ws}/settings/activity")).await.status(), StatusCode::FORBIDDEN);
     assert!(row(&f.ada.members_page(ws).await, "cleo@client.test").contains("All entities"));
+    // "All entities" and single entities together is a mistake the form points out (the
+    // page's script unticks one when the other is ticked; without it, the server says so).
+    let before = f.app.snapshot().await;
+    let r = f
+        .ada
+        .post(
+            &format!("/w/{ws}/settings/members/{cleo_id}/permissions"),
+            &[("role", "member"), ("all_entities", "on"), ("entity", &f.llc.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = r.text().await.unwrap();
+    assert!(text_of(&body).contains("not both"), "{}", text_of(&body));
+    assert!(body.contains(&format!("name=\"entity\" value=\"{}\" checked", f.llc)), "the ticks are kept");
+    assert_eq!(f.app.snapshot().await, before);
+    let r = f
+        .ada
+        .post(
+            &format!("/w/{ws}/settings/members/invite"),
+            &[("email", "dan@client.test"), ("role", "member"), ("all_entities", "on"), ("entity", &f.llc.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.text().await.unwrap()).contains("not both"));
+    assert_eq!(f.app.snapshot().await, before, "no invite");
     // Her form shows the choice ticked; saving it unchanged keeps future entities hers.
     let (_, form) = f.ada.page(&format!("/w/{ws}/settings/members/{cleo_id}/permissions")).await;
     assert!(form.contains("name=\"all_entities\" value=\"on\" checked"), "the choice is ticked");
