@@ -43,6 +43,9 @@ use portico::db::schema::{
     audit_events, entities, invite_clients, invite_entities, invites, org_client_grants, org_memberships, outbox,
     workspace_entity_grants, workspace_memberships, workspaces,
 };
+#[path = "app/support/pg.rs"]
+mod pg;
+use pg::PgDatabase;
 use portico::db::{DatabaseLocation, Db, DbConnection};
 use portico::domain::access::{
     self as rules, Access, Kind, OrgAction, PersonFacts, Refusal, SeatFacts, StaffFacts, Standing, WorkspaceAction,
@@ -2415,35 +2418,5 @@ impl Env {
             *all.reasons.entry(reason).or_default() += n;
         }
         Ok(())
-    }
-}
-
-// ---- a fresh PostgreSQL database (as in tests/app/support) -------------------------------
-
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create(admin_url: &str) -> PgDatabase {
-        use diesel::{Connection, PgConnection, RunQueryDsl};
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).unwrap();
-        let name = format!("portico_test_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let mut conn = PgConnection::establish(admin_url).expect("TEST_DATABASE_URL must reach PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-        PgDatabase { admin_url: admin_url.to_string(), url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        use diesel::{Connection, PgConnection, RunQueryDsl};
-        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
-        }
     }
 }

@@ -19,7 +19,8 @@ use crate::domain::{EmailAddress, EntityId, OrgRole, UserId, WorkspaceRole};
 use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::usecases::members::{self as uc, InviteLine, InviteRequest, MemberLine, Shown, Target};
+use crate::usecases::invites::PendingLine;
+use crate::usecases::members::{self as uc, InviteRequest, MemberLine, Shown, Target};
 use crate::usecases::{ActionError, Conflict};
 
 fn members_url(ctx: &WorkspaceContext) -> String {
@@ -132,21 +133,21 @@ pub struct InviteView {
 }
 
 impl InviteView {
-    fn new(state: &AppState, i: InviteLine) -> InviteView {
-        let (access, access_full) = access_words(&i.access);
+    /// A row for the Members or Team page: what both show, with the role and access in words.
+    pub fn new(state: &AppState, p: PendingLine, role: &'static str, (access, access_full): (String, String)) -> Self {
         InviteView {
-            id: i.id.0,
-            role: i.role.label(),
+            id: p.id.0,
+            role,
             access,
             access_full,
-            invited_by: i.invited_by,
-            sent: i.created_at,
-            expires: i.expires_at,
-            expired: i.expires_at <= crate::db::models::now(),
-            delivery: delivery_words(&i.delivery),
-            can_manage: i.can_manage,
-            link: i.nonce.map(|n| invite_link(&state.public_url, &state.invite_key, &n)).unwrap_or_default(),
-            email: i.email,
+            invited_by: p.invited_by,
+            sent: p.created_at,
+            expires: p.expires_at,
+            expired: p.expires_at <= crate::db::models::now(),
+            delivery: delivery_words(&p.delivery),
+            can_manage: p.can_manage,
+            link: p.nonce.map(|n| invite_link(&state.public_url, &state.invite_key, &n)).unwrap_or_default(),
+            email: p.email,
         }
     }
 }
@@ -177,7 +178,11 @@ pub async fn list(
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         members: data.members.into_iter().map(|m| MemberView::new(m, me)).collect(),
-        invites: data.invites.into_iter().map(|i| InviteView::new(&state, i)).collect(),
+        invites: data
+            .invites
+            .into_iter()
+            .map(|i| InviteView::new(&state, i.pending, i.role.label(), access_words(&i.access)))
+            .collect(),
         invites_base: format!("/w/{}/settings/invites", ctx.access.workspace.id),
         can_invite: rules::may(&ctx.access.standing, WorkspaceAction::Invite),
         can_view_activity: rules::may(&ctx.access.standing, WorkspaceAction::ViewActivity),

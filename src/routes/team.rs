@@ -13,14 +13,13 @@ use super::{delivery_words, redirect_with, render, render_with_status, Layout, T
 use crate::auth::extract::path_id;
 use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
-use crate::db::models::team::{Client, TeamInviteRow, TeamMember, TeamMemberRow};
+use crate::db::models::team::{Client, TeamMember, TeamMemberRow};
 use crate::domain::access::{self as rules, Refusal};
 use crate::domain::{EmailList, EmailListEntry, InviteId, OrgRole, UserId, WorkspaceId};
-use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::invites::{self, Bulk, BulkDone, FirmInvite};
-use crate::usecases::team::{self as uc, Sent, StaffOffer};
+use crate::usecases::team::{self as uc, Sent, StaffOffer, TeamInviteLine};
 use crate::usecases::ActionError;
 
 fn team_url(ctx: &OrgContext) -> String {
@@ -77,13 +76,12 @@ pub struct TeamPage {
 pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
     let page = uc::page(&state.db, &ctx.membership).await?;
     let me = ctx.user.user_id();
-    let members = page.list.members.into_iter().zip(page.can_manage_member);
-    let invites = page.list.invites.into_iter().zip(page.can_manage_invite);
+    let members = page.members.into_iter().zip(page.can_manage_member);
     render(TeamPage {
         l: Layout::org(&session, "Team", &ctx.user, &ctx.membership, "team"),
         org_id: ctx.membership.org_id.0,
         members: members.map(|(m, can)| TeamMemberView::new(m, can, me)).collect(),
-        invites: invites.map(|(i, can)| team_invite_view(&state, i, can)).collect(),
+        invites: page.invites.into_iter().map(|i| team_invite_view(&state, i)).collect(),
         invites_base: format!("/orgs/{}/team/invites", ctx.membership.org_id),
         can_invite: rules::org_may(ctx.membership.role, rules::OrgAction::InviteStaff),
     })
@@ -106,22 +104,8 @@ impl TeamMemberView {
     }
 }
 
-fn team_invite_view(state: &AppState, i: TeamInviteRow, can_manage: bool) -> InviteView {
-    let (access, access_full) = client_access(&i.clients, i.new_clients);
-    InviteView {
-        id: i.id.0,
-        role: i.role.label(),
-        access,
-        access_full,
-        invited_by: i.invited_by,
-        sent: i.created_at,
-        expires: i.expires_at,
-        expired: i.expires_at <= crate::db::models::now(),
-        delivery: delivery_words(&i.delivery),
-        link: if can_manage { invite_link(&state.public_url, &state.invite_key, &i.nonce) } else { String::new() },
-        can_manage,
-        email: i.email,
-    }
+fn team_invite_view(state: &AppState, i: TeamInviteLine) -> InviteView {
+    InviteView::new(state, i.pending, i.role.label(), client_access(&i.clients, i.new_clients))
 }
 
 pub struct RoleOption {

@@ -18,6 +18,20 @@ use crate::domain::access::{self as rules, SeatFacts, StaffFacts, Standing};
 use crate::domain::token::InviteToken;
 use crate::domain::{EmailAddress, EntityId, InviteId, Name, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
+/// What the Members and Team pages alike show of a pending invite, for one viewer.
+pub struct PendingLine {
+    pub id: InviteId,
+    pub email: String,
+    pub invited_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub delivery: Delivery,
+    /// May the viewer resend, copy or cancel it?
+    pub can_manage: bool,
+    /// Lets the server derive the link again ("Copy invite link"): only for those who may.
+    pub nonce: Option<String>,
+}
+
 /// Where an invite leads, and so whose page manages it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
+use super::invites::PendingLine;
 use super::{list_or, ActionError, Conflict, InviteSettings, Outcome};
 use crate::db::models::access::{self, Person, WorkspaceAccess, WorkspaceInfo};
 use crate::db::models::audit::{self, AuditAction, NewEvent};
@@ -39,17 +40,9 @@ pub struct MemberLine {
 }
 
 pub struct InviteLine {
-    pub id: InviteId,
-    pub email: String,
+    pub pending: PendingLine,
     pub role: WorkspaceRole,
     pub access: Shown,
-    pub invited_by: String,
-    pub created_at: NaiveDateTime,
-    pub expires_at: NaiveDateTime,
-    pub delivery: Delivery,
-    pub can_manage: bool,
-    /// Lets the server derive the link again ("Copy invite link"); only for those who may.
-    pub nonce: Option<String>,
 }
 
 pub struct MembersList {
@@ -118,16 +111,18 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
             let offer = SeatFacts::with(role, invite::offered_entities(&i, offered.remove(&i.id)));
             let can_manage = rules::may_manage_invite(me, &offer).is_ok();
             Some(InviteLine {
-                id: i.invite_id(),
                 access: show(&me.entities, &offer.entities, &names),
-                invited_by: name_of(UserId(i.invited_by)).0,
-                delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
-                nonce: can_manage.then_some(i.token_nonce),
-                can_manage,
-                email: i.email,
                 role,
-                created_at: i.created_at,
-                expires_at: i.expires_at,
+                pending: PendingLine {
+                    id: i.invite_id(),
+                    invited_by: name_of(UserId(i.invited_by)).0,
+                    delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
+                    nonce: can_manage.then_some(i.token_nonce),
+                    can_manage,
+                    email: i.email,
+                    created_at: i.created_at,
+                    expires_at: i.expires_at,
+                },
             })
         })
         .collect();

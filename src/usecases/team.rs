@@ -1,21 +1,31 @@
 //! The firm's Team page: the list, bulk staff invites, configure and remove.
 
+use super::invites::PendingLine;
 use super::{list_or, ActionError, InviteSettings, Outcome};
 use crate::db::models::access;
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::invite::{self, NewInvite, NewInviteError};
 use crate::db::models::organization::OrgMembership;
-use crate::db::models::team::{self, Client, TeamList, TeamMember};
+use crate::db::models::team::{self, Client, TeamList, TeamMember, TeamMemberRow};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts};
 use crate::domain::{EmailAddress, OrgId, OrgRole, UserId, WorkspaceId};
 
-/// What the viewer may do with each row of the Team page.
+/// The Team page's rows, and what the viewer may do with each.
 pub struct TeamPage {
-    pub list: TeamList,
+    pub members: Vec<TeamMemberRow>,
     pub can_manage_member: Vec<bool>,
-    pub can_manage_invite: Vec<bool>,
+    pub invites: Vec<TeamInviteLine>,
+}
+
+/// A pending team invite: what both pages show, and the firm role and clients it offers.
+pub struct TeamInviteLine {
+    pub pending: PendingLine,
+    pub role: OrgRole,
+    /// None: all clients.
+    pub clients: Option<Vec<Client>>,
+    pub new_clients: bool,
 }
 
 pub fn may_view_team(m: &OrgMembership) -> Result<(), Refusal> {
@@ -32,11 +42,29 @@ pub async fn page(db: &Db, viewer: &OrgMembership) -> Outcome<TeamPage> {
     let list = db.read(move |c| team::list(c, org)).await?;
     let me = StaffFacts::new(viewer.role, [], false);
     let may = |role: OrgRole| rules::may_manage_staff(&me, role).is_ok();
-    Ok(TeamPage {
-        can_manage_member: list.members.iter().map(|m| may(m.role)).collect(),
-        can_manage_invite: list.invites.iter().map(|i| may(i.role)).collect(),
-        list,
-    })
+    let TeamList { members, invites } = list;
+    let invites = invites
+        .into_iter()
+        .map(|i| {
+            let can_manage = may(i.role);
+            TeamInviteLine {
+                role: i.role,
+                clients: i.clients,
+                new_clients: i.new_clients,
+                pending: PendingLine {
+                    id: i.id,
+                    email: i.email,
+                    invited_by: i.invited_by,
+                    created_at: i.created_at,
+                    expires_at: i.expires_at,
+                    delivery: i.delivery,
+                    can_manage,
+                    nonce: can_manage.then_some(i.nonce),
+                },
+            }
+        })
+        .collect();
+    Ok(TeamPage { can_manage_member: members.iter().map(|m| may(m.role)).collect(), members, invites })
 }
 
 pub async fn clients(db: &Db, org: OrgId) -> Outcome<Vec<Client>> {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod pg;
 pub mod smtp;
 
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use portico::db::Db;
 use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 
+pub use pg::PgDatabase;
 pub use smtp::{Mail, SmtpSink};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -298,35 +300,6 @@ fn enc(s: &str) -> String {
         }
     }
     out
-}
-
-/// A fresh PostgreSQL database for one test, dropped afterwards.
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    fn create(admin_url: &str) -> PgDatabase {
-        use diesel::{Connection, PgConnection, RunQueryDsl};
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).unwrap();
-        let name = format!("portico_test_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let mut conn = PgConnection::establish(admin_url).expect("TEST_DATABASE_URL must reach PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-        PgDatabase { admin_url: admin_url.to_string(), url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        use diesel::{Connection, PgConnection, RunQueryDsl};
-        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
-        }
-    }
 }
 
 /// Body text without tags, whitespace collapsed: what a person reads.
