@@ -7,7 +7,7 @@ pub mod worker;
 use askama::Template;
 
 use crate::db::models::invite::InviteDetails;
-use crate::domain::access::{SeatFacts, StaffFacts};
+use crate::domain::access::{Access, SeatFacts, StaffFacts};
 use crate::domain::token::InviteKey;
 use crate::domain::{OrgRole, WorkspaceRole};
 
@@ -68,7 +68,8 @@ pub fn role_words(details: &InviteDetails) -> (&'static str, &'static str) {
 /// hold everything.
 pub fn access_words(details: &InviteDetails) -> String {
     if details.workspace.is_some() {
-        let all = WorkspaceRole::parse(&details.role).is_some_and(|r| SeatFacts::new(r, []).entities.is_all());
+        let chosen = if details.all_entities { Access::All } else { Access::none() };
+        let all = WorkspaceRole::parse(&details.role).is_some_and(|r| SeatFacts::with(r, chosen).entities.is_all());
         match (all, details.access.is_empty()) {
             (true, _) => "All entities".into(),
             (false, true) => "No entities yet".into(),

@@ -532,6 +532,11 @@ async fn all_entities_current_and_future_is_a_choice_of_its_own() {
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let link = f.app.invite_link("cleo@client.test", 1).await;
+    // The email and the invite page say what it gives: an Accountant of all entities.
+    let mail = f.app.smtp.wait_for("cleo@client.test", 1).await.pop().expect("the invite email");
+    assert!(mail.text.contains("Accountant") && mail.text.contains("All entities"), "{}", mail.text);
+    let (_, landing) = f.app.visitor().page(&link).await;
+    assert!(text_of(&landing).contains("All entities"), "{}", text_of(&landing));
     let cleo = f.app.accept_as_new_user(&link, "Cleo Client").await;
     let cleo_id = f.app.user_id("cleo@client.test").await;
     // An entity added afterwards is hers too, and she is still not an Admin.

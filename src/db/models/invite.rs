@@ -336,6 +336,8 @@ pub struct InviteDetails {
     pub email: String,
     pub role: String,
     pub new_clients: bool,
+    /// A workspace invite to all entities, current and future.
+    pub all_entities: bool,
     /// Entity names (workspace invites) or client names (organization invites).
     pub access: Vec<String>,
     pub inviter_name: String,
@@ -377,6 +379,7 @@ pub fn details(conn: &mut DbConnection, invite: Invite) -> QueryResult<InviteDet
         email: invite.email,
         role: invite.role,
         new_clients: invite.new_clients,
+        all_entities: invite.all_entities,
         access,
         inviter_name,
         inviter_email,
