@@ -58,6 +58,44 @@ pub struct Settings {
     /// Failed sign-ins allowed per minute, per address and per account.
     #[arg(long, env = "LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
     pub login_attempts_per_minute: u32,
+
+    /// Minutes without a request after which a session ends.
+    #[arg(long, env = "SESSION_IDLE_MINUTES", default_value_t = 480, value_parser = clap::value_parser!(u32).range(1..))]
+    pub session_idle_minutes: u32,
+
+    /// Hours after sign-in after which a session ends, however active.
+    #[arg(long, env = "SESSION_LIFETIME_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..))]
+    pub session_lifetime_hours: u32,
+
+    /// Load balancers and proxies whose X-Forwarded-For header is believed, as a
+    /// comma-separated list of addresses or networks (e.g. 10.0.0.0/8,192.168.1.5).
+    /// Unset: the peer address of the connection is the client's address.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Invites and resends one user may send per hour (a bulk resend counts every invite).
+    #[arg(long, env = "INVITES_PER_USER_PER_HOUR", default_value_t = 100)]
+    pub invites_per_user_per_hour: u32,
+
+    /// Invites and resends one firm (its team and all its clients) may send per day.
+    #[arg(long, env = "INVITES_PER_FIRM_PER_DAY", default_value_t = 500)]
+    pub invites_per_firm_per_day: u32,
+
+    /// Sign-ups allowed per client address per hour.
+    #[arg(long, env = "SIGNUPS_PER_ADDRESS_PER_HOUR", default_value_t = 20)]
+    pub signups_per_address_per_hour: u32,
+
+    /// Password reset emails allowed per email address, and per client address, per hour.
+    #[arg(long, env = "PASSWORD_RESETS_PER_HOUR", default_value_t = 5)]
+    pub password_resets_per_hour: u32,
+}
+
+/// An address (a network of one) or a network in CIDR notation.
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or network (e.g. 10.0.0.0/8)"))
 }
 
 impl Settings {

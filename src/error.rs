@@ -27,6 +27,9 @@ pub enum AppError {
     Conflict(String),
     #[error("too many requests")]
     TooManyRequests,
+    /// An abuse limit: says which, and when it frees up.
+    #[error("limit reached: {}", .0.limit.scope)]
+    Limited(crate::domain::limits::Reached),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -53,6 +56,7 @@ impl From<ActionError> for AppError {
             ActionError::Conflict(c) => AppError::Conflict(c.message()),
             // The invite pages answer these themselves; anywhere else they are not found.
             ActionError::InviteEnded(_) => AppError::NotFound,
+            ActionError::Limited(r) => AppError::Limited(r),
             ActionError::Db(e) => e.into(),
         }
     }
@@ -74,7 +78,7 @@ impl ResponseError for AppError {
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests | AppError::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -85,6 +89,7 @@ impl ResponseError for AppError {
             let location = format!("/login?next={}", crate::routes::encode_query(next));
             return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
         }
+        let limited;
         let (title, message): (&str, &str) = match self {
             AppError::NotFound => (
                 "Page not found",
@@ -101,6 +106,10 @@ impl ResponseError for AppError {
                 "Too many attempts",
                 "Please wait a minute before trying again.",
             ),
+            AppError::Limited(r) => {
+                limited = r.message();
+                ("Limit reached", limited.as_str())
+            }
             AppError::Unavailable(_) => (
                 "Portico is busy",
                 "The database did not answer in time. Please try again in a moment.",
@@ -117,7 +126,11 @@ impl ResponseError for AppError {
         let status = self.status_code();
         let page = ErrorPage { code: status.as_u16(), title, message };
         let body = page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
-        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
+        let mut response = HttpResponse::build(status);
+        if let AppError::Limited(r) = self {
+            response.insert_header((header::RETRY_AFTER, r.retry_after_seconds().to_string()));
+        }
+        response.content_type("text/html; charset=utf-8").body(body)
     }
 }
 

@@ -1925,6 +1925,7 @@ fn out_of<T>(r: Result<T, ActionError>) -> R<(Out, Option<T>)> {
         Err(ActionError::Conflict(Conflict::AlreadyInvited(_))) => (Out::AlreadyInvited, None),
         Err(ActionError::Conflict(c)) => return Err(format!("unexpected conflict {c:?}")),
         Err(ActionError::InviteEnded(e)) => (Out::Ended(ended(&e)), None),
+        Err(ActionError::Limited(r)) => return Err(format!("unexpected limit: {}", r.message())),
         Err(ActionError::Db(e)) => return Err(format!("database error: {e}")),
     })
 }

@@ -1,5 +1,6 @@
 //! Passwords, sessions, CSRF, and the extractors that load who may do what.
 
+pub mod client_ip;
 pub mod csrf;
 pub mod extract;
 pub mod password;

@@ -8,6 +8,10 @@ diesel::table! {
         name -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        email_verified_at -> Nullable<Timestamp>,
+        totp_secret -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamp>,
+        totp_last_step -> BigInt,
     }
 }
 
@@ -16,6 +20,8 @@ diesel::table! {
         id -> BigInt,
         name -> Text,
         created_at -> Timestamp,
+        require_2fa_since -> Nullable<Timestamp>,
+        require_2fa_grace_days -> Integer,
     }
 }
 
@@ -36,6 +42,8 @@ diesel::table! {
         organization_id -> BigInt,
         name -> Text,
         created_at -> Timestamp,
+        require_2fa_since -> Nullable<Timestamp>,
+        require_2fa_grace_days -> Integer,
     }
 }
 
@@ -122,6 +130,55 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        token_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        key_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        state -> Text,
+        user_agent -> Text,
+        ip -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    account_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        purpose -> Text,
+        email -> Text,
+        token_hash -> Text,
+        token_nonce -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rate_events (id) {
+        id -> BigInt,
+        scope -> Text,
+        subject -> Text,
+        weight -> Integer,
+        at -> Timestamp,
     }
 }
 
@@ -167,6 +224,10 @@ diesel::joinable!(invite_entities -> entities (entity_id));
 diesel::joinable!(invite_clients -> invites (invite_id));
 diesel::joinable!(invite_clients -> workspaces (workspace_id));
 diesel::joinable!(outbox -> invites (invite_id));
+diesel::joinable!(outbox -> account_tokens (token_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(transactions -> entities (entity_id));
 diesel::joinable!(transactions -> users (created_by));
 
@@ -185,4 +246,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     audit_events,
     transactions,
+    recovery_codes,
+    sessions,
+    account_tokens,
+    rate_events,
 );

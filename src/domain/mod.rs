@@ -3,6 +3,7 @@
 pub mod access;
 mod email;
 mod ids;
+pub mod limits;
 mod money;
 mod names;
 mod roles;

@@ -15,6 +15,7 @@ use chrono::Duration;
 use crate::db::models::invite::AcceptError;
 use crate::db::{DbError, DieselError};
 use crate::domain::access::Refusal;
+use crate::domain::limits::Reached;
 use crate::domain::token::InviteKey;
 use crate::domain::InviteId;
 
@@ -31,6 +32,8 @@ pub enum ActionError {
     Conflict(Conflict),
     /// The invite link can no longer be accepted (or not by this account).
     InviteEnded(AcceptError),
+    /// An abuse limit is reached (invites per hour, …): nothing was done.
+    Limited(Reached),
     Db(DbError),
 }
 
@@ -76,6 +79,12 @@ impl From<DieselError> for ActionError {
 impl From<Refusal> for ActionError {
     fn from(r: Refusal) -> Self {
         ActionError::Refused(r)
+    }
+}
+
+impl From<Reached> for ActionError {
+    fn from(r: Reached) -> Self {
+        ActionError::Limited(r)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod entity;
 pub mod invite;
+pub mod limits;
 pub mod members;
 pub mod organization;
 pub mod outbox;

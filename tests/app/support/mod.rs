@@ -36,11 +36,13 @@ pub struct TestApp {
 pub struct Options {
     pub smtp: bool,
     pub login_attempts_per_minute: u32,
+    /// Any other setting a test needs changed.
+    pub adjust: fn(&mut Settings),
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { smtp: true, login_attempts_per_minute: 10 }
+        Options { smtp: true, login_attempts_per_minute: 10, adjust: |_| {} }
     }
 }
 
@@ -58,20 +60,19 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         }
         None => (dir.path().join("portico.db").to_string_lossy().into_owned(), None),
     };
-    let settings = Settings {
-        database_url,
-        smtp_url: options.smtp.then(|| smtp.url()),
-        mail_from: "Portico <portico@portico.test>".into(),
-        public_url: None,
-        bind: "127.0.0.1:0".into(),
-        session_key: Some("test-session-key-that-is-long-enough-for-portico-0123456789abcdef".into()),
-        data_dir: dir.path().to_path_buf(),
-        secure_cookies: Some(false),
-        invite_ttl_days: 7,
-        db_pool_size: 8,
-        workers: Some(2),
-        login_attempts_per_minute: options.login_attempts_per_minute,
-    };
+    // Every other setting as `cargo run` with no arguments would have it.
+    let mut settings = <Settings as clap::Parser>::parse_from(["portico"]);
+    settings.database_url = database_url;
+    settings.smtp_url = options.smtp.then(|| smtp.url());
+    settings.mail_from = "Portico <portico@portico.test>".into();
+    settings.public_url = None;
+    settings.bind = "127.0.0.1:0".into();
+    settings.session_key = Some("test-session-key-that-is-long-enough-for-portico-0123456789abcdef".into());
+    settings.data_dir = dir.path().to_path_buf();
+    settings.secure_cookies = Some(false);
+    settings.workers = Some(2);
+    settings.login_attempts_per_minute = options.login_attempts_per_minute;
+    (options.adjust)(&mut settings);
     let app = portico::startup::Application::build(settings).await.expect("the app starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.db();
@@ -967,20 +968,16 @@ impl TestApp {
             Some(pg) => pg.url.clone(),
             None => self._dir.path().join("portico.db").to_string_lossy().into_owned(),
         };
-        let settings = Settings {
-            database_url,
-            smtp_url: Some(self.smtp.url()),
-            mail_from: "Portico <portico@portico.test>".into(),
-            public_url: Some(self.base.clone()),
-            bind: "127.0.0.1:0".into(),
-            session_key: Some("test-session-key-that-is-long-enough-for-portico-0123456789abcdef".into()),
-            data_dir: dir.path().to_path_buf(),
-            secure_cookies: Some(false),
-            invite_ttl_days: 7,
-            db_pool_size: 8,
-            workers: Some(2),
-            login_attempts_per_minute: 10,
-        };
+        let mut settings = <Settings as clap::Parser>::parse_from(["portico"]);
+        settings.database_url = database_url;
+        settings.smtp_url = Some(self.smtp.url());
+        settings.mail_from = "Portico <portico@portico.test>".into();
+        settings.public_url = Some(self.base.clone());
+        settings.bind = "127.0.0.1:0".into();
+        settings.session_key = Some("test-session-key-that-is-long-enough-for-portico-0123456789abcdef".into());
+        settings.data_dir = dir.path().to_path_buf();
+        settings.secure_cookies = Some(false);
+        settings.workers = Some(2);
         let app = portico::startup::Application::build(settings).await.expect("the second instance starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.db();

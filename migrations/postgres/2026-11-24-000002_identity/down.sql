@@ -1,0 +1,14 @@
+ALTER TABLE workspaces DROP COLUMN require_2fa_grace_days;
+ALTER TABLE workspaces DROP COLUMN require_2fa_since;
+ALTER TABLE organizations DROP COLUMN require_2fa_grace_days;
+ALTER TABLE organizations DROP COLUMN require_2fa_since;
+DROP TABLE rate_events;
+DROP INDEX outbox_token;
+ALTER TABLE outbox DROP COLUMN token_id;
+DROP TABLE account_tokens;
+DROP TABLE sessions;
+DROP TABLE recovery_codes;
+ALTER TABLE users DROP COLUMN totp_last_step;
+ALTER TABLE users DROP COLUMN totp_enabled_at;
+ALTER TABLE users DROP COLUMN totp_secret;
+ALTER TABLE users DROP COLUMN email_verified_at;

@@ -1,0 +1,76 @@
+//! Abuse limits counted in the database: one `rate_events` row per counted event.
+//! Call `take` inside the transaction that does the counted thing, so that the count and
+//! the change commit together (on PostgreSQL, under the firm's lock where there is one).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::rate_events;
+use crate::db::DbConnection;
+use crate::domain::limits::{check, Limit, Reached};
+
+/// Counts `weight` events for `subject` if they fit; otherwise records nothing and says
+/// when they would.
+pub fn take(
+    conn: &mut DbConnection,
+    limit: &Limit,
+    subject: &str,
+    weight: u32,
+    now: NaiveDateTime,
+) -> QueryResult<Result<(), Reached>> {
+    if let Err(reached) = would_take(conn, limit, subject, weight, now)? {
+        return Ok(Err(reached));
+    }
+    record(conn, limit, subject, weight, now)?;
+    Ok(Ok(()))
+}
+
+/// Whether `weight` events would fit, recording nothing.
+pub fn would_take(
+    conn: &mut DbConnection,
+    limit: &Limit,
+    subject: &str,
+    weight: u32,
+    now: NaiveDateTime,
+) -> QueryResult<Result<(), Reached>> {
+    let events = rate_events::table
+        .filter(rate_events::scope.eq(limit.scope))
+        .filter(rate_events::subject.eq(subject))
+        .filter(rate_events::at.gt(now - limit.window))
+        .order(rate_events::at.asc())
+        .select((rate_events::at, rate_events::weight))
+        .load::<(NaiveDateTime, i32)>(conn)?;
+    Ok(check(limit, &events, weight, now))
+}
+
+/// Counts `weight` events, whatever the limit (e.g. a failed sign-in).
+pub fn record(
+    conn: &mut DbConnection,
+    limit: &Limit,
+    subject: &str,
+    weight: u32,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(rate_events::table)
+        .values((
+            rate_events::scope.eq(limit.scope),
+            rate_events::subject.eq(subject),
+            rate_events::weight.eq(i32::try_from(weight).unwrap_or(i32::MAX)),
+            rate_events::at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets every event for `subject` in `limit`'s scope (e.g. after a successful sign-in).
+pub fn forget(conn: &mut DbConnection, limit: &Limit, subject: &str) -> QueryResult<usize> {
+    diesel::delete(
+        rate_events::table.filter(rate_events::scope.eq(limit.scope)).filter(rate_events::subject.eq(subject)),
+    )
+    .execute(conn)
+}
+
+/// Deletes events older than any window (the longest is a day).
+pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(rate_events::table.filter(rate_events::at.lt(before))).execute(conn)
+}
