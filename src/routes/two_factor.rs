@@ -210,7 +210,12 @@ pub async fn disable(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     if uc::turn_off(&state.db, user.user_id(), form.into_inner().password).await? {
-        return Ok(redirect_with(&session, "/account/two-factor", FlashKind::Success, "Two-factor authentication is off."));
+        return Ok(redirect_with(
+            &session,
+            "/account/two-factor",
+            FlashKind::Success,
+            "Two-factor authentication is off.",
+        ));
     }
     two_factor_page(&state, &session, &user, None, Some(("disable", WRONG_PASSWORD.into()))).await
 }

@@ -98,9 +98,7 @@ pub fn memberships_of(conn: &mut DbConnection, user: UserId) -> QueryResult<Vec<
 
 type MembershipRow = (i64, i64, String, String, bool, NaiveDateTime, Option<NaiveDateTime>, i32);
 
-fn to_membership(
-    (mid, oid, name, role, new_clients, joined_at, since, grace): MembershipRow,
-) -> Option<OrgMembership> {
+fn to_membership((mid, oid, name, role, new_clients, joined_at, since, grace): MembershipRow) -> Option<OrgMembership> {
     Some(OrgMembership {
         membership_id: MembershipId(mid),
         org_id: OrgId(oid),
