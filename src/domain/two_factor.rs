@@ -352,9 +352,9 @@ mod tests {
         let firm = req.demand("Ada & Co", t(1));
         let strict = Requirement { since: t(10), grace_days: 0 }.demand("Acme Bakery", t(1));
         assert_eq!(Verdict::of(false, &[], t(20)), Verdict::Clear);
-        assert_eq!(Verdict::of(true, &[strict.clone()], t(20)), Verdict::Clear);
-        assert_eq!(Verdict::of(false, &[firm.clone()], t(16)), Verdict::Notice(firm.clone()));
-        assert_eq!(Verdict::of(false, &[firm.clone()], t(17)), Verdict::Blocked(firm.clone()));
+        assert_eq!(Verdict::of(true, std::slice::from_ref(&strict), t(20)), Verdict::Clear);
+        assert_eq!(Verdict::of(false, std::slice::from_ref(&firm), t(16)), Verdict::Notice(firm.clone()));
+        assert_eq!(Verdict::of(false, std::slice::from_ref(&firm), t(17)), Verdict::Blocked(firm.clone()));
         // The earliest deadline decides, and names its place.
         assert_eq!(Verdict::of(false, &[firm.clone(), strict.clone()], t(11)), Verdict::Blocked(strict.clone()));
         assert!(strict.blocked_message().starts_with("Acme Bakery requires"));
