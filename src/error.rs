@@ -18,6 +18,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("sign-in required")]
     SignInRequired { next: String },
+    /// A firm or workspace requires two-factor authentication and the grace period is over.
+    #[error("two-factor authentication required")]
+    TwoFactorRequired { next: String },
     #[error("CSRF check failed")]
     Csrf,
     #[error("bad request: {0}")]
@@ -75,7 +78,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::SignInRequired { .. } | AppError::TwoFactorRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests | AppError::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -87,6 +90,10 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         if let AppError::SignInRequired { next } = self {
             let location = format!("/login?next={}", crate::routes::encode_query(next));
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
+        }
+        if let AppError::TwoFactorRequired { next } = self {
+            let location = format!("/account/two-factor?next={}", crate::routes::encode_query(next));
             return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
         }
         let limited;
@@ -118,7 +125,7 @@ impl ResponseError for AppError {
                 "Something went wrong",
                 "The error has been logged. Nothing was changed; please try again.",
             ),
-            AppError::SignInRequired { .. } => unreachable!("handled above"),
+            AppError::SignInRequired { .. } | AppError::TwoFactorRequired { .. } => unreachable!("handled above"),
         };
         if let AppError::Internal(detail) | AppError::Unavailable(detail) = self {
             tracing::error!(error = %detail, "request failed");

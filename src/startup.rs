@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use crate::config::Settings;
 use crate::db::{DatabaseLocation, Db};
 use crate::domain::token::InviteKey;
+use crate::domain::two_factor::TwoFactorKey;
 use crate::email::worker::{Mailer, Transport};
 use crate::error::StartupError;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub settings: Settings,
     pub public_url: String,
     pub invite_key: InviteKey,
+    /// Seals TOTP secrets in the database.
+    pub two_factor_key: TwoFactorKey,
     /// Wakes the outbox worker when a request queued an email.
     pub mail_wake: Arc<Notify>,
     pub login_limiter: DefaultKeyedRateLimiter<String>,
@@ -86,6 +89,7 @@ impl Application {
         let master = session_key(&settings)?;
         let key = Key::derive_from(&master);
         let invite_key = InviteKey::derive(&master);
+        let two_factor_key = TwoFactorKey::derive(&master);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| StartupError::new(format!("cannot listen on {}: {e}", settings.bind)))?;
         let port = listener.local_addr().map_err(|e| StartupError::new(e.to_string()))?.port();
@@ -121,6 +125,7 @@ impl Application {
             settings,
             public_url: public_url.clone(),
             invite_key,
+            two_factor_key,
             mail_wake,
             login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
         });

@@ -9,6 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::db::models::access::{self, WorkspaceAccess};
 use crate::db::models::organization::{self, OrgMembership};
 use crate::db::models::user::{self, User};
+use crate::domain::two_factor::{Demand, Verdict};
 use crate::domain::{OrgId, WorkspaceId};
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -79,6 +80,7 @@ impl FromRequest for WorkspaceContext {
             let state = state(&req)?;
             let uid = user.user_id();
             let access = state.db.read(move |c| access::load(c, uid, ws)).await?.ok_or(AppError::NotFound)?;
+            two_factor_gate(&req, &user, &access.two_factor)?;
             Ok(WorkspaceContext { user, access })
         })
     }
@@ -103,6 +105,7 @@ impl FromRequest for OrgContext {
             let uid = user.user_id();
             let membership =
                 state.db.read(move |c| organization::membership(c, uid, org)).await?.ok_or(AppError::NotFound)?;
+            two_factor_gate(&req, &user, membership.two_factor_demand().as_slice())?;
             Ok(OrgContext { user, membership })
         })
     }
@@ -128,6 +131,23 @@ impl FromRequest for PlaceContext {
             Box::pin(async move { fut.await.map(PlaceContext::Team) })
         }
     }
+}
+
+/// A firm or workspace that requires two-factor authentication, once the caller's grace
+/// period is over, lets them no further than setting it up (with a message naming it). The
+/// requirement came with the access facts: no extra query.
+fn two_factor_gate(req: &HttpRequest, user: &User, demands: &[Demand]) -> Result<(), AppError> {
+    if let Verdict::Blocked(d) = Verdict::of(user.has_two_factor(), demands, crate::db::models::now()) {
+        super::session::flash(&req.get_session(), super::session::FlashKind::Error, d.blocked_message());
+        // Back here once it is on; a form's target is no page to come back to.
+        let next = if req.method() == actix_web::http::Method::GET {
+            req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        return Err(AppError::TwoFactorRequired { next });
+    }
+    Ok(())
 }
 
 /// An id from the path; anything that is not one is simply not found.

@@ -85,3 +85,39 @@ pub fn flash(session: &Session, kind: FlashKind, message: impl Into<String>) {
 pub fn take_flash(session: &Session) -> Option<Flash> {
     session.remove_as::<Flash>(FLASH).and_then(Result::ok)
 }
+
+// ---- signing in with two-factor ------------------------------------------------------
+
+const TWO_FACTOR_PENDING: &str = "2fa_pending";
+/// How long the password step holds before a code must follow.
+const TWO_FACTOR_HOLD_SECONDS: i64 = 5 * 60;
+
+#[derive(Serialize, Deserialize)]
+struct TwoFactorPending {
+    uid: i64,
+    until: i64,
+}
+
+/// The password was right and the account has two-factor on: not signed in, but the session
+/// remembers whose code it waits for, for a few minutes.
+pub fn hold_for_two_factor(session: &Session, user: UserId) {
+    let flash = session.get::<Flash>(FLASH).ok().flatten();
+    session.clear();
+    session.renew();
+    let until = chrono::Utc::now().timestamp() + TWO_FACTOR_HOLD_SECONDS;
+    let _ = session.insert(TWO_FACTOR_PENDING, TwoFactorPending { uid: user.0, until });
+    let _ = session.insert(CSRF, new_token());
+    if let Some(f) = flash {
+        let _ = session.insert(FLASH, f);
+    }
+}
+
+/// Whose code the session waits for, if the hold has not run out.
+pub fn pending_two_factor(session: &Session) -> Option<UserId> {
+    let p = session.get::<TwoFactorPending>(TWO_FACTOR_PENDING).ok().flatten()?;
+    (p.until > chrono::Utc::now().timestamp()).then_some(UserId(p.uid))
+}
+
+pub fn end_two_factor_hold(session: &Session) {
+    session.remove(TWO_FACTOR_PENDING);
+}

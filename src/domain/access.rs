@@ -228,6 +228,8 @@ pub enum WorkspaceAction {
     Invite,
     AddEntity,
     AddTransaction,
+    /// Turn "Require two-factor authentication" on or off for the workspace.
+    RequireTwoFactor,
 }
 
 pub fn may(actor: &Standing, action: WorkspaceAction) -> bool {
@@ -377,13 +379,15 @@ pub enum OrgAction {
     InviteStaff,
     AddClient,
     AddEntity,
+    /// Turn "Require two-factor authentication" on or off for the firm's staff.
+    RequireTwoFactor,
 }
 
 pub fn org_may(actor: OrgRole, action: OrgAction) -> bool {
     use OrgAction::*;
     match actor {
         OrgRole::Admin => true,
-        OrgRole::Manager => !matches!(action, ManageBilling),
+        OrgRole::Manager => !matches!(action, ManageBilling | RequireTwoFactor),
         OrgRole::Member => matches!(action, AddEntity),
     }
 }

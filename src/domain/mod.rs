@@ -8,6 +8,7 @@ mod money;
 mod names;
 mod roles;
 pub mod token;
+pub mod two_factor;
 
 pub use email::{EmailAddress, EmailList, EmailListEntry};
 pub use ids::{EntityId, InviteId, MembershipId, OrgId, UserId, WorkspaceId};

@@ -176,10 +176,7 @@ pub async fn login(
         return again(message, StatusCode::TOO_MANY_REQUESTS);
     }
     match check_credentials(&state, &form.email, form.password.clone()).await? {
-        Some(user) => {
-            session::sign_in(&session, user);
-            Ok(redirect(next.as_deref().unwrap_or("/")))
-        }
+        Some(user) => super::two_factor::after_password(&state, &session, user, next).await,
         None => again("That email and password do not match an account.", StatusCode::UNPROCESSABLE_ENTITY),
     }
 }

@@ -79,6 +79,7 @@ pub struct MemberView {
     team_note: Option<&'static str>,
     invited_by: Option<String>,
     since: chrono::NaiveDateTime,
+    two_factor: bool,
     can_configure: bool,
     can_remove: bool,
     is_you: bool,
@@ -109,6 +110,7 @@ impl MemberView {
             email: m.email,
             invited_by: m.invited_by,
             since: m.since,
+            two_factor: m.two_factor,
             access,
             access_full,
         }

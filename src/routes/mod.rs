@@ -11,6 +11,7 @@ mod invites;
 mod members;
 mod static_files;
 mod team;
+mod two_factor;
 
 use actix_session::Session;
 use actix_web::http::header;
@@ -21,6 +22,7 @@ use crate::db::models::access::WorkspaceAccess;
 use crate::db::models::organization::OrgMembership;
 use crate::db::models::user::User;
 use crate::domain::access::{self as rules, Kind, OrgAction, WorkspaceAction};
+use crate::domain::two_factor::{Demand, Verdict};
 use crate::domain::OrgRole;
 use crate::error::AppError;
 
@@ -33,6 +35,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login))
         .route("/logout", web::post().to(auth::logout))
+        .route("/login/two-factor", web::get().to(two_factor::code_form))
+        .route("/login/two-factor", web::post().to(two_factor::code))
+        .route("/account/two-factor", web::get().to(two_factor::show))
+        .route("/account/two-factor/setup", web::post().to(two_factor::begin))
+        .route("/account/two-factor/setup", web::get().to(two_factor::setup))
+        .route("/account/two-factor/confirm", web::post().to(two_factor::confirm))
+        .route("/account/two-factor/disable", web::post().to(two_factor::disable))
+        .route("/account/two-factor/recovery-codes", web::post().to(two_factor::new_codes))
+        .route("/orgs/{org}/settings/security", web::get().to(two_factor::firm_form))
+        .route("/orgs/{org}/settings/security", web::post().to(two_factor::firm_save))
+        .route("/w/{ws}/settings/security", web::get().to(two_factor::workspace_form))
+        .route("/w/{ws}/settings/security", web::post().to(two_factor::workspace_save))
         .route("/orgs/{org}/clients", web::get().to(clients::list))
         .route("/orgs/{org}/clients", web::post().to(clients::add))
         .route("/orgs/{org}/clients/new", web::get().to(clients::new_form))
@@ -81,6 +95,9 @@ pub struct Layout {
     pub user: Option<UserChip>,
     pub sidebar: Option<Sidebar>,
     pub topbar: Option<Topbar>,
+    /// A firm or workspace requires two-factor authentication and the viewer has not turned
+    /// it on yet (still within the grace period): the notice, with the date.
+    pub two_factor_notice: Option<String>,
 }
 
 pub struct UserChip {
@@ -93,6 +110,8 @@ pub struct Sidebar {
     pub org_id: i64,
     pub org_name: String,
     pub can_view_team: bool,
+    /// The firm's Security settings (require two-factor authentication).
+    pub can_manage_security: bool,
     /// "clients" or "team".
     pub current: &'static str,
 }
@@ -115,6 +134,7 @@ impl Layout {
             user: user.map(chip),
             sidebar: None,
             topbar: None,
+            two_factor_notice: None,
         }
     }
 
@@ -128,6 +148,7 @@ impl Layout {
     ) -> Layout {
         Layout {
             sidebar: Some(sidebar(m.org_id.0, &m.org_name, m.role, current)),
+            two_factor_notice: two_factor_notice(user, m.two_factor_demand().as_slice()),
             ..Layout::public(session, title, Some(user))
         }
     }
@@ -152,8 +173,16 @@ impl Layout {
                 can_view_members: rules::may(&a.standing, WorkspaceAction::ViewMembers),
                 current,
             }),
+            two_factor_notice: two_factor_notice(user, &a.two_factor),
             ..Layout::public(session, title, Some(user))
         }
+    }
+}
+
+fn two_factor_notice(user: &User, demands: &[Demand]) -> Option<String> {
+    match Verdict::of(user.has_two_factor(), demands, crate::db::models::now()) {
+        Verdict::Notice(d) => Some(d.notice_message()),
+        Verdict::Clear | Verdict::Blocked(_) => None,
     }
 }
 
@@ -162,6 +191,7 @@ fn sidebar(org_id: i64, org_name: &str, role: OrgRole, current: &'static str) ->
         org_id,
         org_name: org_name.to_string(),
         can_view_team: rules::org_may(role, OrgAction::ViewTeam),
+        can_manage_security: rules::org_may(role, OrgAction::RequireTwoFactor),
         current,
     }
 }

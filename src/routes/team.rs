@@ -52,6 +52,7 @@ pub struct TeamMemberView {
     access: String,
     access_full: String,
     since: chrono::NaiveDateTime,
+    two_factor: bool,
     can_manage: bool,
     is_you: bool,
 }
@@ -97,6 +98,7 @@ impl TeamMemberView {
             name: m.name,
             email: m.email,
             since: m.since,
+            two_factor: m.two_factor,
             access,
             access_full,
             can_manage,

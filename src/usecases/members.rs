@@ -35,6 +35,8 @@ pub struct MemberLine {
     pub access: Shown,
     pub invited_by: Option<String>,
     pub since: NaiveDateTime,
+    /// Two-factor authentication is on for their account.
+    pub two_factor: bool,
     pub can_configure: bool,
     pub can_remove: bool,
 }
@@ -82,8 +84,9 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
     let delivery = outbox::delivery_for(c, &invite_ids)?;
     let mut ids: Vec<UserId> = people.iter().flat_map(|p| [Some(p.user), p.invited_by]).flatten().collect();
     ids.extend(pending.iter().map(|i| UserId(i.invited_by)));
-    let who = members::people(c, &ids)?;
-    let name_of = |u: UserId| who.get(&u).cloned().unwrap_or_default();
+    let who = members::people_with_two_factor(c, &ids)?;
+    let name_of = |u: UserId| who.get(&u).map(|(n, e, _)| (n.clone(), e.clone())).unwrap_or_default();
+    let two_factor_of = |u: UserId| who.get(&u).is_some_and(|(_, _, on)| *on);
 
     let mut lines: Vec<MemberLine> = people
         .into_iter()
@@ -98,6 +101,7 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
                 invited_by: p.invited_by.map(|u| name_of(u).0),
                 user: p.user,
                 since: p.since,
+                two_factor: two_factor_of(p.user),
                 name,
                 email,
             }

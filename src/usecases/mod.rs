@@ -9,6 +9,7 @@ pub mod firm;
 pub mod invites;
 pub mod members;
 pub mod team;
+pub mod two_factor;
 
 use chrono::Duration;
 

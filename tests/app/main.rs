@@ -11,3 +11,4 @@ mod mailbox;
 mod members;
 mod queries;
 mod team;
+mod two_factor;

@@ -12,6 +12,7 @@ use crate::db::schema::{
 };
 use crate::db::DbConnection;
 use crate::domain::access::{self, Access, PersonFacts, SeatFacts, StaffFacts, Standing};
+use crate::domain::two_factor::{Demand, Requirement};
 use crate::domain::{EntityId, MembershipId, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
 #[derive(Clone, Debug)]
@@ -30,6 +31,11 @@ pub struct WorkspaceAccess {
     pub standing: Standing,
     /// Their place on the team of the firm that owns the workspace, if any.
     pub staff: Option<StaffFacts>,
+    /// The workspace's own "Require two-factor authentication", if on.
+    pub require_2fa: Option<Requirement>,
+    /// What the workspace's and (for staff who came through the firm) the firm's
+    /// requirements ask of the caller, each with its deadline.
+    pub two_factor: Vec<Demand>,
 }
 
 impl WorkspaceAccess {
@@ -39,17 +45,43 @@ impl WorkspaceAccess {
 }
 
 pub fn workspace_info(conn: &mut DbConnection, ws: WorkspaceId) -> QueryResult<Option<WorkspaceInfo>> {
+    Ok(workspace_with_requirements(conn, ws)?.map(|(info, _)| info))
+}
+
+/// The two-factor requirements of a workspace and of its firm.
+struct Requirements {
+    workspace: Option<Requirement>,
+    firm: Option<Requirement>,
+}
+
+/// The workspace, with its own and its firm's two-factor requirements (the same one query).
+fn workspace_with_requirements(
+    conn: &mut DbConnection,
+    ws: WorkspaceId,
+) -> QueryResult<Option<(WorkspaceInfo, Requirements)>> {
     let row = workspaces::table
         .inner_join(organizations::table)
         .filter(workspaces::id.eq(ws.0))
-        .select((workspaces::id, workspaces::name, organizations::id, organizations::name))
-        .first::<(i64, String, i64, String)>(conn)
+        .select((
+            workspaces::id,
+            workspaces::name,
+            organizations::id,
+            organizations::name,
+            workspaces::require_2fa_since,
+            workspaces::require_2fa_grace_days,
+            organizations::require_2fa_since,
+            organizations::require_2fa_grace_days,
+        ))
+        .first::<(i64, String, i64, String, Option<NaiveDateTime>, i32, Option<NaiveDateTime>, i32)>(conn)
         .optional()?;
-    Ok(row.map(|(id, name, org_id, org_name)| WorkspaceInfo {
-        id: WorkspaceId(id),
-        name,
-        org_id: OrgId(org_id),
-        org_name,
+    Ok(row.map(|(id, name, org_id, org_name, ws_since, ws_grace, org_since, org_grace)| {
+        (
+            WorkspaceInfo { id: WorkspaceId(id), name, org_id: OrgId(org_id), org_name },
+            Requirements {
+                workspace: Requirement::from_columns(ws_since, ws_grace),
+                firm: Requirement::from_columns(org_since, org_grace),
+            },
+        )
     }))
 }
 
@@ -59,20 +91,29 @@ pub fn staff_facts(
     user: UserId,
     org: OrgId,
 ) -> QueryResult<Option<(MembershipId, StaffFacts)>> {
+    Ok(staff_facts_since(conn, user, org)?.map(|(mid, facts, _)| (mid, facts)))
+}
+
+/// The same, with when they joined the team.
+fn staff_facts_since(
+    conn: &mut DbConnection,
+    user: UserId,
+    org: OrgId,
+) -> QueryResult<Option<(MembershipId, StaffFacts, NaiveDateTime)>> {
     let row = org_memberships::table
         .filter(org_memberships::organization_id.eq(org.0))
         .filter(org_memberships::user_id.eq(user.0))
-        .select((org_memberships::id, org_memberships::role, org_memberships::new_clients))
-        .first::<(i64, String, bool)>(conn)
+        .select((org_memberships::id, org_memberships::role, org_memberships::new_clients, org_memberships::created_at))
+        .first::<(i64, String, bool, NaiveDateTime)>(conn)
         .optional()?;
-    let Some((mid, role, new_clients)) = row else {
+    let Some((mid, role, new_clients, joined)) = row else {
         return Ok(None);
     };
     let Some(role) = OrgRole::parse(&role) else {
         return Ok(None);
     };
     let granted = client_grants(conn, MembershipId(mid))?;
-    Ok(Some((MembershipId(mid), StaffFacts::new(role, granted, new_clients))))
+    Ok(Some((MembershipId(mid), StaffFacts::new(role, granted, new_clients), joined)))
 }
 
 /// The clients (workspaces) a team membership was granted.
@@ -92,20 +133,34 @@ pub fn seat_facts(
     user: UserId,
     ws: WorkspaceId,
 ) -> QueryResult<Option<(MembershipId, SeatFacts)>> {
+    Ok(seat_facts_since(conn, user, ws)?.map(|(mid, facts, _)| (mid, facts)))
+}
+
+/// The same, with when the row was made (they joined the workspace).
+fn seat_facts_since(
+    conn: &mut DbConnection,
+    user: UserId,
+    ws: WorkspaceId,
+) -> QueryResult<Option<(MembershipId, SeatFacts, NaiveDateTime)>> {
     let row = workspace_memberships::table
         .filter(workspace_memberships::workspace_id.eq(ws.0))
         .filter(workspace_memberships::user_id.eq(user.0))
-        .select((workspace_memberships::id, workspace_memberships::role, workspace_memberships::all_entities))
-        .first::<(i64, String, bool)>(conn)
+        .select((
+            workspace_memberships::id,
+            workspace_memberships::role,
+            workspace_memberships::all_entities,
+            workspace_memberships::created_at,
+        ))
+        .first::<(i64, String, bool, NaiveDateTime)>(conn)
         .optional()?;
-    let Some((mid, role, all)) = row else {
+    let Some((mid, role, all, joined)) = row else {
         return Ok(None);
     };
     let Some(role) = WorkspaceRole::parse(&role) else {
         return Ok(None);
     };
     let entities = if all { Access::All } else { Access::only(entity_grants(conn, MembershipId(mid))?) };
-    Ok(Some((MembershipId(mid), SeatFacts::with(role, entities))))
+    Ok(Some((MembershipId(mid), SeatFacts::with(role, entities), joined)))
 }
 
 pub fn entity_grants(conn: &mut DbConnection, membership: MembershipId) -> QueryResult<Vec<EntityId>> {
@@ -128,12 +183,35 @@ pub fn person(conn: &mut DbConnection, user: UserId, ws: &WorkspaceInfo) -> Quer
 
 /// The caller's access to a workspace. None when they may not enter it, or it does not
 /// exist: both are "not found".
+/// Loaded with the same queries: the two-factor requirements that apply to them there.
 pub fn load(conn: &mut DbConnection, user: UserId, ws: WorkspaceId) -> QueryResult<Option<WorkspaceAccess>> {
-    let Some(workspace) = workspace_info(conn, ws)? else {
+    let Some((workspace, required)) = workspace_with_requirements(conn, ws)? else {
         return Ok(None);
     };
-    let facts = person(conn, user, &workspace)?;
-    Ok(access::standing(ws, &facts).map(|standing| WorkspaceAccess { workspace, user, standing, staff: facts.staff }))
+    let staff = staff_facts_since(conn, user, workspace.org_id)?;
+    let seat = seat_facts_since(conn, user, ws)?;
+    let (staff_joined, seat_joined) = (staff.as_ref().map(|s| s.2), seat.as_ref().map(|s| s.2));
+    let facts = PersonFacts { staff: staff.map(|s| s.1), seat: seat.map(|s| s.1) };
+    let Some(standing) = access::standing(ws, &facts) else {
+        return Ok(None);
+    };
+    let mut two_factor = Vec::new();
+    // The firm's requirement: its staff, in every client they open through the firm.
+    if let (Some(r), Some(joined), true) = (required.firm, staff_joined, standing.kind != access::Kind::Client) {
+        two_factor.push(r.demand(&workspace.org_name, joined));
+    }
+    // The workspace's: everyone in it, from when they joined it (or the firm's team).
+    if let (Some(r), Some(joined)) = (required.workspace, seat_joined.or(staff_joined)) {
+        two_factor.push(r.demand(&workspace.name, joined));
+    }
+    Ok(Some(WorkspaceAccess {
+        workspace,
+        user,
+        standing,
+        staff: facts.staff,
+        require_2fa: required.workspace,
+        two_factor,
+    }))
 }
 
 /// One person who can enter a workspace, with what the Members page tells of them.

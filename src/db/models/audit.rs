@@ -16,6 +16,8 @@ pub enum AuditAction {
     Removed,
     AddedClient,
     AddedEntity,
+    /// "Require two-factor authentication" was turned on, changed or off.
+    ChangedTwoFactorRequirement,
 }
 
 impl AuditAction {
@@ -29,6 +31,7 @@ impl AuditAction {
             AuditAction::Removed => "removed",
             AuditAction::AddedClient => "added_client",
             AuditAction::AddedEntity => "added_entity",
+            AuditAction::ChangedTwoFactorRequirement => "changed_2fa_requirement",
         }
     }
 
@@ -43,6 +46,7 @@ impl AuditAction {
             "removed" => "removed",
             "added_client" => "added the client",
             "added_entity" => "added the entity",
+            "changed_2fa_requirement" => "changed the two-factor requirement of",
             _ => "changed",
         }
     }

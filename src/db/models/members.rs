@@ -84,3 +84,18 @@ pub fn people(conn: &mut DbConnection, ids: &[UserId]) -> QueryResult<HashMap<Us
         .map(|(id, name, email)| (UserId(id), (name, email)))
         .collect())
 }
+
+/// Names, emails and whether two-factor authentication is on, by id (one query).
+pub fn people_with_two_factor(
+    conn: &mut DbConnection,
+    ids: &[UserId],
+) -> QueryResult<HashMap<UserId, (String, String, bool)>> {
+    let ids: Vec<i64> = ids.iter().map(|u| u.0).collect();
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name, users::email, users::totp_enabled_at.is_not_null()))
+        .load::<(i64, String, String, bool)>(conn)?
+        .into_iter()
+        .map(|(id, name, email, on)| (UserId(id), (name, email, on)))
+        .collect())
+}

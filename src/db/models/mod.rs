@@ -10,6 +10,7 @@ pub mod members;
 pub mod organization;
 pub mod outbox;
 pub mod team;
+pub mod two_factor;
 pub mod user;
 pub mod workspace;
 

@@ -1,7 +1,9 @@
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{org_memberships, organizations};
 use crate::db::DbConnection;
+use crate::domain::two_factor::{Demand, Requirement};
 use crate::domain::{EmailAddress, MembershipId, OrgId, OrgRole, UserId};
 
 use super::user::{self, CreateUserError};
@@ -40,6 +42,18 @@ pub struct OrgMembership {
     pub org_name: String,
     pub role: OrgRole,
     pub new_clients: bool,
+    /// When they joined the team.
+    pub joined_at: NaiveDateTime,
+    /// The firm's "Require two-factor authentication", if on.
+    pub require_2fa: Option<Requirement>,
+}
+
+impl OrgMembership {
+    /// What the firm's requirement asks of this person (firm pages, and clients opened
+    /// through the firm).
+    pub fn two_factor_demand(&self) -> Option<Demand> {
+        self.require_2fa.map(|r| r.demand(&self.org_name, self.joined_at))
+    }
 }
 
 pub fn membership(conn: &mut DbConnection, user: UserId, org: OrgId) -> QueryResult<Option<OrgMembership>> {
@@ -53,8 +67,11 @@ pub fn membership(conn: &mut DbConnection, user: UserId, org: OrgId) -> QueryRes
             organizations::name,
             org_memberships::role,
             org_memberships::new_clients,
+            org_memberships::created_at,
+            organizations::require_2fa_since,
+            organizations::require_2fa_grace_days,
         ))
-        .first::<(i64, i64, String, String, bool)>(conn)
+        .first::<MembershipRow>(conn)
         .optional()?;
     Ok(row.and_then(to_membership))
 }
@@ -71,17 +88,24 @@ pub fn memberships_of(conn: &mut DbConnection, user: UserId) -> QueryResult<Vec<
             organizations::name,
             org_memberships::role,
             org_memberships::new_clients,
+            org_memberships::created_at,
+            organizations::require_2fa_since,
+            organizations::require_2fa_grace_days,
         ))
-        .load::<(i64, i64, String, String, bool)>(conn)?;
+        .load::<MembershipRow>(conn)?;
     Ok(rows.into_iter().filter_map(to_membership).collect())
 }
 
-fn to_membership((mid, oid, name, role, new_clients): (i64, i64, String, String, bool)) -> Option<OrgMembership> {
+type MembershipRow = (i64, i64, String, String, bool, NaiveDateTime, Option<NaiveDateTime>, i32);
+
+fn to_membership((mid, oid, name, role, new_clients, joined_at, since, grace): MembershipRow) -> Option<OrgMembership> {
     Some(OrgMembership {
         membership_id: MembershipId(mid),
         org_id: OrgId(oid),
         org_name: name,
         role: OrgRole::parse(&role)?,
         new_clients,
+        joined_at,
+        require_2fa: Requirement::from_columns(since, grace),
     })
 }

@@ -41,6 +41,8 @@ pub struct TeamMemberRow {
     /// None: all clients (Admins and Managers).
     pub clients: Option<Vec<Client>>,
     pub since: NaiveDateTime,
+    /// Two-factor authentication is on for their account.
+    pub two_factor: bool,
 }
 
 pub struct TeamInviteRow {
@@ -86,8 +88,9 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
             org_memberships::role,
             org_memberships::new_clients,
             org_memberships::created_at,
+            users::totp_enabled_at.is_not_null(),
         ))
-        .load::<(i64, i64, String, String, String, bool, NaiveDateTime)>(conn)?;
+        .load::<(i64, i64, String, String, String, bool, NaiveDateTime, bool)>(conn)?;
     let mut grants: HashMap<i64, Vec<i64>> = HashMap::new();
     for (mid, ws) in org_client_grants::table
         .inner_join(org_memberships::table)
@@ -99,7 +102,7 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
     }
     let members = rows
         .into_iter()
-        .filter_map(|(mid, uid, name, email, role, new_clients, since)| {
+        .filter_map(|(mid, uid, name, email, role, new_clients, since, two_factor)| {
             let role = OrgRole::parse(&role)?;
             Some(TeamMemberRow {
                 user_id: UserId(uid),
@@ -109,6 +112,7 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
                 new_clients,
                 clients: reach(role, grants.remove(&mid).unwrap_or_default(), new_clients),
                 since,
+                two_factor,
             })
         })
         .collect();

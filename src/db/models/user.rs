@@ -11,11 +11,17 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub password_hash: String,
+    /// When two-factor authentication was turned on; None while it is off.
+    pub totp_enabled_at: Option<chrono::NaiveDateTime>,
 }
 
 impl User {
     pub fn user_id(&self) -> UserId {
         UserId(self.id)
+    }
+
+    pub fn has_two_factor(&self) -> bool {
+        self.totp_enabled_at.is_some()
     }
 }
 

@@ -56,6 +56,7 @@ fn workspace_table_role_only_rows() {
         (AddEntity, true, true, false),
         (AddTransaction, true, true, false),
         (ViewActivity, true, false, false),
+        (RequireTwoFactor, true, false, false),
     ];
     for (action, admin, accountant, member) in table {
         for (role, actor) in by_role() {
@@ -176,6 +177,7 @@ fn org_table() {
         (AddClient, true, true, false),
         (AddEntity, true, true, true),
         (ViewTeam, true, true, false),
+        (RequireTwoFactor, true, false, false),
     ];
     for (action, admin, manager, member) in table {
         assert_eq!(org_may(O::Admin, action), admin, "Admin {action:?}");
@@ -383,4 +385,21 @@ fn access_covers() {
     assert!(Access::only([LLC, HOLDINGS]).covers(&Access::only([LLC])));
     assert!(!Access::only([LLC]).covers(&Access::only([LLC, HOLDINGS])));
     assert!(Access::only([LLC]).covers(&Access::none()));
+}
+
+#[test]
+fn who_may_require_two_factor() {
+    use WorkspaceAction::RequireTwoFactor;
+    // In a workspace: its effective Admins, whoever they are; nobody else.
+    assert!(may(&client(W::Admin, &[]), RequireTwoFactor));
+    assert!(may(&lead(O::Admin), RequireTwoFactor), "firm Admins are Admins of every client");
+    assert!(may(&lead(O::Manager), RequireTwoFactor), "so are firm Managers");
+    assert!(may(&firm_member(Some((W::Admin, &[]))), RequireTwoFactor), "a firm Member made workspace Admin");
+    assert!(!may(&firm_member(None), RequireTwoFactor), "a firm Member is an Accountant by default");
+    assert!(!may(&client(W::Accountant, &[LLC]), RequireTwoFactor));
+    assert!(!may(&client(W::Member, &[LLC]), RequireTwoFactor));
+    // For the firm: its Admins only.
+    assert!(org_may(O::Admin, OrgAction::RequireTwoFactor));
+    assert!(!org_may(O::Manager, OrgAction::RequireTwoFactor));
+    assert!(!org_may(O::Member, OrgAction::RequireTwoFactor));
 }
