@@ -7,6 +7,7 @@ use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::invite::{self, NewInvite, NewInviteError};
 use crate::db::models::organization::OrgMembership;
 use crate::db::models::team::{self, Client, TeamList, TeamMember, TeamMemberRow};
+use crate::db::models::sessions;
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts};
@@ -204,6 +205,8 @@ pub async fn remove(db: &Db, actor: UserId, org: OrgId, target: UserId) -> Outco
         rules::may_manage_staff(&me, t.role)?;
         rules::keeps_a_firm_admin(admins(c, org)?, t.role, None)?;
         team::remove_member(c, org, &t)?;
+        // On no firm's team and in no workspace any more: their sessions end now.
+        sessions::end_all_if_nowhere(c, target)?;
         record(c, org, actor, AuditAction::Removed, &t.email, String::new())?;
         Ok(if t.name.is_empty() { t.email } else { t.name })
     })

@@ -10,4 +10,5 @@ mod invites;
 mod mailbox;
 mod members;
 mod queries;
+mod sessions;
 mod team;
