@@ -131,7 +131,8 @@ pub async fn change_password(
         Err(e) => return password_again(&state, &session, &user.0, PasswordErrors { new: Some(e), current: None }).await,
     };
     let hash = password::hash_off_thread(new).await?;
-    match uc::change_password(&state.db, user.0.user_id(), form.current_password, hash, keep).await? {
+    let limit = uc::wrong_password_limit(state.settings.login_attempts_per_minute);
+    match uc::change_password(&state.db, user.0.user_id(), form.current_password, hash, keep, limit).await? {
         PasswordChange::Changed(ended) => {
             // A new key for this session too: a copy of the old cookie opens nothing.
             session::sign_in(&session, user.0.user_id());

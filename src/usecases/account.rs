@@ -6,8 +6,9 @@ use chrono::Duration;
 use super::{ActionError, Outcome};
 use crate::auth::password;
 use crate::db::models::sessions::{self, SessionLine};
-use crate::db::models::{now, user};
+use crate::db::models::{limits, now, user};
 use crate::db::{Db, DbError};
+use crate::domain::limits::Limit;
 use crate::domain::{SessionId, UserId};
 
 /// The caller's live sessions, most recently used first.
@@ -38,15 +39,26 @@ pub enum PasswordChange {
     WrongPassword,
 }
 
+/// Wrong current passwords allowed per account: a stolen session must not become a way to
+/// guess the password.
+pub fn wrong_password_limit(per_15_minutes: u32) -> Limit {
+    Limit::per_minutes("password-change/user", "wrong current passwords", per_15_minutes.max(1), 15)
+}
+
 /// Changes the caller's password when `current` is right, and ends every other session, in
 /// one transaction. `new_hash` is the new password's hash (made off-thread by the caller).
+/// Wrong current passwords count against `limit`.
 pub async fn change_password(
     db: &Db,
     me: UserId,
     current: String,
     new_hash: String,
     keep: SessionId,
+    limit: Limit,
 ) -> Outcome<PasswordChange> {
+    let subject = me.0.to_string();
+    let key = subject.clone();
+    db.read(move |c| limits::would_take(c, &limit, &key, 1, now())).await??;
     let account = db.read(move |c| user::find(c, me)).await?.ok_or(ActionError::NotFound)?;
     let old_hash = account.password_hash;
     let checked = old_hash.clone();
@@ -54,6 +66,7 @@ pub async fn change_password(
         .await
         .map_err(|e| ActionError::Db(DbError::Task(e.to_string())))?;
     if !right {
+        db.write(move |c| limits::record(c, &limit, &subject, 1, now())).await?;
         return Ok(PasswordChange::WrongPassword);
     }
     db.transaction(move |c| {

@@ -486,3 +486,26 @@ async fn the_security_page_signs_out_another_browser() {
     home.close().await;
     away.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_current_passwords_are_limited_per_account() {
+    let app = spawn_app_with(Options { login_attempts_per_minute: 2, ..Default::default() }).await;
+    let (ada, _) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let ada_id = app.user_id("ada@firm.test").await;
+    let (laptop, _) = log_in_again(&app, "ada@firm.test").await;
+    let old_hash = app.password_hash_of(ada_id).await;
+    for _ in 0..2 {
+        let r = change_password(&ada, "a wrong guess here", "a brand new password").await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Even the right password is refused now, from any session of the account.
+    for user in [&ada, &laptop] {
+        user.page("/account/security").await;
+        let r = change_password(user, PASSWORD, "a brand new password").await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let text = text_of(&r.text().await.unwrap());
+        assert!(text.contains("The limit of 2 wrong current passwords per 15 minutes is reached"), "{text}");
+    }
+    assert_eq!(app.password_hash_of(ada_id).await, old_hash);
+    assert_eq!(app.sessions_of(ada_id).await.len(), 2, "no session ended");
+}
