@@ -72,9 +72,12 @@ fn note_client(req: &HttpRequest) {
     let ua: String = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().filter(|c| !c.is_control()).take(USER_AGENT_MAX).collect())
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes()).chars().filter(|c| !c.is_control()).take(USER_AGENT_MAX).collect()
+        })
         .unwrap_or_default();
-    let ip = super::client_ip::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
+    let ip =
+        super::client_ip::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
     for (key, value) in [(USER_AGENT, ua), (CLIENT_IP, ip)] {
         if session.get::<String>(key).ok().flatten().as_deref() != Some(value.as_str()) {
             let _ = session.insert(key, value);

@@ -23,8 +23,8 @@ use chrono::{Duration, NaiveDateTime};
 use sha2::{Digest, Sha256};
 
 use super::session::{CLIENT_IP, SESSION_ID, USER, USER_AGENT};
-use crate::db::models::sessions::{self, NewSession, SessionValues};
 use crate::db::models::now;
+use crate::db::models::sessions::{self, NewSession, SessionValues};
 use crate::db::Db;
 use crate::domain::{SessionId, UserId};
 

@@ -128,7 +128,9 @@ pub async fn change_password(
     let form = form.into_inner();
     let new = match Password::parse(&form.new_password) {
         Ok(p) => p,
-        Err(e) => return password_again(&state, &session, &user.0, PasswordErrors { new: Some(e), current: None }).await,
+        Err(e) => {
+            return password_again(&state, &session, &user.0, PasswordErrors { new: Some(e), current: None }).await
+        }
     };
     let hash = password::hash_off_thread(new).await?;
     let limit = uc::wrong_password_limit(state.settings.login_attempts_per_minute);

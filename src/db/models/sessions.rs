@@ -43,11 +43,7 @@ pub struct SessionValues<'a> {
 }
 
 pub fn find_by_key(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<StoredSession>> {
-    sessions::table
-        .filter(sessions::key_hash.eq(key_hash))
-        .select(StoredSession::as_select())
-        .first(conn)
-        .optional()
+    sessions::table.filter(sessions::key_hash.eq(key_hash)).select(StoredSession::as_select()).first(conn).optional()
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewSession<'_>) -> QueryResult<SessionId> {
@@ -99,8 +95,7 @@ pub fn end_all(conn: &mut DbConnection, user: UserId) -> QueryResult<usize> {
 
 /// Ends every session of `user` but `keep`.
 pub fn end_others(conn: &mut DbConnection, user: UserId, keep: SessionId) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::user_id.eq(user.0)).filter(sessions::id.ne(keep.0)))
-        .execute(conn)
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user.0)).filter(sessions::id.ne(keep.0))).execute(conn)
 }
 
 /// Ends one session of `user`; 0 when `user` has no session of that id.
