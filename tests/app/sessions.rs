@@ -509,3 +509,39 @@ async fn wrong_current_passwords_are_limited_per_account() {
     assert_eq!(app.password_hash_of(ada_id).await, old_hash);
     assert_eq!(app.sessions_of(ada_id).await.len(), 2, "no session ended");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ended_sessions_are_swept_out_of_the_table() {
+    let app = spawn_app_with(Options { adjust: |s| s.session_idle_minutes = 30, ..Default::default() }).await;
+    let hour = chrono::Duration::hours(1);
+    // (name, last seen ago, expires in): idle too long, past its end, and one still alive.
+    let rows = [
+        ("idle", chrono::Duration::minutes(31), hour),
+        ("expired", chrono::Duration::zero(), -hour),
+        ("alive", chrono::Duration::minutes(5), hour),
+    ];
+    for (name, seen, expires) in rows {
+        let (seen, expires) = (now() - seen, now() + expires);
+        app.db
+            .write(move |c| {
+                diesel::insert_into(sessions::table)
+                    .values((
+                        sessions::key_hash.eq(sha256_hex(name)),
+                        sessions::state.eq("{}"),
+                        sessions::created_at.eq(seen),
+                        sessions::last_seen_at.eq(seen),
+                        sessions::expires_at.eq(expires),
+                    ))
+                    .execute(c)
+            })
+            .await
+            .unwrap();
+    }
+    // The next session saved (a visitor opening "Log in") sweeps.
+    let (st, _) = app.visitor().page("/login").await;
+    assert_eq!(st, StatusCode::OK);
+    let left = app.db.read(|c| sessions::table.select(sessions::key_hash).load::<String>(c)).await.unwrap();
+    assert!(left.contains(&sha256_hex("alive")), "{left:?}");
+    assert!(!left.contains(&sha256_hex("idle")) && !left.contains(&sha256_hex("expired")), "{left:?}");
+    assert_eq!(left.len(), 2, "the live one and the visitor's: {left:?}");
+}
