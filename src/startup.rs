@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use actix_session::config::CookieContentSecurity;
-use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
@@ -18,6 +17,7 @@ use base64::Engine;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::sync::Notify;
 
+use crate::auth::session_store::DbSessionStore;
 use crate::config::Settings;
 use crate::db::{DatabaseLocation, Db};
 use crate::domain::token::InviteKey;
@@ -119,6 +119,7 @@ impl Application {
         };
         let per_minute = NonZeroU32::new(settings.login_attempts_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let secure = settings.secure_cookies();
+        let sessions = DbSessionStore::new(db.clone(), settings.session_idle_minutes, settings.session_lifetime_hours);
         let workers = settings.workers;
         let state = web::Data::new(AppState {
             db: db.clone(),
@@ -141,8 +142,9 @@ impl Application {
                 .configure(crate::routes::configure)
                 .default_service(web::to(crate::routes::not_found))
                 .wrap(from_fn(crate::auth::csrf::guard))
+                .wrap(from_fn(crate::auth::session::record_client))
                 .wrap(
-                    SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                    SessionMiddleware::builder(sessions.clone(), key.clone())
                         .cookie_name("portico_session".into())
                         .cookie_secure(secure)
                         .cookie_http_only(true)

@@ -1,19 +1,35 @@
-//! What the session cookie holds: the user's id, the CSRF token, a flash message.
+//! What a session holds: the user's id, the CSRF token, a flash message, and (kept in
+//! columns of its row, see `session_store`) its id, user agent and client address.
 //! Never roles or access: those are read from the database on every request.
 
-use actix_session::Session;
+use actix_session::{Session, SessionExt};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::UserId;
+use crate::domain::{SessionId, UserId};
 
-const USER: &str = "uid";
+pub(crate) const USER: &str = "uid";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
+/// Set by the session store on load: the id of the session's row.
+pub(crate) const SESSION_ID: &str = "sid";
+pub(crate) const USER_AGENT: &str = "ua";
+pub(crate) const CLIENT_IP: &str = "ip";
+/// Longer user agents are cut: the Security page needs the start only.
+const USER_AGENT_MAX: usize = 400;
 
 pub fn user_id(session: &Session) -> Option<UserId> {
     session.get::<i64>(USER).ok().flatten().map(UserId)
+}
+
+/// The id of this session's row (None on a session not yet saved, e.g. the sign-in request).
+pub fn session_id(session: &Session) -> Option<SessionId> {
+    session.get::<i64>(SESSION_ID).ok().flatten().map(SessionId)
 }
 
 /// A new session for the signed-in user, with a fresh CSRF token.
@@ -33,6 +49,40 @@ pub fn sign_in(session: &Session, user: UserId) {
 pub fn sign_out(session: &Session) {
     session.clear();
     session.renew();
+}
+
+/// Notes, after the handler, where a signed-in session is used from (user agent and client
+/// address), so the Security page can show it. The session changes (a write) only when
+/// either differs from what it holds, e.g. at sign-in or when the address changes.
+pub async fn record_client(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    note_client(res.request());
+    Ok(res)
+}
+
+fn note_client(req: &HttpRequest) {
+    let session = req.get_session();
+    if user_id(&session).is_none() {
+        return;
+    }
+    let Some(state) = req.app_data::<web::Data<crate::startup::AppState>>() else { return };
+    let ua: String = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes()).chars().filter(|c| !c.is_control()).take(USER_AGENT_MAX).collect()
+        })
+        .unwrap_or_default();
+    let ip =
+        super::client_ip::client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
+    for (key, value) in [(USER_AGENT, ua), (CLIENT_IP, ip)] {
+        if session.get::<String>(key).ok().flatten().as_deref() != Some(value.as_str()) {
+            let _ = session.insert(key, value);
+        }
+    }
 }
 
 /// The session's CSRF token, made on first use.

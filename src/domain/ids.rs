@@ -14,4 +14,4 @@ macro_rules! typed_id {
     )*};
 }
 
-typed_id!(UserId, OrgId, WorkspaceId, EntityId, MembershipId, InviteId);
+typed_id!(UserId, OrgId, WorkspaceId, EntityId, MembershipId, InviteId, SessionId);

@@ -11,7 +11,7 @@ pub mod token;
 pub mod two_factor;
 
 pub use email::{EmailAddress, EmailList, EmailListEntry};
-pub use ids::{EntityId, InviteId, MembershipId, OrgId, UserId, WorkspaceId};
+pub use ids::{EntityId, InviteId, MembershipId, OrgId, SessionId, UserId, WorkspaceId};
 pub use money::{format_amount, parse_amount, parse_date};
 pub use names::{Name, Password};
 pub use roles::{OrgRole, WorkspaceRole};

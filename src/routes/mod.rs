@@ -1,5 +1,6 @@
 //! The route table and what every page shares (the layout, flash messages, helpers).
 
+mod account;
 mod auth;
 mod clients;
 mod dev_mailbox;
@@ -47,6 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/settings/security", web::post().to(two_factor::firm_save))
         .route("/w/{ws}/settings/security", web::get().to(two_factor::workspace_form))
         .route("/w/{ws}/settings/security", web::post().to(two_factor::workspace_save))
+        .route("/account/security", web::get().to(account::security))
+        .route("/account/security/password", web::post().to(account::change_password))
+        .route("/account/security/sessions/end-others", web::post().to(account::end_other_sessions))
+        .route("/account/security/sessions/{session}/end", web::post().to(account::end_session))
         .route("/orgs/{org}/clients", web::get().to(clients::list))
         .route("/orgs/{org}/clients", web::post().to(clients::add))
         .route("/orgs/{org}/clients/new", web::get().to(clients::new_form))

@@ -12,6 +12,7 @@ use crate::db::models::entity::{self, Entity};
 use crate::db::models::invite::{self, NewInvite, NewInviteError};
 use crate::db::models::members;
 use crate::db::models::outbox::{self, Delivery};
+use crate::db::models::sessions;
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, Access, Kind, Refusal, SeatFacts, Standing, Visible, WorkspaceAction};
@@ -274,6 +275,11 @@ pub async fn remove(db: &Db, actor: UserId, ws: WorkspaceId, target: UserId) -> 
         rules::may_remove(&me.standing, &t.standing)?;
         rules::keeps_a_workspace_admin(access::count_admins(c, &me.workspace)?, t.standing.role, None)?;
         members::remove_seat(c, ws, target)?;
+        // Removed by someone else from their last workspace, and on no firm's team: their
+        // sessions end now. (Someone leaving stays signed in, to read that they left.)
+        if actor != target {
+            sessions::end_all_if_nowhere(c, target)?;
+        }
         record(c, &me.workspace, actor, AuditAction::Removed, &t.email, String::new())?;
         Ok(if t.name.is_empty() { t.email } else { t.name })
     })

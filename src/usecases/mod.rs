@@ -5,6 +5,7 @@
 //! one transaction, re-checking under the workspace's or firm's lock. It answers with a
 //! domain result or an `ActionError`; `crate::error` turns those into HTTP answers.
 
+pub mod account;
 pub mod firm;
 pub mod invites;
 pub mod members;

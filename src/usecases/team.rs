@@ -6,6 +6,7 @@ use crate::db::models::access;
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::invite::{self, NewInvite, NewInviteError};
 use crate::db::models::organization::OrgMembership;
+use crate::db::models::sessions;
 use crate::db::models::team::{self, Client, TeamList, TeamMember, TeamMemberRow};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
@@ -204,6 +205,11 @@ pub async fn remove(db: &Db, actor: UserId, org: OrgId, target: UserId) -> Outco
         rules::may_manage_staff(&me, t.role)?;
         rules::keeps_a_firm_admin(admins(c, org)?, t.role, None)?;
         team::remove_member(c, org, &t)?;
+        // Removed by someone else, and on no firm's team and in no workspace any more: their
+        // sessions end now. (Someone leaving stays signed in, to read that they left.)
+        if actor != target {
+            sessions::end_all_if_nowhere(c, target)?;
+        }
         record(c, org, actor, AuditAction::Removed, &t.email, String::new())?;
         Ok(if t.name.is_empty() { t.email } else { t.name })
     })

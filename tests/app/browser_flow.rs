@@ -164,7 +164,12 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.assert_no_row("cleo@client.test").await;
     ada.screenshot("members-after-removal").await;
     assert_eq!(app.membership_rows(ws, cleo_id).await, 0, "Cleo's membership is gone");
+    // Removed from her only workspace, her session has ended: back to "Log in".
     cleo.goto(&format!("{}/", app.base)).await;
+    cleo.assert_heading("Log in").await;
+    cleo.fill("Email", "cleo@client.test").await;
+    cleo.fill("Password", "cleo's long password").await;
+    cleo.click_text("Log in").await;
     cleo.assert_text("You don't have access to any workspace yet").await;
 
     ada.click_text("Activity").await;
@@ -327,7 +332,12 @@ async fn invite_your_team() {
     ada.assert_no_row("bo@firm.test").await;
     let bo_id = app.user_id("bo@firm.test").await;
     assert_eq!(app.org_role(org, bo_id).await, None, "Bo is off the team");
+    // Off the team and in no workspace, his session has ended: back to "Log in".
     bo.goto(&app.base).await;
+    bo.assert_heading("Log in").await;
+    bo.fill("Email", "bo@firm.test").await;
+    bo.fill("Password", "bo's long password").await;
+    bo.click_text("Log in").await;
     bo.assert_text("You don't have access to any workspace yet").await;
 
     bo.close().await;

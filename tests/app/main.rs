@@ -10,5 +10,6 @@ mod invites;
 mod mailbox;
 mod members;
 mod queries;
+mod sessions;
 mod team;
 mod two_factor;

@@ -310,7 +310,16 @@ async fn remove_from_workspace_ends_access_and_keeps_past_work() {
     assert!(text_of(&body).contains("Access removed"));
     assert!(row_of(&body, "cleo@client.test").is_none(), "Cleo is no longer listed");
 
-    // Her very next request is refused, whatever it is.
+    // She belongs nowhere now: her session ended with the removal, and her very next
+    // request, whatever it is, goes to "Log in".
+    for path in [format!("/w/{ws}"), format!("/w/{ws}/entities"), f.members(), "/".into()] {
+        let r = cleo.get(&path).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(location(&r).starts_with("/login"), "{path}: {}", location(&r));
+    }
+    // Signed in again, every page of the workspace is refused.
+    cleo.page("/login").await;
+    assert_eq!(cleo.log_in("cleo@client.test", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     for path in [format!("/w/{ws}"), format!("/w/{ws}/entities"), format!("/w/{ws}/entities/{llc}"), f.members()] {
         assert_eq!(cleo.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
     }

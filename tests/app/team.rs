@@ -789,6 +789,15 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     assert!(row_of(&team, "mia@firm.test").is_none(), "Mia is gone from the Team page");
     assert_eq!(app.org_role(org, mia_id).await, None);
 
+    // She belongs nowhere now: her session ended with the removal, and her next request
+    // goes to "Log in". Signed in again, she reaches nothing of the firm.
+    let r = mia.get(&format!("/w/{acme}/entities")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    mia.page("/login").await;
+    let r = mia.log_in("mia@firm.test", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
     // Her next requests: every workspace of the firm and its Clients page are gone.
     for path in [
         format!("/w/{acme}"),

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod members;
 pub mod organization;
 pub mod outbox;
+pub mod sessions;
 pub mod team;
 pub mod two_factor;
 pub mod user;

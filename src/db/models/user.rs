@@ -69,3 +69,11 @@ pub fn create(
         .get_result::<i64>(conn)?;
     Ok(UserId(id))
 }
+
+/// Sets a new password hash if the stored one is still `old_hash`; false when it is not.
+pub fn set_password_if(conn: &mut DbConnection, id: UserId, old_hash: &str, new_hash: &str) -> QueryResult<bool> {
+    let changed = diesel::update(users::table.find(id.0).filter(users::password_hash.eq(old_hash)))
+        .set(users::password_hash.eq(new_hash))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
