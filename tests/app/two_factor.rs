@@ -487,7 +487,9 @@ async fn two_factor_in_the_browser() {
     b.fill("Password", PASSWORD).await;
     b.click_text("Log in").await;
     b.wait_for_path("the firm", |p| p.starts_with("/orgs/")).await;
-    b.click_text("Two-factor authentication").await;
+    b.click_text("Account").await;
+    b.assert_heading("Security").await;
+    b.click_text("Manage two-factor authentication").await;
     b.assert_heading("Two-factor authentication").await;
     b.click_text("Turn on").await;
     b.assert_heading("Set up two-factor authentication").await;
