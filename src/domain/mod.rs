@@ -12,5 +12,5 @@ pub mod token;
 pub use email::{EmailAddress, EmailList, EmailListEntry};
 pub use ids::{EntityId, InviteId, MembershipId, OrgId, UserId, WorkspaceId};
 pub use money::{format_amount, parse_amount, parse_date};
-pub use names::{Name, Password};
+pub use names::{is_invisible, Name, Password};
 pub use roles::{OrgRole, WorkspaceRole};
