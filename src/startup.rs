@@ -2,7 +2,6 @@
 //! Shared by `main` and the tests.
 
 use std::net::TcpListener;
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,11 +10,10 @@ use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::sync::Notify;
 
 use crate::config::Settings;
@@ -32,7 +30,6 @@ pub struct AppState {
     pub invite_key: InviteKey,
     /// Wakes the outbox worker when a request queued an email.
     pub mail_wake: Arc<Notify>,
-    pub login_limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl AppState {
@@ -53,8 +50,19 @@ impl AppState {
         chrono::Duration::days(i64::from(self.settings.invite_ttl_days))
     }
 
+    pub fn login_limits(&self) -> crate::auth::login_limit::LoginLimits {
+        crate::auth::login_limit::LoginLimits::from_settings(&self.settings)
+    }
+
     pub fn invite_settings(&self) -> crate::usecases::InviteSettings {
-        crate::usecases::InviteSettings { ttl: self.invite_ttl(), key: self.invite_key.clone() }
+        crate::usecases::InviteSettings {
+            ttl: self.invite_ttl(),
+            key: self.invite_key.clone(),
+            limits: crate::usecases::InviteLimits::new(
+                self.settings.invites_per_user_per_hour,
+                self.settings.invites_per_firm_per_day,
+            ),
+        }
     }
 }
 
@@ -113,7 +121,6 @@ impl Application {
             key: invite_key.clone(),
             wake: mail_wake.clone(),
         };
-        let per_minute = NonZeroU32::new(settings.login_attempts_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let secure = settings.secure_cookies();
         let workers = settings.workers;
         let state = web::Data::new(AppState {
@@ -122,7 +129,6 @@ impl Application {
             public_url: public_url.clone(),
             invite_key,
             mail_wake,
-            login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
         });
 
         let mut server = HttpServer::new(move || {
@@ -145,7 +151,7 @@ impl Application {
                         .cookie_content_security(CookieContentSecurity::Private)
                         .build(),
                 )
-                .wrap(security_headers())
+                .wrap(from_fn(crate::auth::edge::edge))
                 .wrap(
                     // The path only, never the query; invite tokens are masked.
                     Logger::new("%a \"%{method}xi %{path}xi\" %s %b %Dms")
@@ -178,18 +184,6 @@ impl Application {
         worker.abort();
         result
     }
-}
-
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .add(("Referrer-Policy", "no-referrer"))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Cache-Control", "no-store"))
 }
 
 /// SESSION_KEY, or a key generated once and kept in DATA_DIR/session.key.

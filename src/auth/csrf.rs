@@ -23,9 +23,12 @@ pub async fn guard(
             return Err(AppError::Csrf.into());
         }
         let body = req.extract::<Bytes>().await?;
-        let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .ok()
-            .and_then(|fields| fields.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v));
+        // The one read of the body: also refuses control characters before any handler runs.
+        let fields = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default();
+        if let Some(why) = super::edge::unreadable_form(&fields) {
+            return Err(AppError::BadRequest(why).into());
+        }
+        let sent = fields.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v);
         let expected = super::session::stored_csrf_token(&req.get_session());
         let ok = match (sent, expected) {
             (Some(s), Some(e)) => bool::from(s.as_bytes().ct_eq(e.as_bytes())),

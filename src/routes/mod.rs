@@ -204,6 +204,9 @@ pub fn redirect_with(session: &Session, to: &str, kind: FlashKind, message: impl
 }
 
 pub fn redirect(to: &str) -> HttpResponse {
+    // Every target is the app's own or passed `safe_next`; should one still not make a
+    // header, home is better than a 500.
+    let to = header::HeaderValue::from_str(to).unwrap_or(header::HeaderValue::from_static("/"));
     HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
