@@ -1,13 +1,13 @@
 //! The outermost layer of every request: refuses control characters in the address before
-//! anything else runs, turns errors raised by middleware (CSRF 403, 413 too large, 400)
-//! into answers, puts the security headers on every answer, and logs refused requests.
+//! anything else runs, puts the security headers on every answer (refusals by the layers
+//! inside it too: CSRF 403, 413 too large, 400, which those layers return as answers), and
+//! logs refused requests.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{StatusCode, Uri};
 use actix_web::middleware::Next;
-use actix_web::ResponseError;
 
 use crate::error::AppError;
 
@@ -27,25 +27,15 @@ pub async fn edge(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let http = req.request().clone();
     let method = req.method().clone();
     let path = crate::routes::redact_path(req.path());
-    let (mut res, reason) = match unreadable_address(req.uri()) {
-        Some(why) => {
-            let err = AppError::BadRequest(why.into());
-            (ServiceResponse::new(http, err.error_response()), Some(err.to_string()))
-        }
-        None => match next.call(req).await {
-            Ok(res) => {
-                let reason = res.response().error().map(ToString::to_string);
-                (res.map_into_boxed_body(), reason)
-            }
-            Err(e) => {
-                let reason = e.to_string();
-                (ServiceResponse::new(http, e.error_response()), Some(reason))
-            }
-        },
+    let mut res = match unreadable_address(req.uri()) {
+        Some(why) => req.error_response(AppError::BadRequest(why.into())),
+        // The layers inside answer their refusals; an error still raised (a session store
+        // failure) goes on to the server, which answers 500.
+        None => next.call(req).await?.map_into_boxed_body(),
     };
+    let reason = res.response().error().map(ToString::to_string);
     let headers = res.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         let name = HeaderName::from_static(name);
