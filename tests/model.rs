@@ -55,7 +55,9 @@ use portico::domain::{EmailAddress, EntityId, Name, OrgId, OrgRole, UserId, Work
 use portico::usecases::invites::{Place, Resent};
 use portico::usecases::members::InviteRequest;
 use portico::usecases::team::{Sent, StaffOffer};
-use portico::usecases::{firm, invites as invite_uc, members, team, ActionError, Conflict, InviteLimits, InviteSettings};
+use portico::usecases::{
+    firm, invites as invite_uc, members, team, ActionError, Conflict, InviteLimits, InviteSettings,
+};
 
 const STEPS: usize = 30;
 const DOMAIN: &str = "model.test";

@@ -29,7 +29,12 @@ impl LoginLimits {
                 s.login_failures_per_account_and_address,
                 minutes,
             ),
-            address: Limit::per_minutes("login/address", "failed sign-ins from your address", s.login_failures_per_address, minutes),
+            address: Limit::per_minutes(
+                "login/address",
+                "failed sign-ins from your address",
+                s.login_failures_per_address,
+                minutes,
+            ),
         }
     }
 }
@@ -43,7 +48,12 @@ pub struct Attempt {
 
 /// Counts an attempt by `address` at the account `email` (as typed: trimmed, lower-cased),
 /// or says which limit stops it (counting nothing).
-pub async fn begin(db: &Db, limits: LoginLimits, address: String, email: &str) -> Result<Result<Attempt, Reached>, AppError> {
+pub async fn begin(
+    db: &Db,
+    limits: LoginLimits,
+    address: String,
+    email: &str,
+) -> Result<Result<Attempt, Reached>, AppError> {
     let email: String = email.trim().to_lowercase().chars().take(254).collect();
     let attempt = Attempt { pair: format!("{email} {address}"), address, at: now() };
     let outcome = db

@@ -179,7 +179,9 @@ mod tests {
         assert!(EmailAddress::parse(&format!("a@{label}d.test")).is_err());
         let long = format!("a@{}.test", vec!["d".repeat(60); 5].join("."));
         assert!(EmailAddress::parse(&long).unwrap_err().contains("254"));
-        for good in ["o'brien@client.test", "a+tag@client.test", "first.last@sub.client.test", "x@xn--bcher-kva.example"] {
+        for good in
+            ["o'brien@client.test", "a+tag@client.test", "first.last@sub.client.test", "x@xn--bcher-kva.example"]
+        {
             assert!(EmailAddress::parse(good).is_ok(), "{good} should be accepted");
         }
         assert!(EmailAddress::parse("\"x\"@x.test").unwrap_err().contains("quotes"));

@@ -173,7 +173,8 @@ pub async fn login(
         let (email, next) = (form.email.clone(), next.clone().unwrap_or_default());
         render_with_status(status, LoginPage { l, email, next, form_error: Some(message.to_string()) })
     };
-    let address = client_ip(&req, &state.settings.trusted_proxies).map_or_else(|| "unknown".into(), |ip| ip.to_string());
+    let address =
+        client_ip(&req, &state.settings.trusted_proxies).map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let attempt = match login_limit::begin(&state.db, state.login_limits(), address, &form.email).await? {
         Ok(attempt) => attempt,
         Err(reached) => {

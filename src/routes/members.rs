@@ -372,7 +372,8 @@ pub async fn invite(
         Err(ActionError::Limited(r)) => Existing::Limited(r.message()),
         Err(e) => return Err(e.into()),
     };
-    let status = if matches!(existing, Existing::Limited(_)) { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::CONFLICT };
+    let status =
+        if matches!(existing, Existing::Limited(_)) { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::CONFLICT };
     let page = invite_page(&state, &session, &ctx, input, InviteErrors::default(), Some(existing)).await?;
     render_with_status(status, page)
 }

@@ -308,8 +308,20 @@ mod tests {
         assert_eq!(safe_next(Some("/")), Some("/".into()));
         assert_eq!(safe_next(Some("/w/1?tab=a%2Fb")), Some("/w/1?tab=a%2Fb".into()));
         for bad in [
-            "", "w/1", "/\\evil.test", "/\t/evil.example/x", "\t//evil.test", " /w/1", "/w/1\n", "/a\\b", "/\u{0}",
-            "/\u{7f}", "/x\u{202e}y", "/\u{200b}/evil.test", "http:/evil.test", "/w 1",
+            "",
+            "w/1",
+            "/\\evil.test",
+            "/\t/evil.example/x",
+            "\t//evil.test",
+            " /w/1",
+            "/w/1\n",
+            "/a\\b",
+            "/\u{0}",
+            "/\u{7f}",
+            "/x\u{202e}y",
+            "/\u{200b}/evil.test",
+            "http:/evil.test",
+            "/w 1",
         ] {
             assert_eq!(safe_next(Some(bad)), None, "{bad:?} must be refused");
         }

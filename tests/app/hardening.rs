@@ -64,7 +64,8 @@ async fn redirects_stay_on_this_site() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/login");
     // Signing in with one: home.
-    let r = ada.post("/login", &[("email", "ada@firm.test"), ("password", PASSWORD), ("next", "/\\evil.example")]).await;
+    let r =
+        ada.post("/login", &[("email", "ada@firm.test"), ("password", PASSWORD), ("next", "/\\evil.example")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/");
     // And the form does not carry it on.
@@ -110,16 +111,24 @@ async fn control_characters_answer_400_and_change_nothing() {
     // Signing in with a control character in `next`: never 500, never signed in by a refusal.
     for c in ["%00", "%7f", "%1b"] {
         let visitor = app.visitor();
-        let r = post_encoded(&visitor, "/login", &format!("email=ada%40firm.test&password=correct+horse+battery&next=%2Fw%2F1{c}"))
-            .await;
+        let r = post_encoded(
+            &visitor,
+            "/login",
+            &format!("email=ada%40firm.test&password=correct+horse+battery&next=%2Fw%2F1{c}"),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{c}");
         assert!(r.headers().get("set-cookie").is_none(), "{c}: the session is not touched");
         assert!(!signed_in(&visitor).await, "{c}: a refused sign-in leaves the visitor signed out");
     }
     for c in ["%0a", "%0d", "%09"] {
         let visitor = app.visitor();
-        let r = post_encoded(&visitor, "/login", &format!("email=ada%40firm.test&password=correct+horse+battery&next=%2Fw%2F1{c}"))
-            .await;
+        let r = post_encoded(
+            &visitor,
+            "/login",
+            &format!("email=ada%40firm.test&password=correct+horse+battery&next=%2Fw%2F1{c}"),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{c}");
         assert_eq!(location(&r), "/", "{c}: a next with a line break or tab is dropped");
     }
@@ -169,7 +178,9 @@ async fn addresses_smtp_cannot_deliver_and_invisible_names_are_refused_with_the_
     // Sign-up with a quoted local part.
     let visitor = app.visitor();
     let quoted = "\"<img/src=x>\"@x.test";
-    let r = visitor.post("/signup", &[("name", "Eve"), ("email", quoted), ("password", PASSWORD), ("firm", "Eve Co")]).await;
+    let r = visitor
+        .post("/signup", &[("name", "Eve"), ("email", quoted), ("password", PASSWORD), ("firm", "Eve Co")])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     assert!(text_of(&body).contains("without quotes"), "{}", text_of(&body));
@@ -195,7 +206,10 @@ async fn addresses_smtp_cannot_deliver_and_invisible_names_are_refused_with_the_
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "entity {name:?}");
     }
     let r = visitor
-        .post("/signup", &[("name", "Eve\u{202e}"), ("email", "eve@x.test"), ("password", PASSWORD), ("firm", "Eve\u{200d}Co")])
+        .post(
+            "/signup",
+            &[("name", "Eve\u{202e}"), ("email", "eve@x.test"), ("password", PASSWORD), ("firm", "Eve\u{200d}Co")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.user_count().await, 1, "no account for refused sign-ups");
@@ -238,11 +252,7 @@ impl TestApp {
 /// A sign-in as a client behind the load balancer at `address` would send it.
 async fn log_in_from(user: &TestUser, address: &str, email: &str, password: &str) -> reqwest::Response {
     let token = user.csrf().await;
-    let body = format!(
-        "csrf={token}&email={}&password={}",
-        email.replace('@', "%40"),
-        password.replace(' ', "+")
-    );
+    let body = format!("csrf={token}&email={}&password={}", email.replace('@', "%40"), password.replace(' ', "+"));
     user.client
         .post(format!("{}/login", user.base))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -326,9 +336,18 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     .await;
     app.sign_up("Ada", "ada@firm.test", "Ames & Co").await;
     let v = app.visitor();
-    assert_eq!(log_in_from(&v, "1.1.1.1", "ada@firm.test", "nope nope nope").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(log_in_from(&v, "2.2.2.2", "ada@firm.test", "nope nope nope").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(log_in_from(&v, "3.3.3.3", "ada@firm.test", "nope nope nope").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        log_in_from(&v, "1.1.1.1", "ada@firm.test", "nope nope nope").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        log_in_from(&v, "2.2.2.2", "ada@firm.test", "nope nope nope").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        log_in_from(&v, "3.3.3.3", "ada@firm.test", "nope nope nope").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 
     // Behind a trusted balancer each client's address is its own.
     let app = spawn_app_with(Options {
@@ -347,8 +366,14 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "client {i} has its own count");
     }
     // The spoofed left-most entry is not the address: 198.51.100.1 has one failure so far.
-    assert_eq!(log_in_from(&v, "198.51.100.1", "ada@firm.test", "nope nope nope").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(log_in_from(&v, "7.7.7.7, 198.51.100.1", "ada@firm.test", "x x x x x x").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        log_in_from(&v, "198.51.100.1", "ada@firm.test", "nope nope nope").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        log_in_from(&v, "7.7.7.7, 198.51.100.1", "ada@firm.test", "x x x x x x").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 /// Ada's firm, with small invite limits.
@@ -382,7 +407,10 @@ async fn invites_past_the_per_user_limit_are_refused_and_write_nothing() {
     let text = text_of(&body);
     assert!(text.contains("The limit of 3 invites and resends per person per hour is reached. Try again in"), "{text}");
     assert_eq!(input_value(&body, "email").as_deref(), Some("c@client.test"));
-    assert!(body.contains("value=\"accountant\" checked") || body.contains("value=\"accountant\"  checked"), "role kept");
+    assert!(
+        body.contains("value=\"accountant\" checked") || body.contains("value=\"accountant\"  checked"),
+        "role kept"
+    );
     // A resend: refused with a flash.
     let r = ada.resend_invite(ws, b).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -415,7 +443,9 @@ async fn the_firm_limit_counts_every_address_and_every_resend() {
     assert!(text.contains("The limit of 4 invites and resends by your firm per day is reached"), "{text}");
     assert_eq!(before, app.snapshot().await, "nothing was written");
     // Two team invites and one client invite: three of four.
-    let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", "t1@firm.test, t2@firm.test"), ("role", "member")]).await;
+    let r = ada
+        .post(&format!("/orgs/{org}/team/invite"), &[("emails", "t1@firm.test, t2@firm.test"), ("role", "member")])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(ada.invite(ws, "c@client.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
     app.outbox_settled().await;

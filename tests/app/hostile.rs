@@ -249,8 +249,12 @@ struct Req {
 
 fn mutate_path(rng: &mut Rng, path: &str, ids: &Ids) -> String {
     let segments: Vec<&str> = path.split('/').collect();
-    let numeric: Vec<usize> =
-        segments.iter().enumerate().filter(|(_, s)| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit())).map(|(i, _)| i).collect();
+    let numeric: Vec<usize> = segments
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+        .map(|(i, _)| i)
+        .collect();
     match rng.below(7) {
         0 | 1 if !numeric.is_empty() => {
             let i = *rng.pick(&numeric);
@@ -268,7 +272,7 @@ fn mutate_path(rng: &mut Rng, path: &str, ids: &Ids) -> String {
         }
         2 => format!("{path}%00"),
         3 => format!("{path}/..%2f..%2f"),
-        4 => format!("{path}?next={}", enc(*rng.pick(NEXT_VALUES))),
+        4 => format!("{path}?next={}", enc(rng.pick::<&str>(NEXT_VALUES))),
         5 => format!("{path}%zz%"),
         _ => format!("{path}%ff%fe"),
     }
@@ -302,7 +306,7 @@ fn mutate(rng: &mut Rng, form: &Form, ids: &Ids, n: usize) -> Req {
                 csrf = false;
             }
         }
-        4 | 5 | 6 if !fields.is_empty() => {
+        4..=6 if !fields.is_empty() => {
             let i = rng.below(fields.len());
             fields[i].1 = rng.pick(HOSTILE_VALUES).as_bytes().to_vec();
             if rng.chance(30) && fields.len() > 1 {
@@ -330,7 +334,8 @@ fn mutate(rng: &mut Rng, form: &Form, ids: &Ids, n: usize) -> Req {
                 2 => "18446744073709551616".into(),
                 _ => "abc".into(),
             };
-            let name = rng.pick(&["entity", "client", "invite", "role", "action", "all_entities", "new_clients", "user"]);
+            let name =
+                rng.pick(&["entity", "client", "invite", "role", "action", "all_entities", "new_clients", "user"]);
             fields.push((name.to_string(), value.into_bytes()));
         }
         10 => {
@@ -359,13 +364,21 @@ fn mutate(rng: &mut Rng, form: &Form, ids: &Ids, n: usize) -> Req {
         // Still valid: make sure it is not (a control character is always refused).
         fields.push(("x".into(), b"\x00".to_vec()));
     }
-    let mut body: Vec<String> =
-        fields.iter().map(|(k, v)| format!("{}={}", enc(k), v.iter().map(|b| format!("%{b:02X}")).collect::<String>())).collect();
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), v.iter().map(|b| format!("%{b:02X}")).collect::<String>()))
+        .collect();
     if form.method == "get" {
         let query = body.join("&");
-        return Req { method: "GET".into(), path: format!("{path}?{query}{raw_tail}"), body: None, content_type, csrf: false };
+        return Req {
+            method: "GET".into(),
+            path: format!("{path}?{query}{raw_tail}"),
+            body: None,
+            content_type,
+            csrf: false,
+        };
     }
-    let mut encoded = body.drain(..).collect::<Vec<_>>().join("&");
+    let mut encoded = body.join("&");
     encoded.push_str(&raw_tail);
     Req { method: "POST".into(), path, body: Some(encoded.into_bytes()), content_type, csrf }
 }
@@ -387,13 +400,17 @@ async fn state_of(app: &TestApp) -> Vec<String> {
         .db
         .read(|c| {
             let mut lines = Vec::new();
-            for (id, email, name) in u::table.order(u::id).select((u::id, u::email, u::name)).load::<(i64, String, String)>(c)? {
+            for (id, email, name) in
+                u::table.order(u::id).select((u::id, u::email, u::name)).load::<(i64, String, String)>(c)?
+            {
                 lines.push(format!("users {id}: {email} {name}"));
             }
             for (id, name) in w::table.order(w::id).select((w::id, w::name)).load::<(i64, String)>(c)? {
                 lines.push(format!("workspaces {id}: {name}"));
             }
-            for (id, ws, name) in e::table.order(e::id).select((e::id, e::workspace_id, e::name)).load::<(i64, i64, String)>(c)? {
+            for (id, ws, name) in
+                e::table.order(e::id).select((e::id, e::workspace_id, e::name)).load::<(i64, i64, String)>(c)?
+            {
                 lines.push(format!("entities {id}: ws {ws} {name}"));
             }
             lines.push(format!("transactions: {}", t::table.count().get_result::<i64>(c)?));
@@ -473,12 +490,22 @@ async fn thousands_of_malformed_requests_across_every_form() {
     let ws = ada.add_client(org, "Acme Bakery").await;
     let llc = ada.add_entity(ws, "Acme LLC").await;
     ada.add_entity(ws, "Acme Holdings").await;
-    let r = ada.post(&format!("/w/{ws}/entities/{llc}/transactions"), &[("date", "2026-01-02"), ("description", "Opening"), ("amount", "10.00")]).await;
+    let r = ada
+        .post(
+            &format!("/w/{ws}/entities/{llc}/transactions"),
+            &[("date", "2026-01-02"), ("description", "Opening"), ("amount", "10.00")],
+        )
+        .await;
     assert!(r.status().is_redirection() || r.status().is_success(), "a transaction: {}", r.status());
     let cleo = app.add_client_user(&ada, ws, "cleo@client.test", "admin", &[]).await;
     let acc = app.add_client_user(&ada, ws, "acc@client.test", "accountant", &[llc]).await;
     let mem = app.add_client_user(&ada, ws, "mem@client.test", "member", &[llc]).await;
-    let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", "sam@firm.test"), ("role", "manager"), ("client", &ws.to_string())]).await;
+    let r = ada
+        .post(
+            &format!("/orgs/{org}/team/invite"),
+            &[("emails", "sam@firm.test"), ("role", "manager"), ("client", &ws.to_string())],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "team invite: {}", text_of(&r.text().await.unwrap_or_default()));
     let sam_link = app.invite_link("sam@firm.test", 1).await;
     let sam = app.accept_as_new_user(&sam_link, "Sam Staff").await;
@@ -515,7 +542,15 @@ async fn thousands_of_malformed_requests_across_every_form() {
             let names: BTreeSet<&str> = f.fields.iter().map(|(k, _)| k.as_str()).collect();
             let key = format!("{} {} {:?}", f.method, f.action, names);
             if mine.insert(key) {
-                distinct.insert(format!("{} {}", f.method, f.action.split('/').map(|s| if s.parse::<i64>().is_ok() { "N" } else { s }).collect::<Vec<_>>().join("/")));
+                distinct.insert(format!(
+                    "{} {}",
+                    f.method,
+                    f.action
+                        .split('/')
+                        .map(|s| if s.parse::<i64>().is_ok() { "N" } else { s })
+                        .collect::<Vec<_>>()
+                        .join("/")
+                ));
                 targets.push((i, f));
             }
         }
@@ -523,7 +558,14 @@ async fn thousands_of_malformed_requests_across_every_form() {
         links_of.push(pages);
     }
     println!("distinct forms: {}\n  {}", distinct.len(), distinct.iter().cloned().collect::<Vec<_>>().join("\n  "));
-    for must in ["post /login", "post /signup", "post /orgs/N/clients", "post /w/N/entities", "post /w/N/settings/members/invite", "post /orgs/N/team/invite"] {
+    for must in [
+        "post /login",
+        "post /signup",
+        "post /orgs/N/clients",
+        "post /w/N/entities",
+        "post /w/N/settings/members/invite",
+        "post /orgs/N/team/invite",
+    ] {
         assert!(distinct.contains(must), "the crawl found no {must} form");
     }
 
@@ -547,7 +589,13 @@ async fn thousands_of_malformed_requests_across_every_form() {
         let (status, body) = send(people[who].1, &req).await;
         sent += 1;
         if status.is_server_error() {
-            server_errors.push(format!("{status} {} {} as {}: {}", req.method, req.path.chars().take(200).collect::<String>(), people[who].0, text_of(&body).chars().take(200).collect::<String>()));
+            server_errors.push(format!(
+                "{status} {} {} as {}: {}",
+                req.method,
+                req.path.chars().take(200).collect::<String>(),
+                people[who].0,
+                text_of(&body).chars().take(200).collect::<String>()
+            ));
         }
         let now = state_of(&app).await;
         if status.is_client_error() {
@@ -555,7 +603,12 @@ async fn thousands_of_malformed_requests_across_every_form() {
             if now != baseline {
                 let gone: Vec<&String> = baseline.iter().filter(|l| !now.contains(l)).collect();
                 let new: Vec<&String> = now.iter().filter(|l| !baseline.contains(l)).collect();
-                changed_by_refused.push(format!("{status} {} {} as {}: -{gone:?} +{new:?}", req.method, req.path.chars().take(200).collect::<String>(), people[who].0));
+                changed_by_refused.push(format!(
+                    "{status} {} {} as {}: -{gone:?} +{new:?}",
+                    req.method,
+                    req.path.chars().take(200).collect::<String>(),
+                    people[who].0
+                ));
             }
         } else if req.method == "POST" {
             // It did something: make sure each crawler is still who it was.
