@@ -8,11 +8,14 @@
 
 use chrono::{Duration, NaiveDateTime};
 
+use actix_web::HttpRequest;
+
+use super::client_ip::client_ip;
 use crate::config::Settings;
 use crate::db::models::{limits, now};
-use crate::db::Db;
 use crate::domain::limits::{Limit, Reached};
 use crate::error::AppError;
+use crate::startup::AppState;
 
 pub struct LoginLimits {
     pub pair: Limit,
@@ -46,23 +49,21 @@ pub struct Attempt {
     at: NaiveDateTime,
 }
 
-/// Counts an attempt by `address` at the account `email` (as typed: trimmed, lower-cased),
+/// Counts an attempt from the request's client address (see `client_ip`: behind a trusted
+/// proxy, the address it forwarded) at the account `email` (as typed: trimmed, lower-cased),
 /// or says which limit stops it (counting nothing).
-pub async fn begin(
-    db: &Db,
-    limits: LoginLimits,
-    address: String,
-    email: &str,
-) -> Result<Result<Attempt, Reached>, AppError> {
+pub async fn begin(state: &AppState, req: &HttpRequest, email: &str) -> Result<Result<Attempt, Reached>, AppError> {
+    let address = client_ip(req, &state.settings.trusted_proxies).map_or_else(|| "unknown".into(), |ip| ip.to_string());
+    let (db, counted) = (&state.db, state.login_limits());
     let email: String = email.trim().to_lowercase().chars().take(254).collect();
     let attempt = Attempt { pair: format!("{email} {address}"), address, at: now() };
     let outcome = db
         .transaction(move |c| {
             // Both or neither: the address's count is kept only if the pair's fits too.
-            if let Err(r) = limits::take(c, &limits.address, &attempt.address, 1, attempt.at)? {
+            if let Err(r) = limits::take(c, &counted.address, &attempt.address, 1, attempt.at)? {
                 return Err(Stop::Limit(r));
             }
-            if let Err(r) = limits::take(c, &limits.pair, &attempt.pair, 1, attempt.at)? {
+            if let Err(r) = limits::take(c, &counted.pair, &attempt.pair, 1, attempt.at)? {
                 return Err(Stop::Limit(r));
             }
             Ok(attempt)
@@ -77,12 +78,15 @@ pub async fn begin(
 
 /// The attempt opened the account: its pair's failures are forgotten, and it no longer
 /// counts against the address.
-pub async fn succeeded(db: &Db, limits: LoginLimits, attempt: Attempt) -> Result<(), AppError> {
-    db.write(move |c| {
-        limits::forget(c, &limits.pair, &attempt.pair)?;
-        limits::forget_one(c, &limits.address, &attempt.address, attempt.at)
-    })
-    .await?;
+pub async fn succeeded(state: &AppState, attempt: Attempt) -> Result<(), AppError> {
+    let counted = state.login_limits();
+    state
+        .db
+        .write(move |c| {
+            limits::forget(c, &counted.pair, &attempt.pair)?;
+            limits::forget_one(c, &counted.address, &attempt.address, attempt.at)
+        })
+        .await?;
     Ok(())
 }
 

@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{redirect, render, render_with_status, safe_next, Layout};
-use crate::auth::client_ip::client_ip;
 use crate::auth::extract::MaybeUser;
 use crate::auth::login_limit;
 use crate::auth::{password, session};
@@ -173,9 +172,7 @@ pub async fn login(
         let (email, next) = (form.email.clone(), next.clone().unwrap_or_default());
         render_with_status(status, LoginPage { l, email, next, form_error: Some(message.to_string()) })
     };
-    let address =
-        client_ip(&req, &state.settings.trusted_proxies).map_or_else(|| "unknown".into(), |ip| ip.to_string());
-    let attempt = match login_limit::begin(&state.db, state.login_limits(), address, &form.email).await? {
+    let attempt = match login_limit::begin(&state, &req, &form.email).await? {
         Ok(attempt) => attempt,
         Err(reached) => {
             let message = format!("Too many sign-in attempts. {}", reached.message());
@@ -186,7 +183,7 @@ pub async fn login(
     };
     let user = check_credentials(&state, &form.email, form.password.clone()).await?;
     if user.is_some() {
-        login_limit::succeeded(&state.db, state.login_limits(), attempt).await?;
+        login_limit::succeeded(&state, attempt).await?;
     }
     match user {
         Some(user) => {
