@@ -55,9 +55,20 @@ pub struct Settings {
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
 
-    /// Failed sign-ins allowed per minute, per address and per account.
-    #[arg(long, env = "LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
-    pub login_attempts_per_minute: u32,
+    /// Failed sign-ins allowed to one account from one client address per
+    /// LOGIN_WINDOW_MINUTES. Counted per pair, so that no one can lock a user out from
+    /// elsewhere; a successful sign-in forgets the pair's failures.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_failures_per_account_and_address: u32,
+
+    /// Failed sign-ins allowed from one client address (to any accounts) per
+    /// LOGIN_WINDOW_MINUTES: stops one address guessing across many accounts.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_failures_per_address: u32,
+
+    /// The window of both sign-in limits, in minutes (at most a day).
+    #[arg(long, env = "LOGIN_WINDOW_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub login_window_minutes: u32,
 
     /// Minutes without a request after which a session ends.
     #[arg(long, env = "SESSION_IDLE_MINUTES", default_value_t = 480, value_parser = clap::value_parser!(u32).range(1..))]
@@ -74,11 +85,11 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Invites and resends one user may send per hour (a bulk resend counts every invite).
-    #[arg(long, env = "INVITES_PER_USER_PER_HOUR", default_value_t = 100)]
+    #[arg(long, env = "INVITES_PER_USER_PER_HOUR", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub invites_per_user_per_hour: u32,
 
     /// Invites and resends one firm (its team and all its clients) may send per day.
-    #[arg(long, env = "INVITES_PER_FIRM_PER_DAY", default_value_t = 500)]
+    #[arg(long, env = "INVITES_PER_FIRM_PER_DAY", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub invites_per_firm_per_day: u32,
 
     /// Sign-ups allowed per client address per hour.

@@ -2,7 +2,6 @@
 //! Shared by `main` and the tests.
 
 use std::net::TcpListener;
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,11 +9,10 @@ use actix_session::config::CookieContentSecurity;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::sync::Notify;
 
 use crate::auth::session_store::DbSessionStore;
@@ -35,7 +33,6 @@ pub struct AppState {
     pub two_factor_key: TwoFactorKey,
     /// Wakes the outbox worker when a request queued an email.
     pub mail_wake: Arc<Notify>,
-    pub login_limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl AppState {
@@ -56,8 +53,19 @@ impl AppState {
         chrono::Duration::days(i64::from(self.settings.invite_ttl_days))
     }
 
+    pub fn login_limits(&self) -> crate::auth::login_limit::LoginLimits {
+        crate::auth::login_limit::LoginLimits::from_settings(&self.settings)
+    }
+
     pub fn invite_settings(&self) -> crate::usecases::InviteSettings {
-        crate::usecases::InviteSettings { ttl: self.invite_ttl(), key: self.invite_key.clone() }
+        crate::usecases::InviteSettings {
+            ttl: self.invite_ttl(),
+            key: self.invite_key.clone(),
+            limits: crate::usecases::InviteLimits::new(
+                self.settings.invites_per_user_per_hour,
+                self.settings.invites_per_firm_per_day,
+            ),
+        }
     }
 }
 
@@ -117,7 +125,6 @@ impl Application {
             key: invite_key.clone(),
             wake: mail_wake.clone(),
         };
-        let per_minute = NonZeroU32::new(settings.login_attempts_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let secure = settings.secure_cookies();
         let sessions = DbSessionStore::new(db.clone(), settings.session_idle_minutes, settings.session_lifetime_hours);
         let workers = settings.workers;
@@ -128,7 +135,6 @@ impl Application {
             invite_key,
             two_factor_key,
             mail_wake,
-            login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute)),
         });
 
         let mut server = HttpServer::new(move || {
@@ -152,7 +158,7 @@ impl Application {
                         .cookie_content_security(CookieContentSecurity::Private)
                         .build(),
                 )
-                .wrap(security_headers())
+                .wrap(from_fn(crate::auth::edge::edge))
                 .wrap(
                     // The path only, never the query; invite tokens are masked.
                     Logger::new("%a \"%{method}xi %{path}xi\" %s %b %Dms")
@@ -185,18 +191,6 @@ impl Application {
         worker.abort();
         result
     }
-}
-
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .add(("Referrer-Policy", "no-referrer"))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Cache-Control", "no-store"))
 }
 
 /// SESSION_KEY, or a key generated once and kept in DATA_DIR/session.key.

@@ -55,7 +55,9 @@ use portico::domain::{EmailAddress, EntityId, Name, OrgId, OrgRole, UserId, Work
 use portico::usecases::invites::{Place, Resent};
 use portico::usecases::members::InviteRequest;
 use portico::usecases::team::{Sent, StaffOffer};
-use portico::usecases::{firm, invites as invite_uc, members, team, ActionError, Conflict, InviteSettings};
+use portico::usecases::{
+    firm, invites as invite_uc, members, team, ActionError, Conflict, InviteLimits, InviteSettings,
+};
 
 const STEPS: usize = 30;
 const DOMAIN: &str = "model.test";
@@ -1950,6 +1952,8 @@ impl Env {
             settings: InviteSettings {
                 ttl: Duration::days(7),
                 key: InviteKey::derive(b"the model test's master key, long enough to derive from"),
+                // Far beyond what a model run sends: the access rules are under test here.
+                limits: InviteLimits::new(1_000_000, 1_000_000),
             },
             next: AtomicU64::new(1),
             stats: Mutex::new(Stats::default()),

@@ -3,7 +3,7 @@
 //! browser says is cross-site, or whose Origin is another host, is refused outright.
 
 use actix_session::SessionExt;
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
@@ -16,27 +16,39 @@ pub const FIELD: &str = "csrf";
 
 pub async fn guard(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if req.method() == Method::POST {
-        if is_cross_site(&req) {
-            return Err(AppError::Csrf.into());
+        // Refused here as an answer (not an error), so that the layers outside it (the
+        // security headers, the log of refused requests) see it like any other.
+        if let Err(e) = check(&mut req).await {
+            return Ok(req.error_response(e));
         }
-        let body = req.extract::<Bytes>().await?;
-        let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .ok()
-            .and_then(|fields| fields.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v));
-        let expected = super::session::stored_csrf_token(&req.get_session());
-        let ok = match (sent, expected) {
-            (Some(s), Some(e)) => bool::from(s.as_bytes().ct_eq(e.as_bytes())),
-            _ => false,
-        };
-        if !ok {
-            return Err(AppError::Csrf.into());
-        }
-        req.set_payload(Payload::from(body));
     }
-    next.call(req).await
+    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+}
+
+async fn check(req: &mut ServiceRequest) -> Result<(), actix_web::Error> {
+    if is_cross_site(req) {
+        return Err(AppError::Csrf.into());
+    }
+    let body = req.extract::<Bytes>().await?;
+    // The one read of the body: also refuses control characters before any handler runs.
+    let fields = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default();
+    if let Some(why) = super::edge::unreadable_form(&fields) {
+        return Err(AppError::BadRequest(why).into());
+    }
+    let sent = fields.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v);
+    let expected = super::session::stored_csrf_token(&req.get_session());
+    let ok = match (sent, expected) {
+        (Some(s), Some(e)) => bool::from(s.as_bytes().ct_eq(e.as_bytes())),
+        _ => false,
+    };
+    if !ok {
+        return Err(AppError::Csrf.into());
+    }
+    req.set_payload(Payload::from(body));
+    Ok(())
 }
 
 fn is_cross_site(req: &ServiceRequest) -> bool {

@@ -2,7 +2,9 @@
 
 pub mod client_ip;
 pub mod csrf;
+pub mod edge;
 pub mod extract;
+pub mod login_limit;
 pub mod password;
 pub mod session;
 pub mod session_store;

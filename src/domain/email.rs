@@ -1,4 +1,6 @@
-//! Email addresses: trimmed, lower-cased, one address with a real domain.
+//! Email addresses: trimmed, lower-cased, one address with a real domain, in the plain
+//! form every SMTP server delivers: a dot-atom local part (no quotes, no comments, ASCII),
+//! a host name of letters, digits and hyphens, RFC 5321 lengths.
 
 use std::collections::HashSet;
 
@@ -11,8 +13,23 @@ impl EmailAddress {
         if s.is_empty() {
             return Err("Enter an email address.");
         }
-        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c == ',' || c == ';') {
+        if s.chars().any(|c| c.is_whitespace() || c == ',' || c == ';') {
             return Err("Enter one email address, like name@example.com.");
+        }
+        if s.len() > 254 {
+            return Err("That email address is too long: at most 254 characters.");
+        }
+        if s.contains('"') || s.contains('(') || s.contains('\\') {
+            return Err("Enter the address without quotes or comments, like name@example.com.");
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err("Enter a valid email address, like name@example.com.");
+        };
+        if local.len() > 64 {
+            return Err("The part before @ is too long: at most 64 characters.");
+        }
+        if !is_dot_atom(local) || !is_host_name(domain) {
+            return Err("Enter a valid email address, like name@example.com.");
         }
         let options =
             email_address::Options::default().with_required_tld().without_display_text().without_domain_literal();
@@ -40,6 +57,28 @@ impl std::fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// RFC 5322 dot-atom: atext runs separated by single dots.
+fn is_dot_atom(local: &str) -> bool {
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    !local.is_empty() && local.split('.').all(|part| !part.is_empty() && part.chars().all(atext))
+}
+
+/// A host name with a top-level domain: labels of 1–63 letters, digits and inner hyphens.
+fn is_host_name(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let tld = labels.last().copied().unwrap_or("");
+    domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && (tld.chars().all(|c| c.is_ascii_alphabetic()) || tld.starts_with("xn--"))
 }
 
 /// One address of a comma-separated list, as the user typed it, and what it parsed to.
@@ -108,9 +147,44 @@ mod tests {
             "Cleo <cleo@client.test>",
             "cleo@[127.0.0.1]",
             "a b@client.test",
+            "\"<img/src=x>\"@x.test",
+            "\"cleo\"@client.test",
+            "cleo(comment)@client.test",
+            "a\\@b@client.test",
+            ".cleo@client.test",
+            "cleo.@client.test",
+            "cl..eo@client.test",
+            "cléo@client.test",
+            "cleo@clïent.test",
+            "cleo@-client.test",
+            "cleo@client-.test",
+            "cleo@client.123",
+            "cleo@client..test",
+            "cleo\u{0}@client.test",
+            "cleo\u{202e}@client.test",
+            "cleo\u{200b}@client.test",
+            "a@b@client.test",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn lengths_and_plain_forms() {
+        let local = "a".repeat(64);
+        assert!(EmailAddress::parse(&format!("{local}@client.test")).is_ok());
+        assert!(EmailAddress::parse(&format!("{local}a@client.test")).unwrap_err().contains("64"));
+        let label = "d".repeat(63);
+        assert!(EmailAddress::parse(&format!("a@{label}.test")).is_ok());
+        assert!(EmailAddress::parse(&format!("a@{label}d.test")).is_err());
+        let long = format!("a@{}.test", vec!["d".repeat(60); 5].join("."));
+        assert!(EmailAddress::parse(&long).unwrap_err().contains("254"));
+        for good in
+            ["o'brien@client.test", "a+tag@client.test", "first.last@sub.client.test", "x@xn--bcher-kva.example"]
+        {
+            assert!(EmailAddress::parse(good).is_ok(), "{good} should be accepted");
+        }
+        assert!(EmailAddress::parse("\"x\"@x.test").unwrap_err().contains("quotes"));
     }
 
     #[test]

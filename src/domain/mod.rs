@@ -13,5 +13,5 @@ pub mod two_factor;
 pub use email::{EmailAddress, EmailList, EmailListEntry};
 pub use ids::{EntityId, InviteId, MembershipId, OrgId, SessionId, UserId, WorkspaceId};
 pub use money::{format_amount, parse_amount, parse_date};
-pub use names::{Name, Password};
+pub use names::{is_invisible, Name, Password};
 pub use roles::{OrgRole, WorkspaceRole};

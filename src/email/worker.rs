@@ -61,7 +61,16 @@ pub fn backoff(attempts: i32) -> Duration {
 impl Mailer {
     /// Runs until the process ends. Wakes when a request queues an email, and once a second.
     pub async fn run(self) {
+        let mut pruned_at: Option<tokio::time::Instant> = None;
         loop {
+            // Old abuse-limit counts go every few minutes, whichever instance gets there.
+            if pruned_at.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(300)) {
+                pruned_at = Some(tokio::time::Instant::now());
+                let before = now() - crate::auth::login_limit::keep_for();
+                if let Err(e) = self.db.write(move |c| crate::db::models::limits::prune(c, before)).await {
+                    tracing::warn!(error = %e, "could not prune old rate events");
+                }
+            }
             match self.tick().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}

@@ -135,7 +135,7 @@ pub async fn change_password(
         }
     };
     let hash = password::hash_off_thread(new).await?;
-    let limit = uc::wrong_password_limit(state.settings.login_attempts_per_minute);
+    let limit = uc::wrong_password_limit(state.settings.login_failures_per_account_and_address);
     match uc::change_password(&state.db, user.0.user_id(), form.current_password, hash, keep, limit).await? {
         PasswordChange::Changed(ended) => {
             // A new key for this session too: a copy of the old cookie opens nothing.

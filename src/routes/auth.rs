@@ -1,13 +1,14 @@
 //! Sign up, log in, log out.
 
 use actix_session::Session;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::{redirect, render, render_with_status, safe_next, Layout};
 use crate::auth::extract::MaybeUser;
+use crate::auth::login_limit;
 use crate::auth::{password, session};
 use crate::db::models::user;
 use crate::domain::{EmailAddress, Name, Password, UserId};
@@ -171,22 +172,23 @@ pub async fn login(
         let (email, next) = (form.email.clone(), next.clone().unwrap_or_default());
         render_with_status(status, LoginPage { l, email, next, form_error: Some(message.to_string()) })
     };
-    if too_many_attempts(&state, &req, &form.email) {
-        let message = "Too many sign-in attempts. Wait a minute and try again.";
-        return again(message, StatusCode::TOO_MANY_REQUESTS);
+    let attempt = match login_limit::begin(&state, &req, &form.email).await? {
+        Ok(attempt) => attempt,
+        Err(reached) => {
+            let message = format!("Too many sign-in attempts. {}", reached.message());
+            let mut r = again(&message, StatusCode::TOO_MANY_REQUESTS)?;
+            r.headers_mut().insert(header::RETRY_AFTER, reached.retry_after_seconds().into());
+            return Ok(r);
+        }
+    };
+    let user = check_credentials(&state, &form.email, form.password.clone()).await?;
+    if user.is_some() {
+        login_limit::succeeded(&state, attempt).await?;
     }
-    match check_credentials(&state, &form.email, form.password.clone()).await? {
+    match user {
         Some(user) => super::two_factor::after_password(&state, &session, user, next).await,
         None => again("That email and password do not match an account.", StatusCode::UNPROCESSABLE_ENTITY),
     }
-}
-
-/// Sign-in attempts are limited per client address and per account.
-fn too_many_attempts(state: &AppState, req: &HttpRequest, email: &str) -> bool {
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let email_key = email.trim().to_lowercase();
-    state.login_limiter.check_key(&format!("ip:{ip}")).is_err()
-        || state.login_limiter.check_key(&format!("email:{email_key}")).is_err()
 }
 
 /// The account these credentials open, if any. A password is checked (against a dummy hash

@@ -16,6 +16,7 @@ use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::invites::{self, Place, Resent};
+use crate::usecases::ActionError;
 
 pub fn routes(cfg: &mut web::ServiceConfig, base: &str) {
     cfg.route(&format!("{base}/resend"), web::post().to(resend))
@@ -84,13 +85,17 @@ pub async fn resend(
 ) -> Result<HttpResponse, AppError> {
     let (back, _) = ctx.back();
     let id = invite_id(&req)?;
-    Ok(match invites::resend(&state.db, ctx.user().user_id(), ctx.place(), id, state.invite_settings()).await? {
-        Resent::Sent(email) => {
+    Ok(match invites::resend(&state.db, ctx.user().user_id(), ctx.place(), id, state.invite_settings()).await {
+        Err(ActionError::Limited(r)) => {
+            redirect_with(&session, &back, FlashKind::Error, format!("{} Nothing was resent.", r.message()))
+        }
+        Err(e) => return Err(e.into()),
+        Ok(Resent::Sent(email)) => {
             state.wake_mailer();
             let message = format!("Invite resent to {email}{}", state.mailbox_hint());
             redirect_with(&session, &back, FlashKind::Success, message)
         }
-        Resent::TooSoon(email) => redirect_with(
+        Ok(Resent::TooSoon(email)) => redirect_with(
             &session,
             &back,
             FlashKind::Error,

@@ -247,6 +247,8 @@ pub enum Existing {
     /// On the firm's own team: their client access is given on the Team page.
     FirmStaff,
     Invited(i64),
+    /// An invite limit is reached: its message (which limit, and when it frees up).
+    Limited(String),
 }
 
 #[derive(Template)]
@@ -369,10 +371,13 @@ pub async fn invite(
         Err(ActionError::Conflict(Conflict::AlreadyMember)) => Existing::Member,
         Err(ActionError::Conflict(Conflict::FirmStaff)) => Existing::FirmStaff,
         Err(ActionError::Conflict(Conflict::AlreadyInvited(id))) => Existing::Invited(id.0),
+        Err(ActionError::Limited(r)) => Existing::Limited(r.message()),
         Err(e) => return Err(e.into()),
     };
+    let status =
+        if matches!(existing, Existing::Limited(_)) { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::CONFLICT };
     let page = invite_page(&state, &session, &ctx, input, InviteErrors::default(), Some(existing)).await?;
-    render_with_status(StatusCode::CONFLICT, page)
+    render_with_status(status, page)
 }
 
 fn invite_sent(state: &AppState, session: &Session, ctx: &WorkspaceContext, email: &str) -> HttpResponse {

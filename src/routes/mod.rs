@@ -239,6 +239,9 @@ pub fn redirect_with(session: &Session, to: &str, kind: FlashKind, message: impl
 }
 
 pub fn redirect(to: &str) -> HttpResponse {
+    // Every target is the app's own or passed `safe_next`; should one still not make a
+    // header, home is better than a 500.
+    let to = header::HeaderValue::from_str(to).unwrap_or(header::HeaderValue::from_static("/"));
     HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
@@ -260,10 +263,17 @@ pub fn encode_query(s: &str) -> String {
     serde_urlencoded::to_string([("", s)]).map(|q| q.trim_start_matches('=').to_string()).unwrap_or_default()
 }
 
-/// A `next` target must stay on this site: a path, not `//host` or a URL.
+/// A `next` target must stay on this site: `/` followed by anything but `/` or `\`, with
+/// no backslash, whitespace or control character anywhere (browsers drop tabs and line
+/// breaks and read `\` as `/`, so `/\t/evil.example` would leave the site).
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    let n = next?.trim();
-    (n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\")).then(|| n.to_string())
+    let n = next?;
+    let mut chars = n.chars();
+    let ok = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && n.len() <= 2000
+        && !n.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace() || crate::domain::is_invisible(c));
+    ok.then(|| n.to_string())
 }
 
 /// Invite tokens must never reach the logs.
@@ -330,6 +340,26 @@ mod tests {
         assert_eq!(safe_next(Some("/w/1")), Some("/w/1".into()));
         assert_eq!(safe_next(Some("//evil.test")), None);
         assert_eq!(safe_next(Some("https://evil.test")), None);
+        assert_eq!(safe_next(Some("/")), Some("/".into()));
+        assert_eq!(safe_next(Some("/w/1?tab=a%2Fb")), Some("/w/1?tab=a%2Fb".into()));
+        for bad in [
+            "",
+            "w/1",
+            "/\\evil.test",
+            "/\t/evil.example/x",
+            "\t//evil.test",
+            " /w/1",
+            "/w/1\n",
+            "/a\\b",
+            "/\u{0}",
+            "/\u{7f}",
+            "/x\u{202e}y",
+            "/\u{200b}/evil.test",
+            "http:/evil.test",
+            "/w 1",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?} must be refused");
+        }
         assert_eq!(redact_path("/invites/abc/accept"), "/invites/[token]/accept");
         assert_eq!(redact_path("/invites/abc"), "/invites/[token]");
         assert_eq!(encode_query("/invites/a b?c"), "%2Finvites%2Fa+b%3Fc");

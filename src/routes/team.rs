@@ -249,7 +249,15 @@ pub async fn invite(
     };
     let emails = list.valid();
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
-    let sent = uc::invite(&state.db, actor, org, emails, offer.clone(), state.invite_settings()).await?;
+    let sent = match uc::invite(&state.db, actor, org, emails, offer.clone(), state.invite_settings()).await {
+        Ok(sent) => sent,
+        Err(ActionError::Limited(r)) => {
+            let error = Some(format!("{} Nothing was sent.", r.message()));
+            let page = invite_page(&state, &session, &ctx, (typed, Chosen::of(&offer)), error, Vec::new()).await?;
+            return render_with_status(StatusCode::TOO_MANY_REQUESTS, page);
+        }
+        Err(e) => return Err(e.into()),
+    };
     report(&state, &session, &ctx, &list.entries, sent, offer).await
 }
 
@@ -527,7 +535,14 @@ pub async fn bulk(
         return Ok(redirect_with(&session, &back, FlashKind::Error, "Select at least one invite."));
     }
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
-    let done = invites::bulk(&state.db, actor, org, ids, action, state.invite_settings()).await?;
+    let done = match invites::bulk(&state.db, actor, org, ids, action, state.invite_settings()).await {
+        Ok(done) => done,
+        Err(ActionError::Limited(r)) => {
+            let message = format!("{} Nothing was resent.", r.message());
+            return Ok(redirect_with(&session, &back, FlashKind::Error, message));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if action == Bulk::Resend {
         state.wake_mailer();
     }

@@ -81,7 +81,11 @@ pub async fn resend(db: &Db, actor: UserId, place: Place, id: InviteId, s: Invit
     db.transaction(move |c| {
         lock(c, place)?;
         let inv = manageable(c, actor, place, id)?;
-        Ok(if resend_one(c, &inv, actor, &s)? { Resent::Sent(inv.email) } else { Resent::TooSoon(inv.email) })
+        if !resend_one(c, &inv, actor, &s)? {
+            return Ok(Resent::TooSoon(inv.email));
+        }
+        s.limits.take(c, actor, OrgId(inv.organization_id), 1)?;
+        Ok(Resent::Sent(inv.email))
     })
     .await
 }
@@ -228,6 +232,9 @@ pub async fn bulk(
                 Bulk::Resend => {}
             }
             out.done += 1;
+        }
+        if action == Bulk::Resend {
+            s.limits.take(c, viewer, org, u32::try_from(out.done).unwrap_or(u32::MAX))?;
         }
         Ok(out)
     })

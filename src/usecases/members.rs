@@ -177,12 +177,14 @@ pub async fn invite(
             key: &s.key,
             detail: format!("as {}", seat_words(&offer, &names)),
         };
-        invite::create(c, new).map_err(|e| match e {
+        let id = invite::create(c, new).map_err(|e| match e {
             NewInviteError::AlreadyMember => ActionError::Conflict(Conflict::AlreadyMember),
             NewInviteError::FirmStaff => ActionError::Conflict(Conflict::FirmStaff),
             NewInviteError::AlreadyInvited(id) => ActionError::Conflict(Conflict::AlreadyInvited(id)),
             NewInviteError::Db(e) => e.into(),
-        })
+        })?;
+        s.limits.take(c, actor, me.workspace.org_id, 1)?;
+        Ok(id)
     })
     .await
 }

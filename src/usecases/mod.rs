@@ -15,11 +15,12 @@ pub mod two_factor;
 use chrono::Duration;
 
 use crate::db::models::invite::AcceptError;
-use crate::db::{DbError, DieselError};
+use crate::db::models::limits;
+use crate::db::{DbConnection, DbError, DieselError};
 use crate::domain::access::Refusal;
-use crate::domain::limits::Reached;
+use crate::domain::limits::{Limit, Reached};
 use crate::domain::token::InviteKey;
-use crate::domain::InviteId;
+use crate::domain::{InviteId, OrgId, UserId};
 
 /// Why an action did not happen.
 #[derive(Debug)]
@@ -92,11 +93,42 @@ impl From<Reached> for ActionError {
 
 pub type Outcome<T> = Result<T, ActionError>;
 
-/// What invites are made with: how long they last and the key their links derive from.
+/// What invites are made with: how long they last, the key their links derive from, and
+/// how many may be sent.
 #[derive(Clone)]
 pub struct InviteSettings {
     pub ttl: Duration,
     pub key: InviteKey,
+    pub limits: InviteLimits,
+}
+
+/// Invites and resends, counted per sender per hour and per firm per day (a Team invite
+/// to several addresses counts each one it sends, a bulk resend each invite it resends).
+#[derive(Clone, Copy, Debug)]
+pub struct InviteLimits {
+    pub per_user: Limit,
+    pub per_firm: Limit,
+}
+
+impl InviteLimits {
+    pub fn new(per_user_per_hour: u32, per_firm_per_day: u32) -> InviteLimits {
+        InviteLimits {
+            per_user: Limit::per_hour("invites/user", "invites and resends per person", per_user_per_hour),
+            per_firm: Limit::per_day("invites/firm", "invites and resends by your firm", per_firm_per_day),
+        }
+    }
+
+    /// Counts `n` invites or resends by `actor` for `org`, inside the transaction that sends
+    /// them (under the firm's lock): past either limit the whole change is refused.
+    pub(crate) fn take(&self, c: &mut DbConnection, actor: UserId, org: OrgId, n: u32) -> Outcome<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        let now = crate::db::models::now();
+        limits::take(c, &self.per_user, &format!("user:{}", actor.0), n, now)??;
+        limits::take(c, &self.per_firm, &format!("org:{}", org.0), n, now)??;
+        Ok(())
+    }
 }
 
 /// "Acme LLC, Acme Holdings", or `none` when the list is empty.

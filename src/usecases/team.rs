@@ -152,6 +152,8 @@ pub async fn invite(
                 Err(NewInviteError::Db(e)) => return Err(e.into()),
             });
         }
+        let sent = out.iter().filter(|s| **s == Sent::Invited).count();
+        s.limits.take(c, actor, org, u32::try_from(sent).unwrap_or(u32::MAX))?;
         Ok(out)
     })
     .await

@@ -85,7 +85,9 @@ async fn bad_credentials_get_one_generic_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_attempts_are_rate_limited() {
-    let app = spawn_app_with(Options { login_attempts_per_minute: 3, ..Options::default() }).await;
+    let app =
+        spawn_app_with(Options { adjust: |s| s.login_failures_per_account_and_address = 3, ..Options::default() })
+            .await;
     app.sign_up("Ada", "ada@firm.test", "Ada & Co").await;
     let visitor = app.visitor();
     let mut statuses = Vec::new();

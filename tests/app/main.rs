@@ -6,6 +6,8 @@ mod support;
 mod authz;
 mod browser_flow;
 mod foundation;
+mod hardening;
+mod hostile;
 mod invites;
 mod mailbox;
 mod members;

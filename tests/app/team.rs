@@ -1104,6 +1104,8 @@ async fn an_accountant_sees_of_others_only_what_they_could_grant() {
     assert!(actions_menu(&members, "quin@client.test").is_some(), "his own kind of invite he manages");
     let pat_id = app.invite_record("pat@client.test").await.id;
     app.allow_resend(pat_id).await;
+    // Quin's email may still be on its way: the worker must not change the outbox mid-check.
+    app.outbox_settled().await;
     let before = app.snapshot().await;
     let base = format!("/w/{acme}/settings/invites/{pat_id}");
     assert_eq!(carl.post(&format!("{base}/resend"), &[]).await.status(), StatusCode::FORBIDDEN);

@@ -70,6 +70,21 @@ pub fn forget(conn: &mut DbConnection, limit: &Limit, subject: &str) -> QueryRes
     .execute(conn)
 }
 
+/// Forgets one event counted at `at` (an attempt that turned out not to count).
+pub fn forget_one(conn: &mut DbConnection, limit: &Limit, subject: &str, at: NaiveDateTime) -> QueryResult<()> {
+    let id = rate_events::table
+        .filter(rate_events::scope.eq(limit.scope))
+        .filter(rate_events::subject.eq(subject))
+        .filter(rate_events::at.eq(at))
+        .select(rate_events::id)
+        .first::<i64>(conn)
+        .optional()?;
+    if let Some(id) = id {
+        diesel::delete(rate_events::table.filter(rate_events::id.eq(id))).execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Deletes events older than any window (the longest is a day).
 pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(rate_events::table.filter(rate_events::at.lt(before))).execute(conn)

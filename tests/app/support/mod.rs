@@ -35,14 +35,13 @@ pub struct TestApp {
 
 pub struct Options {
     pub smtp: bool,
-    pub login_attempts_per_minute: u32,
     /// Any other setting a test needs changed.
     pub adjust: fn(&mut Settings),
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { smtp: true, login_attempts_per_minute: 10, adjust: |_| {} }
+        Options { smtp: true, adjust: |_| {} }
     }
 }
 
@@ -71,7 +70,6 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.data_dir = dir.path().to_path_buf();
     settings.secure_cookies = Some(false);
     settings.workers = Some(2);
-    settings.login_attempts_per_minute = options.login_attempts_per_minute;
     (options.adjust)(&mut settings);
     let app = portico::startup::Application::build(settings).await.expect("the app starts");
     let base = format!("http://127.0.0.1:{}", app.port());

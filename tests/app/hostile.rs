@@ -1,0 +1,644 @@
+//! The hostile-input test: crawls the app as several people (and as a visitor), collects
+//! every form it can reach, and sends thousands of malformed versions of them. No answer
+//! may be a 5xx, and no refused request (4xx) may change a row.
+//!
+//! Seeded (HOSTILE_SEED, default 8) so that a failure replays; HOSTILE_REQUESTS sets how
+//! many requests to send (default 5,200).
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::time::Instant;
+
+use reqwest::StatusCode;
+
+use crate::support::*;
+
+/// xorshift64*: small, seedable, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Form {
+    /// The page it was found on.
+    page: String,
+    method: String,
+    action: String,
+    fields: Vec<(String, String)>,
+    /// Checkbox and radio values not ticked by default.
+    options: Vec<(String, String)>,
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&lt;", "<")
+        .replace("&#62;", ">")
+        .replace("&gt;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let marker = format!(" {name}=\"");
+    let start = tag.find(&marker)? + marker.len();
+    let end = tag[start..].find('"')?;
+    Some(unescape(&tag[start..start + end]))
+}
+
+fn has_flag(tag: &str, name: &str) -> bool {
+    tag.split(|c: char| c.is_whitespace() || c == '>').any(|w| w == name)
+}
+
+/// Same-origin links of a page (paths only).
+fn links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let href = unescape(&rest[..rest.find('"')?]);
+            let href = href.split('#').next().unwrap_or("").to_string();
+            (href.starts_with('/') && !href.starts_with("//")).then_some(href)
+        })
+        .filter(|h| !h.starts_with("/static/") && !h.starts_with("/logout") && !h.starts_with("/dev/"))
+        .collect()
+}
+
+/// Every `<form>` of a page: its method, action, and fields with their default values.
+fn forms(html: &str, page: &str) -> Vec<Form> {
+    let mut out = Vec::new();
+    for chunk in html.split("<form").skip(1) {
+        let Some(tag_end) = chunk.find('>') else { continue };
+        let tag = &chunk[..tag_end];
+        let body = &chunk[tag_end..chunk.find("</form>").unwrap_or(chunk.len())];
+        let method = attr(tag, "method").unwrap_or_else(|| "get".into()).to_lowercase();
+        let action = attr(tag, "action").filter(|a| !a.is_empty()).unwrap_or_else(|| page.to_string());
+        let mut fields = Vec::new();
+        let mut options = Vec::new();
+        let mut radios_seen = HashSet::new();
+        for input in body.split("<input").skip(1) {
+            let t = &input[..input.find('>').unwrap_or(input.len())];
+            let Some(name) = attr(t, "name") else { continue };
+            let kind = attr(t, "type").unwrap_or_else(|| "text".into());
+            let value = attr(t, "value").unwrap_or_default();
+            match kind.as_str() {
+                "checkbox" | "radio" => {
+                    let value = if value.is_empty() { "on".to_string() } else { value };
+                    let first_radio = kind == "radio" && radios_seen.insert(name.clone());
+                    if has_flag(t, "checked") || first_radio {
+                        fields.push((name, value));
+                    } else {
+                        options.push((name, value));
+                    }
+                }
+                _ => fields.push((name, value)),
+            }
+        }
+        for ta in body.split("<textarea").skip(1) {
+            let t = &ta[..ta.find('>').unwrap_or(ta.len())];
+            if let Some(name) = attr(t, "name") {
+                let content = ta[ta.find('>').map_or(0, |i| i + 1)..].split("</textarea>").next().unwrap_or("");
+                fields.push((name, unescape(content)));
+            }
+        }
+        for sel in body.split("<select").skip(1) {
+            let t = &sel[..sel.find('>').unwrap_or(sel.len())];
+            if let (Some(name), Some(first)) = (attr(t, "name"), sel.split("<option").nth(1)) {
+                fields.push((name, attr(first, "value").unwrap_or_default()));
+            }
+        }
+        for button in body.split("<button").skip(1) {
+            let t = &button[..button.find('>').unwrap_or(button.len())];
+            if let (Some(name), Some(value)) = (attr(t, "name"), attr(t, "value")) {
+                if fields.iter().any(|(n, _)| *n == name) {
+                    options.push((name, value));
+                } else {
+                    fields.push((name, value));
+                }
+            }
+        }
+        out.push(Form { page: page.to_string(), method, action, fields, options });
+    }
+    out
+}
+
+/// A plausible value for an empty field, so that mutations reach past "Enter a name".
+fn plausible(name: &str, n: usize) -> String {
+    match name {
+        "name" | "firm" => format!("Fuzz Name {n}"),
+        "email" | "emails" => format!("fuzz{n}@client.test"),
+        "description" => "Fuzz payment".into(),
+        "amount" => "12.34".into(),
+        "date" | "on" => "2026-01-02".into(),
+        "password" | "current_password" | "new_password" => PASSWORD.into(),
+        _ => String::new(),
+    }
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+struct Ids {
+    other: Vec<i64>,
+}
+
+const HOSTILE_VALUES: &[&str] = &[
+    "\u{0}",
+    "a\u{0}b",
+    "\u{7}\u{8}",
+    "\u{1b}[31mred",
+    "\u{7f}",
+    "\u{85}",
+    "line\nbreak",
+    "\r\n\r\n",
+    "\ttab",
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(1)>",
+    "' OR 1=1 --",
+    "1; DROP TABLE users; --",
+    "Robert'); DELETE FROM invites; --",
+    "Invoice \u{202e}gnp.exe",
+    "\u{2066}Acme\u{2069}",
+    "\u{200b}",
+    "\u{200b}\u{200c}\u{200d}\u{feff}",
+    "\u{3164}",
+    "\"<img/src=x>\"@x.test",
+    "\"a b\"@x.test",
+    "a@b@c.test",
+    "a@[127.0.0.1]",
+    "name@example",
+    "x@xn--.test",
+    "-1",
+    "0",
+    "-9223372036854775808",
+    "9223372036854775807",
+    "99999999999999999999999",
+    "1e3",
+    "0x10",
+    " 1 ",
+    "1.5",
+    "",
+    "   ",
+    "名前",
+    "🙂🙂",
+    "e\u{301}",
+    "//evil.example",
+    "/\t/evil.example/x",
+    "/\\evil.example",
+    "https://evil.example/x",
+    "javascript:alert(1)",
+    "%00",
+    "%0a%0d",
+    "../../etc/passwd",
+    "admin",
+    "owner",
+    "on",
+    "off",
+    "true",
+];
+
+const NEXT_VALUES: &[&str] = &[
+    "/%09/evil.example/x",
+    "/\t/evil.example/x",
+    "//evil.example",
+    "/\\evil.example",
+    "/%5Cevil.example",
+    "https://evil.example",
+    "/x\n",
+    "/x\u{0}",
+    "/x\u{7f}",
+    "\u{202e}/x",
+];
+
+/// One request to send.
+struct Req {
+    method: String,
+    path: String,
+    body: Option<Vec<u8>>,
+    content_type: &'static str,
+    csrf: bool,
+}
+
+fn mutate_path(rng: &mut Rng, path: &str, ids: &Ids) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    let numeric: Vec<usize> = segments
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+        .map(|(i, _)| i)
+        .collect();
+    match rng.below(7) {
+        0 | 1 if !numeric.is_empty() => {
+            let i = *rng.pick(&numeric);
+            let replacement = match rng.below(6) {
+                0 => rng.pick(&ids.other).to_string(),
+                1 => "-1".to_string(),
+                2 => "0".to_string(),
+                3 => "99999999999999999999".to_string(),
+                4 => "9223372036854775807".to_string(),
+                _ => "1%00".to_string(),
+            };
+            let mut s: Vec<String> = segments.iter().map(|s| s.to_string()).collect();
+            s[i] = replacement;
+            s.join("/")
+        }
+        2 => format!("{path}%00"),
+        3 => format!("{path}/..%2f..%2f"),
+        4 => format!("{path}?next={}", enc(rng.pick::<&str>(NEXT_VALUES))),
+        5 => format!("{path}%zz%"),
+        _ => format!("{path}%ff%fe"),
+    }
+}
+
+fn mutate(rng: &mut Rng, form: &Form, ids: &Ids, n: usize) -> Req {
+    let mut fields: Vec<(String, Vec<u8>)> = form
+        .fields
+        .iter()
+        .filter(|(k, _)| k != "csrf")
+        .map(|(k, v)| {
+            let v = if v.is_empty() { plausible(k, n) } else { v.clone() };
+            (k.clone(), v.into_bytes())
+        })
+        .collect();
+    let mut path = form.action.clone();
+    let mut csrf = !rng.chance(8);
+    let mut content_type = "application/x-www-form-urlencoded";
+    let mut raw_tail = String::new();
+    // Removing people ends their part in the crawl: those forms only get refused versions.
+    let destructive = form.action.ends_with("/remove");
+    let kinds = if destructive { 4 } else { 13 };
+    match rng.below(kinds) {
+        0 => csrf = false,
+        1 => path = mutate_path(rng, &path, ids),
+        2 => fields.push(("x".into(), rng.pick(&["\u{0}", "\u{1b}", "\u{7f}"]).as_bytes().to_vec())),
+        3 => {
+            if let Some(i) = (!fields.is_empty()).then(|| rng.below(fields.len())) {
+                fields[i].1 = format!("{}\u{0}", String::from_utf8_lossy(&fields[i].1)).into_bytes();
+            } else {
+                csrf = false;
+            }
+        }
+        4..=6 if !fields.is_empty() => {
+            let i = rng.below(fields.len());
+            fields[i].1 = rng.pick(HOSTILE_VALUES).as_bytes().to_vec();
+            if rng.chance(30) && fields.len() > 1 {
+                let j = rng.below(fields.len());
+                fields[j].1 = rng.pick(HOSTILE_VALUES).as_bytes().to_vec();
+            }
+        }
+        7 if !fields.is_empty() => {
+            let i = rng.below(fields.len());
+            fields.remove(i);
+        }
+        8 if !fields.is_empty() => {
+            let i = rng.below(fields.len());
+            let (k, _) = fields[i].clone();
+            fields.push((k, rng.pick(HOSTILE_VALUES).as_bytes().to_vec()));
+        }
+        9 => {
+            if !form.options.is_empty() && rng.chance(50) {
+                let (k, v) = rng.pick(&form.options).clone();
+                fields.push((k, v.into_bytes()));
+            }
+            let value = match rng.below(4) {
+                0 => rng.pick(&ids.other).to_string(),
+                1 => "-5".into(),
+                2 => "18446744073709551616".into(),
+                _ => "abc".into(),
+            };
+            let name =
+                rng.pick(&["entity", "client", "invite", "role", "action", "all_entities", "new_clients", "user"]);
+            fields.push((name.to_string(), value.into_bytes()));
+        }
+        10 => {
+            let huge = if rng.chance(10) { 300 * 1024 } else { 70 * 1024 };
+            if let Some(i) = (!fields.is_empty()).then(|| rng.below(fields.len())) {
+                fields[i].1 = "x".repeat(huge).into_bytes();
+            } else {
+                fields.push(("x".into(), "x".repeat(huge).into_bytes()));
+            }
+        }
+        11 => {
+            raw_tail = rng.pick(&["&%zz=%", "&name=%ff%fe", "&%C0%AF=1", "&&&==&", "&name=%E2%80", "&a=%"]).to_string();
+            if let Some(i) = (!fields.is_empty()).then(|| rng.below(fields.len())) {
+                fields[i].1 = vec![0xff, 0xfe, b'x'];
+            }
+        }
+        _ => {
+            if rng.chance(50) {
+                fields.push(("next".into(), rng.pick(NEXT_VALUES).as_bytes().to_vec()));
+            } else {
+                content_type = *rng.pick(&["text/plain", "multipart/form-data; boundary=x", "application/json"]);
+            }
+        }
+    }
+    if destructive && csrf && path == form.action && raw_tail.is_empty() {
+        // Still valid: make sure it is not (a control character is always refused).
+        fields.push(("x".into(), b"\x00".to_vec()));
+    }
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), v.iter().map(|b| format!("%{b:02X}")).collect::<String>()))
+        .collect();
+    if form.method == "get" {
+        let query = body.join("&");
+        return Req {
+            method: "GET".into(),
+            path: format!("{path}?{query}{raw_tail}"),
+            body: None,
+            content_type,
+            csrf: false,
+        };
+    }
+    let mut encoded = body.join("&");
+    encoded.push_str(&raw_tail);
+    Req { method: "POST".into(), path, body: Some(encoded.into_bytes()), content_type, csrf }
+}
+
+/// What must not change when a request is refused: the rows of the shared snapshot (the
+/// outbox's delivery columns aside, which the worker changes on its own) and the other
+/// tables people write.
+async fn state_of(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use portico::db::schema::{entities as e, transactions as t, users as u, workspaces as w};
+    let mut lines: Vec<String> = app
+        .snapshot()
+        .await
+        .0
+        .into_iter()
+        .map(|l| if l.starts_with("outbox ") { l.rsplitn(4, ' ').last().unwrap_or("").to_string() } else { l })
+        .collect();
+    let more = app
+        .db
+        .read(|c| {
+            let mut lines = Vec::new();
+            for (id, email, name) in
+                u::table.order(u::id).select((u::id, u::email, u::name)).load::<(i64, String, String)>(c)?
+            {
+                lines.push(format!("users {id}: {email} {name}"));
+            }
+            for (id, name) in w::table.order(w::id).select((w::id, w::name)).load::<(i64, String)>(c)? {
+                lines.push(format!("workspaces {id}: {name}"));
+            }
+            for (id, ws, name) in
+                e::table.order(e::id).select((e::id, e::workspace_id, e::name)).load::<(i64, i64, String)>(c)?
+            {
+                lines.push(format!("entities {id}: ws {ws} {name}"));
+            }
+            lines.push(format!("transactions: {}", t::table.count().get_result::<i64>(c)?));
+            Ok(lines)
+        })
+        .await
+        .expect("read state");
+    lines.extend(more);
+    lines
+}
+
+async fn send(user: &TestUser, req: &Req) -> (StatusCode, String) {
+    let url = format!("{}{}", user.base, req.path);
+    let r = if req.method == "GET" {
+        user.client.get(&url).send().await
+    } else {
+        let mut body = Vec::new();
+        if req.csrf {
+            body.extend_from_slice(format!("csrf={}&", user.csrf().await).as_bytes());
+        }
+        body.extend_from_slice(req.body.as_deref().unwrap_or_default());
+        user.client.post(&url).header("content-type", req.content_type).body(body).send().await
+    };
+    match r {
+        Ok(r) => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            (status, text)
+        }
+        // A client-side failure (the server cut a huge upload short): a refusal.
+        Err(e) => (StatusCode::from_u16(499).unwrap(), e.to_string()),
+    }
+}
+
+/// Crawls same-origin links from `starts` (at most `max` pages), collecting forms.
+async fn crawl(user: &TestUser, starts: &[String], max: usize) -> (Vec<String>, Vec<Form>) {
+    let mut seen = HashSet::new();
+    let mut queue: VecDeque<String> = starts.iter().cloned().collect();
+    let mut pages = Vec::new();
+    let mut found = Vec::new();
+    while let Some(path) = queue.pop_front() {
+        if pages.len() >= max || !seen.insert(path.clone()) {
+            continue;
+        }
+        let (status, body, at) = user.visit(&path).await;
+        if status != StatusCode::OK {
+            continue;
+        }
+        pages.push(at.clone());
+        found.extend(forms(&body, &at).into_iter().filter(|f| !f.action.starts_with("/logout")));
+        for l in links(&body) {
+            if !seen.contains(&l) {
+                queue.push_back(l);
+            }
+        }
+    }
+    (pages, found)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thousands_of_malformed_requests_across_every_form() {
+    let seed: u64 = std::env::var("HOSTILE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    let target: usize = std::env::var("HOSTILE_REQUESTS").ok().and_then(|s| s.parse().ok()).unwrap_or(5200);
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let app = spawn_app_with(Options {
+        adjust: |s| {
+            s.invites_per_user_per_hour = 40;
+            s.login_failures_per_account_and_address = 1_000_000;
+            s.login_failures_per_address = 1_000_000;
+        },
+        ..Options::default()
+    })
+    .await;
+
+    // Two firms; people of several roles in the first.
+    let (ada, org) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let ws = ada.add_client(org, "Acme Bakery").await;
+    let llc = ada.add_entity(ws, "Acme LLC").await;
+    ada.add_entity(ws, "Acme Holdings").await;
+    let r = ada
+        .post(
+            &format!("/w/{ws}/entities/{llc}/transactions"),
+            &[("date", "2026-01-02"), ("description", "Opening"), ("amount", "10.00")],
+        )
+        .await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "a transaction: {}", r.status());
+    let cleo = app.add_client_user(&ada, ws, "cleo@client.test", "admin", &[]).await;
+    let acc = app.add_client_user(&ada, ws, "acc@client.test", "accountant", &[llc]).await;
+    let mem = app.add_client_user(&ada, ws, "mem@client.test", "member", &[llc]).await;
+    let r = ada
+        .post(
+            &format!("/orgs/{org}/team/invite"),
+            &[("emails", "sam@firm.test"), ("role", "manager"), ("client", &ws.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "team invite: {}", text_of(&r.text().await.unwrap_or_default()));
+    let sam_link = app.invite_link("sam@firm.test", 1).await;
+    let sam = app.accept_as_new_user(&sam_link, "Sam Staff").await;
+    // A pending invite, so that its page and ⋯ actions are there to find.
+    assert_eq!(ada.invite(ws, "pending@client.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    let pending_link = app.invite_link("pending@client.test", 1).await;
+    let pending_path = pending_link.trim_start_matches(&app.base).to_string();
+    let (bob, org_b) = app.sign_up("Bob Other", "bob@other.test", "Other Firm").await;
+    let ws_b = bob.add_client(org_b, "Beta Books").await;
+    let entity_b = bob.add_entity(ws_b, "Beta LLC").await;
+    assert_eq!(bob.invite(ws_b, "pat@beta.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    let bob_id = app.user_id("bob@other.test").await;
+    let invite_b = app.invite_records("pat@beta.test").await[0].id;
+    let ids = Ids { other: vec![org_b, ws_b, entity_b, bob_id, invite_b] };
+
+    // Crawl as each of them, and as a visitor.
+    let visitor = app.visitor();
+    let people: Vec<(&str, &TestUser, Option<&str>)> = vec![
+        ("ada", &ada, Some("ada@firm.test")),
+        ("cleo", &cleo, Some("cleo@client.test")),
+        ("acc", &acc, Some("acc@client.test")),
+        ("mem", &mem, Some("mem@client.test")),
+        ("sam", &sam, Some("sam@firm.test")),
+        ("visitor", &visitor, None),
+    ];
+    let mut targets: Vec<(usize, Form)> = Vec::new();
+    let mut links_of: Vec<Vec<String>> = Vec::new();
+    let mut distinct = BTreeSet::new();
+    for (i, (who, user, _)) in people.iter().enumerate() {
+        let starts = vec!["/".to_string(), "/login".to_string(), "/signup".to_string(), pending_path.clone()];
+        let (pages, found) = crawl(user, &starts, 60).await;
+        let mut mine = BTreeSet::new();
+        for f in found {
+            let names: BTreeSet<&str> = f.fields.iter().map(|(k, _)| k.as_str()).collect();
+            let key = format!("{} {} {:?}", f.method, f.action, names);
+            if mine.insert(key) {
+                distinct.insert(format!(
+                    "{} {}",
+                    f.method,
+                    f.action
+                        .split('/')
+                        .map(|s| if s.parse::<i64>().is_ok() { "N" } else { s })
+                        .collect::<Vec<_>>()
+                        .join("/")
+                ));
+                targets.push((i, f));
+            }
+        }
+        println!("crawled as {who}: {} pages, {} forms", pages.len(), mine.len());
+        links_of.push(pages);
+    }
+    println!("distinct forms: {}\n  {}", distinct.len(), distinct.iter().cloned().collect::<Vec<_>>().join("\n  "));
+    for must in [
+        "post /login",
+        "post /signup",
+        "post /orgs/N/clients",
+        "post /w/N/entities",
+        "post /w/N/settings/members/invite",
+        "post /orgs/N/team/invite",
+    ] {
+        assert!(distinct.contains(must), "the crawl found no {must} form");
+    }
+
+    // Send mutated requests; check each refused one against the database.
+    let started = Instant::now();
+    let (mut sent, mut refused, mut server_errors, mut changed_by_refused) = (0usize, 0usize, Vec::new(), Vec::new());
+    let mut baseline = state_of(&app).await;
+    let mut n = 0usize;
+    while sent < target {
+        n += 1;
+        let (who, req, source) = if rng.chance(12) {
+            // A crawled page with a mutated address.
+            let i = rng.below(people.len());
+            let Some(page) = (!links_of[i].is_empty()).then(|| rng.pick(&links_of[i]).clone()) else { continue };
+            let path = mutate_path(&mut rng, &page, &ids);
+            (i, Req { method: "GET".into(), path, body: None, content_type: "", csrf: false }, page)
+        } else {
+            let (i, form) = rng.pick(&targets).clone();
+            (i, mutate(&mut rng, &form, &ids, n), form.page.clone())
+        };
+        let (status, body) = send(people[who].1, &req).await;
+        sent += 1;
+        if status.is_server_error() {
+            server_errors.push(format!(
+                "{status} {} {} as {}: {}",
+                req.method,
+                req.path.chars().take(200).collect::<String>(),
+                people[who].0,
+                text_of(&body).chars().take(200).collect::<String>()
+            ));
+        }
+        let now = state_of(&app).await;
+        if status.is_client_error() {
+            refused += 1;
+            if now != baseline {
+                let gone: Vec<&String> = baseline.iter().filter(|l| !now.contains(l)).collect();
+                let new: Vec<&String> = now.iter().filter(|l| !baseline.contains(l)).collect();
+                changed_by_refused.push(format!(
+                    "{status} {} {} as {}: -{gone:?} +{new:?}",
+                    req.method,
+                    req.path.chars().take(200).collect::<String>(),
+                    people[who].0
+                ));
+            }
+        } else if req.method == "POST" {
+            // It did something: make sure each crawler is still who it was.
+            let (_, user, email) = &people[who];
+            match email {
+                Some(email) => {
+                    let r = user.get("/").await;
+                    if r.status() == StatusCode::SEE_OTHER && location(&r).starts_with("/login") {
+                        user.log_in(email, PASSWORD).await;
+                    }
+                }
+                None => {
+                    let r = user.get("/").await;
+                    if !(r.status() == StatusCode::SEE_OTHER && location(&r).starts_with("/login")) {
+                        user.log_out().await;
+                    }
+                }
+            }
+            user.page(&source).await;
+        }
+        baseline = now;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "hostile input (seed {seed}): {sent} requests sent, {refused} refused (4xx), {} 5xx, {} rows changed by refused requests, in {:.1} s",
+        server_errors.len(),
+        changed_by_refused.len(),
+        elapsed.as_secs_f64()
+    );
+    assert!(server_errors.is_empty(), "{} answers were 5xx:\n{}", server_errors.len(), server_errors.join("\n"));
+    assert!(changed_by_refused.is_empty(), "refused requests changed rows:\n{}", changed_by_refused.join("\n"));
+    assert!(sent >= 5000 || target < 5000);
+}
