@@ -2,6 +2,7 @@
 //! plain data; transactions are opened by the caller through `Db::write`.
 
 pub mod access;
+pub mod account_token;
 pub mod audit;
 pub mod entity;
 pub mod invite;
@@ -9,6 +10,7 @@ pub mod limits;
 pub mod members;
 pub mod organization;
 pub mod outbox;
+pub mod sessions;
 pub mod team;
 pub mod user;
 pub mod workspace;
