@@ -6,6 +6,7 @@ mod support;
 mod authz;
 mod browser_flow;
 mod foundation;
+mod identity;
 mod invites;
 mod mailbox;
 mod members;
