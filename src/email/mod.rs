@@ -174,11 +174,9 @@ pub fn render_account(token: &AccountToken, public_url: &str, key: &InviteKey) -
         expires: token.expires_at.format("%B %-d, %Y at %H:%M UTC").to_string(),
     };
     let (subject, text, html) = match Purpose::parse(&token.purpose) {
-        Some(Purpose::ResetPassword) => (
-            ResetSubject { v: &v }.render(),
-            ResetText { v: &v }.render(),
-            ResetHtml { v: &v }.render(),
-        ),
+        Some(Purpose::ResetPassword) => {
+            (ResetSubject { v: &v }.render(), ResetText { v: &v }.render(), ResetHtml { v: &v }.render())
+        }
         _ => (VerifySubject { v: &v }.render(), VerifyText { v: &v }.render(), VerifyHtml { v: &v }.render()),
     };
     RenderedEmail {

@@ -107,8 +107,13 @@ impl Mailer {
         let result = match &self.transport {
             Transport::DevMailbox => {
                 // Development only (no SMTP_URL): the link goes to the log on purpose.
-                let link =
-                    email.text.lines().map(str::trim).find(|l| l.starts_with(&self.public_url)).unwrap_or("").to_string();
+                let link = email
+                    .text
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.starts_with(&self.public_url))
+                    .unwrap_or("")
+                    .to_string();
                 tracing::info!(to = %email.to, subject = %email.subject, link = %link, "email kept in the local mailbox (no SMTP_URL): {}/dev/mailbox", self.public_url);
                 Ok(())
             }

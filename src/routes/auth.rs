@@ -7,13 +7,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{redirect, render, render_with_status, safe_next, Layout};
+use crate::auth::client_ip::client_ip;
 use crate::auth::extract::MaybeUser;
 use crate::auth::{password, session};
 use crate::db::models::user;
 use crate::domain::{EmailAddress, Name, Password, UserId};
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::auth::client_ip::client_ip;
 use crate::usecases::{identity, ActionError};
 
 #[derive(Default)]

@@ -12,8 +12,8 @@ use super::verify::link_ended;
 use super::{redirect_with, render, render_with_status, Layout};
 use crate::auth::client_ip::client_ip;
 use crate::auth::extract::MaybeUser;
-use crate::auth::session::{self, FlashKind};
 use crate::auth::password;
+use crate::auth::session::{self, FlashKind};
 use crate::db::models::account_token::Purpose;
 use crate::domain::token::InviteToken;
 use crate::domain::{EmailAddress, Password};
@@ -52,7 +52,12 @@ pub struct PasswordForm {
     password: String,
 }
 
-fn forgot_page(session: &Session, email: String, email_error: Option<String>, form_error: Option<String>) -> ForgotPage {
+fn forgot_page(
+    session: &Session,
+    email: String,
+    email_error: Option<String>,
+    form_error: Option<String>,
+) -> ForgotPage {
     ForgotPage { l: Layout::public(session, "Forgot your password?", None), email, email_error, form_error }
 }
 
@@ -69,17 +74,28 @@ pub async fn forgot(
     let typed = form.into_inner().email;
     let email = match EmailAddress::parse(&typed) {
         Ok(e) => e,
-        Err(why) => return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, forgot_page(&session, typed, Some(why.into()), None)),
+        Err(why) => {
+            return render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                forgot_page(&session, typed, Some(why.into()), None),
+            )
+        }
     };
     let client = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
     let limits = Limits::from(&state.settings);
     match identity::request_reset(&state.db, email.clone(), client, state.invite_key.clone(), limits).await {
         Ok(()) => {
             state.wake_mailer();
-            let message = format!("If an account uses {}, we sent it a link to choose a new password. The link works for 1 hour{}.", email.as_str(), state.own_mail_hint());
+            let message = format!(
+                "If an account uses {}, we sent it a link to choose a new password. The link works for 1 hour{}.",
+                email.as_str(),
+                state.own_mail_hint()
+            );
             Ok(redirect_with(&session, "/login", FlashKind::Info, message))
         }
-        Err(ActionError::Limited(r)) => render_with_status(StatusCode::TOO_MANY_REQUESTS, forgot_page(&session, typed, None, Some(r.message()))),
+        Err(ActionError::Limited(r)) => {
+            render_with_status(StatusCode::TOO_MANY_REQUESTS, forgot_page(&session, typed, None, Some(r.message())))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -119,7 +135,12 @@ pub async fn reset(
     };
     let pw = match Password::parse(&form.password) {
         Ok(p) => p,
-        Err(why) => return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, reset_page(&session, t.as_str().to_string(), email, Some(why))),
+        Err(why) => {
+            return render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                reset_page(&session, t.as_str().to_string(), email, Some(why)),
+            )
+        }
     };
     let hash = password::hash_off_thread(pw).await?;
     match identity::reset_password(&state.db, t, hash).await? {

@@ -67,7 +67,9 @@ pub async fn confirm(
         None => None,
     };
     match done {
-        Some(email) => Ok(redirect_with(&session, "/", FlashKind::Success, format!("Your email address {email} is confirmed."))),
+        Some(email) => {
+            Ok(redirect_with(&session, "/", FlashKind::Success, format!("Your email address {email} is confirmed.")))
+        }
         None => link_ended(&session, user.0.as_ref(), Purpose::VerifyEmail),
     }
 }

@@ -73,12 +73,10 @@ pub async fn sign_up(db: &Db, s: SignUp, key: InviteKey, limit: Limit, client: S
     db.transaction(move |c| {
         let now = now();
         limits::take(c, &limit, &client, 1, now)??;
-        let (uid, org) =
-            organization::sign_up(c, &s.email, s.name.as_str(), &s.password_hash, s.firm.as_str()).map_err(|e| {
-                match e {
-                    CreateUserError::EmailTaken => ActionError::Conflict(Conflict::EmailTaken),
-                    CreateUserError::Db(e) => e.into(),
-                }
+        let (uid, org) = organization::sign_up(c, &s.email, s.name.as_str(), &s.password_hash, s.firm.as_str())
+            .map_err(|e| match e {
+                CreateUserError::EmailTaken => ActionError::Conflict(Conflict::EmailTaken),
+                CreateUserError::Db(e) => e.into(),
             })?;
         send_link(c, uid, Purpose::VerifyEmail, s.email.as_str(), &key, now)?;
         Ok((uid, org))
@@ -129,14 +127,16 @@ pub async fn resend_verification(db: &Db, uid: UserId, key: InviteKey, limit: Li
 
 /// The link `token` of `purpose` while it works: not used, not expired, not replaced.
 pub async fn usable_link(db: &Db, token: InviteToken, purpose: Purpose) -> Outcome<Option<AccountToken>> {
-    Ok(db
-        .read(move |c| account_token::find_by_token(c, &token, purpose))
-        .await?
-        .filter(|t| t.is_usable(now())))
+    Ok(db.read(move |c| account_token::find_by_token(c, &token, purpose)).await?.filter(|t| t.is_usable(now())))
 }
 
 /// Uses the link up, if it still works (one of concurrent callers wins).
-fn consume(c: &mut DbConnection, token: &InviteToken, purpose: Purpose, now: NaiveDateTime) -> Outcome<Option<AccountToken>> {
+fn consume(
+    c: &mut DbConnection,
+    token: &InviteToken,
+    purpose: Purpose,
+    now: NaiveDateTime,
+) -> Outcome<Option<AccountToken>> {
     let Some(t) = account_token::find_by_token(c, token, purpose)? else {
         return Ok(None);
     };

@@ -49,9 +49,13 @@ impl TestApp {
                 let links = account_tokens::table
                     .select((account_tokens::email, account_tokens::token_hash, account_tokens::token_nonce))
                     .load::<(String, String, String)>(c)?;
-                let mails = outbox::table
-                    .select((outbox::kind, outbox::to_email, outbox::last_error))
-                    .load::<(String, String, Option<String>)>(c)?;
+                let mails = outbox::table.select((outbox::kind, outbox::to_email, outbox::last_error)).load::<(
+                    String,
+                    String,
+                    Option<String>,
+                )>(
+                    c
+                )?;
                 Ok(format!("{links:?} {mails:?}"))
             })
             .await
@@ -164,7 +168,10 @@ async fn sign_up_sends_a_link_whose_post_confirms_the_address_once() {
     assert_eq!(visitor.get(&link).await.status(), StatusCode::GONE);
     // An unknown or mangled token gets the same page.
     assert_eq!(visitor.get("/verify-email/nonsense").await.status(), StatusCode::GONE);
-    assert_eq!(visitor.post("/verify-email/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &[]).await.status(), StatusCode::GONE);
+    assert_eq!(
+        visitor.post("/verify-email/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &[]).await.status(),
+        StatusCode::GONE
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -226,9 +233,8 @@ async fn sign_ups_are_limited_per_client_address() {
         ..Options::default()
     })
     .await;
-    let form = |email: &'static str| {
-        [("name", "Someone"), ("email", email), ("password", PASSWORD), ("firm", "Some Firm")]
-    };
+    let form =
+        |email: &'static str| [("name", "Someone"), ("email", email), ("password", PASSWORD), ("firm", "Some Firm")];
     for email in ["a@one.test", "b@one.test"] {
         let r = post_from(&app.visitor(), "203.0.113.7", "/signup", &form(email)).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);

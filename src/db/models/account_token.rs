@@ -99,7 +99,11 @@ pub fn supersede(conn: &mut DbConnection, user: UserId, purpose: Purpose, now: N
     .execute(conn)
 }
 
-pub fn find_by_token(conn: &mut DbConnection, token: &InviteToken, purpose: Purpose) -> QueryResult<Option<AccountToken>> {
+pub fn find_by_token(
+    conn: &mut DbConnection,
+    token: &InviteToken,
+    purpose: Purpose,
+) -> QueryResult<Option<AccountToken>> {
     account_tokens::table
         .filter(account_tokens::token_hash.eq(token.lookup_hash()))
         .filter(account_tokens::purpose.eq(purpose.as_str()))

@@ -733,7 +733,11 @@ impl TestApp {
         let email = email.to_string();
         self.db
             .read(move |c| {
-                outbox::table.filter(outbox::to_email.eq(email)).filter(outbox::kind.eq("invite")).count().get_result::<i64>(c)
+                outbox::table
+                    .filter(outbox::to_email.eq(email))
+                    .filter(outbox::kind.eq("invite"))
+                    .count()
+                    .get_result::<i64>(c)
             })
             .await
             .expect("count outbox rows")
