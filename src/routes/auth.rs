@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{redirect, render, render_with_status, safe_next, Layout};
-use crate::auth::client_ip::client_ip;
 use crate::auth::extract::MaybeUser;
 use crate::auth::{password, session};
 use crate::db::models::user;
@@ -86,8 +85,8 @@ pub async fn signup(
         Err(errors) => return signup_again(&session, form, errors, None),
     };
     let password_hash = password::hash_off_thread(pw).await?;
-    let client = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
-    let limit = identity::Limits::from(&state.settings).signups;
+    let (limit, client) =
+        (identity::Limits::from(&state.settings).signups, super::password::client_address(&req, &state));
     let new = identity::SignUp { email, name: name.clone(), password_hash, firm };
     match identity::sign_up(&state.db, new, state.invite_key.clone(), limit, client).await {
         Ok((uid, org)) => {

@@ -65,6 +65,11 @@ pub async fn forgot_form(session: Session) -> Result<HttpResponse, AppError> {
     render(forgot_page(&session, String::new(), None, None))
 }
 
+/// The client's address, as the abuse limits count it (behind TRUSTED_PROXIES, the client's).
+pub(super) fn client_address(req: &HttpRequest, state: &AppState) -> String {
+    client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default()
+}
+
 pub async fn forgot(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -72,30 +77,26 @@ pub async fn forgot(
     form: web::Form<EmailForm>,
 ) -> Result<HttpResponse, AppError> {
     let typed = form.into_inner().email;
+    let again = |status, email_error, form_error| {
+        render_with_status(status, forgot_page(&session, typed.clone(), email_error, form_error))
+    };
     let email = match EmailAddress::parse(&typed) {
         Ok(e) => e,
-        Err(why) => {
-            return render_with_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                forgot_page(&session, typed, Some(why.into()), None),
-            )
-        }
+        Err(why) => return again(StatusCode::UNPROCESSABLE_ENTITY, Some(why.into()), None),
     };
-    let client = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default();
     let limits = Limits::from(&state.settings);
-    match identity::request_reset(&state.db, email.clone(), client, state.invite_key.clone(), limits).await {
+    let (db, key, client) = (&state.db, state.invite_key.clone(), client_address(&req, &state));
+    match identity::request_reset(db, email.clone(), client, key, limits).await {
         Ok(()) => {
             state.wake_mailer();
+            let hint = state.own_mail_hint();
             let message = format!(
-                "If an account uses {}, we sent it a link to choose a new password. The link works for 1 hour{}.",
-                email.as_str(),
-                state.own_mail_hint()
+                "If an account uses {}, we sent it a link to choose a new password. The link works for 1 hour{hint}.",
+                email.as_str()
             );
             Ok(redirect_with(&session, "/login", FlashKind::Info, message))
         }
-        Err(ActionError::Limited(r)) => {
-            render_with_status(StatusCode::TOO_MANY_REQUESTS, forgot_page(&session, typed, None, Some(r.message())))
-        }
+        Err(ActionError::Limited(r)) => again(StatusCode::TOO_MANY_REQUESTS, None, Some(r.message())),
         Err(e) => Err(e.into()),
     }
 }

@@ -1095,6 +1095,7 @@ async fn an_accountant_sees_of_others_only_what_they_could_grant() {
     assert!(actions_menu(&members, "quin@client.test").is_some(), "his own kind of invite he manages");
     let pat_id = app.invite_record("pat@client.test").await.id;
     app.allow_resend(pat_id).await;
+    app.outbox_settled().await;
     let before = app.snapshot().await;
     let base = format!("/w/{acme}/settings/invites/{pat_id}");
     assert_eq!(carl.post(&format!("{base}/resend"), &[]).await.status(), StatusCode::FORBIDDEN);
