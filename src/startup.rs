@@ -40,10 +40,20 @@ impl AppState {
         self.mail_wake.notify_one();
     }
 
-    /// Said after an email is queued when there is no mail server, so a newcomer finds it.
+    /// Said after an invite is queued when there is no mail server, so a newcomer finds
+    /// the link (the local mailbox shows each person only their own mail).
     pub fn mailbox_hint(&self) -> &'static str {
         if self.settings.dev_mailbox() {
-            ". No mail server is set up, so it is in the local mailbox at /dev/mailbox"
+            ". No mail server is set up: use \"Copy invite link\" in the invite's ⋯ menu to pass the link on, or find it in Portico's log"
+        } else {
+            ""
+        }
+    }
+
+    /// Said after a verification or reset email is queued when there is no mail server.
+    pub fn own_mail_hint(&self) -> &'static str {
+        if self.settings.dev_mailbox() {
+            ". No mail server is set up, so the link is in Portico's log"
         } else {
             ""
         }

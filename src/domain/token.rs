@@ -28,6 +28,14 @@ impl InviteKey {
         (nonce, token)
     }
 
+    /// The sibling key of email verification and password reset links: a link of one
+    /// kind never works as the other.
+    pub fn account_links(&self) -> InviteKey {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"portico account links v1");
+        InviteKey(mac.finalize().into_bytes().into())
+    }
+
     pub fn token_for(&self, nonce: &str) -> InviteToken {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(nonce.as_bytes());
@@ -78,6 +86,7 @@ mod tests {
         let other = InviteKey::derive(b"another master key, long enough for the tests");
         assert_ne!(other.token_for(&nonce), token);
         let (nonce2, _) = key.issue();
+        assert_ne!(key.account_links().token_for(&nonce), token, "account links use their own key");
         assert_ne!(nonce, nonce2);
     }
 }

@@ -6,6 +6,7 @@ pub mod worker;
 
 use askama::Template;
 
+use crate::db::models::account_token::{AccountToken, Purpose};
 use crate::db::models::invite::InviteDetails;
 use crate::domain::access::{Access, SeatFacts, StaffFacts};
 use crate::domain::token::InviteKey;
@@ -107,5 +108,81 @@ pub fn render_invite(details: &InviteDetails, public_url: &str, key: &InviteKey)
         subject: InviteSubject { v: &v }.render().unwrap_or_default().trim().to_string(),
         text: InviteText { v: &v }.render().unwrap_or_default(),
         html: InviteHtml { v: &v }.render().unwrap_or_default(),
+    }
+}
+
+/// What an email verification or password reset email says. No words chosen by whoever
+/// asked for it (names, firm names): anyone can type someone else's address.
+pub struct AccountEmailView {
+    pub email: String,
+    pub link: String,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/verify_email_subject.txt")]
+struct VerifySubject<'a> {
+    #[allow(dead_code)]
+    v: &'a AccountEmailView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/verify_email.txt")]
+struct VerifyText<'a> {
+    v: &'a AccountEmailView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/verify_email.html")]
+struct VerifyHtml<'a> {
+    v: &'a AccountEmailView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/reset_password_subject.txt")]
+struct ResetSubject<'a> {
+    #[allow(dead_code)]
+    v: &'a AccountEmailView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/reset_password.txt")]
+struct ResetText<'a> {
+    v: &'a AccountEmailView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/reset_password.html")]
+struct ResetHtml<'a> {
+    v: &'a AccountEmailView,
+}
+
+/// The link of an email verification (`/verify-email/…`) or password reset
+/// (`/password/reset/…`) email.
+pub fn account_link(public_url: &str, key: &InviteKey, token: &AccountToken) -> String {
+    let secret = key.account_links().token_for(&token.token_nonce);
+    match Purpose::parse(&token.purpose) {
+        Some(Purpose::ResetPassword) => format!("{public_url}/password/reset/{}", secret.as_str()),
+        _ => format!("{public_url}/verify-email/{}", secret.as_str()),
+    }
+}
+
+pub fn render_account(token: &AccountToken, public_url: &str, key: &InviteKey) -> RenderedEmail {
+    let v = AccountEmailView {
+        email: token.email.clone(),
+        link: account_link(public_url, key, token),
+        expires: token.expires_at.format("%B %-d, %Y at %H:%M UTC").to_string(),
+    };
+    let (subject, text, html) = match Purpose::parse(&token.purpose) {
+        Some(Purpose::ResetPassword) => {
+            (ResetSubject { v: &v }.render(), ResetText { v: &v }.render(), ResetHtml { v: &v }.render())
+        }
+        _ => (VerifySubject { v: &v }.render(), VerifyText { v: &v }.render(), VerifyHtml { v: &v }.render()),
+    };
+    RenderedEmail {
+        to: token.email.clone(),
+        subject: subject.unwrap_or_default().trim().to_string(),
+        text: text.unwrap_or_default(),
+        html: html.unwrap_or_default(),
     }
 }

@@ -10,7 +10,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::Notify;
 
 use crate::db::models::outbox::{self, Claimed};
-use crate::db::models::{invite, now};
+use crate::db::models::{account_token, invite, now};
 use crate::db::{Db, DbError};
 use crate::domain::token::InviteKey;
 use crate::domain::InviteId;
@@ -103,7 +103,8 @@ impl Mailer {
         let email = match self.render(&item).await {
             Ok(Some(email)) => email,
             Ok(None) => {
-                // The invite was cancelled or accepted meanwhile: nothing to send.
+                // The invite was cancelled or accepted, or the link used or replaced,
+                // meanwhile: nothing to send.
                 let _ = self.db.write(move |c| outbox::mark_dropped(c, id)).await;
                 return;
             }
@@ -115,7 +116,13 @@ impl Mailer {
         let result = match &self.transport {
             Transport::DevMailbox => {
                 // Development only (no SMTP_URL): the link goes to the log on purpose.
-                let link = email.text.lines().find(|l| l.contains("/invites/")).unwrap_or("").trim().to_string();
+                let link = email
+                    .text
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.starts_with(&self.public_url))
+                    .unwrap_or("")
+                    .to_string();
                 tracing::info!(to = %email.to, subject = %email.subject, link = %link, "email kept in the local mailbox (no SMTP_URL): {}/dev/mailbox", self.public_url);
                 Ok(())
             }
@@ -144,13 +151,16 @@ impl Mailer {
     }
 
     async fn render(&self, item: &Claimed) -> Result<Option<RenderedEmail>, AppError> {
-        if item.kind != outbox::KIND_INVITE {
-            return Err(AppError::Internal(format!("unknown email kind {}", item.kind)));
+        match (item.kind.as_str(), item.invite_id, item.token_id) {
+            (outbox::KIND_INVITE, Some(invite), _) => {
+                render_invite_email(&self.db, InviteId(invite), &self.public_url, &self.key, true).await
+            }
+            (outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, Some(token)) => {
+                render_account_email(&self.db, token, &self.public_url, &self.key, true).await
+            }
+            (outbox::KIND_INVITE | outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, _) => Ok(None),
+            (kind, _, _) => Err(AppError::Internal(format!("unknown email kind {kind}"))),
         }
-        let Some(invite_id) = item.invite_id else {
-            return Ok(None);
-        };
-        render_invite_email(&self.db, InviteId(invite_id), &self.public_url, &self.key, true).await
     }
 
     fn message(&self, email: &RenderedEmail) -> Result<Message, String> {
@@ -185,6 +195,19 @@ pub async fn render_invite_email(
         })
         .await?;
     Ok(details.map(|d| super::render_invite(&d, public_url, key)))
+}
+
+/// Renders an email verification or password reset email from its link's row. With
+/// `only_usable`, None for a link that was used, replaced or has expired.
+pub async fn render_account_email(
+    db: &Db,
+    token_id: i64,
+    public_url: &str,
+    key: &InviteKey,
+    only_usable: bool,
+) -> Result<Option<RenderedEmail>, AppError> {
+    let token = db.read(move |c| account_token::find(c, token_id)).await?;
+    Ok(token.filter(|t| !only_usable || t.is_usable(now())).map(|t| super::render_account(&t, public_url, key)))
 }
 
 #[cfg(test)]

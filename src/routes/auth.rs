@@ -14,7 +14,7 @@ use crate::db::models::user;
 use crate::domain::{EmailAddress, Name, Password, UserId};
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::usecases::{self, ActionError};
+use crate::usecases::{identity, ActionError};
 
 #[derive(Default)]
 pub struct SignupErrors {
@@ -75,6 +75,7 @@ fn parse_signup(form: &SignupForm) -> Result<(Name, EmailAddress, Password, Name
 }
 
 pub async fn signup(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<SignupForm>,
@@ -84,9 +85,13 @@ pub async fn signup(
         Ok(parsed) => parsed,
         Err(errors) => return signup_again(&session, form, errors, None),
     };
-    let hash = password::hash_off_thread(pw).await?;
-    match usecases::firm::sign_up(&state.db, email, name.clone(), hash, firm).await {
+    let password_hash = password::hash_off_thread(pw).await?;
+    let (limit, client) =
+        (identity::Limits::from(&state.settings).signups, super::password::client_address(&req, &state));
+    let new = identity::SignUp { email, name: name.clone(), password_hash, firm };
+    match identity::sign_up(&state.db, new, state.invite_key.clone(), limit, client).await {
         Ok((uid, org)) => {
+            state.wake_mailer();
             session::sign_in(&session, uid);
             let welcome = format!("Welcome to Portico, {}. Add your first client to get started.", name.as_str());
             session::flash(&session, session::FlashKind::Success, welcome);
@@ -96,6 +101,7 @@ pub async fn signup(
             let errors = SignupErrors { email: Some(c.message()), ..SignupErrors::default() };
             signup_again(&session, form, errors, None)
         }
+        Err(ActionError::Limited(r)) => signup_again(&session, form, SignupErrors::default(), Some(r.message())),
         Err(e) => Err(e.into()),
     }
 }

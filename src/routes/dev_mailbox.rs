@@ -1,7 +1,7 @@
-//! The local mailbox (development only): with no SMTP server configured, every email is
-//! kept in the outbox and readable here, so the whole flow works on a fresh machine.
-//! When SMTP_URL is set these pages do not exist; even then they are for signed-in users
-//! only, as the emails hold invite links.
+//! The local mailbox (development only): with no SMTP server configured, emails are kept
+//! in the outbox and a signed-in person reads here the mail sent to their own, confirmed,
+//! address (never anyone else's: the emails hold invite and password links). When
+//! SMTP_URL is set these pages do not exist.
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
@@ -10,9 +10,10 @@ use askama::Template;
 #[allow(unused_imports)]
 use super::{render, Layout, TimeWords};
 use crate::auth::CurrentUser;
-use crate::db::models::outbox;
+use crate::db::models::outbox::{self, MailboxRow};
 use crate::domain::InviteId;
-use crate::email::worker::render_invite_email;
+use crate::email::worker::{render_account_email, render_invite_email};
+use crate::email::RenderedEmail;
 use crate::error::AppError;
 use crate::startup::AppState;
 
@@ -28,6 +29,8 @@ pub struct MailView {
 #[template(path = "dev/mailbox.html")]
 pub struct MailboxPage {
     l: Layout,
+    /// The address is not confirmed: no mail is shown, the log has the link.
+    unverified: bool,
     mails: Vec<MailView>,
 }
 
@@ -39,20 +42,32 @@ fn require_dev(state: &AppState) -> Result<(), AppError> {
     }
 }
 
+/// The email of an outbox row, as it was (or will be) sent.
+async fn rendered(state: &AppState, row: &MailboxRow) -> Result<Option<RenderedEmail>, AppError> {
+    let (url, key) = (&state.public_url, &state.invite_key);
+    match (row.invite_id, row.token_id) {
+        (Some(invite), _) => render_invite_email(&state.db, InviteId(invite), url, key, false).await,
+        (None, Some(token)) => render_account_email(&state.db, token, url, key, false).await,
+        (None, None) => Ok(None),
+    }
+}
+
 pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require_dev(&state)?;
-    let rows = state.db.read(|c| outbox::recent(c, 100)).await?;
-    let mails = rows
-        .into_iter()
-        .map(|r| MailView {
-            id: r.id,
-            to: r.to_email,
-            subject: if r.invite_id.is_some() { "Invitation to Portico".into() } else { "Email".into() },
-            state: r.state,
-            at: r.created_at,
-        })
-        .collect();
-    render(MailboxPage { l: Layout::public(&session, "Local mailbox", Some(&user.0)), mails })
+    let unverified = !user.0.is_verified();
+    let rows = match unverified {
+        true => Vec::new(),
+        false => {
+            let to = user.0.email.clone();
+            state.db.read(move |c| outbox::recent_to(c, &to, 50)).await?
+        }
+    };
+    let mut mails = Vec::with_capacity(rows.len());
+    for r in rows {
+        let subject = rendered(&state, &r).await?.map_or_else(|| "Email".to_string(), |m| m.subject);
+        mails.push(MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at });
+    }
+    render(MailboxPage { l: Layout::public(&session, "Local mailbox", Some(&user.0)), unverified, mails })
 }
 
 #[derive(Template)]
@@ -66,9 +81,9 @@ pub struct MessagePage {
     link: Option<String>,
 }
 
-/// The invite link of an email's text, put first on the page.
-fn link_in(text: &str, prefix: &str) -> Option<String> {
-    text.lines().map(str::trim).find(|l| l.starts_with(prefix)).map(String::from)
+/// The link of an email's text (invite, confirmation or reset), put first on the page.
+fn link_in(text: &str, public_url: &str) -> Option<String> {
+    text.lines().map(str::trim).find(|l| l.starts_with(public_url)).map(String::from)
 }
 
 pub async fn show(
@@ -79,15 +94,11 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     require_dev(&state)?;
     let id = id.into_inner();
-    let row = state.db.read(move |c| outbox::find(c, id)).await?.ok_or(AppError::NotFound)?;
-    let mail = match row.invite_id {
-        Some(invite) => {
-            render_invite_email(&state.db, InviteId(invite), &state.public_url, &state.invite_key, false).await?
-        }
-        None => None,
-    }
-    .ok_or(AppError::NotFound)?;
-    let link = link_in(&mail.text, &format!("{}/invites/", state.public_url));
+    let row = state.db.read(move |c| outbox::find(c, id)).await?;
+    // Another person's mail, or any mail before the address is confirmed, is not found.
+    let row = row.filter(|r| user.0.is_verified() && r.to_email == user.0.email).ok_or(AppError::NotFound)?;
+    let mail = rendered(&state, &row).await?.ok_or(AppError::NotFound)?;
+    let link = link_in(&mail.text, &state.public_url);
     render(MessagePage {
         l: Layout::public(&session, mail.subject.clone(), Some(&user.0)),
         to: mail.to,

@@ -18,6 +18,7 @@ use crate::domain::{EmailAddress, Name, Password, UserId};
 use crate::email::{access_words, role_words};
 use crate::error::AppError;
 use crate::startup::AppState;
+use crate::usecases::identity::{self, AddressHolder};
 use crate::usecases::invites::{self, Lookup};
 use crate::usecases::ActionError;
 
@@ -63,6 +64,9 @@ pub struct LandingPage {
     token: String,
     invite: InviteSummary,
     viewer: Viewer,
+    /// The invited address belongs to an account nobody confirmed: creating the account
+    /// here replaces it.
+    stale: bool,
     name: String,
     errors: RegisterErrors,
 }
@@ -156,10 +160,17 @@ pub async fn landing(
             token: token.as_str().to_string(),
             invite: InviteSummary::from(&d),
             viewer: Viewer::of(user.as_ref(), &d),
+            stale: user.is_none() && is_stale(&state, &d).await?,
             name: String::new(),
             errors: RegisterErrors::default(),
         }),
     }
+}
+
+/// Whether the invited address belongs to an unconfirmed account (which the invite replaces).
+async fn is_stale(state: &AppState, d: &InviteDetails) -> Result<bool, AppError> {
+    let email = EmailAddress::from_trusted(d.email.clone());
+    Ok(identity::holder_of(&state.db, email).await? == AddressHolder::Unverified)
 }
 
 impl Viewer {
@@ -236,7 +247,8 @@ pub async fn register(
         Found::Ended { status, words, .. } => return ended(&session, None, status, words.0, words.1),
     };
     let form = form.into_inner();
-    let again = |errors| register_again(&session, &token, &details, &form, errors);
+    let stale = is_stale(&state, &details).await?;
+    let again = |errors| register_again(&session, &token, &details, &form, stale, errors);
     let parsed = parse_account(&form);
     let Ok((name, pw)) = parsed else { return again(parsed.err().unwrap_or_default()) };
     let (hash, email) = (password::hash_off_thread(pw).await?, EmailAddress::from_trusted(details.email.clone()));
@@ -265,6 +277,7 @@ fn register_again(
     token: &InviteToken,
     details: &InviteDetails,
     form: &RegisterForm,
+    stale: bool,
     errors: RegisterErrors,
 ) -> Result<HttpResponse, AppError> {
     render_with_status(
@@ -274,6 +287,7 @@ fn register_again(
             token: token.as_str().to_string(),
             invite: InviteSummary::from(details),
             viewer: Viewer::SignedOut,
+            stale,
             name: form.name.clone(),
             errors,
         },

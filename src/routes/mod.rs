@@ -10,9 +10,11 @@ mod home;
 mod invite_actions;
 mod invites;
 mod members;
+mod password;
 mod static_files;
 mod team;
 mod two_factor;
+mod verify;
 
 use actix_session::Session;
 use actix_web::http::header;
@@ -84,6 +86,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/invites/{token}", web::get().to(invites::landing))
         .route("/invites/{token}/accept", web::post().to(invites::accept))
         .route("/invites/{token}/register", web::post().to(invites::register))
+        .route("/verify-email", web::post().to(verify::resend))
+        .route("/verify-email/{token}", web::get().to(verify::page))
+        .route("/verify-email/{token}", web::post().to(verify::confirm))
+        .route("/password/forgot", web::get().to(password::forgot_form))
+        .route("/password/forgot", web::post().to(password::forgot))
+        .route("/password/reset/{token}", web::get().to(password::reset_form))
+        .route("/password/reset/{token}", web::post().to(password::reset))
         .route("/dev/mailbox", web::get().to(dev_mailbox::list))
         .route("/dev/mailbox/{id}", web::get().to(dev_mailbox::show));
 }
@@ -109,6 +118,8 @@ pub struct UserChip {
     pub name: String,
     pub email: String,
     pub initials: String,
+    /// Not yet confirmed: every page says so, with "Send it again".
+    pub unverified: bool,
 }
 
 pub struct Sidebar {
@@ -202,7 +213,7 @@ fn sidebar(org_id: i64, org_name: &str, role: OrgRole, current: &'static str) ->
 }
 
 fn chip(u: &User) -> UserChip {
-    UserChip { name: u.name.clone(), email: u.email.clone(), initials: initials(&u.name) }
+    UserChip { name: u.name.clone(), email: u.email.clone(), initials: initials(&u.name), unverified: !u.is_verified() }
 }
 
 pub fn initials(name: &str) -> String {
@@ -276,15 +287,17 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
     ok.then(|| n.to_string())
 }
 
-/// Invite tokens must never reach the logs.
+/// Invite, email verification and password reset tokens must never reach the logs.
 pub fn redact_path(path: &str) -> String {
-    match path.strip_prefix("/invites/") {
-        Some(rest) => match rest.split_once('/') {
-            Some((_, tail)) => format!("/invites/[token]/{tail}"),
-            None => "/invites/[token]".to_string(),
-        },
-        None => path.to_string(),
+    for prefix in ["/invites/", "/verify-email/", "/password/reset/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return match rest.split_once('/') {
+                Some((_, tail)) => format!("{prefix}[token]/{tail}"),
+                None => format!("{prefix}[token]"),
+            };
+        }
     }
+    path.to_string()
 }
 
 /// Times as pages show them: relative ("3 minutes ago", "in 6 days"), with the exact
@@ -362,6 +375,9 @@ mod tests {
         }
         assert_eq!(redact_path("/invites/abc/accept"), "/invites/[token]/accept");
         assert_eq!(redact_path("/invites/abc"), "/invites/[token]");
+        assert_eq!(redact_path("/verify-email/abc"), "/verify-email/[token]");
+        assert_eq!(redact_path("/password/reset/abc"), "/password/reset/[token]");
+        assert_eq!(redact_path("/password/forgot"), "/password/forgot");
         assert_eq!(encode_query("/invites/a b?c"), "%2Finvites%2Fa+b%3Fc");
     }
 }

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
-use super::{ActionError, Conflict, InviteSettings, Outcome};
+use super::{ActionError, InviteSettings, Outcome};
 use crate::db::models::access;
 use crate::db::models::invite::{self, AcceptError, Accepted, Invite, InviteDetails, ResendError};
 use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::team::{self, Client};
-use crate::db::models::user::{self, CreateUserError, User};
+use crate::db::models::user::{self, User};
 use crate::db::models::{lock_row, members, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, SeatFacts, StaffFacts, Standing};
@@ -273,8 +273,14 @@ pub async fn look_up(db: &Db, token: InviteToken) -> Outcome<Lookup> {
 }
 
 /// Accepts an invite as a signed-in user: exactly once, only for the invited address.
+/// The invite link proves the address: the account is verified from then on.
 pub async fn accept(db: &Db, token: InviteToken, user: User) -> Outcome<Accepted> {
-    db.transaction(move |c| invite::accept(c, &token, &user).map_err(ended)).await
+    db.transaction(move |c| {
+        let to = invite::accept(c, &token, &user).map_err(ended)?;
+        user::mark_verified(c, user.user_id(), crate::db::models::now())?;
+        Ok(to)
+    })
+    .await
 }
 
 fn ended(e: AcceptError) -> ActionError {
@@ -284,8 +290,9 @@ fn ended(e: AcceptError) -> ActionError {
     }
 }
 
-/// Creates the invited person's account (email fixed to the invited address) and accepts
-/// the invite, in one transaction: a refused invite creates no account.
+/// Creates the invited person's account (email fixed to the invited address, verified: the
+/// link proves it) and accepts the invite, in one transaction: a refused invite creates no
+/// account. An unverified account of that address is taken over (see `identity`).
 pub async fn create_account_and_accept(
     db: &Db,
     token: InviteToken,
@@ -296,10 +303,7 @@ pub async fn create_account_and_accept(
     db.transaction(move |c| {
         // Checked first, so that a refused invite creates no account.
         invite::acceptable(c, &token, email.as_str(), None).map_err(ended)?;
-        let uid = user::create(c, &email, name.as_str(), &password_hash).map_err(|e| match e {
-            CreateUserError::EmailTaken => ActionError::Conflict(Conflict::AccountExists),
-            CreateUserError::Db(e) => e.into(),
-        })?;
+        let uid = super::identity::claim_address(c, &email, &name, &password_hash)?;
         let new_user = user::find(c, uid)?.ok_or(ActionError::NotFound)?;
         Ok((uid, invite::accept(c, &token, &new_user).map_err(ended)?))
     })

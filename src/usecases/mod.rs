@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod firm;
+pub mod identity;
 pub mod invites;
 pub mod members;
 pub mod team;
@@ -60,7 +61,9 @@ impl Conflict {
             Conflict::AlreadyMember => "They are already a member.".into(),
             Conflict::FirmStaff => "They are on your firm's team: give them this client on the Team page.".into(),
             Conflict::AlreadyInvited(_) => "They already have a pending invite: use Resend invite.".into(),
-            Conflict::EmailTaken => "An account with this email already exists. Log in instead.".into(),
+            Conflict::EmailTaken => {
+                "An account with this email already exists. Log in instead, or use \"Forgot password?\" there if the address is yours.".into()
+            }
             Conflict::NameTaken => "That name is taken already.".into(),
             Conflict::AccountExists => "An account with this email already exists. Log in to accept the invite.".into(),
         }

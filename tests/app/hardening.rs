@@ -229,12 +229,6 @@ async fn addresses_smtp_cannot_deliver_and_invisible_names_are_refused_with_the_
 }
 
 impl TestApp {
-    async fn user_count(&self) -> i64 {
-        use diesel::prelude::*;
-        use portico::db::schema::users;
-        self.db.read(|c| users::table.count().get_result::<i64>(c)).await.unwrap()
-    }
-
     async fn workspace_name(&self, ws: i64) -> String {
         use diesel::prelude::*;
         use portico::db::schema::workspaces;

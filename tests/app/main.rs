@@ -8,6 +8,7 @@ mod browser_flow;
 mod foundation;
 mod hardening;
 mod hostile;
+mod identity;
 mod invites;
 mod mailbox;
 mod members;

@@ -2,6 +2,7 @@
 //! plain data; transactions are opened by the caller through `Db::write`.
 
 pub mod access;
+pub mod account_token;
 pub mod audit;
 pub mod entity;
 pub mod invite;

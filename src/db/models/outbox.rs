@@ -14,6 +14,8 @@ use crate::db::DbConnection;
 use crate::domain::InviteId;
 
 pub const KIND_INVITE: &str = "invite";
+pub const KIND_VERIFY_EMAIL: &str = "verify_email";
+pub const KIND_RESET_PASSWORD: &str = "reset_password";
 
 pub fn enqueue_invite(conn: &mut DbConnection, invite: InviteId, to: &str) -> QueryResult<()> {
     let now = super::now();
@@ -21,6 +23,24 @@ pub fn enqueue_invite(conn: &mut DbConnection, invite: InviteId, to: &str) -> Qu
         .values((
             outbox::kind.eq(KIND_INVITE),
             outbox::invite_id.eq(Some(invite.0)),
+            outbox::to_email.eq(to),
+            outbox::state.eq("pending"),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(now),
+            outbox::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// An email verification or password reset email: rendered at send time from its link's
+/// row (`account_tokens`), and dropped if the link was used or replaced meanwhile.
+pub fn enqueue_account(conn: &mut DbConnection, kind: &'static str, token: i64, to: &str) -> QueryResult<()> {
+    let now = super::now();
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::kind.eq(kind),
+            outbox::token_id.eq(Some(token)),
             outbox::to_email.eq(to),
             outbox::state.eq("pending"),
             outbox::attempts.eq(0),
@@ -47,6 +67,8 @@ pub struct Claimed {
     pub kind: String,
     #[diesel(sql_type = Nullable<BigInt>)]
     pub invite_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub token_id: Option<i64>,
     #[diesel(sql_type = Text)]
     pub to_email: String,
     #[diesel(sql_type = Integer)]
@@ -69,7 +91,7 @@ pub fn claim_due(
              WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
                           AND (locked_until IS NULL OR locked_until <= $2) \
                           ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, kind, invite_id, to_email, attempts",
+             RETURNING id, kind, invite_id, token_id, to_email, attempts",
         )
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
@@ -80,7 +102,7 @@ pub fn claim_due(
              WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? \
                           AND (locked_until IS NULL OR locked_until <= ?) \
                           ORDER BY id LIMIT ?) \
-             RETURNING id, kind, invite_id, to_email, attempts",
+             RETURNING id, kind, invite_id, token_id, to_email, attempts",
         )
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
@@ -163,29 +185,51 @@ pub fn delivery_for(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<Has
 
 pub struct MailboxRow {
     pub id: i64,
+    pub kind: String,
     pub invite_id: Option<i64>,
+    pub token_id: Option<i64>,
     pub to_email: String,
     pub state: String,
     pub created_at: NaiveDateTime,
 }
 
-/// For the local mailbox page (development, no SMTP): the newest emails.
-pub fn recent(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<MailboxRow>> {
+type MailboxColumns = (
+    outbox::id,
+    outbox::kind,
+    outbox::invite_id,
+    outbox::token_id,
+    outbox::to_email,
+    outbox::state,
+    outbox::created_at,
+);
+const MAILBOX_COLUMNS: MailboxColumns = (
+    outbox::id,
+    outbox::kind,
+    outbox::invite_id,
+    outbox::token_id,
+    outbox::to_email,
+    outbox::state,
+    outbox::created_at,
+);
+type MailboxTuple = (i64, String, Option<i64>, Option<i64>, String, String, NaiveDateTime);
+
+fn mailbox_row((id, kind, invite_id, token_id, to_email, state, created_at): MailboxTuple) -> MailboxRow {
+    MailboxRow { id, kind, invite_id, token_id, to_email, state, created_at }
+}
+
+/// For the local mailbox page (development, no SMTP): the newest emails to one address.
+pub fn recent_to(conn: &mut DbConnection, to: &str, limit: i64) -> QueryResult<Vec<MailboxRow>> {
     Ok(outbox::table
+        .filter(outbox::to_email.eq(to))
         .order(outbox::id.desc())
         .limit(limit)
-        .select((outbox::id, outbox::invite_id, outbox::to_email, outbox::state, outbox::created_at))
-        .load::<(i64, Option<i64>, String, String, NaiveDateTime)>(conn)?
+        .select(MAILBOX_COLUMNS)
+        .load::<MailboxTuple>(conn)?
         .into_iter()
-        .map(|(id, invite_id, to_email, state, created_at)| MailboxRow { id, invite_id, to_email, state, created_at })
+        .map(mailbox_row)
         .collect())
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<MailboxRow>> {
-    Ok(outbox::table
-        .find(id)
-        .select((outbox::id, outbox::invite_id, outbox::to_email, outbox::state, outbox::created_at))
-        .first::<(i64, Option<i64>, String, String, NaiveDateTime)>(conn)
-        .optional()?
-        .map(|(id, invite_id, to_email, state, created_at)| MailboxRow { id, invite_id, to_email, state, created_at }))
+    Ok(outbox::table.find(id).select(MAILBOX_COLUMNS).first::<MailboxTuple>(conn).optional()?.map(mailbox_row))
 }

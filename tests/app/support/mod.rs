@@ -19,6 +19,7 @@ pub use pg::PgDatabase;
 pub use smtp::{Mail, SmtpSink};
 
 pub const PASSWORD: &str = "correct horse battery";
+pub const SESSION_KEY: &str = "test-session-key-that-is-long-enough-for-portico-0123456789abcdef";
 
 /// The app's clock (UTC, as the database stores times).
 pub fn now() -> chrono::NaiveDateTime {
@@ -29,6 +30,8 @@ pub struct TestApp {
     pub base: String,
     pub db: Db,
     pub smtp: SmtpSink,
+    /// False: no SMTP_URL (the local mailbox).
+    pub smtp_mode: bool,
     _dir: tempfile::TempDir,
     _pg: Option<PgDatabase>,
 }
@@ -75,7 +78,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.db();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base, db, smtp, _dir: dir, _pg: pg }
+    TestApp { base, db, smtp, smtp_mode: options.smtp, _dir: dir, _pg: pg }
 }
 
 impl TestApp {
@@ -84,8 +87,49 @@ impl TestApp {
         TestUser::new(&self.base)
     }
 
-    /// "Sign up": a new firm and its first Admin, signed in.
+    /// "Sign up": a new firm and its first Admin, signed in, who confirms the address with
+    /// the link of the confirmation email (then forgotten by the SMTP sink, so that tests
+    /// count only the emails they are about).
     pub async fn sign_up(&self, name: &str, email: &str, firm: &str) -> (TestUser, i64) {
+        let (user, org) = self.sign_up_unconfirmed(name, email, firm).await;
+        let link = match self.smtp_mode {
+            true => {
+                let subject = "Confirm your email address for Portico";
+                let mails = self.smtp.wait_for_subject(email, subject).await;
+                self.smtp.forget(|m| m.subject == subject && m.is_to(email));
+                mails.link(&format!("{}/verify-email/", self.base)).expect("a confirmation link")
+            }
+            false => self.confirmation_link(email).await,
+        };
+        let r = user.post(&link, &[]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "confirming {email}: {}", r.text().await.unwrap_or_default());
+        (user, org)
+    }
+
+    /// The link of the newest confirmation email to `email`, derived from the database as
+    /// the server does (without SMTP it is only in the log).
+    pub async fn confirmation_link(&self, email: &str) -> String {
+        use diesel::prelude::*;
+        use portico::db::schema::account_tokens as t;
+        let e = email.to_string();
+        let nonce = self
+            .db
+            .read(move |c| {
+                t::table
+                    .filter(t::email.eq(e))
+                    .filter(t::purpose.eq("verify_email"))
+                    .order(t::id.desc())
+                    .select(t::token_nonce)
+                    .first::<String>(c)
+            })
+            .await
+            .expect("a confirmation link was issued");
+        let key = portico::domain::token::InviteKey::derive(SESSION_KEY.as_bytes()).account_links();
+        format!("{}/verify-email/{}", self.base, key.token_for(&nonce).as_str())
+    }
+
+    /// "Sign up", leaving the address unconfirmed.
+    pub async fn sign_up_unconfirmed(&self, name: &str, email: &str, firm: &str) -> (TestUser, i64) {
         let user = self.visitor();
         let r = user.post("/signup", &[("name", name), ("email", email), ("password", PASSWORD), ("firm", firm)]).await;
         assert_eq!(
@@ -99,10 +143,17 @@ impl TestApp {
     }
 
     /// The invite link from the newest email to `to`, as delivered to the SMTP sink.
+    /// (Waits past other emails to `to`, such as a confirmation email, for one with a link.)
     pub async fn invite_link(&self, to: &str, n: usize) -> String {
-        let mails = self.smtp.wait_for(to, n).await;
-        let mail = mails.last().expect("a mail");
-        mail.link(&format!("{}/invites/", self.base)).unwrap_or_else(|| panic!("no invite link in: {}", mail.text))
+        let prefix = format!("{}/invites/", self.base);
+        let mut want = n;
+        loop {
+            let mails = self.smtp.wait_for(to, want).await;
+            if let Some(link) = mails[n.saturating_sub(1)..].iter().rev().find_map(|m| m.link(&prefix)) {
+                return link;
+            }
+            want = mails.len() + 1;
+        }
     }
 
     /// Accepts an invite as a new person: opens the link, creates the account there.
@@ -673,13 +724,19 @@ impl TestApp {
         );
     }
 
-    /// How many outbox rows (emails queued, whatever became of them) are addressed to `email`.
+    /// How many invite emails (queued, whatever became of them) are addressed to `email`.
     pub async fn outbox_rows_to(&self, email: &str) -> i64 {
         use diesel::prelude::*;
         use portico::db::schema::outbox;
         let email = email.to_string();
         self.db
-            .read(move |c| outbox::table.filter(outbox::to_email.eq(email)).count().get_result::<i64>(c))
+            .read(move |c| {
+                outbox::table
+                    .filter(outbox::to_email.eq(email))
+                    .filter(outbox::kind.eq("invite"))
+                    .count()
+                    .get_result::<i64>(c)
+            })
             .await
             .expect("count outbox rows")
     }
@@ -881,6 +938,13 @@ impl TestApp {
 
     /// Waits (up to 15 s) until no email in the outbox is waiting to be sent, so that the
     /// outbox worker changes nothing until a request queues another.
+    /// How many accounts exist.
+    pub async fn user_count(&self) -> i64 {
+        use diesel::prelude::*;
+        use portico::db::schema::users;
+        self.db.read(|c| users::table.count().get_result::<i64>(c)).await.expect("count users")
+    }
+
     pub async fn outbox_settled(&self) {
         use diesel::prelude::*;
         use portico::db::schema::outbox;
@@ -982,6 +1046,6 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.db();
         tokio::spawn(app.run_until_stopped());
-        TestApp { base, db, smtp: self.smtp.clone(), _dir: dir, _pg: None }
+        TestApp { base, db, smtp: self.smtp.clone(), smtp_mode: true, _dir: dir, _pg: None }
     }
 }

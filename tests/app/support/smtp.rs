@@ -44,7 +44,7 @@ impl Mail {
         Some(rest[..end].to_string())
     }
 
-    fn is_to(&self, addr: &str) -> bool {
+    pub fn is_to(&self, addr: &str) -> bool {
         self.to.iter().any(|t| t.eq_ignore_ascii_case(addr))
     }
 }
@@ -110,6 +110,12 @@ impl SmtpSink {
         SmtpSink { inner: Arc::new(Inner { addr, state, accept }) }
     }
 
+    /// Forgets the messages received so far that `which` picks (a sign-up's confirmation
+    /// email, which tests about invites do not count).
+    pub fn forget(&self, which: impl Fn(&Mail) -> bool) {
+        self.inner.state.messages().retain(|m| !which(m));
+    }
+
     /// `smtp://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("smtp://{}", self.inner.addr)
@@ -151,6 +157,19 @@ impl SmtpSink {
                     summary.join("\n")
                 );
             }
+        }
+    }
+
+    /// Waits (as `wait_for`) for a message to `to` with this subject; returns the first.
+    pub async fn wait_for_subject(&self, to: &str, subject: &str) -> Mail {
+        let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
+        loop {
+            let found = self.messages().into_iter().find(|m| m.is_to(to) && m.subject == subject);
+            if let Some(m) = found {
+                return m;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "SMTP sink: no {subject:?} to {to} in {WAIT_TIMEOUT:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
