@@ -77,10 +77,10 @@ impl TestApp {
             .expect("count")
     }
 
-    /// After an account's sessions were ended: no row is left, and a page with `who`'s
-    /// saved cookie is refused.
-    async fn assert_signed_out(&self, who: &TestUser, user: i64) {
-        assert_eq!(self.session_rows(user).await, 0, "every session row of the account is gone");
+    /// After an account's sessions were ended: only the `signed_in_since` sessions made
+    /// afterwards are left, and a page with `who`'s saved cookie is refused.
+    async fn assert_signed_out(&self, who: &TestUser, user: i64, signed_in_since: i64) {
+        assert_eq!(self.session_rows(user).await, signed_in_since, "the account's earlier sessions are gone");
         let r = who.get("/").await;
         assert!(location(&r).starts_with("/login"), "the old session no longer opens pages");
     }
@@ -348,7 +348,8 @@ async fn the_invited_owner_replaces_an_unconfirmed_account_made_with_their_addre
     let other = f.app.visitor();
     assert_eq!(other.log_in("victim@corp.test", PASSWORD).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(other.log_in("victim@corp.test", NEW_PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    f.app.assert_signed_out(&impostor, victim_id).await;
+    // The owner's session on the invite page and `other`'s sign-in are the only ones left.
+    f.app.assert_signed_out(&impostor, victim_id, 2).await;
     // What the stale account set up stays with the account, now in the owner's hands.
     assert_eq!(f.app.org_role(impostor_org, victim_id).await.as_deref(), Some("admin"));
 }
@@ -420,8 +421,8 @@ async fn password_reset_end_to_end() {
 
     assert_eq!(app.visitor().log_in("ada@firm.test", PASSWORD).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.visitor().log_in("ada@firm.test", NEW_PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    app.assert_signed_out(&other_device, ada_id).await;
-    app.assert_signed_out(&ada, ada_id).await;
+    app.assert_signed_out(&other_device, ada_id, 1).await;
+    app.assert_signed_out(&ada, ada_id, 1).await;
 
     // Used up.
     let (status, page) = said(someone.post(&link, &[("password", "yet another password")]).await).await;
@@ -525,7 +526,7 @@ async fn a_reset_takes_over_an_unconfirmed_account() {
     owner.page("/login").await;
     let r = owner.log_in("victim@corp.test", NEW_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    app.assert_signed_out(&impostor, id).await;
+    app.assert_signed_out(&impostor, id, 1).await;
     let (_, body, _) = owner.visit("/").await;
     assert!(!text(&body).contains("Confirm your email address"));
 }
