@@ -489,7 +489,9 @@ async fn the_security_page_signs_out_another_browser() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_current_passwords_are_limited_per_account() {
-    let app = spawn_app_with(Options { adjust: |s| s.login_failures_per_account_and_address = 2, ..Default::default() }).await;
+    let app =
+        spawn_app_with(Options { adjust: |s| s.login_failures_per_account_and_address = 2, ..Default::default() })
+            .await;
     let (ada, _) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
     let ada_id = app.user_id("ada@firm.test").await;
     let (laptop, _) = log_in_again(&app, "ada@firm.test").await;

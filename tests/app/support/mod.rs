@@ -906,10 +906,11 @@ impl TestApp {
                 }
                 // Which emails are queued, not how far the outbox worker (which runs beside
                 // the requests) has got with them: its progress is nobody's request's doing.
-                for (id, invite, to) in o::table
-                    .order(o::id)
-                    .select((o::id, o::invite_id, o::to_email))
-                    .load::<(i64, Option<i64>, String)>(c)?
+                for (id, invite, to) in
+                    o::table
+                        .order(o::id)
+                        .select((o::id, o::invite_id, o::to_email))
+                        .load::<(i64, Option<i64>, String)>(c)?
                 {
                     lines.push(format!("outbox {id}: invite {invite:?} to {to}"));
                 }
