@@ -497,8 +497,10 @@ async fn reset_requests_are_limited_per_email_and_per_client_address() {
             "{page}"
         );
     }
-    app.smtp.wait_for("ada@firm.test", 2).await;
+    // Two reset emails queued; the newer link replaces the older, so if the worker had not
+    // sent the first yet it is dropped rather than sent dead: one or two arrive.
     assert_eq!(app.outbox_to("ada@firm.test").await, 3, "a confirmation and two reset emails");
+    app.smtp.wait_for("ada@firm.test", 1).await;
     // Per client address, whatever the email.
     for email in ["a@x.test", "b@x.test"] {
         let r = post_from(&v, "198.51.100.9", "/password/forgot", &[("email", email)]).await;
