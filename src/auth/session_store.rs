@@ -34,6 +34,10 @@ type State = HashMap<String, String>;
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 /// Ended sessions are swept out at most this often (by whichever instance saves one).
 const PRUNE_EVERY_SECONDS: i64 = 600;
+/// A visitor's session (no one signed in: it holds a CSRF token, a flash, a pending
+/// two-factor step) ends after this long without a request, however long signed-in
+/// sessions may idle: anyone can make one with a GET, so they must not pile up.
+const VISITOR_IDLE: Duration = Duration::minutes(60);
 
 #[derive(Clone)]
 pub struct DbSessionStore {
@@ -104,7 +108,8 @@ impl SessionStore for DbSessionStore {
         };
         let Some(row) = row else { return Ok(None) };
         let at = now();
-        if row.expires_at <= at || row.last_seen_at + self.idle <= at {
+        let idle = if row.user_id.is_some() { self.idle } else { self.idle.min(VISITOR_IDLE) };
+        if row.expires_at <= at || row.last_seen_at + idle <= at {
             self.db.write(move |c| sessions::delete_by_key(c, &hash)).await.map_err(|e| LoadError::Other(e.into()))?;
             return Ok(None);
         }
@@ -129,11 +134,11 @@ impl SessionStore for DbSessionStore {
         let hash = key_hash(key.as_ref());
         let at = now();
         let expires_at = at + self.lifetime;
-        let prune = self.prune_due(at).then(|| at - self.idle);
+        let prune = self.prune_due(at).then(|| (at - self.idle, at - self.idle.min(VISITOR_IDLE)));
         self.db
             .write(move |c| {
-                if let Some(idle_since) = prune {
-                    sessions::prune(c, at, idle_since)?;
+                if let Some((idle_since, visitor_idle_since)) = prune {
+                    sessions::prune(c, at, idle_since, visitor_idle_since)?;
                 }
                 let new = NewSession {
                     key_hash: &hash,

@@ -514,21 +514,43 @@ async fn wrong_current_passwords_are_limited_per_account() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ended_sessions_are_swept_out_of_the_table() {
-    let app = spawn_app_with(Options { adjust: |s| s.session_idle_minutes = 30, ..Default::default() }).await;
-    let hour = chrono::Duration::hours(1);
-    // (name, last seen ago, expires in): idle too long, past its end, and one still alive.
+    let app = spawn_app_with(Options { adjust: |s| s.session_idle_minutes = 120, ..Default::default() }).await;
+    // An account made directly: signing up would save a session, and so sweep, too early.
+    let ada = app
+        .db
+        .write(|c| {
+            use portico::db::schema::users;
+            diesel::insert_into(users::table)
+                .values((
+                    users::email.eq("ada@firm.test"),
+                    users::name.eq("Ada Ames"),
+                    users::password_hash.eq("-"),
+                    users::created_at.eq(now()),
+                ))
+                .returning(users::id)
+                .get_result::<i64>(c)
+        })
+        .await
+        .map(Some)
+        .unwrap();
+    let (hour, minutes) = (chrono::Duration::hours(1), chrono::Duration::minutes);
+    // (name, whose, last seen ago, expires in): idle too long, past its end, a visitor's
+    // (no one signed in) idle over an hour, and two still alive.
     let rows = [
-        ("idle", chrono::Duration::minutes(31), hour),
-        ("expired", chrono::Duration::zero(), -hour),
-        ("alive", chrono::Duration::minutes(5), hour),
+        ("idle", ada, minutes(121), hour),
+        ("expired", ada, chrono::Duration::zero(), -hour),
+        ("visitor idle", None, minutes(61), hour),
+        ("alive", None, minutes(5), hour),
+        ("signed in, idle an hour", ada, minutes(61), hour),
     ];
-    for (name, seen, expires) in rows {
+    for (name, user, seen, expires) in rows {
         let (seen, expires) = (now() - seen, now() + expires);
         app.db
             .write(move |c| {
                 diesel::insert_into(sessions::table)
                     .values((
                         sessions::key_hash.eq(sha256_hex(name)),
+                        sessions::user_id.eq(user),
                         sessions::state.eq("{}"),
                         sessions::created_at.eq(seen),
                         sessions::last_seen_at.eq(seen),
@@ -543,7 +565,10 @@ async fn ended_sessions_are_swept_out_of_the_table() {
     let (st, _) = app.visitor().page("/login").await;
     assert_eq!(st, StatusCode::OK);
     let left = app.db.read(|c| sessions::table.select(sessions::key_hash).load::<String>(c)).await.unwrap();
-    assert!(left.contains(&sha256_hex("alive")), "{left:?}");
-    assert!(!left.contains(&sha256_hex("idle")) && !left.contains(&sha256_hex("expired")), "{left:?}");
-    assert_eq!(left.len(), 2, "the live one and the visitor's: {left:?}");
+    for kept in ["alive", "signed in, idle an hour"] {
+        assert!(left.contains(&sha256_hex(kept)), "{kept} is kept: {left:?}");
+    }
+    for gone in ["idle", "expired", "visitor idle"] {
+        assert!(!left.contains(&sha256_hex(gone)), "{gone} is swept: {left:?}");
+    }
 }

@@ -154,7 +154,15 @@ pub fn list_for_user(
 }
 
 /// Deletes sessions past their absolute end or idle since before `idle_since`.
-pub fn prune(conn: &mut DbConnection, now: NaiveDateTime, idle_since: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::expires_at.le(now).or(sessions::last_seen_at.le(idle_since))))
-        .execute(conn)
+pub fn prune(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    idle_since: NaiveDateTime,
+    visitor_idle_since: NaiveDateTime,
+) -> QueryResult<usize> {
+    let visitor_idle = sessions::user_id.is_null().and(sessions::last_seen_at.le(visitor_idle_since));
+    diesel::delete(
+        sessions::table.filter(sessions::expires_at.le(now).or(sessions::last_seen_at.le(idle_since)).or(visitor_idle)),
+    )
+    .execute(conn)
 }
