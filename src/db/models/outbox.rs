@@ -18,29 +18,22 @@ pub const KIND_VERIFY_EMAIL: &str = "verify_email";
 pub const KIND_RESET_PASSWORD: &str = "reset_password";
 
 pub fn enqueue_invite(conn: &mut DbConnection, invite: InviteId, to: &str) -> QueryResult<()> {
-    let now = super::now();
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::kind.eq(KIND_INVITE),
-            outbox::invite_id.eq(Some(invite.0)),
-            outbox::to_email.eq(to),
-            outbox::state.eq("pending"),
-            outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(now),
-            outbox::created_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
+    enqueue(conn, KIND_INVITE, Some(invite.0), None, to)
 }
 
 /// An email verification or password reset email: rendered at send time from its link's
 /// row (`account_tokens`), and dropped if the link was used or replaced meanwhile.
 pub fn enqueue_account(conn: &mut DbConnection, kind: &'static str, token: i64, to: &str) -> QueryResult<()> {
+    enqueue(conn, kind, None, Some(token), to)
+}
+
+fn enqueue(conn: &mut DbConnection, kind: &str, invite: Option<i64>, token: Option<i64>, to: &str) -> QueryResult<()> {
     let now = super::now();
     diesel::insert_into(outbox::table)
         .values((
             outbox::kind.eq(kind),
-            outbox::token_id.eq(Some(token)),
+            outbox::invite_id.eq(invite),
+            outbox::token_id.eq(token),
             outbox::to_email.eq(to),
             outbox::state.eq("pending"),
             outbox::attempts.eq(0),
