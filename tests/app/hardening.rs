@@ -318,6 +318,37 @@ async fn failures_from_one_address_are_limited_and_forgotten_after_success() {
     assert!(text.contains("failed sign-ins from your address"), "{text}");
 }
 
+/// Guesses sent all at once must not slip past the limit (PostgreSQL's READ COMMITTED
+/// lets two transactions both see room for one more unless the count is serialised).
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_guesses_do_not_slip_past_the_sign_in_limit() {
+    let app = spawn_app_with(Options {
+        adjust: |s| {
+            s.login_failures_per_account_and_address = 3;
+            s.login_failures_per_address = 1000;
+        },
+        ..Options::default()
+    })
+    .await;
+    app.sign_up("Ada", "ada@firm.test", "Ames & Co").await;
+    let attacker = app.visitor();
+    let token = attacker.csrf().await;
+    let guesses = (0..24).map(|i| {
+        let body = format!("csrf={token}&email=ada%40firm.test&password=guess+number+{i}");
+        attacker
+            .client
+            .post(format!("{}/login", attacker.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    });
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all(guesses).await.into_iter().map(|r| r.expect("POST /login").status()).collect();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert!(checked <= 3, "at most 3 passwords checked, got {checked}: {statuses:?}");
+    assert!(app.rate_events("login/account+address").await <= 3);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     // No trusted proxies: whatever X-Forwarded-For says, the peer (127.0.0.1) is the address.

@@ -25,7 +25,22 @@ pub fn take(
     Ok(Ok(()))
 }
 
-/// Whether `weight` events would fit, recording nothing.
+/// On PostgreSQL (READ COMMITTED), two transactions counting for the same subject at once
+/// would each see room for one more and both record: the count of one (scope, subject) is
+/// taken one transaction at a time, under a lock held until commit. (SQLite's writes are
+/// serialised already.)
+fn serialise(conn: &mut DbConnection, limit: &Limit, subject: &str) -> QueryResult<()> {
+    use diesel::sql_types::Text;
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<Text, _>(format!("{} {subject}", limit.scope))
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Whether `weight` events would fit, recording nothing. Inside a transaction, the
+/// subject's count stays this transaction's until it commits (see `serialise`).
 pub fn would_take(
     conn: &mut DbConnection,
     limit: &Limit,
@@ -33,6 +48,7 @@ pub fn would_take(
     weight: u32,
     now: NaiveDateTime,
 ) -> QueryResult<Result<(), Reached>> {
+    serialise(conn, limit, subject)?;
     let events = rate_events::table
         .filter(rate_events::scope.eq(limit.scope))
         .filter(rate_events::subject.eq(subject))
