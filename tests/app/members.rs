@@ -109,7 +109,7 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
     assert_eq!(app.invite_record("cleo@client.test").await.state, "pending");
 
     // Accepting as a new person lands in the workspace with exactly the granted entities.
-    let r = cleo.post(&format!("{link}/register"), &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
+    let r = cleo.invite_post(&link, "register", &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
     assert_eq!(location(&r), format!("/w/{ws}/entities"));
     let (status, body, _) = cleo.visit(&format!("/w/{ws}/entities")).await;
@@ -450,7 +450,7 @@ async fn cancel_invite_makes_the_link_stop_working() {
     let (status, page) = visitor.status_and_text(&link).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(page.contains("This invite was cancelled"), "{page}");
-    let r = visitor.post(&format!("{link}/register"), &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
+    let r = visitor.invite_post(&link, "register", &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::GONE);
     assert!(text_of(&r.text().await.unwrap()).contains("This invite was cancelled"));
     assert_eq!(
