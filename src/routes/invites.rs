@@ -208,8 +208,10 @@ impl LandingPage {
         let emailed = link_proof(state, proof.clone()).emailed(&d.nonce);
         let proof = proof.filter(|_| emailed);
         let unconfirmed_holder = match user {
-            None => identity::holder_of(&state.db, EmailAddress::from_trusted(d.email.clone())).await?
-                == AddressHolder::Unverified,
+            None => {
+                identity::holder_of(&state.db, EmailAddress::from_trusted(d.email.clone())).await?
+                    == AddressHolder::Unverified
+            }
             Some(_) => false,
         };
         Ok(LandingPage {
@@ -343,7 +345,9 @@ pub async fn register(
     let proof = link_proof(&state, proof);
     match invites::create_account_and_accept(&state.db, token.clone(), email, name, hash, proof.clone()).await {
         Ok(joined) => Ok(welcome(&state, &session, &invite_path(&token, proof.proof.as_ref()), joined)),
-        Err(ActionError::Conflict(c)) => page.again(&form, RegisterErrors { form: Some(c.message()), ..Default::default() }),
+        Err(ActionError::Conflict(c)) => {
+            page.again(&form, RegisterErrors { form: Some(c.message()), ..Default::default() })
+        }
         Err(ActionError::InviteEnded(e)) => accept_error(&session, None, e),
         Err(e) => Err(e.into()),
     }

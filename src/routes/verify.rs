@@ -75,7 +75,9 @@ pub async fn confirm(
             let message = format!("Your email address {email} is confirmed. You can accept the invite now.");
             Ok(redirect_with(&session, &to, FlashKind::Success, message))
         }
-        None => Ok(redirect_with(&session, "/", FlashKind::Success, format!("Your email address {email} is confirmed."))),
+        None => {
+            Ok(redirect_with(&session, "/", FlashKind::Success, format!("Your email address {email} is confirmed.")))
+        }
     }
 }
 

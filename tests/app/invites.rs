@@ -475,8 +475,9 @@ async fn two_admins_demoting_each_other_at_once_leave_an_admin() {
 // Invite links
 // ---------------------------------------------------------------------------------------
 
+/// The token of an invite link (not its emailed proof).
 fn token_of(link: &str) -> &str {
-    link.rsplit('/').next().unwrap()
+    link.split('?').next().unwrap().rsplit('/').next().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
