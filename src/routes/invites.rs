@@ -92,6 +92,13 @@ pub struct RegisterErrors {
     form: Option<String>,
 }
 
+impl RegisterErrors {
+    /// An error about the whole form (the account exists, …).
+    fn form(message: String) -> RegisterErrors {
+        RegisterErrors { form: Some(message), ..RegisterErrors::default() }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "invites/ended.html")]
 pub struct EndedPage {
@@ -342,12 +349,10 @@ pub async fn register(
     let parsed = parse_account(&form);
     let Ok((name, pw)) = parsed else { return page.again(&form, parsed.err().unwrap_or_default()) };
     let (hash, email) = (password::hash_off_thread(pw).await?, EmailAddress::from_trusted(details.email.clone()));
-    let proof = link_proof(&state, proof);
-    match invites::create_account_and_accept(&state.db, token.clone(), email, name, hash, proof.clone()).await {
-        Ok(joined) => Ok(welcome(&state, &session, &invite_path(&token, proof.proof.as_ref()), joined)),
-        Err(ActionError::Conflict(c)) => {
-            page.again(&form, RegisterErrors { form: Some(c.message()), ..Default::default() })
-        }
+    let with = link_proof(&state, proof.clone());
+    match invites::create_account_and_accept(&state.db, token.clone(), email, name, hash, with).await {
+        Ok(joined) => Ok(welcome(&state, &session, &invite_path(&token, proof.as_ref()), joined)),
+        Err(ActionError::Conflict(c)) => page.again(&form, RegisterErrors::form(c.message())),
         Err(ActionError::InviteEnded(e)) => accept_error(&session, None, e),
         Err(e) => Err(e.into()),
     }
