@@ -570,7 +570,7 @@ async fn unknown_used_expired_and_cancelled_links_each_have_their_own_page() {
             assert!(!text.contains(secret), "the {heading:?} page names {secret:?}");
         }
         // Creating an account there does not work either, and makes no account.
-        let r = visitor.invite_post(&link, "register", &[("name", "Someone"), ("password", PASSWORD)]).await;
+        let r = visitor.invite_post(link, "register", &[("name", "Someone"), ("password", PASSWORD)]).await;
         assert_eq!(r.status(), status, "register on {heading:?}");
         assert!(text_of(&r.text().await.unwrap()).contains(heading));
     }
