@@ -380,7 +380,8 @@ fn mutate(rng: &mut Rng, form: &Form, ids: &Ids, n: usize) -> Req {
             }
         }
     }
-    if destructive && csrf && path == form.action && raw_tail.is_empty() {
+    // (`?next=…` after the address still reaches the same form.)
+    if destructive && csrf && path.starts_with(&form.action) && raw_tail.is_empty() {
         // Still valid: make sure it is not (a control character is always refused).
         fields.push(("x".into(), b"\x00".to_vec()));
     }
@@ -476,7 +477,8 @@ async fn state_of(app: &TestApp) -> Vec<String> {
                 .select((at::id, at::user_id, at::purpose, at::email, at::token_hash, at::expires_at, at::used_at))
                 .load::<(i64, i64, String, String, String, At, Option<At>)>(c)?
             {
-                lines.push(format!("account_tokens {id}: user {user} {purpose} {email} {hash} {expires} used {used:?}"));
+                lines
+                    .push(format!("account_tokens {id}: user {user} {purpose} {email} {hash} {expires} used {used:?}"));
             }
             Ok(lines)
         })
@@ -539,7 +541,10 @@ async fn crawl(user: &TestUser, starts: &[String], max: usize, logout: bool) -> 
 enum Login {
     Visitor,
     Password(&'static str),
-    TwoFactor { email: &'static str, secret: String },
+    TwoFactor {
+        email: &'static str,
+        secret: String,
+    },
     /// Past the password step of a two-factor account, waiting for the code.
     Pending(&'static str),
 }
@@ -562,7 +567,8 @@ impl Person {
 
     /// Still in the state it crawled in?
     async fn still_in(&self) -> bool {
-        let signed_out = |r: &reqwest::Response| r.status() == StatusCode::SEE_OTHER && location(r).starts_with("/login");
+        let signed_out =
+            |r: &reqwest::Response| r.status() == StatusCode::SEE_OTHER && location(r).starts_with("/login");
         match self.login {
             Login::Visitor => signed_out(&self.user.get("/").await),
             Login::Password(_) | Login::TwoFactor { .. } => !signed_out(&self.user.get("/").await),
@@ -815,7 +821,13 @@ async fn thousands_of_malformed_requests_across_every_form() {
                     f.method,
                     f.action
                         .split('/')
-                        .map(|s| if s.parse::<i64>().is_ok() { "N" } else if s.len() >= 40 { "TOKEN" } else { s })
+                        .map(|s| if s.parse::<i64>().is_ok() {
+                            "N"
+                        } else if s.len() >= 40 {
+                            "TOKEN"
+                        } else {
+                            s
+                        })
                         .collect::<Vec<_>>()
                         .join("/")
                 ));
@@ -833,12 +845,28 @@ async fn thousands_of_malformed_requests_across_every_form() {
         targets.iter().filter(|(_, f)| f.method == "post").filter_map(|(_, f)| route_of(&f.action)).collect();
     let missed: Vec<&String> =
         routes.iter().filter(|r| !reached.contains(*r) && !NOT_CRAWLED.contains(&r.as_str())).collect();
-    assert!(missed.is_empty(), "POST routes no crawled form reaches (crawl them, or say why in NOT_CRAWLED): {missed:?}");
+    assert!(
+        missed.is_empty(),
+        "POST routes no crawled form reaches (crawl them, or say why in NOT_CRAWLED): {missed:?}"
+    );
+    println!("POST routes in the route table: {}, reached by a crawled form: {}", routes.len(), reached.len());
+
+    // Each route equally often (a page of members has a form per person; every page has
+    // "Log out"), then one of its forms.
+    let mut by_route: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (k, (_, f)) in targets.iter().enumerate() {
+        by_route
+            .entry(route_of(&f.action).unwrap_or_else(|| format!("{} {}", f.method, f.action)))
+            .or_default()
+            .push(k);
+    }
+    let by_route: Vec<Vec<usize>> = by_route.into_values().collect();
 
     // Send mutated requests; check each refused one against the database.
     let started = Instant::now();
     let (mut sent, mut refused, mut server_errors, mut changed_by_refused) = (0usize, 0usize, Vec::new(), Vec::new());
-    let mut per_route: BTreeMap<String, (usize, usize)> = routes.iter().map(|r| (r.clone(), (0, 0))).collect();
+    let mut per_route: BTreeMap<String, BTreeMap<u16, usize>> =
+        routes.iter().map(|r| (r.clone(), BTreeMap::new())).collect();
     let mut baseline = state_of(&app).await;
     let mut n = 0usize;
     while sent < target {
@@ -850,7 +878,8 @@ async fn thousands_of_malformed_requests_across_every_form() {
             let path = mutate_path(&mut rng, &page, &ids);
             (i, Req { method: "GET".into(), path, body: None, content_type: "", csrf: false }, page, None)
         } else {
-            let (i, form) = rng.pick(&targets).clone();
+            let group = rng.pick(&by_route).as_slice();
+            let (i, form) = targets[*rng.pick(group)].clone();
             let route = (form.method == "post").then(|| route_of(&form.action)).flatten();
             (i, mutate(&mut rng, &form, &ids, n), form.page.clone(), route)
         };
@@ -867,9 +896,8 @@ async fn thousands_of_malformed_requests_across_every_form() {
             ));
         }
         let now = state_of(&app).await;
-        if let Some(count) = route.and_then(|r| per_route.get_mut(&r)) {
-            count.0 += 1;
-            count.1 += usize::from(status.is_client_error());
+        if let Some(answers) = route.and_then(|r| per_route.get_mut(&r)) {
+            *answers.entry(status.as_u16()).or_default() += 1;
         }
         if status.is_client_error() {
             refused += 1;
@@ -894,9 +922,11 @@ async fn thousands_of_malformed_requests_across_every_form() {
         baseline = now;
     }
     let elapsed = started.elapsed();
-    println!("requests per POST route (sent, refused):");
-    for (route, (sent, refused)) in &per_route {
-        println!("  {sent:>5} {refused:>5}  POST {route}");
+    println!("requests per POST route (sent: answers):");
+    for (route, answers) in &per_route {
+        let total: usize = answers.values().sum();
+        let answers: Vec<String> = answers.iter().map(|(status, n)| format!("{status}×{n}")).collect();
+        println!("  POST {route}: {total}: {}", answers.join(" "));
     }
     println!(
         "hostile input (seed {seed}): {sent} requests sent, {refused} refused (4xx), {} 5xx, {} rows changed by refused requests, in {:.1} s",
