@@ -501,3 +501,32 @@ async fn the_firm_limit_counts_every_address_and_every_resend() {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(app.outbox_rows_to("d@client.test").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unconfirmed_sender_has_a_lower_invite_limit_until_they_confirm() {
+    let app =
+        spawn_app_with(Options { adjust: |s| s.invites_per_unconfirmed_user_per_hour = 2, ..Options::default() }).await;
+    let (mal, org) = app.sign_up_unconfirmed("Mal Lory", "mal@spam.test", "Spam Co").await;
+    let ws = mal.add_client(org, "Targets").await;
+    for who in ["a@victim.test", "b@victim.test"] {
+        assert_eq!(mal.invite(ws, who, "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    }
+    app.outbox_settled().await;
+    let before = app.snapshot().await;
+    let r = mal.invite(ws, "c@victim.test", "member", &[]).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let text = text_of(&r.text().await.unwrap());
+    assert!(
+        text.contains(
+            "The limit of 2 invites and resends (until you confirm your email address) per hour is reached. Try again in"
+        ),
+        "{text}"
+    );
+    assert_eq!(before, app.snapshot().await, "nothing written");
+    assert_eq!(app.outbox_rows_to("c@victim.test").await, 0);
+    // Once the address is confirmed, the ordinary limit applies.
+    let link = app.confirmation_link("mal@spam.test").await;
+    assert_eq!(mal.post(&link, &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(mal.invite(ws, "c@victim.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.invite_count().await, 3);
+}
