@@ -353,7 +353,8 @@ fn require_page(l: Layout, action: String, who: String, current: Option<Requirem
 fn saved(grace: Option<i32>) -> String {
     match grace {
         None => "Two-factor authentication is no longer required.".into(),
-        Some(0) => "Two-factor authentication is now required, from now on.".into(),
+        Some(0) => "Two-factor authentication is now required, with no grace period: whoever has not turned it on must do so before anything else.".into(),
+        Some(1) => "Two-factor authentication is now required, with 1 day to turn it on.".into(),
         Some(d) => format!("Two-factor authentication is now required, with {d} days to turn it on."),
     }
 }

@@ -310,7 +310,10 @@ async fn the_firm_requirement_reaches_staff_on_firm_and_client_pages() {
         let (status, html) = bob.page(path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         let text = text_of(&html);
-        assert!(text.contains("Ames & Co requires two-factor authentication. Turn it on before"), "{path}: {text}");
+        assert!(
+            text.contains("Ames & Co requires two-factor authentication. Turn it on in 7 days (by"),
+            "{path}: {text}"
+        );
         let deadline = (since.unwrap() + chrono::Duration::days(7)).format("%Y-%m-%d").to_string();
         assert!(text.contains(&deadline), "{text}");
     }
@@ -383,7 +386,7 @@ async fn the_workspace_requirement_applies_to_client_users_and_after_an_invite()
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (status, html) = cleo.page(&books).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(text_of(&html).contains("Acme Bakery requires two-factor authentication. Turn it on before"));
+    assert!(text_of(&html).contains("Acme Bakery requires two-factor authentication. Turn it on in 5 days (by"));
     // Signing in with password and code lands where they were going.
     let (_, _) = turn_on(&cleo).await;
     cleo.log_out().await;
