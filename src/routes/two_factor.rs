@@ -111,7 +111,14 @@ pub struct SetupErrors {
 
 impl SetupPage {
     fn new(l: Layout, secret: &TotpSecret, email: &str, next: String, code: String, errors: SetupErrors) -> Self {
-        SetupPage { l, qr: qr_data_uri(&secret.otpauth_url(email)), secret: secret.base32_grouped(), code, next, errors }
+        SetupPage {
+            l,
+            qr: qr_data_uri(&secret.otpauth_url(email)),
+            secret: secret.base32_grouped(),
+            code,
+            next,
+            errors,
+        }
     }
 }
 
@@ -315,7 +322,9 @@ pub async fn code(
     };
     match uc::check_sign_in(&state.db, &state.two_factor_key, uid, form.code.clone()).await {
         Ok(SignInCode::Accepted { recovery_code }) => Ok(signed_in_with_code(&session, uid, recovery_code, next)),
-        Ok(SignInCode::Wrong) => code_again(&session, next, StatusCode::UNPROCESSABLE_ENTITY, WRONG_SIGN_IN_CODE.into()),
+        Ok(SignInCode::Wrong) => {
+            code_again(&session, next, StatusCode::UNPROCESSABLE_ENTITY, WRONG_SIGN_IN_CODE.into())
+        }
         Err(ActionError::Limited(r)) => code_again(&session, next, StatusCode::TOO_MANY_REQUESTS, r.message()),
         Err(ActionError::NotFound) => {
             session::end_two_factor_hold(&session);

@@ -529,7 +529,8 @@ async fn reset_requests_are_limited_per_email_and_per_client_address() {
         let r = post_from(&v, ip, "/password/forgot", &[("email", "c@x.test")]).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
-    let (status, _) = said(post_from(&v, "2001:db8:1:2:ffff::3", "/password/forgot", &[("email", "d@x.test")]).await).await;
+    let (status, _) =
+        said(post_from(&v, "2001:db8:1:2:ffff::3", "/password/forgot", &[("email", "d@x.test")]).await).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a fresh address in the same /64");
     let r = post_from(&v, "2001:db8:1:3::1", "/password/forgot", &[("email", "d@x.test")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "another /64");
