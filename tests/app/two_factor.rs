@@ -593,6 +593,8 @@ async fn two_factor_in_the_browser() {
     b.click_text("I have saved them, continue").await;
     b.assert_text("10 of 10 recovery codes left").await;
     b.click_text("Log out").await;
+    // Signed out before going on: otherwise the sign-out's answer can land after the next page.
+    b.assert_text("You are logged out.").await;
 
     let team = format!("/orgs/{org}/team");
     b.goto(&format!("{}{team}", app.base)).await;
