@@ -169,7 +169,9 @@ pub async fn request_reset(db: &Db, email: EmailAddress, client: String, key: In
     db.transaction(move |c| {
         let now = now();
         limits::take(c, &l.resets_per_address, &client, 1, now)??;
-        limits::take(c, &l.resets_per_email, email.as_str(), 1, now)??;
+        // Per (email, client address), not per email alone: a stranger asking for someone
+        // else's link spends only their own allowance, never the owner's.
+        limits::take(c, &l.resets_per_email, &format!("{} {client}", email.as_str()), 1, now)??;
         if let Some(u) = user::find_by_email(c, &email)? {
             send_link(c, u.user_id(), Purpose::ResetPassword, &u.email, &key, now)?;
         }

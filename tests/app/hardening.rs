@@ -349,6 +349,31 @@ async fn parallel_guesses_do_not_slip_past_the_sign_in_limit() {
     assert!(app.rate_events("login/account+address").await <= 3);
 }
 
+/// An IPv6 client holds a whole /64: the sign-in limit counts the /64, so fresh addresses
+/// from it are no fresh allowance; another /64 is another client.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ipv6_client_is_counted_by_its_64() {
+    let app = spawn_app_with(Options {
+        adjust: |s| {
+            s.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+            s.login_failures_per_account_and_address = 2;
+        },
+        ..Options::default()
+    })
+    .await;
+    app.sign_up("Ada", "ada@firm.test", "Ames & Co").await;
+    let v = app.visitor();
+    for address in ["2001:db8:5:6::1", "2001:db8:5:6::2"] {
+        let r = log_in_from(&v, address, "ada@firm.test", "nope nope nope").await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{address}");
+    }
+    let r = log_in_from(&v, "2001:db8:5:6:abcd::3", "ada@firm.test", "nope nope nope").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "a fresh address of the same /64");
+    let r = log_in_from(&v, "2001:db8:5:7::1", "ada@firm.test", "nope nope nope").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "another /64");
+    assert_eq!(app.rate_events("login/account+address").await, 3, "the refused attempt counted nothing");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     // No trusted proxies: whatever X-Forwarded-For says, the peer (127.0.0.1) is the address.
