@@ -101,7 +101,8 @@ pub struct Settings {
     #[arg(long, env = "SIGNUPS_PER_ADDRESS_PER_HOUR", default_value_t = 20)]
     pub signups_per_address_per_hour: u32,
 
-    /// Password reset emails allowed per email address, and per client address, per hour.
+    /// Password reset requests allowed per client address per hour; one email address may
+    /// be sent three times as many reset emails per hour, from all addresses together.
     #[arg(long, env = "PASSWORD_RESETS_PER_HOUR", default_value_t = 5)]
     pub password_resets_per_hour: u32,
 }

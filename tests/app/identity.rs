@@ -534,6 +534,17 @@ async fn reset_requests_are_limited_per_email_and_per_client_address() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a fresh address in the same /64");
     let r = post_from(&v, "2001:db8:1:3::1", "/password/forgot", &[("email", "d@x.test")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "another /64");
+
+    // One inbox is bounded too, from however many addresses: three times the setting.
+    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        let r = post_from(&v, ip, "/password/forgot", &[("email", "ada@firm.test")]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "reset {ip}");
+    }
+    let (status, page) =
+        said(post_from(&v, "192.0.2.4", "/password/forgot", &[("email", "ada@firm.test")]).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("The limit of 6 password reset emails to one address per hour is reached."), "{page}");
+    assert_eq!(app.outbox_to("ada@firm.test").await, mails + 4, "a confirmation and six reset emails, no more");
 }
 
 #[tokio::test(flavor = "multi_thread")]
