@@ -92,11 +92,17 @@ pub struct Settings {
     #[arg(long, env = "INVITES_PER_FIRM_PER_DAY", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub invites_per_firm_per_day: u32,
 
+    /// Invites and resends per hour by someone who has not confirmed their own email
+    /// address yet (sign-up is open: this keeps it from being a spam relay).
+    #[arg(long, env = "INVITES_PER_UNCONFIRMED_USER_PER_HOUR", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub invites_per_unconfirmed_user_per_hour: u32,
+
     /// Sign-ups allowed per client address per hour.
     #[arg(long, env = "SIGNUPS_PER_ADDRESS_PER_HOUR", default_value_t = 20)]
     pub signups_per_address_per_hour: u32,
 
-    /// Password reset emails allowed per email address, and per client address, per hour.
+    /// Password reset requests allowed per client address per hour; one email address may
+    /// be sent three times as many reset emails per hour, from all addresses together.
     #[arg(long, env = "PASSWORD_RESETS_PER_HOUR", default_value_t = 5)]
     pub password_resets_per_hour: u32,
 }

@@ -74,6 +74,7 @@ impl AppState {
             limits: crate::usecases::InviteLimits::new(
                 self.settings.invites_per_user_per_hour,
                 self.settings.invites_per_firm_per_day,
+                self.settings.invites_per_unconfirmed_user_per_hour,
             ),
         }
     }

@@ -1954,7 +1954,7 @@ impl Env {
                 ttl: Duration::days(7),
                 key: InviteKey::derive(b"the model test's master key, long enough to derive from"),
                 // Far beyond what a model run sends: the access rules are under test here.
-                limits: InviteLimits::new(1_000_000, 1_000_000),
+                limits: InviteLimits::new(1_000_000, 1_000_000, 1_000_000),
             },
             next: AtomicU64::new(1),
             stats: Mutex::new(Stats::default()),

@@ -13,6 +13,26 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
     Some(resolve(peer, &forwarded, trusted))
 }
 
+/// The request's client address as abuse limits count it (see `limit_key`); "unknown" when
+/// the connection has no peer address.
+pub fn limit_subject(req: &HttpRequest, trusted: &[IpNet]) -> String {
+    client_ip(req, trusted).map_or_else(|| "unknown".into(), limit_key)
+}
+
+/// What a limit keyed by client address counts: an IPv4 address as it is, an IPv6 address
+/// as its /64 (one customer line or host gets a whole /64, so its single addresses are
+/// free to make). An IPv4 address written as IPv6 (`::ffff:1.2.3.4`) counts as itself.
+pub fn limit_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
+}
+
 /// The same, from the parts (for tests): `forwarded` are the header's values in order.
 pub fn resolve(peer: IpAddr, forwarded: &[&str], trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
@@ -71,5 +91,19 @@ mod tests {
         assert_eq!(resolve(ip("10.0.0.2"), &["[2001:db8::1]:443"], &trusted), ip("2001:db8::1"));
         // No proxies trusted: the peer, always.
         assert_eq!(resolve(ip("10.0.0.2"), &["203.0.113.9"], &[]), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn limits_count_ipv6_by_its_64_and_ipv4_by_the_address() {
+        assert_eq!(limit_key(ip("203.0.113.9")), "203.0.113.9");
+        assert_ne!(limit_key(ip("203.0.113.9")), limit_key(ip("203.0.113.10")));
+        assert_eq!(limit_key(ip("::ffff:203.0.113.9")), "203.0.113.9");
+        // Every address of one /64 is one subject…
+        assert_eq!(limit_key(ip("2001:db8:1:2::1")), "2001:db8:1:2::/64");
+        assert_eq!(limit_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")), "2001:db8:1:2::/64");
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::9")), limit_key(ip("2001:db8:1:2::1")));
+        // …and the next /64 is another.
+        assert_ne!(limit_key(ip("2001:db8:1:3::1")), limit_key(ip("2001:db8:1:2::1")));
+        assert_eq!(limit_key(ip("::1")), "::/64");
     }
 }

@@ -10,7 +10,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use actix_web::HttpRequest;
 
-use super::client_ip::client_ip;
+use super::client_ip::limit_subject;
 use crate::config::Settings;
 use crate::db::models::{limits, now};
 use crate::domain::limits::{Limit, Reached};
@@ -50,10 +50,10 @@ pub struct Attempt {
 }
 
 /// Counts an attempt from the request's client address (see `client_ip`: behind a trusted
-/// proxy, the address it forwarded) at the account `email` (as typed: trimmed, lower-cased),
+/// proxy, the address it forwarded; an IPv6 address counts as its /64, see `limit_key`) at the account `email` (as typed: trimmed, lower-cased),
 /// or says which limit stops it (counting nothing).
 pub async fn begin(state: &AppState, req: &HttpRequest, email: &str) -> Result<Result<Attempt, Reached>, AppError> {
-    let address = client_ip(req, &state.settings.trusted_proxies).map_or_else(|| "unknown".into(), |ip| ip.to_string());
+    let address = limit_subject(req, &state.settings.trusted_proxies);
     let (db, counted) = (&state.db, state.login_limits());
     let email: String = email.trim().to_lowercase().chars().take(254).collect();
     let attempt = Attempt { pair: format!("{email} {address}"), address, at: now() };

@@ -262,14 +262,25 @@ impl Verdict {
     }
 }
 
+fn plural(n: i64, unit: &str) -> String {
+    format!("in {n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 impl Demand {
     pub fn blocked_message(&self) -> String {
         format!("{} requires two-factor authentication. Turn it on to continue.", self.place)
     }
 
-    pub fn notice_message(&self) -> String {
+    /// The banner before the deadline: how long is left in words, then the exact time.
+    pub fn notice_message(&self, now: NaiveDateTime) -> String {
+        // Rounded to the nearest unit: "in 7 days" right after an Admin chose 7.
+        let within = match (self.deadline - now).num_minutes() {
+            m if m >= 24 * 60 => plural((m + 12 * 60) / (24 * 60), "day"),
+            m if m >= 60 => plural((m + 30) / 60, "hour"),
+            _ => "within the hour".to_string(),
+        };
         format!(
-            "{} requires two-factor authentication. Turn it on before {}.",
+            "{} requires two-factor authentication. Turn it on {within} (by {}).",
             self.place,
             self.deadline.format("%Y-%m-%d %H:%M UTC")
         )
@@ -358,7 +369,12 @@ mod tests {
         // The earliest deadline decides, and names its place.
         assert_eq!(Verdict::of(false, &[firm.clone(), strict.clone()], t(11)), Verdict::Blocked(strict.clone()));
         assert!(strict.blocked_message().starts_with("Acme Bakery requires"));
-        assert!(firm.notice_message().contains("2026-11-17"));
+        assert_eq!(
+            firm.notice_message(t(16)),
+            "Ada & Co requires two-factor authentication. Turn it on in 1 day (by 2026-11-17 12:00 UTC)."
+        );
+        assert!(firm.notice_message(t(11)).contains("in 6 days"));
+        assert!(firm.notice_message(t(17) - Duration::minutes(5)).contains("within the hour"));
         assert_eq!(Requirement::from_columns(None, 3), None);
         assert_eq!(Requirement::from_columns(Some(t(1)), 99).map(|r| r.grace_days), Some(30));
     }

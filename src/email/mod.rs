@@ -36,7 +36,24 @@ pub struct InviteEmailView {
 #[derive(Template)]
 #[template(path = "emails/invite_subject.txt")]
 struct InviteSubject<'a> {
-    v: &'a InviteEmailView,
+    inviter_name: &'a str,
+    workspace_name: Option<&'a str>,
+    org_name: &'a str,
+}
+
+/// An invite email's subject: "Ada invited you to Acme Bakery on Portico".
+pub fn invite_subject(inviter_name: &str, workspace_name: Option<&str>, org_name: &str) -> String {
+    InviteSubject { inviter_name, workspace_name, org_name }.render().unwrap_or_default().trim().to_string()
+}
+
+/// An account email's subject (they hold nothing the asker chose), by outbox kind.
+pub fn account_subject(kind: &str) -> String {
+    let v = AccountEmailView { email: String::new(), link: String::new(), expires: String::new() };
+    let subject = match kind {
+        crate::db::models::outbox::KIND_RESET_PASSWORD => ResetSubject { v: &v }.render(),
+        _ => VerifySubject { v: &v }.render(),
+    };
+    subject.unwrap_or_default().trim().to_string()
 }
 
 #[derive(Template)]
@@ -111,7 +128,7 @@ pub fn render_invite(details: &InviteDetails, public_url: &str, key: &InviteKey)
     };
     RenderedEmail {
         to: details.email.clone(),
-        subject: InviteSubject { v: &v }.render().unwrap_or_default().trim().to_string(),
+        subject: invite_subject(&v.inviter_name, v.workspace_name.as_deref(), &v.org_name),
         text: InviteText { v: &v }.render().unwrap_or_default(),
         html: InviteHtml { v: &v }.render().unwrap_or_default(),
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{redirect_with, render_with_status, Layout, TimeWords};
 use crate::auth::extract::path_id;
-use crate::auth::{password, session, CurrentUser};
+use crate::auth::{session, CurrentUser};
 use crate::db::models::sessions::SessionLine;
 use crate::db::models::user::User;
 use crate::domain::{Password, SessionId};
@@ -134,9 +134,8 @@ pub async fn change_password(
             return password_again(&state, &session, &user.0, PasswordErrors { new: Some(e), current: None }).await
         }
     };
-    let hash = password::hash_off_thread(new).await?;
     let limit = uc::wrong_password_limit(state.settings.login_failures_per_account_and_address);
-    match uc::change_password(&state.db, user.0.user_id(), form.current_password, hash, keep, limit).await? {
+    match uc::change_password(&state.db, user.0.user_id(), form.current_password, new, keep, limit).await? {
         PasswordChange::Changed(ended) => {
             // A new key for this session too: a copy of the old cookie opens nothing.
             session::sign_in(&session, user.0.user_id());

@@ -7,11 +7,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{redirect, render, render_with_status, safe_next, Layout};
+use crate::auth::client_ip::limit_subject;
 use crate::auth::extract::MaybeUser;
 use crate::auth::login_limit;
 use crate::auth::{password, session};
 use crate::db::models::user;
-use crate::domain::{EmailAddress, Name, Password, UserId};
+use crate::domain::limits::Reached;
+use crate::domain::{EmailAddress, Name, OrgId, Password, UserId};
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::{identity, ActionError};
@@ -86,17 +88,11 @@ pub async fn signup(
         Err(errors) => return signup_again(&session, form, errors, None),
     };
     let password_hash = password::hash_off_thread(pw).await?;
-    let (limit, client) =
-        (identity::Limits::from(&state.settings).signups, super::password::client_address(&req, &state));
+    let limit = identity::Limits::from(&state.settings).signups;
+    let client = limit_subject(&req, &state.settings.trusted_proxies);
     let new = identity::SignUp { email, name: name.clone(), password_hash, firm };
     match identity::sign_up(&state.db, new, state.invite_key.clone(), limit, client).await {
-        Ok((uid, org)) => {
-            state.wake_mailer();
-            session::sign_in(&session, uid);
-            let welcome = format!("Welcome to Portico, {}. Add your first client to get started.", name.as_str());
-            session::flash(&session, session::FlashKind::Success, welcome);
-            Ok(redirect(&format!("/orgs/{org}/clients")))
-        }
+        Ok((uid, org)) => Ok(signed_up(&state, &session, uid, org, &name)),
         Err(ActionError::Conflict(c)) => {
             let errors = SignupErrors { email: Some(c.message()), ..SignupErrors::default() };
             signup_again(&session, form, errors, None)
@@ -104,6 +100,15 @@ pub async fn signup(
         Err(ActionError::Limited(r)) => signup_again(&session, form, SignupErrors::default(), Some(r.message())),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Signed in to the new firm, with a welcome (the verification email is on its way).
+fn signed_up(state: &AppState, session: &Session, uid: UserId, org: OrgId, name: &Name) -> HttpResponse {
+    state.wake_mailer();
+    session::sign_in(session, uid);
+    let welcome = format!("Welcome to Portico, {}. Add your first client to get started.", name.as_str());
+    session::flash(session, session::FlashKind::Success, welcome);
+    redirect(&format!("/orgs/{org}/clients"))
 }
 
 fn signup_again(
@@ -173,28 +178,47 @@ pub async fn login(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
-    let again = |message: &str, status: StatusCode| {
-        let l = Layout::public(&session, "Log in", None);
-        let (email, next) = (form.email.clone(), next.clone().unwrap_or_default());
-        render_with_status(status, LoginPage { l, email, next, form_error: Some(message.to_string()) })
-    };
     let attempt = match login_limit::begin(&state, &req, &form.email).await? {
         Ok(attempt) => attempt,
-        Err(reached) => {
-            let message = format!("Too many sign-in attempts. {}", reached.message());
-            let mut r = again(&message, StatusCode::TOO_MANY_REQUESTS)?;
-            r.headers_mut().insert(header::RETRY_AFTER, reached.retry_after_seconds().into());
-            return Ok(r);
-        }
+        Err(reached) => return login_limited(&session, form.email, next, &reached),
     };
-    let user = check_credentials(&state, &form.email, form.password.clone()).await?;
+    let user = check_credentials(&state, &form.email, form.password).await?;
     if user.is_some() {
         login_limit::succeeded(&state, attempt).await?;
     }
     match user {
         Some(user) => super::two_factor::after_password(&state, &session, user, next).await,
-        None => again("That email and password do not match an account.", StatusCode::UNPROCESSABLE_ENTITY),
+        None => {
+            let message = "That email and password do not match an account.";
+            login_again(&session, form.email, next, message, StatusCode::UNPROCESSABLE_ENTITY)
+        }
     }
+}
+
+/// The sign-in form again, with the email typed and what is wrong.
+fn login_again(
+    session: &Session,
+    email: String,
+    next: Option<String>,
+    message: &str,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let l = Layout::public(session, "Log in", None);
+    let page = LoginPage { l, email, next: next.unwrap_or_default(), form_error: Some(message.to_string()) };
+    render_with_status(status, page)
+}
+
+/// Refused by the sign-in limit (no password checked): the form, with when to try again.
+fn login_limited(
+    session: &Session,
+    email: String,
+    next: Option<String>,
+    reached: &Reached,
+) -> Result<HttpResponse, AppError> {
+    let message = format!("Too many sign-in attempts. {}", reached.message());
+    let mut r = login_again(session, email, next, &message, StatusCode::TOO_MANY_REQUESTS)?;
+    r.headers_mut().insert(header::RETRY_AFTER, reached.retry_after_seconds().into());
+    Ok(r)
 }
 
 /// The account these credentials open, if any. A password is checked (against a dummy hash

@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::db::models::outbox::{self, MailboxRow};
 use crate::domain::InviteId;
 use crate::email::worker::{render_account_email, render_invite_email};
-use crate::email::RenderedEmail;
+use crate::email::{account_subject, invite_subject, RenderedEmail};
 use crate::error::AppError;
 use crate::startup::AppState;
 
@@ -55,18 +55,21 @@ async fn rendered(state: &AppState, row: &MailboxRow) -> Result<Option<RenderedE
 pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require_dev(&state)?;
     let unverified = !user.0.is_verified();
-    let rows = match unverified {
-        true => Vec::new(),
-        false => {
-            let to = user.0.email.clone();
-            state.db.read(move |c| outbox::recent_to(c, &to, 50)).await?
-        }
+    let to = user.0.email.clone();
+    let (rows, parts) = match unverified {
+        true => Default::default(),
+        false => state.db.read(move |c| outbox::mailbox_of(c, &to, 50)).await?,
     };
-    let mut mails = Vec::with_capacity(rows.len());
-    for r in rows {
-        let subject = rendered(&state, &r).await?.map_or_else(|| "Email".to_string(), |m| m.subject);
-        mails.push(MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at });
-    }
+    let mails = rows
+        .into_iter()
+        .map(|r| {
+            let subject = match r.invite_id.and_then(|i| parts.get(&i)) {
+                Some((inviter, ws, org)) => invite_subject(inviter, ws.as_deref(), org),
+                None => account_subject(&r.kind),
+            };
+            MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at }
+        })
+        .collect();
     render(MailboxPage { l: Layout::public(&session, "Local mailbox", Some(&user.0)), unverified, mails })
 }
 

@@ -196,8 +196,9 @@ impl Layout {
 }
 
 fn two_factor_notice(user: &User, demands: &[Demand]) -> Option<String> {
-    match Verdict::of(user.has_two_factor(), demands, crate::db::models::now()) {
-        Verdict::Notice(d) => Some(d.notice_message()),
+    let now = crate::db::models::now();
+    match Verdict::of(user.has_two_factor(), demands, now) {
+        Verdict::Notice(d) => Some(d.notice_message(now)),
         Verdict::Clear | Verdict::Blocked(_) => None,
     }
 }

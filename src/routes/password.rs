@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::verify::link_ended;
 use super::{redirect_with, render, render_with_status, Layout};
-use crate::auth::client_ip::client_ip;
+use crate::auth::client_ip::limit_subject;
 use crate::auth::extract::MaybeUser;
 use crate::auth::password;
 use crate::auth::session::{self, FlashKind};
@@ -65,11 +65,6 @@ pub async fn forgot_form(session: Session) -> Result<HttpResponse, AppError> {
     render(forgot_page(&session, String::new(), None, None))
 }
 
-/// The client's address, as the abuse limits count it (behind TRUSTED_PROXIES, the client's).
-pub(super) fn client_address(req: &HttpRequest, state: &AppState) -> String {
-    client_ip(req, &state.settings.trusted_proxies).map(|ip| ip.to_string()).unwrap_or_default()
-}
-
 pub async fn forgot(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -85,7 +80,7 @@ pub async fn forgot(
         Err(why) => return again(StatusCode::UNPROCESSABLE_ENTITY, Some(why.into()), None),
     };
     let limits = Limits::from(&state.settings);
-    let (db, key, client) = (&state.db, state.invite_key.clone(), client_address(&req, &state));
+    let (db, key, client) = (&state.db, state.invite_key.clone(), limit_subject(&req, &state.settings.trusted_proxies));
     match identity::request_reset(db, email.clone(), client, key, limits).await {
         Ok(()) => {
             state.wake_mailer();

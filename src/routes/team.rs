@@ -243,22 +243,31 @@ pub async fn invite(
         (offer, list) => {
             let error = offer.as_ref().map_or(Some("Choose a role.".into()), |_| list.err());
             let chosen = offer.as_ref().map_or_else(Chosen::nothing, Chosen::of);
-            let page = invite_page(&state, &session, &ctx, (typed, chosen), error, Vec::new()).await?;
-            return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
+            return invite_again(&state, &session, &ctx, (typed, chosen), error, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
         }
     };
-    let emails = list.valid();
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
-    let sent = match uc::invite(&state.db, actor, org, emails, offer.clone(), state.invite_settings()).await {
-        Ok(sent) => sent,
+    match uc::invite(&state.db, actor, org, list.valid(), offer.clone(), state.invite_settings()).await {
+        Ok(sent) => report(&state, &session, &ctx, &list.entries, sent, offer).await,
         Err(ActionError::Limited(r)) => {
-            let error = Some(format!("{} Nothing was sent.", r.message()));
-            let page = invite_page(&state, &session, &ctx, (typed, Chosen::of(&offer)), error, Vec::new()).await?;
-            return render_with_status(StatusCode::TOO_MANY_REQUESTS, page);
+            let (error, status) = (Some(format!("{} Nothing was sent.", r.message())), StatusCode::TOO_MANY_REQUESTS);
+            invite_again(&state, &session, &ctx, (typed, Chosen::of(&offer)), error, status).await
         }
-        Err(e) => return Err(e.into()),
-    };
-    report(&state, &session, &ctx, &list.entries, sent, offer).await
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The form again, as it was filled, with what is wrong (nothing was sent).
+async fn invite_again(
+    state: &AppState,
+    session: &Session,
+    ctx: &OrgContext,
+    typed: (String, Chosen),
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    render_with_status(status, invite_page(state, session, ctx, typed, error, Vec::new()).await?)
 }
 
 /// After a bulk invite: back to the Team page when every address was invited, else the form
@@ -526,25 +535,29 @@ pub async fn bulk(
     let form = FormFields::parse(&body)?;
     let back = format!("/orgs/{}/invites", ctx.membership.org_id);
     let ids: Vec<InviteId> = form.ids("invite")?.into_iter().map(InviteId).collect();
-    let action = match form.get("action") {
-        "resend" => Bulk::Resend,
-        "cancel" => Bulk::Cancel,
-        _ => return Err(AppError::BadRequest("Choose Resend or Cancel.".into())),
-    };
+    let action = bulk_action(&form)?;
     if ids.is_empty() {
         return Ok(redirect_with(&session, &back, FlashKind::Error, "Select at least one invite."));
     }
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
-    let done = match invites::bulk(&state.db, actor, org, ids, action, state.invite_settings()).await {
-        Ok(done) => done,
-        Err(ActionError::Limited(r)) => {
-            let message = format!("{} Nothing was resent.", r.message());
-            return Ok(redirect_with(&session, &back, FlashKind::Error, message));
+    match invites::bulk(&state.db, actor, org, ids, action, state.invite_settings()).await {
+        Ok(done) => {
+            if action == Bulk::Resend {
+                state.wake_mailer();
+            }
+            Ok(redirect_with(&session, &back, FlashKind::Success, bulk_words(action, &done)))
         }
-        Err(e) => return Err(e.into()),
-    };
-    if action == Bulk::Resend {
-        state.wake_mailer();
+        Err(ActionError::Limited(r)) => {
+            Ok(redirect_with(&session, &back, FlashKind::Error, format!("{} Nothing was resent.", r.message())))
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(redirect_with(&session, &back, FlashKind::Success, bulk_words(action, &done)))
+}
+
+fn bulk_action(form: &FormFields) -> Result<Bulk, AppError> {
+    match form.get("action") {
+        "resend" => Ok(Bulk::Resend),
+        "cancel" => Ok(Bulk::Cancel),
+        _ => Err(AppError::BadRequest("Choose Resend or Cancel.".into())),
+    }
 }

@@ -99,12 +99,26 @@ pub struct SetupPage {
     secret: String,
     code: String,
     next: String,
-    error: Option<String>,
+    errors: SetupErrors,
+}
+
+/// What is wrong on the setup form (the password typed is never shown again).
+#[derive(Default)]
+pub struct SetupErrors {
+    password: Option<String>,
+    code: Option<String>,
 }
 
 impl SetupPage {
-    fn new(l: Layout, secret: &TotpSecret, email: &str, next: String, code: String, error: Option<String>) -> Self {
-        SetupPage { l, qr: qr_data_uri(&secret.otpauth_url(email)), secret: secret.base32_grouped(), code, next, error }
+    fn new(l: Layout, secret: &TotpSecret, email: &str, next: String, code: String, errors: SetupErrors) -> Self {
+        SetupPage {
+            l,
+            qr: qr_data_uri(&secret.otpauth_url(email)),
+            secret: secret.base32_grouped(),
+            code,
+            next,
+            errors,
+        }
     }
 }
 
@@ -130,7 +144,7 @@ pub async fn setup(
         return Ok(redirect(&format!("/account/two-factor{}", next_query(&next))));
     };
     let l = Layout::public(&session, "Set up two-factor authentication", Some(&user));
-    render(SetupPage::new(l, &s.secret, &s.email, next, String::new(), None))
+    render(SetupPage::new(l, &s.secret, &s.email, next, String::new(), SetupErrors::default()))
 }
 
 #[derive(Deserialize)]
@@ -162,37 +176,68 @@ fn recovery_codes_page(
     render(RecoveryCodesPage { l, codes: codes.iter().map(RecoveryCode::display).collect(), next, heading })
 }
 
-/// The code from the app turns two-factor on; the recovery codes are shown once.
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+    next: Option<String>,
+}
+
+/// The current password and the code from the app turn two-factor on; the account's other
+/// sessions end and the recovery codes are shown once.
 pub async fn confirm(
     state: web::Data<AppState>,
     session: Session,
     CurrentUser(user): CurrentUser,
-    form: web::Form<CodeForm>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
     let (next, code) = (safe_next(form.next.as_deref()).unwrap_or_default(), form.code.trim().to_string());
-    match uc::confirm_setup(&state.db, &state.two_factor_key, user.user_id(), code.clone()).await? {
-        Confirmed::On(codes) => {
-            session::flash(&session, FlashKind::Success, "Two-factor authentication is on.");
-            recovery_codes_page(&session, &user, codes, next, "Two-factor authentication is on")
+    let keep = session::session_id(&session).ok_or(AppError::SignInRequired { next: "/account/two-factor".into() })?;
+    let turn_on = uc::TurnOn { password: form.password, code: code.clone(), keep };
+    let errors = match uc::confirm_setup(&state.db, &state.two_factor_key, user.user_id(), turn_on).await? {
+        Confirmed::On(codes) => return turned_on(&session, &user, codes, next),
+        Confirmed::WrongPassword => SetupErrors { password: Some(WRONG_PASSWORD.into()), code: None },
+        Confirmed::WrongCode => SetupErrors { password: None, code: Some(WRONG_SETUP_CODE.into()) },
+        Confirmed::NotStarted => {
+            let to = format!("/account/two-factor{}", next_query(&next));
+            return Ok(redirect_with(&session, &to, FlashKind::Info, "Start again with Turn on."));
         }
-        Confirmed::WrongCode => {
-            let Some(s) = uc::pending_setup(&state.db, &state.two_factor_key, user.user_id()).await? else {
-                return Ok(redirect("/account/two-factor"));
-            };
-            let l = Layout::public(&session, "Set up two-factor authentication", Some(&user));
-            let error = "That code is not right. Enter the 6-digit code your app shows now.".to_string();
-            render_with_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                SetupPage::new(l, &s.secret, &s.email, next, code, Some(error)),
-            )
-        }
-        Confirmed::NotStarted => Ok(redirect_with(
-            &session,
-            &format!("/account/two-factor{}", next_query(&next)),
-            FlashKind::Info,
-            "Start again with Turn on.",
-        )),
-    }
+    };
+    setup_again(&state, &session, &user, next, code, errors).await
+}
+
+const WRONG_SETUP_CODE: &str = "That code is not right. Enter the 6-digit code your app shows now.";
+
+/// On: this session gets a new key too (a copy of its old cookie opens nothing), and the
+/// recovery codes are shown once.
+fn turned_on(
+    session: &Session,
+    user: &crate::db::models::user::User,
+    codes: Vec<RecoveryCode>,
+    next: String,
+) -> Result<HttpResponse, AppError> {
+    session::sign_in(session, user.user_id());
+    session::flash(session, FlashKind::Success, "Two-factor authentication is on.");
+    recovery_codes_page(session, user, codes, next, "Two-factor authentication is on")
+}
+
+/// The setup form again, with the code typed and what is wrong (nothing was turned on).
+async fn setup_again(
+    state: &AppState,
+    session: &Session,
+    user: &crate::db::models::user::User,
+    next: String,
+    code: String,
+    errors: SetupErrors,
+) -> Result<HttpResponse, AppError> {
+    let Some(s) = uc::pending_setup(&state.db, &state.two_factor_key, user.user_id()).await? else {
+        return Ok(redirect("/account/two-factor"));
+    };
+    let l = Layout::public(session, "Set up two-factor authentication", Some(user));
+    render_with_status(StatusCode::UNPROCESSABLE_ENTITY, SetupPage::new(l, &s.secret, &s.email, next, code, errors))
 }
 
 #[derive(Deserialize)]
@@ -275,31 +320,41 @@ pub async fn code(
         let to = format!("/login{}", next_query(next.as_deref().unwrap_or_default()));
         return Ok(redirect_with(&session, &to, FlashKind::Info, "That took too long. Log in again."));
     };
-    let again = |status, message: String| {
-        let l = Layout::public(&session, "Two-factor authentication", None);
-        render_with_status(status, CodePage { l, next: next.clone().unwrap_or_default(), form_error: Some(message) })
-    };
     match uc::check_sign_in(&state.db, &state.two_factor_key, uid, form.code.clone()).await {
-        Ok(SignInCode::Accepted { recovery_code }) => {
-            session::sign_in(&session, uid);
-            if recovery_code {
-                let words = "You used a recovery code: it will not work again. Make new ones if you are running low.";
-                session::flash(&session, FlashKind::Info, words);
-            }
-            Ok(redirect(next.as_deref().unwrap_or("/")))
+        Ok(SignInCode::Accepted { recovery_code }) => Ok(signed_in_with_code(&session, uid, recovery_code, next)),
+        Ok(SignInCode::Wrong) => {
+            code_again(&session, next, StatusCode::UNPROCESSABLE_ENTITY, WRONG_SIGN_IN_CODE.into())
         }
-        Ok(SignInCode::Wrong) => again(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "That code is not right, or it was used already. Enter the code your app shows now, or a recovery code."
-                .into(),
-        ),
-        Err(ActionError::Limited(r)) => again(StatusCode::TOO_MANY_REQUESTS, r.message()),
+        Err(ActionError::Limited(r)) => code_again(&session, next, StatusCode::TOO_MANY_REQUESTS, r.message()),
         Err(ActionError::NotFound) => {
             session::end_two_factor_hold(&session);
             Ok(redirect("/login"))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+const WRONG_SIGN_IN_CODE: &str =
+    "That code is not right, or it was used already. Enter the code your app shows now, or a recovery code.";
+
+fn signed_in_with_code(session: &Session, uid: UserId, recovery_code: bool, next: Option<String>) -> HttpResponse {
+    session::sign_in(session, uid);
+    if recovery_code {
+        let words = "You used a recovery code: it will not work again. Make new ones if you are running low.";
+        session::flash(session, FlashKind::Info, words);
+    }
+    redirect(next.as_deref().unwrap_or("/"))
+}
+
+/// The code step again, with what is wrong.
+fn code_again(
+    session: &Session,
+    next: Option<String>,
+    status: StatusCode,
+    message: String,
+) -> Result<HttpResponse, AppError> {
+    let l = Layout::public(session, "Two-factor authentication", None);
+    render_with_status(status, CodePage { l, next: next.unwrap_or_default(), form_error: Some(message) })
 }
 
 // ---- Security settings: "Require two-factor authentication" ------------------------------
@@ -353,7 +408,8 @@ fn require_page(l: Layout, action: String, who: String, current: Option<Requirem
 fn saved(grace: Option<i32>) -> String {
     match grace {
         None => "Two-factor authentication is no longer required.".into(),
-        Some(0) => "Two-factor authentication is now required, from now on.".into(),
+        Some(0) => "Two-factor authentication is now required, with no grace period: whoever has not turned it on must do so before anything else.".into(),
+        Some(1) => "Two-factor authentication is now required, with 1 day to turn it on.".into(),
         Some(d) => format!("Two-factor authentication is now required, with {d} days to turn it on."),
     }
 }

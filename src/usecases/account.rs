@@ -9,7 +9,7 @@ use crate::db::models::sessions::{self, SessionLine};
 use crate::db::models::{limits, now, user};
 use crate::db::{Db, DbError};
 use crate::domain::limits::Limit;
-use crate::domain::{SessionId, UserId};
+use crate::domain::{Password, SessionId, UserId};
 
 /// The caller's live sessions, most recently used first.
 pub async fn sessions_of(db: &Db, me: UserId, idle: Duration) -> Outcome<Vec<SessionLine>> {
@@ -45,30 +45,49 @@ pub fn wrong_password_limit(per_15_minutes: u32) -> Limit {
     Limit::per_minutes("password-change/user", "wrong current passwords", per_15_minutes.max(1), 15)
 }
 
+/// Checks `given` against the account's password, counted against `limit` first: the
+/// attempt is recorded (in its own transaction, one per account at a time on PostgreSQL)
+/// before the slow hash is checked, so parallel guesses cannot slip past the limit; a right
+/// password takes its attempt back. Some(the hash checked) when right; None when wrong.
+pub(super) async fn check_password(db: &Db, me: UserId, given: String, limit: Limit) -> Outcome<Option<String>> {
+    let (subject, at) = (me.0.to_string(), now());
+    let key = subject.clone();
+    let hash = db
+        .transaction(move |c| {
+            limits::take(c, &limit, &key, 1, at)??;
+            Ok::<_, ActionError>(user::find(c, me)?.ok_or(ActionError::NotFound)?.password_hash)
+        })
+        .await?;
+    let checked = hash.clone();
+    let right = off_thread(move || password::verify(&given, &checked)).await?;
+    if !right {
+        return Ok(None);
+    }
+    db.write(move |c| limits::forget_one(c, &limit, &subject, at)).await?;
+    Ok(Some(hash))
+}
+
+async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Outcome<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ActionError::Db(DbError::Task(e.to_string())))
+}
+
 /// Changes the caller's password when `current` is right, and ends every other session, in
-/// one transaction. `new_hash` is the new password's hash (made off-thread by the caller).
-/// Wrong current passwords count against `limit`.
+/// one transaction. The current password is checked (and counted against `limit`) before
+/// the new one is hashed, so wrong guesses cost no hashing of the new one.
 pub async fn change_password(
     db: &Db,
     me: UserId,
     current: String,
-    new_hash: String,
+    new: Password,
     keep: SessionId,
     limit: Limit,
 ) -> Outcome<PasswordChange> {
-    let subject = me.0.to_string();
-    let key = subject.clone();
-    db.read(move |c| limits::would_take(c, &limit, &key, 1, now())).await??;
-    let account = db.read(move |c| user::find(c, me)).await?.ok_or(ActionError::NotFound)?;
-    let old_hash = account.password_hash;
-    let checked = old_hash.clone();
-    let right = tokio::task::spawn_blocking(move || password::verify(&current, &checked))
-        .await
-        .map_err(|e| ActionError::Db(DbError::Task(e.to_string())))?;
-    if !right {
-        db.write(move |c| limits::record(c, &limit, &subject, 1, now())).await?;
+    let Some(old_hash) = check_password(db, me, current, limit).await? else {
         return Ok(PasswordChange::WrongPassword);
-    }
+    };
+    let new_hash = off_thread(move || password::hash(new.expose()))
+        .await?
+        .map_err(|e| ActionError::Db(DbError::Task(format!("hashing the new password: {e:?}"))))?;
     db.transaction(move |c| {
         // Only over the password just checked: a change made meanwhile (another tab) wins.
         if !user::set_password_if(c, me, &old_hash, &new_hash)? {

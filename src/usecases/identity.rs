@@ -44,10 +44,12 @@ impl Limits {
     pub fn from(s: &Settings) -> Limits {
         Limits {
             signups: Limit::per_hour("signups/address", "sign-ups from one address", s.signups_per_address_per_hour),
+            // Higher than per client address: it only bounds how many one inbox can be sent
+            // from many addresses, so that a stranger can hardly use up the owner's allowance.
             resets_per_email: Limit::per_hour(
                 "resets/email",
                 "password reset emails to one address",
-                s.password_resets_per_hour,
+                s.password_resets_per_hour.saturating_mul(3),
             ),
             resets_per_address: Limit::per_hour(
                 "resets/address",
@@ -168,6 +170,8 @@ pub async fn confirm_email(db: &Db, token: InviteToken) -> Outcome<Option<String
 pub async fn request_reset(db: &Db, email: EmailAddress, client: String, key: InviteKey, l: Limits) -> Outcome<()> {
     db.transaction(move |c| {
         let now = now();
+        // Per client address first: a stranger asking for someone else's link spends their
+        // own allowance; the owner's inbox is bounded by the (higher) per-email limit.
         limits::take(c, &l.resets_per_address, &client, 1, now)??;
         limits::take(c, &l.resets_per_email, email.as_str(), 1, now)??;
         if let Some(u) = user::find_by_email(c, &email)? {

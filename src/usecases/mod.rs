@@ -114,13 +114,20 @@ pub struct InviteSettings {
 pub struct InviteLimits {
     pub per_user: Limit,
     pub per_firm: Limit,
+    /// For a sender whose own address is not confirmed yet: sign-up is open to anyone.
+    pub per_unconfirmed_user: Limit,
 }
 
 impl InviteLimits {
-    pub fn new(per_user_per_hour: u32, per_firm_per_day: u32) -> InviteLimits {
+    pub fn new(per_user_per_hour: u32, per_firm_per_day: u32, per_unconfirmed_user_per_hour: u32) -> InviteLimits {
         InviteLimits {
             per_user: Limit::per_hour("invites/user", "invites and resends per person", per_user_per_hour),
             per_firm: Limit::per_day("invites/firm", "invites and resends by your firm", per_firm_per_day),
+            per_unconfirmed_user: Limit::per_hour(
+                "invites/unconfirmed-user",
+                "invites and resends (until you confirm your email address)",
+                per_unconfirmed_user_per_hour,
+            ),
         }
     }
 
@@ -131,6 +138,9 @@ impl InviteLimits {
             return Ok(());
         }
         let now = crate::db::models::now();
+        if !crate::db::models::user::is_verified(c, actor)? {
+            limits::take(c, &self.per_unconfirmed_user, &format!("user:{}", actor.0), n, now)??;
+        }
         limits::take(c, &self.per_user, &format!("user:{}", actor.0), n, now)??;
         limits::take(c, &self.per_firm, &format!("org:{}", org.0), n, now)??;
         Ok(())

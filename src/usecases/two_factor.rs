@@ -5,15 +5,14 @@
 use chrono::NaiveDateTime;
 
 use super::{ActionError, Outcome};
-use crate::auth::password;
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::two_factor as store;
-use crate::db::models::{access, limits, lock_row, now, organization, LockTable};
-use crate::db::{Db, DbError};
+use crate::db::models::{access, limits, lock_row, now, organization, sessions, LockTable};
+use crate::db::Db;
 use crate::domain::access::{self as rules, OrgAction, Refusal, WorkspaceAction};
 use crate::domain::limits::Limit;
 use crate::domain::two_factor::{normalise_code, RecoveryCode, Requirement, TotpSecret, TwoFactorKey};
-use crate::domain::{OrgId, UserId, WorkspaceId};
+use crate::domain::{OrgId, SessionId, UserId, WorkspaceId};
 
 /// Wrong codes at sign-in, per account.
 pub const WRONG_CODES: Limit =
@@ -71,17 +70,32 @@ pub async fn pending_setup(db: &Db, key: &TwoFactorKey, user: UserId) -> Outcome
 }
 
 pub enum Confirmed {
-    /// On, with the recovery codes to show once.
+    /// On, with the recovery codes to show once; the account's other sessions ended.
     On(Vec<RecoveryCode>),
+    /// The current password is not the account's: nothing checked or changed.
+    WrongPassword,
     WrongCode,
     /// No secret being set up (or two-factor on already).
     NotStarted,
 }
 
-/// Turns two-factor on when `code` is right for the secret being set up; the code is used up
-/// and ten recovery codes are made, in one transaction.
-pub async fn confirm_setup(db: &Db, key: &TwoFactorKey, user: UserId, code: String) -> Outcome<Confirmed> {
-    let key = key.clone();
+/// What turns two-factor on: the account's current password (so a stolen session alone
+/// cannot lock the owner out), the code from the app, and the session to keep.
+pub struct TurnOn {
+    pub password: String,
+    pub code: String,
+    pub keep: SessionId,
+}
+
+/// Turns two-factor on when the password is the account's (counted against
+/// `WRONG_PASSWORDS`) and `code` is right for the secret being set up: the code is used up,
+/// ten recovery codes are made and every other session of the account ends, in one
+/// transaction.
+pub async fn confirm_setup(db: &Db, key: &TwoFactorKey, user: UserId, t: TurnOn) -> Outcome<Confirmed> {
+    if !password_is_right(db, user, t.password).await? {
+        return Ok(Confirmed::WrongPassword);
+    }
+    let (key, code) = (key.clone(), t.code);
     db.transaction(move |c| {
         let st = store::state_of(c, user)?.ok_or(ActionError::NotFound)?;
         let secret = match (st.enabled_at, st.secret.and_then(|s| key.open(user, &s))) {
@@ -97,6 +111,7 @@ pub async fn confirm_setup(db: &Db, key: &TwoFactorKey, user: UserId, code: Stri
         }
         let codes = RecoveryCode::batch();
         store::replace_recovery_codes(c, user, &codes.iter().map(RecoveryCode::hash).collect::<Vec<_>>(), now)?;
+        sessions::end_others(c, user, t.keep)?;
         Ok(Confirmed::On(codes))
     })
     .await
@@ -137,22 +152,10 @@ pub async fn check_sign_in(db: &Db, key: &TwoFactorKey, user: UserId, input: Str
     .await
 }
 
-/// Checks the account's password (argon2, off the executor), counting wrong ones.
+/// Checks the account's password (argon2, off the executor), each attempt counted first
+/// (see `account::check_password`).
 async fn password_is_right(db: &Db, user: UserId, given: String) -> Outcome<bool> {
-    let hash = db
-        .read_with(move |c| {
-            limits::would_take(c, &WRONG_PASSWORDS, &subject(user), 1, now())?.map_err(ActionError::Limited)?;
-            let u = crate::db::models::user::find(c, user)?.ok_or(ActionError::NotFound)?;
-            Ok::<_, ActionError>(u.password_hash)
-        })
-        .await?;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&given, &hash))
-        .await
-        .map_err(|e| ActionError::Db(DbError::Task(e.to_string())))?;
-    if !ok {
-        db.write(move |c| limits::record(c, &WRONG_PASSWORDS, &subject(user), 1, now())).await?;
-    }
-    Ok(ok)
+    Ok(super::account::check_password(db, user, given, WRONG_PASSWORDS).await?.is_some())
 }
 
 /// Turns two-factor off. False: the password was wrong, nothing changed.

@@ -349,6 +349,31 @@ async fn parallel_guesses_do_not_slip_past_the_sign_in_limit() {
     assert!(app.rate_events("login/account+address").await <= 3);
 }
 
+/// An IPv6 client holds a whole /64: the sign-in limit counts the /64, so fresh addresses
+/// from it are no fresh allowance; another /64 is another client.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ipv6_client_is_counted_by_its_64() {
+    let app = spawn_app_with(Options {
+        adjust: |s| {
+            s.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+            s.login_failures_per_account_and_address = 2;
+        },
+        ..Options::default()
+    })
+    .await;
+    app.sign_up("Ada", "ada@firm.test", "Ames & Co").await;
+    let v = app.visitor();
+    for address in ["2001:db8:5:6::1", "2001:db8:5:6::2"] {
+        let r = log_in_from(&v, address, "ada@firm.test", "nope nope nope").await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{address}");
+    }
+    let r = log_in_from(&v, "2001:db8:5:6:abcd::3", "ada@firm.test", "nope nope nope").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "a fresh address of the same /64");
+    let r = log_in_from(&v, "2001:db8:5:7::1", "ada@firm.test", "nope nope nope").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "another /64");
+    assert_eq!(app.rate_events("login/account+address").await, 3, "the refused attempt counted nothing");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     // No trusted proxies: whatever X-Forwarded-For says, the peer (127.0.0.1) is the address.
@@ -500,4 +525,33 @@ async fn the_firm_limit_counts_every_address_and_every_resend() {
     let r = ada.invite(ws, "d@client.test", "member", &[]).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(app.outbox_rows_to("d@client.test").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unconfirmed_sender_has_a_lower_invite_limit_until_they_confirm() {
+    let app =
+        spawn_app_with(Options { adjust: |s| s.invites_per_unconfirmed_user_per_hour = 2, ..Options::default() }).await;
+    let (mal, org) = app.sign_up_unconfirmed("Mal Lory", "mal@spam.test", "Spam Co").await;
+    let ws = mal.add_client(org, "Targets").await;
+    for who in ["a@victim.test", "b@victim.test"] {
+        assert_eq!(mal.invite(ws, who, "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    }
+    app.outbox_settled().await;
+    let before = app.snapshot().await;
+    let r = mal.invite(ws, "c@victim.test", "member", &[]).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let text = text_of(&r.text().await.unwrap());
+    assert!(
+        text.contains(
+            "The limit of 2 invites and resends (until you confirm your email address) per hour is reached. Try again in"
+        ),
+        "{text}"
+    );
+    assert_eq!(before, app.snapshot().await, "nothing written");
+    assert_eq!(app.outbox_rows_to("c@victim.test").await, 0);
+    // Once the address is confirmed, the ordinary limit applies.
+    let link = app.confirmation_link("mal@spam.test").await;
+    assert_eq!(mal.post(&link, &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(mal.invite(ws, "c@victim.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.invite_count().await, 3);
 }

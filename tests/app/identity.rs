@@ -70,6 +70,15 @@ impl TestApp {
             .expect("count")
     }
 
+    /// Reset requests counted (per client address and per email and client address).
+    async fn reset_events(&self) -> i64 {
+        use portico::db::schema::rate_events as r;
+        self.db
+            .read(move |c| r::table.filter(r::scope.like("resets/%")).count().get_result::<i64>(c))
+            .await
+            .expect("count")
+    }
+
     async fn session_rows(&self, user: i64) -> i64 {
         self.db
             .read(move |c| sessions::table.filter(sessions::user_id.eq(user)).count().get_result::<i64>(c))
@@ -482,33 +491,60 @@ async fn reset_requests_are_limited_per_email_and_per_client_address() {
     app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
     let v = app.visitor();
     v.page("/password/forgot").await;
-    // Per email address, from different client addresses; an unknown address alike.
-    for email in ["ada@firm.test", "nobody@firm.test"] {
-        for ip in ["203.0.113.1", "203.0.113.2"] {
-            let r = post_from(&v, ip, "/password/forgot", &[("email", email)]).await;
-            assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        }
-        let (status, page) = said(post_from(&v, "203.0.113.3", "/password/forgot", &[("email", email)]).await).await;
-        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{email}");
-        assert!(
-            page.contains(
-                "The limit of 2 password reset emails to one address per hour is reached. Try again in 60 minutes."
-            ),
-            "{page}"
-        );
+    let limited = "The limit of 2 password reset requests from one address per hour is reached.";
+    // A stranger spends their own allowance on Ada's address, not Ada's: refused, and the
+    // refused request neither queues an email nor counts.
+    for _ in 0..2 {
+        let r = post_from(&v, "203.0.113.1", "/password/forgot", &[("email", "ada@firm.test")]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
-    // Two reset emails queued; the newer link replaces the older, so if the worker had not
-    // sent the first yet it is dropped rather than sent dead: one or two arrive.
-    assert_eq!(app.outbox_to("ada@firm.test").await, 3, "a confirmation and two reset emails");
+    let (mails, counted) = (app.outbox_to("ada@firm.test").await, app.reset_events().await);
+    assert_eq!(mails, 3, "a confirmation and two reset emails");
+    let (status, page) =
+        said(post_from(&v, "203.0.113.1", "/password/forgot", &[("email", "ada@firm.test")]).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains(limited), "{page}");
+    assert_eq!(app.outbox_to("ada@firm.test").await, mails, "no email queued by the refused request");
+    assert_eq!(app.reset_events().await, counted, "the refused request counted nothing");
+    // Ada, from her own address, still gets her link.
+    let r = post_from(&v, "198.51.100.7", "/password/forgot", &[("email", "ada@firm.test")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.outbox_to("ada@firm.test").await, mails + 1, "the owner's request is not blocked");
     app.smtp.wait_for("ada@firm.test", 1).await;
-    // Per client address, whatever the email.
+
+    // Counted whether or not an account uses the address: asking about unknown addresses
+    // uses up the client address's allowance all the same.
     for email in ["a@x.test", "b@x.test"] {
         let r = post_from(&v, "198.51.100.9", "/password/forgot", &[("email", email)]).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
-    let (status, page) = said(post_from(&v, "198.51.100.9", "/password/forgot", &[("email", "c@x.test")]).await).await;
+    let (status, page) =
+        said(post_from(&v, "198.51.100.9", "/password/forgot", &[("email", "ada@firm.test")]).await).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(page.contains("The limit of 2 password reset requests from one address per hour is reached."), "{page}");
+    assert!(page.contains(limited), "{page}");
+    assert_eq!(app.outbox_to("ada@firm.test").await, mails + 1);
+
+    // IPv6: every address of one /64 is one client; the next /64 is another.
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2::2"] {
+        let r = post_from(&v, ip, "/password/forgot", &[("email", "c@x.test")]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let (status, _) =
+        said(post_from(&v, "2001:db8:1:2:ffff::3", "/password/forgot", &[("email", "d@x.test")]).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a fresh address in the same /64");
+    let r = post_from(&v, "2001:db8:1:3::1", "/password/forgot", &[("email", "d@x.test")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "another /64");
+
+    // One inbox is bounded too, from however many addresses: three times the setting.
+    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        let r = post_from(&v, ip, "/password/forgot", &[("email", "ada@firm.test")]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "reset {ip}");
+    }
+    let (status, page) =
+        said(post_from(&v, "192.0.2.4", "/password/forgot", &[("email", "ada@firm.test")]).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("The limit of 6 password reset emails to one address per hour is reached."), "{page}");
+    assert_eq!(app.outbox_to("ada@firm.test").await, mails + 4, "a confirmation and six reset emails, no more");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -74,3 +74,29 @@ async fn with_smtp_there_is_no_local_mailbox() {
     assert_eq!(ada.get("/dev/mailbox").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(ada.get("/dev/mailbox/1").await.status(), StatusCode::NOT_FOUND);
 }
+
+/// The mailbox list names each email by its subject without rendering each one: its query
+/// count is the same for one email as for five.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mailbox_list_makes_the_same_queries_for_one_email_as_for_many() {
+    let app = spawn_app_with(Options { smtp: false, ..Options::default() }).await;
+    let (ada, org) = app.sign_up("Ada Accountant", "ada@firm.test", "Ada & Co").await;
+    let (bob, _) = app.sign_up("Bob Bookkeeper", "bob@elsewhere.test", "Bob's Books").await;
+    let count = |page: &str| page.matches("/dev/mailbox/").count();
+    let ws = ada.add_client(org, "Client 0").await;
+    assert_eq!(ada.invite(ws, "bob@elsewhere.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    let (one, page) = crate::queries::queries_of(&app, &bob, "/dev/mailbox").await;
+    assert_eq!(count(&page), 2, "his confirmation email and one invite");
+    for n in 1..5 {
+        let ws = ada.add_client(org, &format!("Client {n}")).await;
+        assert_eq!(ada.invite(ws, "bob@elsewhere.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    }
+    let (many, page) = crate::queries::queries_of(&app, &bob, "/dev/mailbox").await;
+    assert_eq!(count(&page), 6);
+    let text = text_of(&page);
+    for n in 0..5 {
+        assert!(text.contains(&format!("Ada Accountant invited you to Client {n} on Portico")), "{text}");
+    }
+    assert!(text.contains("Confirm your email address for Portico"), "{text}");
+    assert_eq!(one, many, "queries for 2 emails and for 6");
+}

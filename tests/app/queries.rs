@@ -6,7 +6,7 @@ use crate::support::{body_rows, spawn_app, text_of, TestApp, TestUser};
 
 /// Queries one GET of `path` makes, and the page. The outbox worker shares the pool and may
 /// poll during a measurement, so the smallest of a few runs is the page's own count.
-async fn queries_of(app: &TestApp, user: &TestUser, path: &str) -> (u64, String) {
+pub(crate) async fn queries_of(app: &TestApp, user: &TestUser, path: &str) -> (u64, String) {
     let mut best = u64::MAX;
     let mut page = String::new();
     for _ in 0..4 {

@@ -512,6 +512,58 @@ async fn wrong_current_passwords_are_limited_per_account() {
     assert_eq!(app.sessions_of(ada_id).await.len(), 2, "no session ended");
 }
 
+/// Many guesses at the current password at once (a stolen session): the attempt is counted
+/// before the password is checked, so no more are checked than the limit allows.
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_guesses_at_the_current_password_stay_within_the_limit() {
+    let app =
+        spawn_app_with(Options { adjust: |s| s.login_failures_per_account_and_address = 3, ..Default::default() })
+            .await;
+    let (ada, _) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let ada_id = app.user_id("ada@firm.test").await;
+    let (laptop, _) = log_in_again(&app, "ada@firm.test").await;
+    let old_hash = app.password_hash_of(ada_id).await;
+    let guesses: Vec<String> = (0..20).map(|i| format!("guess number {i}")).collect();
+    let answers =
+        futures::future::join_all(guesses.iter().map(|g| change_password(&ada, g, "a brand new password"))).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(Response::status).collect();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert!(checked <= 3, "at most 3 passwords checked, got {checked}: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 20 - checked);
+    let counted = app
+        .db
+        .read(|c| {
+            use portico::db::schema::rate_events as r;
+            r::table.filter(r::scope.eq("password-change/user")).count().get_result::<i64>(c)
+        })
+        .await
+        .unwrap();
+    assert!(counted <= 3, "{counted} counted");
+    let r = change_password(&ada, PASSWORD, "a brand new password").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password, past the limit");
+    assert_eq!(app.password_hash_of(ada_id).await, old_hash, "nothing changed");
+    assert_eq!(app.sessions_of(ada_id).await.len(), 2, "no session ended");
+    assert_eq!(laptop.get("/account/security").await.status(), StatusCode::OK);
+}
+
+/// A right current password is not counted against the limit: it is taken back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_right_current_password_is_not_counted() {
+    let app =
+        spawn_app_with(Options { adjust: |s| s.login_failures_per_account_and_address = 2, ..Default::default() })
+            .await;
+    let (ada, _) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let r = change_password(&ada, "a wrong guess here", "a brand new password").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    ada.page("/account/security").await;
+    let r = change_password(&ada, PASSWORD, "a brand new password").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    ada.page("/account/security").await;
+    // One wrong guess counted, the right one not: one more wrong guess is still checked.
+    let r = change_password(&ada, "another wrong guess", "yet another new password").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ended_sessions_are_swept_out_of_the_table() {
     let app = spawn_app_with(Options { adjust: |s| s.session_idle_minutes = 120, ..Default::default() }).await;

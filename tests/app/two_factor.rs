@@ -51,15 +51,35 @@ async fn start_setup(user: &TestUser) -> String {
     between(&html, "<code id=\"secret\">", "</code>").expect("the secret on the page").replace(' ', "")
 }
 
+/// The setup form posted: the current password and a code.
+async fn confirm(user: &TestUser, password: &str, code: &str) -> reqwest::Response {
+    user.post("/account/two-factor/confirm", &[("password", password), ("code", code)]).await
+}
+
 /// Turns two-factor on: the secret and the ten recovery codes.
 async fn turn_on(user: &TestUser) -> (String, Vec<String>) {
     let secret = start_setup(user).await;
-    let r = user.post("/account/two-factor/confirm", &[("code", &code(&secret, 0))]).await;
+    let r = confirm(user, PASSWORD, &code(&secret, 0)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
     let codes = recovery_codes_in(&html);
     assert_eq!(codes.len(), 10, "{}", text_of(&html));
+    // The session has a new key (and CSRF token) now.
+    user.page("/account/two-factor").await;
     (secret, codes)
+}
+
+/// How many sessions of `user` the database holds.
+async fn session_rows(app: &TestApp, user: i64) -> i64 {
+    use diesel::prelude::*;
+    use portico::db::schema::sessions as s;
+    app.db.read(move |c| s::table.filter(s::user_id.eq(user)).count().get_result::<i64>(c)).await.unwrap()
+}
+
+async fn rate_events(app: &TestApp, scope: &'static str) -> i64 {
+    use diesel::prelude::*;
+    use portico::db::schema::rate_events as r;
+    app.db.read(move |c| r::table.filter(r::scope.eq(scope)).count().get_result::<i64>(c)).await.unwrap()
 }
 
 /// Password, then the held session: where it sends them.
@@ -126,7 +146,7 @@ async fn setup_needs_a_valid_code_then_sign_in_needs_one_once() {
     let secret = start_setup(&ada).await;
     assert_eq!(secret.len(), 32, "160 bits of base32");
     for bad in [wrong_code(&secret), "".into(), "abcdef".into(), "12345".into()] {
-        let r = ada.post("/account/two-factor/confirm", &[("code", &bad)]).await;
+        let r = confirm(&ada, PASSWORD, &bad).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
         let html = r.text().await.unwrap();
         assert!(text_of(&html).contains("That code is not right"), "{}", text_of(&html));
@@ -137,7 +157,7 @@ async fn setup_needs_a_valid_code_then_sign_in_needs_one_once() {
     let sealed = s.secret.expect("the secret being set up is stored");
     assert!(!sealed.contains(&secret), "stored encrypted, not as the secret");
 
-    let r = ada.post("/account/two-factor/confirm", &[("code", &code(&secret, 0))]).await;
+    let r = confirm(&ada, PASSWORD, &code(&secret, 0)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let recovery = recovery_codes_in(&r.text().await.unwrap());
     assert_eq!(recovery.len(), 10);
@@ -210,6 +230,74 @@ async fn wrong_codes_are_limited_per_account() {
     assert!(text.contains("The limit of 5 wrong two-factor codes per 5 minutes is reached"), "{text}");
     let id = app.user_id("ada@firm.test").await;
     assert!(stored(&app, id).await.codes.iter().all(|(_, used)| !used), "the refused recovery code is unused");
+}
+
+/// A stolen session alone cannot turn two-factor on (and so lock the owner out: a password
+/// reset keeps it on); the owner turning it on signs out every other session.
+#[tokio::test(flavor = "multi_thread")]
+async fn turning_on_needs_the_password_and_ends_other_sessions() {
+    let app = spawn_app().await;
+    let (ada, _) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let id = app.user_id("ada@firm.test").await;
+    let laptop = app.visitor();
+    assert_eq!(laptop.log_in("ada@firm.test", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(laptop.get("/account/security").await.status(), StatusCode::OK);
+    assert_eq!(session_rows(&app, id).await, 2);
+
+    let secret = start_setup(&ada).await;
+    let right = code(&secret, 0);
+    for wrong in ["", "not my password"] {
+        let r = confirm(&ada, wrong, &right).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{wrong:?}");
+        let html = r.text().await.unwrap();
+        assert!(text_of(&html).contains("That password is not right"), "{}", text_of(&html));
+        assert!(html.contains(&format!("value=\"{right}\"")), "the code typed stays in the field");
+        assert!(wrong.is_empty() || !html.contains(wrong), "the password is never shown again");
+    }
+    let s = stored(&app, id).await;
+    assert!(!s.enabled && s.codes.is_empty(), "a wrong password turns nothing on");
+    assert_eq!(session_rows(&app, id).await, 2, "no session ended");
+    assert_eq!(laptop.get("/account/security").await.status(), StatusCode::OK);
+    assert_eq!(rate_events(&app, "two_factor_password/user").await, 2, "wrong passwords are counted");
+
+    // The same code still works (it was not used up): on, and the laptop is signed out.
+    let r = confirm(&ada, PASSWORD, &right).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(recovery_codes_in(&r.text().await.unwrap()).len(), 10);
+    assert!(stored(&app, id).await.enabled);
+    assert_eq!(session_rows(&app, id).await, 1, "only this session is left");
+    let r = laptop.get("/account/security").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    let (status, html) = ada.page("/account/two-factor").await;
+    assert_eq!(status, StatusCode::OK, "this session goes on");
+    assert!(text_of(&html).contains("10 of 10 recovery codes left"));
+    assert_eq!(rate_events(&app, "two_factor_password/user").await, 2, "the right password is not counted");
+}
+
+/// Many guesses at once on the setup form: no more passwords are checked than the limit
+/// allows, and nothing is turned on.
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_password_guesses_on_setup_stay_within_the_limit() {
+    let app = spawn_app().await;
+    let (ada, _) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let id = app.user_id("ada@firm.test").await;
+    let secret = start_setup(&ada).await;
+    let right = code(&secret, 0);
+    let guesses: Vec<String> = (0..20).map(|i| format!("guess number {i}")).collect();
+    let answers = futures::future::join_all(guesses.iter().map(|g| confirm(&ada, g, &right))).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(reqwest::Response::status).collect();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert!(checked <= 5, "at most 5 passwords checked, got {checked}: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 20 - checked);
+    assert!(rate_events(&app, "two_factor_password/user").await <= 5);
+    // Past the limit even the right password is refused, and nothing turns on.
+    let r = confirm(&ada, PASSWORD, &right).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let text = text_of(&r.text().await.unwrap());
+    assert!(text.contains("The limit of 5 wrong passwords per 5 minutes is reached"), "{text}");
+    let s = stored(&app, id).await;
+    assert!(!s.enabled && s.codes.is_empty());
 }
 
 #[tokio::test]
@@ -310,7 +398,10 @@ async fn the_firm_requirement_reaches_staff_on_firm_and_client_pages() {
         let (status, html) = bob.page(path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         let text = text_of(&html);
-        assert!(text.contains("Ames & Co requires two-factor authentication. Turn it on before"), "{path}: {text}");
+        assert!(
+            text.contains("Ames & Co requires two-factor authentication. Turn it on in 7 days (by"),
+            "{path}: {text}"
+        );
         let deadline = (since.unwrap() + chrono::Duration::days(7)).format("%Y-%m-%d").to_string();
         assert!(text.contains(&deadline), "{text}");
     }
@@ -383,7 +474,7 @@ async fn the_workspace_requirement_applies_to_client_users_and_after_an_invite()
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (status, html) = cleo.page(&books).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(text_of(&html).contains("Acme Bakery requires two-factor authentication. Turn it on before"));
+    assert!(text_of(&html).contains("Acme Bakery requires two-factor authentication. Turn it on in 5 days (by"));
     // Signing in with password and code lands where they were going.
     let (_, _) = turn_on(&cleo).await;
     cleo.log_out().await;
@@ -497,6 +588,7 @@ async fn two_factor_in_the_browser() {
     let html = b.client.source().await.expect("page source");
     let secret = between(&html, "<code id=\"secret\">", "</code>").expect("the secret").replace(' ', "");
     b.fill("Code from the app", &code(&secret, 0)).await;
+    b.fill("Current password", PASSWORD).await;
     b.click_text("Turn on two-factor authentication").await;
     b.assert_heading("Two-factor authentication is on").await;
     b.assert_text("Your recovery codes").await;
@@ -504,6 +596,8 @@ async fn two_factor_in_the_browser() {
     b.click_text("I have saved them, continue").await;
     b.assert_text("10 of 10 recovery codes left").await;
     b.click_text("Log out").await;
+    // Signed out before going on: otherwise the sign-out's answer can land after the next page.
+    b.assert_text("You are logged out.").await;
 
     let team = format!("/orgs/{org}/team");
     b.goto(&format!("{}{team}", app.base)).await;

@@ -223,6 +223,45 @@ pub fn recent_to(conn: &mut DbConnection, to: &str, limit: i64) -> QueryResult<V
         .collect())
 }
 
+/// The local mailbox's list: the newest emails to `to`, and what their invite emails'
+/// subjects name. Three queries, whatever the number of emails.
+pub fn mailbox_of(
+    conn: &mut DbConnection,
+    to: &str,
+    limit: i64,
+) -> QueryResult<(Vec<MailboxRow>, HashMap<i64, (String, Option<String>, String)>)> {
+    let rows = recent_to(conn, to, limit)?;
+    let invites: Vec<i64> = rows.iter().filter_map(|r| r.invite_id).collect();
+    let parts = invite_subject_parts(conn, &invites)?;
+    Ok((rows, parts))
+}
+
+/// What an invite email's subject names, for each of `invites`: the inviter's name, the
+/// workspace's (None for a Team invite) and the firm's. Two queries, whatever their number.
+pub fn invite_subject_parts(
+    conn: &mut DbConnection,
+    invites: &[i64],
+) -> QueryResult<HashMap<i64, (String, Option<String>, String)>> {
+    use crate::db::schema::{invites as i, organizations as o, users as u, workspaces as w};
+    let rows = i::table
+        .inner_join(u::table)
+        .inner_join(o::table)
+        .filter(i::id.eq_any(invites))
+        .select((i::id, u::name, i::workspace_id, o::name))
+        .load::<(i64, String, Option<i64>, String)>(conn)?;
+    let ws_ids: Vec<i64> = rows.iter().filter_map(|r| r.2).collect();
+    let ws_names: HashMap<i64, String> = w::table
+        .filter(w::id.eq_any(&ws_ids))
+        .select((w::id, w::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(id, inviter, ws, org)| (id, (inviter, ws.and_then(|w| ws_names.get(&w).cloned()), org)))
+        .collect())
+}
+
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<MailboxRow>> {
     Ok(outbox::table.find(id).select(MAILBOX_COLUMNS).first::<MailboxTuple>(conn).optional()?.map(mailbox_row))
 }

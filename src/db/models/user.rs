@@ -35,6 +35,11 @@ pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table.find(id.0).select(User::as_select()).first(conn).optional()
 }
 
+/// Whether the account's owner has proved its address.
+pub fn is_verified(conn: &mut DbConnection, id: UserId) -> QueryResult<bool> {
+    users::table.find(id.0).select(users::email_verified_at.is_not_null()).first(conn)
+}
+
 pub fn find_by_email(conn: &mut DbConnection, email: &EmailAddress) -> QueryResult<Option<User>> {
     users::table.filter(users::email.eq(email.as_str())).select(User::as_select()).first(conn).optional()
 }

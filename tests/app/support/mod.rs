@@ -353,7 +353,8 @@ fn serde_urlencoded_encode(fields: &[(&str, &str)]) -> String {
     fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
-fn enc(s: &str) -> String {
+/// Percent-encodes for a form body or query string (space as `+`).
+pub fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
