@@ -59,6 +59,7 @@ impl From<ActionError> for AppError {
             ActionError::Conflict(c) => AppError::Conflict(c.message()),
             // The invite pages answer these themselves; anywhere else they are not found.
             ActionError::InviteEnded(_) => AppError::NotFound,
+            ActionError::Unconfirmed => AppError::Forbidden("Confirm your email address first."),
             ActionError::Limited(r) => AppError::Limited(r),
             ActionError::Db(e) => e.into(),
         }

@@ -1928,6 +1928,7 @@ fn out_of<T>(r: Result<T, ActionError>) -> R<(Out, Option<T>)> {
         Err(ActionError::Conflict(c)) => return Err(format!("unexpected conflict {c:?}")),
         Err(ActionError::InviteEnded(e)) => (Out::Ended(ended(&e)), None),
         Err(ActionError::Limited(r)) => return Err(format!("unexpected limit: {}", r.message())),
+        Err(ActionError::Unconfirmed) => return Err("unexpected: unconfirmed (the emailed link confirms)".into()),
         Err(ActionError::Db(e)) => return Err(format!("database error: {e}")),
     })
 }
@@ -2090,7 +2091,9 @@ impl Env {
                     .map_err(|e| format!("reading the invite: {e}"))?;
                 let account = account.ok_or("the accepting account is missing")?;
                 let token = s.key.token_for(&nonce);
-                let (out, _) = out_of(self.rt.block_on(invite_uc::accept(db, token, account)))?;
+                // The link of the email, with its proof (which confirms the address).
+                let proof = invite_uc::LinkProof { key: s.key.clone(), proof: Some(s.key.emailed_proof(&nonce)) };
+                let (out, _) = out_of(self.rt.block_on(invite_uc::accept(db, token, account, proof)))?;
                 Ok((out, None))
             }
             Act::Configure { actor, ws, target, role, entities } => {

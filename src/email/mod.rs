@@ -68,8 +68,14 @@ struct InviteHtml<'a> {
     v: &'a InviteEmailView,
 }
 
+/// The invite link "Copy invite link" shows: it opens the invite, but proves no address.
 pub fn invite_link(public_url: &str, key: &InviteKey, nonce: &str) -> String {
     format!("{public_url}/invites/{}", key.token_for(nonce).as_str())
+}
+
+/// The invite link of the email: with the proof that it reached the invited address.
+pub fn emailed_invite_link(public_url: &str, key: &InviteKey, nonce: &str) -> String {
+    format!("{}?proof={}", invite_link(public_url, key, nonce), key.emailed_proof(nonce).as_str())
 }
 
 /// The role of an invite in words and its description: a workspace role for an invite to
@@ -117,7 +123,7 @@ pub fn render_invite(details: &InviteDetails, public_url: &str, key: &InviteKey)
         role: role.to_string(),
         role_description: role_description.to_string(),
         access: access_words(details),
-        link: invite_link(public_url, key, &details.nonce),
+        link: emailed_invite_link(public_url, key, &details.nonce),
         expires: details.expires_at.format("%B %-d, %Y at %H:%M UTC").to_string(),
     };
     RenderedEmail {

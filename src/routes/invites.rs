@@ -3,7 +3,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
@@ -13,13 +13,13 @@ use crate::auth::session::FlashKind;
 use crate::auth::{password, session};
 use crate::db::models::invite::{AcceptError, Accepted, InviteDetails};
 use crate::db::models::user::User;
-use crate::domain::token::InviteToken;
+use crate::domain::token::{InviteProof, InviteToken};
 use crate::domain::{EmailAddress, Name, Password, UserId};
 use crate::email::{access_words, role_words};
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::identity::{self, AddressHolder};
-use crate::usecases::invites::{self, Lookup};
+use crate::usecases::invites::{self, Joined, LinkProof, Lookup};
 use crate::usecases::ActionError;
 
 /// The invite as the landing page tells it.
@@ -53,7 +53,11 @@ impl InviteSummary {
 /// Who is looking at the invite.
 pub enum Viewer {
     SignedOut,
+    /// Signed in with the invited address, which is confirmed or this link proves.
     Invited,
+    /// Signed in with the invited address, unconfirmed, from a link that proves nothing (a
+    /// copied one): they confirm the address first.
+    InvitedUnconfirmed,
     SomeoneElse(String),
 }
 
@@ -62,11 +66,21 @@ pub enum Viewer {
 pub struct LandingPage {
     l: Layout,
     token: String,
+    /// The proof of the emailed link, carried into the forms; empty for any other link.
+    proof: String,
+    /// This page with its proof, for "Log in" and "Log out" to come back to (URL-encoded).
+    back: String,
     invite: InviteSummary,
     viewer: Viewer,
-    /// The invited address belongs to an account nobody confirmed: creating the account
-    /// here replaces it.
+    /// The invited address belongs to an account nobody confirmed and this is the emailed
+    /// link: creating the account here replaces it.
     stale: bool,
+    /// The invited address belongs to an account nobody confirmed, and this link proves
+    /// nothing: only "Log in" and "Forgot password?".
+    taken: bool,
+    /// The emailed link: creating the account accepts at once (otherwise it waits for the
+    /// address to be confirmed).
+    emailed: bool,
     name: String,
     errors: RegisterErrors,
 }
@@ -76,6 +90,13 @@ pub struct RegisterErrors {
     name: Option<String>,
     password: Option<String>,
     form: Option<String>,
+}
+
+impl RegisterErrors {
+    /// An error about the whole form (the account exists, …).
+    fn form(message: String) -> RegisterErrors {
+        RegisterErrors { form: Some(message), ..RegisterErrors::default() }
+    }
 }
 
 #[derive(Template)]
@@ -144,6 +165,7 @@ async fn look_up(state: &AppState, token: &str) -> Result<Found, AppError> {
 pub async fn landing(
     state: web::Data<AppState>,
     session: Session,
+    req: HttpRequest,
     token: web::Path<String>,
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
@@ -155,29 +177,79 @@ pub async fn landing(
         Found::Ended { status, words: (heading, message), .. } => {
             ended(&session, user.as_ref(), status, heading, message)
         }
-        Found::Pending(token, d) => render(LandingPage {
-            l: Layout::public(&session, "You're invited", user.as_ref()),
-            token: token.as_str().to_string(),
-            invite: InviteSummary::from(&d),
-            viewer: Viewer::of(user.as_ref(), &d),
-            stale: user.is_none() && is_stale(&state, &d).await?,
-            name: String::new(),
-            errors: RegisterErrors::default(),
-        }),
+        Found::Pending(token, d) => {
+            let proof = proof_in(req.query_string());
+            render(LandingPage::new(&state, &session, user.as_ref(), &token, &d, proof).await?)
+        }
     }
 }
 
-/// Whether the invited address belongs to an unconfirmed account (which the invite replaces).
-async fn is_stale(state: &AppState, d: &InviteDetails) -> Result<bool, AppError> {
-    let email = EmailAddress::from_trusted(d.email.clone());
-    Ok(identity::holder_of(&state.db, email).await? == AddressHolder::Unverified)
+/// The `proof` in an invite link's query string, if well-formed. (Query strings are never
+/// logged: see the request log's format in `startup`.)
+fn proof_in(query: &str) -> Option<InviteProof> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    pairs.into_iter().find(|(k, _)| k == "proof").and_then(|(_, v)| InviteProof::parse(&v))
+}
+
+fn link_proof(state: &AppState, proof: Option<InviteProof>) -> LinkProof {
+    LinkProof { key: state.invite_key.clone(), proof }
+}
+
+/// The invite page's own path, with the proof when there is one.
+fn invite_path(token: &InviteToken, proof: Option<&InviteProof>) -> String {
+    match proof {
+        Some(p) => format!("/invites/{}?proof={}", token.as_str(), p.as_str()),
+        None => format!("/invites/{}", token.as_str()),
+    }
+}
+
+impl LandingPage {
+    async fn new(
+        state: &AppState,
+        session: &Session,
+        user: Option<&User>,
+        token: &InviteToken,
+        d: &InviteDetails,
+        proof: Option<InviteProof>,
+    ) -> Result<LandingPage, AppError> {
+        let emailed = link_proof(state, proof.clone()).emailed(&d.nonce);
+        let proof = proof.filter(|_| emailed);
+        let unconfirmed_holder = match user {
+            None => {
+                identity::holder_of(&state.db, EmailAddress::from_trusted(d.email.clone())).await?
+                    == AddressHolder::Unverified
+            }
+            Some(_) => false,
+        };
+        Ok(LandingPage {
+            l: Layout::public(session, "You're invited", user),
+            token: token.as_str().to_string(),
+            back: encode_query(&invite_path(token, proof.as_ref())),
+            proof: proof.map(|p| p.as_str().to_string()).unwrap_or_default(),
+            invite: InviteSummary::from(d),
+            viewer: Viewer::of(user, d, emailed),
+            stale: unconfirmed_holder && emailed,
+            taken: unconfirmed_holder && !emailed,
+            emailed,
+            name: String::new(),
+            errors: RegisterErrors::default(),
+        })
+    }
+
+    /// The page again, after the account form was refused: the name kept, what was wrong.
+    fn again(mut self, form: &RegisterForm, errors: RegisterErrors) -> Result<HttpResponse, AppError> {
+        self.name = form.name.clone();
+        self.errors = errors;
+        render_with_status(StatusCode::UNPROCESSABLE_ENTITY, self)
+    }
 }
 
 impl Viewer {
-    fn of(user: Option<&User>, d: &InviteDetails) -> Viewer {
+    fn of(user: Option<&User>, d: &InviteDetails, emailed: bool) -> Viewer {
         match user {
             None => Viewer::SignedOut,
-            Some(u) if u.email == d.email => Viewer::Invited,
+            Some(u) if u.email == d.email && (u.is_verified() || emailed) => Viewer::Invited,
+            Some(u) if u.email == d.email => Viewer::InvitedUnconfirmed,
             Some(u) => Viewer::SomeoneElse(u.email.clone()),
         }
     }
@@ -202,25 +274,46 @@ fn accept_error(session: &Session, user: Option<&User>, e: AcceptError) -> Resul
     ended(session, user, status, heading, message)
 }
 
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    /// The emailed link's proof, from the page's hidden field.
+    #[serde(default)]
+    proof: String,
+}
+
 pub async fn accept(
     state: web::Data<AppState>,
     session: Session,
     token: web::Path<String>,
     user: MaybeUser,
+    form: web::Form<AcceptForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = user.0 else {
-        let next = encode_query(&format!("/invites/{token}"));
-        return Ok(redirect(&format!("/login?next={next}")));
+    accept_as(&state, &session, &token, user.0, InviteProof::parse(&form.proof)).await
+}
+
+async fn accept_as(
+    state: &AppState,
+    session: &Session,
+    token: &str,
+    user: Option<User>,
+    proof: Option<InviteProof>,
+) -> Result<HttpResponse, AppError> {
+    let Some(parsed) = InviteToken::parse(token) else {
+        return accept_error(session, user.as_ref(), AcceptError::Unknown);
     };
-    let Some(token) = InviteToken::parse(&token) else {
-        return accept_error(&session, Some(&user), AcceptError::Unknown);
+    let back = invite_path(&parsed, proof.as_ref());
+    let Some(user) = user else {
+        return Ok(redirect(&format!("/login?next={}", encode_query(&back))));
     };
-    match invites::accept(&state.db, token, user.clone()).await {
-        Ok(to) => Ok(redirect_with(&session, &accepted_url(to), FlashKind::Success, "Invite accepted. Welcome!")),
-        Err(ActionError::InviteEnded(e)) => accept_error(&session, Some(&user), e),
+    match invites::accept(&state.db, parsed, user.clone(), link_proof(state, proof)).await {
+        Ok(to) => Ok(redirect_with(session, &accepted_url(to), FlashKind::Success, "Invite accepted. Welcome!")),
+        Err(ActionError::Unconfirmed) => Ok(redirect_with(session, &back, FlashKind::Error, UNCONFIRMED)),
+        Err(ActionError::InviteEnded(e)) => accept_error(session, Some(&user), e),
         Err(e) => Err(e.into()),
     }
 }
+
+const UNCONFIRMED: &str = "Confirm your email address first: open the link we sent to it, then accept the invite.";
 
 #[derive(Deserialize)]
 pub struct RegisterForm {
@@ -228,10 +321,14 @@ pub struct RegisterForm {
     name: String,
     #[serde(default)]
     password: String,
+    /// The emailed link's proof, from the page's hidden field.
+    #[serde(default)]
+    proof: String,
 }
 
-/// Creates the invited person's account (email fixed to the invited address) and accepts
-/// the invite, in one transaction.
+/// Creates the invited person's account (email fixed to the invited address): from the
+/// emailed link it accepts the invite too, in one transaction; from any other link the
+/// account waits, unconfirmed, for its address to be confirmed.
 pub async fn register(
     state: web::Data<AppState>,
     session: Session,
@@ -239,28 +336,44 @@ pub async fn register(
     user: MaybeUser,
     form: web::Form<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let proof = InviteProof::parse(&form.proof);
     if user.0.is_some() {
-        return accept(state, session, token, user).await;
+        return accept_as(&state, &session, &token, user.0, proof).await;
     }
     let (token, details) = match look_up(&state, &token).await? {
         Found::Pending(token, details) => (token, details),
         Found::Ended { status, words, .. } => return ended(&session, None, status, words.0, words.1),
     };
-    let form = form.into_inner();
-    let stale = is_stale(&state, &details).await?;
-    let again = |errors| register_again(&session, &token, &details, &form, stale, errors);
+    let page = LandingPage::new(&state, &session, None, &token, &details, proof.clone()).await?;
     let parsed = parse_account(&form);
-    let Ok((name, pw)) = parsed else { return again(parsed.err().unwrap_or_default()) };
+    let Ok((name, pw)) = parsed else { return page.again(&form, parsed.err().unwrap_or_default()) };
     let (hash, email) = (password::hash_off_thread(pw).await?, EmailAddress::from_trusted(details.email.clone()));
-    match invites::create_account_and_accept(&state.db, token.clone(), email, name, hash).await {
-        Ok((uid, to)) => {
-            session::sign_in(&session, uid);
-            let message = "Your account is ready and the invite is accepted. Welcome!";
-            Ok(redirect_with(&session, &accepted_url(to), FlashKind::Success, message))
-        }
-        Err(ActionError::Conflict(c)) => again(RegisterErrors { form: Some(c.message()), ..RegisterErrors::default() }),
+    let with = link_proof(&state, proof.clone());
+    match invites::create_account_and_accept(&state.db, token.clone(), email, name, hash, with).await {
+        Ok(joined) => Ok(welcome(&state, &session, &invite_path(&token, proof.as_ref()), joined)),
+        Err(ActionError::Conflict(c)) => page.again(&form, RegisterErrors::form(c.message())),
         Err(ActionError::InviteEnded(e)) => accept_error(&session, None, e),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The new account is signed in: where the invite leads, or (a link that proved nothing)
+/// back to the invite, which waits for the address to be confirmed.
+fn welcome(state: &AppState, session: &Session, back: &str, joined: Joined) -> HttpResponse {
+    match joined {
+        Joined::Accepted(uid, to) => {
+            session::sign_in(session, uid);
+            let message = "Your account is ready and the invite is accepted. Welcome!";
+            redirect_with(session, &accepted_url(to), FlashKind::Success, message)
+        }
+        Joined::ConfirmFirst(uid, email) => {
+            state.wake_mailer();
+            session::sign_in(session, uid);
+            let hint = state.own_mail_hint();
+            let message = format!("Confirm your email address to accept this invite: we sent a link to {email}{hint}.");
+            redirect_with(session, back, FlashKind::Info, message)
+        }
     }
 }
 
@@ -270,26 +383,4 @@ fn parse_account(form: &RegisterForm) -> Result<(Name, Password), RegisterErrors
         (Ok(n), Ok(p)) => Ok((n, p)),
         (n, p) => Err(RegisterErrors { name: n.err(), password: p.err(), form: None }),
     }
-}
-
-fn register_again(
-    session: &Session,
-    token: &InviteToken,
-    details: &InviteDetails,
-    form: &RegisterForm,
-    stale: bool,
-    errors: RegisterErrors,
-) -> Result<HttpResponse, AppError> {
-    render_with_status(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        LandingPage {
-            l: Layout::public(session, "You're invited", None),
-            token: token.as_str().to_string(),
-            invite: InviteSummary::from(details),
-            viewer: Viewer::SignedOut,
-            stale,
-            name: form.name.clone(),
-            errors,
-        },
-    )
 }

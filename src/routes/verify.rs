@@ -16,6 +16,7 @@ use crate::domain::token::InviteToken;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::identity::{self, Limits, Resent};
+use crate::usecases::invites;
 use crate::usecases::ActionError;
 
 #[derive(Template)]
@@ -66,11 +67,17 @@ pub async fn confirm(
         Some(t) => identity::confirm_email(&state.db, t).await?,
         None => None,
     };
-    match done {
-        Some(email) => {
+    let Some(email) = done else { return link_ended(&session, user.0.as_ref(), Purpose::VerifyEmail) };
+    // An invite waiting for this address (say, one whose copied link made the account): back to it.
+    match invites::waiting_for(&state.db, email.clone()).await? {
+        Some(nonce) => {
+            let to = format!("/invites/{}", state.invite_key.token_for(&nonce).as_str());
+            let message = format!("Your email address {email} is confirmed. You can accept the invite now.");
+            Ok(redirect_with(&session, &to, FlashKind::Success, message))
+        }
+        None => {
             Ok(redirect_with(&session, "/", FlashKind::Success, format!("Your email address {email} is confirmed.")))
         }
-        None => link_ended(&session, user.0.as_ref(), Purpose::VerifyEmail),
     }
 }
 

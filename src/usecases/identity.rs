@@ -233,7 +233,25 @@ pub async fn holder_of(db: &Db, email: EmailAddress) -> Outcome<AddressHolder> {
     })
 }
 
-/// The owner of `email` proved it (an invite link) and chose a name and password: a new
+/// A new account, unconfirmed, made on an invite page from a link that proves no address
+/// (a copied one), and its confirmation email. An account of that address, confirmed or
+/// not, is a conflict: it is never taken over this way.
+pub fn create_unconfirmed(
+    c: &mut DbConnection,
+    email: &EmailAddress,
+    name: &Name,
+    password_hash: &str,
+    key: &InviteKey,
+) -> Outcome<UserId> {
+    let uid = user::create(c, email, name.as_str(), password_hash).map_err(|e| match e {
+        CreateUserError::EmailTaken => ActionError::Conflict(Conflict::AccountExists),
+        CreateUserError::Db(e) => e.into(),
+    })?;
+    send_link(c, uid, Purpose::VerifyEmail, email.as_str(), key, now())?;
+    Ok(uid)
+}
+
+/// The owner of `email` proved it (the emailed invite link) and chose a name and password: a new
 /// verified account, or the unverified account of that address taken over (its sessions
 /// ended). A verified account of that address is a conflict: its owner logs in.
 pub fn claim_address(c: &mut DbConnection, email: &EmailAddress, name: &Name, password_hash: &str) -> Outcome<UserId> {

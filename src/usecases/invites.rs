@@ -15,7 +15,7 @@ use crate::db::models::user::{self, User};
 use crate::db::models::{lock_row, members, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, SeatFacts, StaffFacts, Standing};
-use crate::domain::token::InviteToken;
+use crate::domain::token::{InviteKey, InviteProof, InviteToken};
 use crate::domain::{EmailAddress, EntityId, InviteId, Name, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
 /// What the Members and Team pages alike show of a pending invite, for one viewer.
@@ -272,12 +272,37 @@ pub async fn look_up(db: &Db, token: InviteToken) -> Outcome<Lookup> {
     .await
 }
 
-/// Accepts an invite as a signed-in user: exactly once, only for the invited address.
-/// The invite link proves the address: the account is verified from then on.
-pub async fn accept(db: &Db, token: InviteToken, user: User) -> Outcome<Accepted> {
+/// What came with an invite link: the proof of its email (`?proof=…`, which "Copy invite
+/// link" never shows), if any, and the key to check it with.
+#[derive(Clone)]
+pub struct LinkProof {
+    pub key: InviteKey,
+    pub proof: Option<InviteProof>,
+}
+
+impl LinkProof {
+    /// Whether the link came from the email of the invite with `nonce`: only then does it
+    /// prove that whoever holds it owns the invited address.
+    pub fn emailed(&self, nonce: &str) -> bool {
+        self.key.proves(nonce, self.proof.as_ref())
+    }
+}
+
+/// Accepts an invite as a signed-in user: exactly once, only for the invited address. A
+/// confirmed account accepts with any link to the invite; an unconfirmed one only with the
+/// link from the email, which confirms its address (a copied link proves nothing).
+pub async fn accept(db: &Db, token: InviteToken, user: User, proof: LinkProof) -> Outcome<Accepted> {
     db.transaction(move |c| {
+        let inv = invite::acceptable(c, &token, &user.email, Some(user.id)).map_err(ended)?;
+        let user = user::find(c, user.user_id())?.ok_or(ActionError::NotFound)?;
+        let emailed = proof.emailed(&inv.token_nonce);
+        if !user.is_verified() && !emailed {
+            return Err(ActionError::Unconfirmed);
+        }
         let to = invite::accept(c, &token, &user).map_err(ended)?;
-        user::mark_verified(c, user.user_id(), crate::db::models::now())?;
+        if emailed {
+            user::mark_verified(c, user.user_id(), crate::db::models::now())?;
+        }
         Ok(to)
     })
     .await
@@ -290,22 +315,46 @@ fn ended(e: AcceptError) -> ActionError {
     }
 }
 
-/// Creates the invited person's account (email fixed to the invited address, verified: the
-/// link proves it) and accepts the invite, in one transaction: a refused invite creates no
-/// account. An unverified account of that address is taken over (see `identity`).
+/// What creating the account on the invite page did.
+#[derive(Debug)]
+pub enum Joined {
+    /// The link came from the email: the address is proved, the invite accepted.
+    Accepted(UserId, Accepted),
+    /// A link without its email's proof (a copied one): a new account, unconfirmed, and a
+    /// confirmation email to the address (returned); the invite waits, still pending, until
+    /// the account confirms the address and accepts it.
+    ConfirmFirst(UserId, String),
+}
+
+/// Creates the invited person's account (email fixed to the invited address), in one
+/// transaction: a refused invite creates no account. From the emailed link the account is
+/// verified and the invite accepted, and an unverified account of that address is taken
+/// over (see `identity`); from any other link the account starts unconfirmed, an existing
+/// account of that address is never touched, and the invite waits.
 pub async fn create_account_and_accept(
     db: &Db,
     token: InviteToken,
     email: EmailAddress,
     name: Name,
     password_hash: String,
-) -> Outcome<(UserId, Accepted)> {
+    proof: LinkProof,
+) -> Outcome<Joined> {
     db.transaction(move |c| {
         // Checked first, so that a refused invite creates no account.
-        invite::acceptable(c, &token, email.as_str(), None).map_err(ended)?;
+        let inv = invite::acceptable(c, &token, email.as_str(), None).map_err(ended)?;
+        if !proof.emailed(&inv.token_nonce) {
+            let uid = super::identity::create_unconfirmed(c, &email, &name, &password_hash, &proof.key)?;
+            return Ok(Joined::ConfirmFirst(uid, email.as_str().to_string()));
+        }
         let uid = super::identity::claim_address(c, &email, &name, &password_hash)?;
         let new_user = user::find(c, uid)?.ok_or(ActionError::NotFound)?;
-        Ok((uid, invite::accept(c, &token, &new_user).map_err(ended)?))
+        Ok(Joined::Accepted(uid, invite::accept(c, &token, &new_user).map_err(ended)?))
     })
     .await
+}
+
+/// The newest pending invite to a confirmed `email`, as its link's nonce: where "Confirm
+/// email" leads back to.
+pub async fn waiting_for(db: &Db, email: String) -> Outcome<Option<String>> {
+    db.read(move |c| invite::newest_pending_to(c, &email, crate::db::models::now())).await.map_err(Into::into)
 }

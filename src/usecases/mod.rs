@@ -36,6 +36,9 @@ pub enum ActionError {
     Conflict(Conflict),
     /// The invite link can no longer be accepted (or not by this account).
     InviteEnded(AcceptError),
+    /// The account's email address is not confirmed, and this needs it confirmed (accepting
+    /// an invite from a link that does not prove the address).
+    Unconfirmed,
     /// An abuse limit is reached (invites per hour, …): nothing was done.
     Limited(Reached),
     Db(DbError),

@@ -343,7 +343,7 @@ async fn the_invited_owner_replaces_an_unconfirmed_account_made_with_their_addre
     assert_eq!(status, StatusCode::OK);
     assert!(text(&page).contains("creating your account here replaces that unconfirmed account"), "{}", text(&page));
 
-    let r = owner.post(&format!("{link}/register"), &[("name", "Vic Tim"), ("password", NEW_PASSWORD)]).await;
+    let r = owner.invite_post(&link, "register", &[("name", "Vic Tim"), ("password", NEW_PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text(&r.text().await.unwrap_or_default()));
     assert_eq!(location(&r), format!("/w/{}/entities", f.ws));
     let (status, body, _) = owner.visit(&format!("/w/{}/entities", f.ws)).await;

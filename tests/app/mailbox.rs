@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 
-use crate::support::{id_after, invite_id_on, spawn_app, spawn_app_with, text_of, Options};
+use crate::support::{id_after, invite_id_on, location, spawn_app, spawn_app_with, text_of, Options};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_smtp_the_invitee_reads_their_invite_in_the_local_mailbox() {
@@ -24,7 +24,12 @@ async fn without_smtp_the_invitee_reads_their_invite_in_the_local_mailbox() {
     let prefix = format!("{}/invites/", app.base);
     let start = page.find(&prefix).expect("the link is on the Copy invite link page");
     let link: String = page[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
+    // A copied link proves no address: the account waits for Cleo to confirm hers (the
+    // confirmation link is in the log), then she accepts.
     let cleo = app.accept_as_new_user(&link, "Cleo Client").await;
+    let r = cleo.post(&app.confirmation_link("cleo@client.test").await, &[]).await;
+    assert_eq!(location(&r), link.trim_start_matches(&app.base), "back to the invite");
+    assert_eq!(cleo.accept_invite(&link).await.status(), StatusCode::SEE_OTHER);
     let (_, body, _) = cleo.visit("/").await;
     assert!(text_of(&body).contains("Acme LLC"));
 
@@ -41,7 +46,9 @@ async fn without_smtp_the_invitee_reads_their_invite_in_the_local_mailbox() {
     }
     let text = text_of(&listed);
     assert!(text.contains("cleo@client.test Ada Accountant invited you to Acme Bakery on Portico"), "{text}");
-    let id = id_after(&listed, "/dev/mailbox/");
+    // The invitation (the confirmation email is listed too): its link comes just before it.
+    let at = listed.find("invited you to Acme Bakery").expect("the invitation is listed");
+    let id = id_after(&listed[listed[..at].rfind("/dev/mailbox/").unwrap()..], "/dev/mailbox/");
     let (status, mail) = cleo.page(&format!("/dev/mailbox/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let text = text_of(&mail);

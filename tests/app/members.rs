@@ -109,7 +109,7 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
     assert_eq!(app.invite_record("cleo@client.test").await.state, "pending");
 
     // Accepting as a new person lands in the workspace with exactly the granted entities.
-    let r = cleo.post(&format!("{link}/register"), &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
+    let r = cleo.invite_post(&link, "register", &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
     assert_eq!(location(&r), format!("/w/{ws}/entities"));
     let (status, body, _) = cleo.visit(&format!("/w/{ws}/entities")).await;
@@ -191,12 +191,16 @@ async fn a_client_already_on_portico_logs_in_and_accepts() {
     // Signed out, the page offers to log in and come back.
     let (status, body) = dan.page(&link).await;
     assert_eq!(status, StatusCode::OK);
-    let token = link.rsplit('/').next().unwrap();
-    assert!(body.contains(&format!("/login?next=/invites/{token}")), "a Log in link back to the invite");
-    let r = dan
-        .post("/login", &[("email", "dan@dole.test"), ("password", PASSWORD), ("next", &format!("/invites/{token}"))])
-        .await;
-    assert_eq!(location(&r), format!("/invites/{token}"));
+    let (path, proof) = crate::support::split_invite_link(&link);
+    let token = path.rsplit('/').next().unwrap();
+    let proof = proof.unwrap();
+    assert!(
+        body.contains(&format!("/login?next=%2Finvites%2F{token}%3Fproof%3D{proof}")),
+        "a Log in link back to the invite, its proof kept"
+    );
+    let next = format!("/invites/{token}?proof={proof}");
+    let r = dan.post("/login", &[("email", "dan@dole.test"), ("password", PASSWORD), ("next", &next)]).await;
+    assert_eq!(location(&r), next);
 
     // Signed in as the invited address: "Accept invite", and still nothing has changed.
     let (status, body) = dan.page(&link).await;
@@ -420,8 +424,8 @@ async fn copy_invite_link_shows_the_link_of_the_email() {
     let (status, page) = f.ada.page(&format!("/w/{}/settings/invites/{invite}/link", f.ws)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        page.contains(&format!("type=\"text\" readonly value=\"{link}\"")),
-        "a read-only field with the email's link: {page}"
+        page.contains(&format!("type=\"text\" readonly value=\"{}\"", crate::support::copied(&link))),
+        "a read-only field with the email's link, without its proof: {page}"
     );
     assert!(text_of(&page).contains("Invite link for cleo@client.test"));
     // Copying it accepts nothing.
@@ -450,7 +454,7 @@ async fn cancel_invite_makes_the_link_stop_working() {
     let (status, page) = visitor.status_and_text(&link).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(page.contains("This invite was cancelled"), "{page}");
-    let r = visitor.post(&format!("{link}/register"), &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
+    let r = visitor.invite_post(&link, "register", &[("name", "Cleo Client"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::GONE);
     assert!(text_of(&r.text().await.unwrap()).contains("This invite was cancelled"));
     assert_eq!(

@@ -462,7 +462,7 @@ async fn the_workspace_requirement_applies_to_client_users_and_after_an_invite()
     let dan_link = f.invite("dan@client.test", "member", &[f.llc]).await;
     let dan = app.visitor();
     dan.page(&dan_link).await;
-    let r = dan.post(&format!("{dan_link}/register"), &[("name", "Dan Client"), ("password", PASSWORD)]).await;
+    let r = dan.invite_post(&dan_link, "register", &[("name", "Dan Client"), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let landing = location(&r);
     assert_eq!(landing, books);

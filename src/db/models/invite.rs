@@ -254,6 +254,18 @@ pub fn pending_in_org(conn: &mut DbConnection, org: OrgId) -> QueryResult<Vec<In
         .load(conn)
 }
 
+/// The nonce of the newest pending, unexpired invite to `email`.
+pub fn newest_pending_to(conn: &mut DbConnection, email: &str, now: NaiveDateTime) -> QueryResult<Option<String>> {
+    invites::table
+        .filter(invites::email.eq(email))
+        .filter(invites::state.eq(PENDING))
+        .filter(invites::expires_at.gt(now))
+        .order(invites::id.desc())
+        .select(invites::token_nonce)
+        .first(conn)
+        .optional()
+}
+
 pub fn entity_ids_of(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
     invite_entities::table
         .filter(invite_entities::invite_id.eq_any(invites))

@@ -161,7 +161,7 @@ impl TestApp {
         let user = self.visitor();
         let page = user.get(link).await;
         assert_eq!(page.status(), StatusCode::OK);
-        let r = user.post(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)]).await;
+        let r = user.invite_post(link, "register", &[("name", name), ("password", PASSWORD)]).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "accepting failed: {}", r.text().await.unwrap_or_default());
         user
     }
@@ -190,6 +190,19 @@ impl TestApp {
     pub fn mails_to(&self, email: &str) -> Vec<Mail> {
         self.smtp.messages().into_iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(email))).collect()
     }
+}
+
+/// An invite link and its emailed proof: `…/invites/{token}` and what followed `?proof=`.
+pub fn split_invite_link(link: &str) -> (String, Option<String>) {
+    match link.split_once("?proof=") {
+        Some((path, proof)) => (path.to_string(), Some(proof.to_string())),
+        None => (link.to_string(), None),
+    }
+}
+
+/// The link "Copy invite link" gives for an emailed link: the same, without its proof.
+pub fn copied(link: &str) -> String {
+    split_invite_link(link).0
 }
 
 pub struct TestUser {
@@ -446,7 +459,18 @@ impl TestUser {
 
     /// "Accept invite" on the invite page, signed in (a POST to `{link}/accept`).
     pub async fn accept_invite(&self, link: &str) -> Response {
-        self.post(&format!("{link}/accept"), &[]).await
+        self.invite_post(link, "accept", &[]).await
+    }
+
+    /// A form of the invite page (`action`: "accept" or "register") as the page sends it:
+    /// the emailed link's `?proof=` travels in the hidden `proof` field.
+    pub async fn invite_post(&self, link: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let (path, proof) = split_invite_link(link);
+        let mut all = fields.to_vec();
+        if let Some(p) = &proof {
+            all.push(("proof", p));
+        }
+        self.post(&format!("{path}/{action}"), &all).await
     }
 
     /// The status of a GET, and the text of the page.
