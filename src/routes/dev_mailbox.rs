@@ -64,7 +64,7 @@ pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUse
         .into_iter()
         .map(|r| {
             let subject = match r.invite_id.and_then(|i| parts.get(&i)) {
-                Some((inviter, ws, org)) => invite_subject(inviter, ws.as_deref(), org),
+                Some(p) => invite_subject(&p.inviter, p.workspace.as_deref(), &p.org),
                 None => account_subject(&r.kind),
             };
             MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at }

@@ -617,7 +617,7 @@ async fn begin_two_factor(user: &TestUser) -> String {
 /// Turns two-factor authentication on: the secret.
 async fn turn_on_two_factor(user: &TestUser) -> String {
     let secret = begin_two_factor(user).await;
-    let r = user.post("/account/two-factor/confirm", &[("code", &totp(&secret, 0))]).await;
+    let r = user.post("/account/two-factor/confirm", &[("code", &totp(&secret, 0)), ("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::OK, "confirming two-factor: {}", text_of(&r.text().await.unwrap_or_default()));
     secret
 }

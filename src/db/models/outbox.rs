@@ -223,25 +223,29 @@ pub fn recent_to(conn: &mut DbConnection, to: &str, limit: i64) -> QueryResult<V
         .collect())
 }
 
+/// What an invite email's subject names: the inviter, the workspace (None for a Team
+/// invite) and the firm.
+pub struct InviteSubjectParts {
+    pub inviter: String,
+    pub workspace: Option<String>,
+    pub org: String,
+}
+
 /// The local mailbox's list: the newest emails to `to`, and what their invite emails'
 /// subjects name. Three queries, whatever the number of emails.
 pub fn mailbox_of(
     conn: &mut DbConnection,
     to: &str,
     limit: i64,
-) -> QueryResult<(Vec<MailboxRow>, HashMap<i64, (String, Option<String>, String)>)> {
+) -> QueryResult<(Vec<MailboxRow>, HashMap<i64, InviteSubjectParts>)> {
     let rows = recent_to(conn, to, limit)?;
     let invites: Vec<i64> = rows.iter().filter_map(|r| r.invite_id).collect();
     let parts = invite_subject_parts(conn, &invites)?;
     Ok((rows, parts))
 }
 
-/// What an invite email's subject names, for each of `invites`: the inviter's name, the
-/// workspace's (None for a Team invite) and the firm's. Two queries, whatever their number.
-pub fn invite_subject_parts(
-    conn: &mut DbConnection,
-    invites: &[i64],
-) -> QueryResult<HashMap<i64, (String, Option<String>, String)>> {
+/// What each of `invites`' email subject names. Two queries, whatever their number.
+pub fn invite_subject_parts(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<HashMap<i64, InviteSubjectParts>> {
     use crate::db::schema::{invites as i, organizations as o, users as u, workspaces as w};
     let rows = i::table
         .inner_join(u::table)
@@ -258,7 +262,9 @@ pub fn invite_subject_parts(
         .collect();
     Ok(rows
         .into_iter()
-        .map(|(id, inviter, ws, org)| (id, (inviter, ws.and_then(|w| ws_names.get(&w).cloned()), org)))
+        .map(|(id, inviter, ws, org)| {
+            (id, InviteSubjectParts { inviter, workspace: ws.and_then(|w| ws_names.get(&w).cloned()), org })
+        })
         .collect())
 }
 
