@@ -44,7 +44,7 @@ impl AppState {
     /// the link (the local mailbox shows each person only their own mail).
     pub fn mailbox_hint(&self) -> &'static str {
         if self.settings.dev_mailbox() {
-            ". No mail server is set up: use \"Copy invite link\" in the invite's ⋯ menu to pass the link on, or find it in Portico's log"
+            ". No mail server is set up: the email's link is in Portico's log; \"Copy invite link\" in the invite's ⋯ menu gives one too (with it, they confirm their address before accepting)"
         } else {
             ""
         }
