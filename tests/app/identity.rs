@@ -294,7 +294,7 @@ async fn the_mailbox_shows_each_person_only_their_own_confirmed_mail() {
     let ws = ada.add_client(org, "Acme Bakery").await;
     ada.invite(ws, "cleo@client.test", "member", &[]).await;
     let (_, body, _) = ada.visit(&format!("/w/{ws}/settings/members")).await;
-    assert!(text(&body).contains("use \"Copy invite link\""), "{}", text(&body));
+    assert!(text(&body).contains("the email's link is in Portico's log; \"Copy invite link\""), "{}", text(&body));
     let cleos = newest_mail_to(&app, "cleo@client.test").await;
     let (_, list) = ada.page("/dev/mailbox").await;
     assert!(!text(&list).contains("cleo@client.test"), "{}", text(&list));
