@@ -15,7 +15,7 @@ use crate::db::models::user::User;
 use crate::domain::token::InviteToken;
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::usecases::identity::{self, Limits, Resent};
+use crate::usecases::identity::{self, Confirmed, Limits, Resent};
 use crate::usecases::invites;
 use crate::usecases::ActionError;
 
@@ -25,6 +25,8 @@ pub struct VerifyPage {
     l: Layout,
     token: String,
     email: String,
+    /// Signed in as the account the link was sent for: only then may it be confirmed.
+    theirs: bool,
 }
 
 #[derive(Template)]
@@ -53,8 +55,9 @@ pub async fn page(
         None => None,
     };
     let Some(link) = found else { return link_ended(&session, user.0.as_ref(), Purpose::VerifyEmail) };
+    let theirs = user.0.as_ref().is_some_and(|u| u.user_id() == link.user());
     let l = Layout::public(&session, "Confirm your email address", user.0.as_ref());
-    render(VerifyPage { l, token: token.into_inner(), email: link.email })
+    render(VerifyPage { l, token: token.into_inner(), email: link.email, theirs })
 }
 
 pub async fn confirm(
@@ -63,11 +66,20 @@ pub async fn confirm(
     token: web::Path<String>,
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
+    let caller = user.0.as_ref().map(User::user_id);
     let done = match InviteToken::parse(&token) {
-        Some(t) => identity::confirm_email(&state.db, t).await?,
-        None => None,
+        Some(t) => identity::confirm_email(&state.db, t, caller).await?,
+        None => Confirmed::Ended,
     };
-    let Some(email) = done else { return link_ended(&session, user.0.as_ref(), Purpose::VerifyEmail) };
+    let email = match done {
+        Confirmed::Done(email) => email,
+        Confirmed::SignInAs(email) => {
+            let l = Layout::public(&session, "Confirm your email address", user.0.as_ref());
+            let page = VerifyPage { l, token: token.into_inner(), email, theirs: false };
+            return render_with_status(StatusCode::FORBIDDEN, page);
+        }
+        Confirmed::Ended => return link_ended(&session, user.0.as_ref(), Purpose::VerifyEmail),
+    };
     // An invite waiting for this address (say, one whose copied link made the account): back to it.
     match invites::waiting_for(&state.db, email.clone()).await? {
         Some(nonce) => {

@@ -145,21 +145,41 @@ fn consume(
     Ok(account_token::consume(c, t.id, now)?.then_some(t))
 }
 
-/// "Confirm email": uses the verification link up and marks the address verified.
-/// None when the link no longer works. Returns the address.
-pub async fn confirm_email(db: &Db, token: InviteToken) -> Outcome<Option<String>> {
+/// What "Confirm email" did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The address is confirmed (it is returned).
+    Done(String),
+    /// The link works, but only for the account it was sent for, signed in: whoever
+    /// clicks it proves they read the mail, not that they chose the account's password
+    /// (someone else may have signed up with the address). Nothing changed.
+    SignInAs(String),
+    /// The link no longer works.
+    Ended,
+}
+
+/// "Confirm email": uses the verification link up and marks the address verified, when
+/// the caller is signed in as the account the link was sent for.
+pub async fn confirm_email(db: &Db, token: InviteToken, caller: Option<UserId>) -> Outcome<Confirmed> {
     db.transaction(move |c| {
         let now = now();
+        let Some(t) = account_token::find_by_token(c, &token, Purpose::VerifyEmail)?.filter(|t| t.is_usable(now))
+        else {
+            return Ok(Confirmed::Ended);
+        };
+        if caller != Some(t.user()) {
+            return Ok(Confirmed::SignInAs(t.email));
+        }
         let Some(t) = consume(c, &token, Purpose::VerifyEmail, now)? else {
-            return Ok(None);
+            return Ok(Confirmed::Ended);
         };
         // Addresses do not change, but a link only ever proves the address it went to.
         let u = user::find(c, t.user())?.ok_or(ActionError::NotFound)?;
         if u.email != t.email {
-            return Ok(None);
+            return Ok(Confirmed::Ended);
         }
         user::mark_verified(c, t.user(), now)?;
-        Ok(Some(t.email))
+        Ok(Confirmed::Done(t.email))
     })
     .await
 }

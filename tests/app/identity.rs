@@ -151,13 +151,15 @@ async fn sign_up_sends_a_link_whose_post_confirms_the_address_once() {
 
     // Opening the link (as a mail scanner does) changes nothing.
     let visitor = app.visitor();
-    let (status, page) = visitor.page(&link).await;
+    let (status, _) = visitor.page(&link).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, page) = ada.page(&link).await;
     assert_eq!(status, StatusCode::OK);
     assert!(text(&page).contains("Confirm that ada@firm.test is your address"), "{}", text(&page));
     assert_eq!(app.verified_at("ada@firm.test").await, None, "GET changes nothing");
 
-    // "Confirm email" does, once.
-    let r = visitor.post(&link, &[]).await;
+    // "Confirm email", signed in as Ada, does, once.
+    let r = ada.post(&link, &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(app.verified_at("ada@firm.test").await.is_some());
     let (_, body, _) = ada.visit(&format!("/orgs/{org}/clients")).await;
@@ -567,4 +569,37 @@ async fn a_reset_takes_over_an_unconfirmed_account() {
     app.assert_signed_out(&impostor, id, 1).await;
     let (_, body, _) = owner.visit("/").await;
     assert!(!text(&body).contains("Confirm your email address"));
+}
+
+/// Whoever clicks a confirmation link proves they read the mail, not that they chose the
+/// account's password: someone may have signed up with another person's address. So the
+/// link confirms only when signed in as that account; anyone else is told to log in (or to
+/// take the address back with "Forgot password?"), and nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_link_confirms_only_the_account_signed_in() {
+    let app = spawn_app().await;
+    let (mallory, _) = app.sign_up_unconfirmed("Mal Lory", "victim@corp.test", "Mallory Ltd").await;
+    let link = app.confirmation_link("victim@corp.test").await;
+    // The owner of the mailbox clicks it, signed out.
+    let owner = app.visitor();
+    let (status, page) = owner.page(&link).await;
+    assert_eq!(status, StatusCode::OK);
+    let words = text(&page);
+    assert!(words.contains("Log in to that account to confirm it"), "{words}");
+    assert!(words.contains("Forgot password?") && !page.contains("Confirm email</button>"), "{words}");
+    let (bob, _) = app.sign_up("Bob Books", "bob@books.test", "Bob & Co").await;
+    let before = app.snapshot().await;
+    let (status, _) = said(owner.post(&link, &[]).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Someone else, signed in, neither.
+    let (status, _) = said(bob.post(&link, &[]).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(app.verified_at("victim@corp.test").await.is_none(), "not confirmed by the click");
+    assert_eq!(before, app.snapshot().await, "nothing changed");
+    // Signed in as the account the link was sent for, it confirms (once).
+    let (_, page) = mallory.page(&link).await;
+    assert!(page.contains("Confirm email</button>"));
+    assert_eq!(mallory.post(&link, &[]).await.status(), StatusCode::SEE_OTHER);
+    assert!(app.verified_at("victim@corp.test").await.is_some());
+    assert_eq!(said(mallory.post(&link, &[]).await).await.0, StatusCode::GONE, "used up");
 }
