@@ -138,7 +138,7 @@ pub fn take_flash(session: &Session) -> Option<Flash> {
 
 // ---- signing in with two-factor ------------------------------------------------------
 
-const TWO_FACTOR_PENDING: &str = "2fa_pending";
+pub(crate) const TWO_FACTOR_PENDING: &str = "2fa_pending";
 /// How long the password step holds before a code must follow.
 const TWO_FACTOR_HOLD_SECONDS: i64 = 5 * 60;
 

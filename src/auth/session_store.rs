@@ -22,7 +22,7 @@ use base64::Engine;
 use chrono::{Duration, NaiveDateTime};
 use sha2::{Digest, Sha256};
 
-use super::session::{CLIENT_IP, SESSION_ID, USER, USER_AGENT};
+use super::session::{CLIENT_IP, SESSION_ID, TWO_FACTOR_PENDING, USER, USER_AGENT};
 use crate::db::models::now;
 use crate::db::models::sessions::{self, NewSession, SessionValues};
 use crate::db::Db;
@@ -91,7 +91,15 @@ fn split(mut state: State) -> Result<Split, serde_json::Error> {
     state.remove(SESSION_ID);
     let user_agent = text(state.remove(USER_AGENT));
     let ip = text(state.remove(CLIENT_IP));
-    let user = state.get(USER).and_then(|v| serde_json::from_str::<i64>(v).ok()).map(UserId);
+    // A session waiting for a two-factor code belongs to that account too: ending the
+    // account's sessions (a password reset, say) must end its half-done sign-in as well.
+    let pending = || {
+        state
+            .get(TWO_FACTOR_PENDING)
+            .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+            .and_then(|v| v.get("uid").and_then(serde_json::Value::as_i64))
+    };
+    let user = state.get(USER).and_then(|v| serde_json::from_str::<i64>(v).ok()).or_else(pending).map(UserId);
     Ok(Split { json: serde_json::to_string(&state)?, user, user_agent, ip, empty: state.is_empty() })
 }
 

@@ -614,3 +614,29 @@ async fn two_factor_in_the_browser() {
     b.assert_heading("Team").await;
     b.close().await;
 }
+
+/// A sign-in waiting for its code belongs to the account: ending the account's other
+/// sessions (as a password reset or "Sign out other sessions" does) ends it too, so a code
+/// typed afterwards opens nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn ending_the_accounts_sessions_ends_a_sign_in_waiting_for_its_code() {
+    let app = spawn_app().await;
+    let (ada, _) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let id = app.user_id("ada@firm.test").await;
+    let (secret, codes) = turn_on(&ada).await;
+    let intruder = app.visitor();
+    let to = password_step(&intruder, "ada@firm.test", "/").await;
+    assert!(to.starts_with("/login/two-factor"), "{to}");
+    assert_eq!(session_rows(&app, id).await, 2, "Ada's session and the one waiting for a code");
+    let (_, page) = ada.page("/account/security").await;
+    assert!(page.contains("Sign out other sessions"));
+    assert_eq!(ada.post("/account/security/sessions/end-others", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(session_rows(&app, id).await, 1, "only Ada's own");
+    // Neither a code nor a recovery code finishes the ended sign-in.
+    for c in [code(&secret, 1), codes[0].clone()] {
+        let r = intruder.post("/login/two-factor", &[("code", &c), ("next", "/")]).await;
+        assert_ne!(r.status(), StatusCode::OK);
+        let r = intruder.get("/account/security").await;
+        assert!(location(&r).starts_with("/login"), "the intruder is not signed in");
+    }
+}
