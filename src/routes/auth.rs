@@ -87,10 +87,9 @@ pub async fn signup(
         Ok(parsed) => parsed,
         Err(errors) => return signup_again(&session, form, errors, None),
     };
-    let password_hash = password::hash_off_thread(pw).await?;
     let limit = identity::Limits::from(&state.settings).signups;
     let client = limit_subject(&req, &state.settings.trusted_proxies);
-    let new = identity::SignUp { email, name: name.clone(), password_hash, firm };
+    let new = identity::SignUp { email, name: name.clone(), password: pw, firm };
     match identity::sign_up(&state.db, new, state.invite_key.clone(), limit, client).await {
         Ok((uid, org)) => Ok(signed_up(&state, &session, uid, org, &name)),
         Err(ActionError::Conflict(c)) => {

@@ -9,14 +9,15 @@
 use chrono::{Duration, NaiveDateTime};
 
 use super::{ActionError, Conflict, Outcome};
+use crate::auth::password;
 use crate::config::Settings;
 use crate::db::models::account_token::{self, AccountToken, Purpose};
 use crate::db::models::user::{self, CreateUserError};
 use crate::db::models::{limits, now, organization, outbox, sessions};
-use crate::db::{Db, DbConnection};
+use crate::db::{Db, DbConnection, DbError};
 use crate::domain::limits::Limit;
 use crate::domain::token::{InviteKey, InviteToken};
-use crate::domain::{EmailAddress, Name, OrgId, UserId};
+use crate::domain::{EmailAddress, Name, OrgId, Password, UserId};
 
 /// How long a verification link works.
 pub fn verify_ttl() -> Duration {
@@ -65,18 +66,24 @@ impl Limits {
 pub struct SignUp {
     pub email: EmailAddress,
     pub name: Name,
-    pub password_hash: String,
+    pub password: Password,
     pub firm: Name,
 }
 
 /// A new account (unverified) and its firm with its first Admin, and the verification
-/// email, together or not at all; counted against the client address's sign-up limit.
+/// email, together or not at all. The attempt is counted against the client address's
+/// sign-up limit first, in a transaction of its own: before the slow password hash, and
+/// whatever the outcome (so "this address has an account" answers are limited too).
 pub async fn sign_up(db: &Db, s: SignUp, key: InviteKey, limit: Limit, client: String) -> Outcome<(UserId, OrgId)> {
+    db.transaction(move |c| Ok::<_, ActionError>(limits::take(c, &limit, &client, 1, now())??)).await?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(s.password.expose()))
+        .await
+        .map_err(|e| ActionError::Db(DbError::Task(e.to_string())))?
+        .map_err(|e| ActionError::Db(DbError::Task(format!("hashing the password: {e:?}"))))?;
     db.transaction(move |c| {
         let now = now();
-        limits::take(c, &limit, &client, 1, now)??;
-        let (uid, org) = organization::sign_up(c, &s.email, s.name.as_str(), &s.password_hash, s.firm.as_str())
-            .map_err(|e| match e {
+        let (uid, org) =
+            organization::sign_up(c, &s.email, s.name.as_str(), &hash, s.firm.as_str()).map_err(|e| match e {
                 CreateUserError::EmailTaken => ActionError::Conflict(Conflict::EmailTaken),
                 CreateUserError::Db(e) => e.into(),
             })?;

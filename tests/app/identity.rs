@@ -253,6 +253,16 @@ async fn sign_ups_are_limited_per_client_address() {
     // Another address may still sign up.
     let r = post_from(&app.visitor(), "198.51.100.4", "/signup", &form("c@one.test")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Attempts count whatever their outcome: asking whether addresses have accounts (the
+    // "already exists" answer) is limited too.
+    let (status, page) = said(post_from(&app.visitor(), "192.0.2.8", "/signup", &form("a@one.test")).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("An account with this email already exists"), "{page}");
+    let (status, _) = said(post_from(&app.visitor(), "192.0.2.8", "/signup", &form("b@one.test")).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, page) = said(post_from(&app.visitor(), "192.0.2.8", "/signup", &form("d@one.test")).await).await;
+    assert!(page.contains("The limit of 2 sign-ups from one address per hour is reached."), "{page}");
+    assert_eq!(app.outbox_to("d@one.test").await, 0);
 }
 
 // ---------------------------------------------------------------------------------------
