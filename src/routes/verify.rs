@@ -80,15 +80,20 @@ pub async fn confirm(
         }
         Confirmed::Ended => return link_ended(&session, user.0.as_ref(), Purpose::VerifyEmail),
     };
-    // An invite waiting for this address (say, one whose copied link made the account): back to it.
+    confirmed(&state, &session, email).await
+}
+
+/// After confirming: back to an invite waiting for this address (say, one whose copied
+/// link made the account), or home.
+async fn confirmed(state: &AppState, session: &Session, email: String) -> Result<HttpResponse, AppError> {
     match invites::waiting_for(&state.db, email.clone()).await? {
         Some(nonce) => {
             let to = format!("/invites/{}", state.invite_key.token_for(&nonce).as_str());
             let message = format!("Your email address {email} is confirmed. You can accept the invite now.");
-            Ok(redirect_with(&session, &to, FlashKind::Success, message))
+            Ok(redirect_with(session, &to, FlashKind::Success, message))
         }
         None => {
-            Ok(redirect_with(&session, "/", FlashKind::Success, format!("Your email address {email} is confirmed.")))
+            Ok(redirect_with(session, "/", FlashKind::Success, format!("Your email address {email} is confirmed.")))
         }
     }
 }
