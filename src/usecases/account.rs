@@ -7,7 +7,7 @@ use super::{ActionError, Outcome};
 use crate::auth::password;
 use crate::db::models::sessions::{self, SessionLine};
 use crate::db::models::{limits, now, user};
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use crate::domain::limits::Limit;
 use crate::domain::{Password, SessionId, UserId};
 
@@ -59,16 +59,12 @@ pub(super) async fn check_password(db: &Db, me: UserId, given: String, limit: Li
         })
         .await?;
     let checked = hash.clone();
-    let right = off_thread(move || password::verify(&given, &checked)).await?;
+    let right = super::off_thread(move || password::verify(&given, &checked)).await?;
     if !right {
         return Ok(None);
     }
     db.write(move |c| limits::forget_one(c, &limit, &subject, at)).await?;
     Ok(Some(hash))
-}
-
-async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Outcome<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ActionError::Db(DbError::Task(e.to_string())))
 }
 
 /// Changes the caller's password when `current` is right, and ends every other session, in
@@ -85,9 +81,7 @@ pub async fn change_password(
     let Some(old_hash) = check_password(db, me, current, limit).await? else {
         return Ok(PasswordChange::WrongPassword);
     };
-    let new_hash = off_thread(move || password::hash(new.expose()))
-        .await?
-        .map_err(|e| ActionError::Db(DbError::Task(format!("hashing the new password: {e:?}"))))?;
+    let new_hash = super::hash_password(new).await?;
     db.transaction(move |c| {
         // Only over the password just checked: a change made meanwhile (another tab) wins.
         if !user::set_password_if(c, me, &old_hash, &new_hash)? {

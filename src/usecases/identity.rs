@@ -9,12 +9,11 @@
 use chrono::{Duration, NaiveDateTime};
 
 use super::{ActionError, Conflict, Outcome};
-use crate::auth::password;
 use crate::config::Settings;
 use crate::db::models::account_token::{self, AccountToken, Purpose};
 use crate::db::models::user::{self, CreateUserError};
 use crate::db::models::{limits, now, organization, outbox, sessions};
-use crate::db::{Db, DbConnection, DbError};
+use crate::db::{Db, DbConnection};
 use crate::domain::limits::Limit;
 use crate::domain::token::{InviteKey, InviteToken};
 use crate::domain::{EmailAddress, Name, OrgId, Password, UserId};
@@ -76,10 +75,7 @@ pub struct SignUp {
 /// whatever the outcome (so "this address has an account" answers are limited too).
 pub async fn sign_up(db: &Db, s: SignUp, key: InviteKey, limit: Limit, client: String) -> Outcome<(UserId, OrgId)> {
     db.transaction(move |c| Ok::<_, ActionError>(limits::take(c, &limit, &client, 1, now())??)).await?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(s.password.expose()))
-        .await
-        .map_err(|e| ActionError::Db(DbError::Task(e.to_string())))?
-        .map_err(|e| ActionError::Db(DbError::Task(format!("hashing the password: {e:?}"))))?;
+    let hash = super::hash_password(s.password).await?;
     db.transaction(move |c| {
         let now = now();
         let (uid, org) =

@@ -147,6 +147,18 @@ impl InviteLimits {
     }
 }
 
+/// Runs slow work (argon2) on a blocking thread, off the async executor.
+pub(crate) async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Outcome<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ActionError::Db(DbError::Task(e.to_string())))
+}
+
+/// A password's argon2id hash, made off the executor.
+pub(crate) async fn hash_password(password: crate::domain::Password) -> Outcome<String> {
+    off_thread(move || crate::auth::password::hash(password.expose()))
+        .await?
+        .map_err(|e| ActionError::Db(DbError::Task(format!("hashing a password: {e:?}"))))
+}
+
 /// "Acme LLC, Acme Holdings", or `none` when the list is empty.
 pub(crate) fn list_or(names: &[String], none: &str) -> String {
     if names.is_empty() {

@@ -176,6 +176,8 @@ pub fn delivery_for(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<Has
     Ok(out)
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox)]
 pub struct MailboxRow {
     pub id: i64,
     pub kind: String,
@@ -186,41 +188,14 @@ pub struct MailboxRow {
     pub created_at: NaiveDateTime,
 }
 
-type MailboxColumns = (
-    outbox::id,
-    outbox::kind,
-    outbox::invite_id,
-    outbox::token_id,
-    outbox::to_email,
-    outbox::state,
-    outbox::created_at,
-);
-const MAILBOX_COLUMNS: MailboxColumns = (
-    outbox::id,
-    outbox::kind,
-    outbox::invite_id,
-    outbox::token_id,
-    outbox::to_email,
-    outbox::state,
-    outbox::created_at,
-);
-type MailboxTuple = (i64, String, Option<i64>, Option<i64>, String, String, NaiveDateTime);
-
-fn mailbox_row((id, kind, invite_id, token_id, to_email, state, created_at): MailboxTuple) -> MailboxRow {
-    MailboxRow { id, kind, invite_id, token_id, to_email, state, created_at }
-}
-
 /// For the local mailbox page (development, no SMTP): the newest emails to one address.
 pub fn recent_to(conn: &mut DbConnection, to: &str, limit: i64) -> QueryResult<Vec<MailboxRow>> {
-    Ok(outbox::table
+    outbox::table
         .filter(outbox::to_email.eq(to))
         .order(outbox::id.desc())
         .limit(limit)
-        .select(MAILBOX_COLUMNS)
-        .load::<MailboxTuple>(conn)?
-        .into_iter()
-        .map(mailbox_row)
-        .collect())
+        .select(MailboxRow::as_select())
+        .load(conn)
 }
 
 /// What an invite email's subject names: the inviter, the workspace (None for a Team
@@ -269,5 +244,5 @@ pub fn invite_subject_parts(conn: &mut DbConnection, invites: &[i64]) -> QueryRe
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<MailboxRow>> {
-    Ok(outbox::table.find(id).select(MAILBOX_COLUMNS).first::<MailboxTuple>(conn).optional()?.map(mailbox_row))
+    outbox::table.find(id).select(MailboxRow::as_select()).first(conn).optional()
 }
