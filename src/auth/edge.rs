@@ -85,21 +85,7 @@ fn has_control(raw: &str) -> bool {
 
 /// `%XX` decoded; a `%` not followed by two hex digits is kept as it is.
 pub fn percent_decode(raw: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(raw[i]);
-        i += 1;
-    }
-    out
+    percent_encoding::percent_decode(raw).collect()
 }
 
 /// Why a form's fields cannot be taken, if so: a control character in a field's name, or in
