@@ -355,3 +355,22 @@
   // Re-sync after back/forward navigation, when browsers restore form state.
   window.addEventListener('pageshow', initScopes);
 })();
+
+/* The header's workspace switcher (<details class="switcher">): closes on a click outside
+   it and on Escape, which gives focus back to its button. Works without this file too. */
+(function () {
+  'use strict';
+  document.addEventListener('click', function (e) {
+    document.querySelectorAll('details.switcher[open]').forEach(function (d) {
+      if (!d.contains(e.target)) d.open = false;
+    });
+  });
+  document.addEventListener('keydown', function (e) {
+    if (e.key !== 'Escape') return;
+    document.querySelectorAll('details.switcher[open]').forEach(function (d) {
+      d.open = false;
+      var s = d.querySelector('summary');
+      if (s && d.contains(document.activeElement)) s.focus();
+    });
+  });
+})();

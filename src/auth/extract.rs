@@ -8,14 +8,19 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::db::models::access::{self, WorkspaceAccess};
 use crate::db::models::organization::{self, OrgMembership};
+use crate::db::models::places::{self, Places};
 use crate::db::models::user::{self, User};
 use crate::domain::two_factor::{Demand, Verdict};
 use crate::domain::{OrgId, WorkspaceId};
 use crate::error::AppError;
 use crate::startup::AppState;
 
-/// The signed-in user. Signed-out requests are sent to "Log in" and back.
-pub struct CurrentUser(pub User);
+/// The signed-in user, with every place they can open (for the header's workspace
+/// switcher). Signed-out requests are sent to "Log in" and back.
+pub struct CurrentUser(pub User, pub Places);
+
+/// How many workspaces the header's switcher lists; past that it links to all of them.
+pub const SWITCHER_LIMIT: i64 = 50;
 
 impl FromRequest for CurrentUser {
     type Error = AppError;
@@ -34,8 +39,15 @@ async fn load_user(req: &HttpRequest) -> Result<CurrentUser, AppError> {
     let Some(uid) = super::session::user_id(&session) else {
         return Err(AppError::SignInRequired { next });
     };
-    match state.db.read(move |c| user::find(c, uid)).await? {
-        Some(u) => Ok(CurrentUser(u)),
+    let found = state
+        .db
+        .read(move |c| match user::find(c, uid)? {
+            Some(u) => Ok(Some((u, places::places_of(c, uid, SWITCHER_LIMIT)?))),
+            None => Ok(None),
+        })
+        .await?;
+    match found {
+        Some((u, places)) => Ok(CurrentUser(u, places)),
         None => {
             super::session::sign_out(&session);
             Err(AppError::SignInRequired { next })
@@ -54,7 +66,7 @@ impl FromRequest for MaybeUser {
         let req = req.clone();
         Box::pin(async move {
             match load_user(&req).await {
-                Ok(u) => Ok(MaybeUser(Some(u.0))),
+                Ok(CurrentUser(u, _)) => Ok(MaybeUser(Some(u))),
                 Err(AppError::SignInRequired { .. }) => Ok(MaybeUser(None)),
                 Err(e) => Err(e),
             }
@@ -66,6 +78,7 @@ impl FromRequest for MaybeUser {
 pub struct WorkspaceContext {
     pub user: User,
     pub access: WorkspaceAccess,
+    pub places: Places,
 }
 
 impl FromRequest for WorkspaceContext {
@@ -76,12 +89,12 @@ impl FromRequest for WorkspaceContext {
         let req = req.clone();
         Box::pin(async move {
             let ws = path_id(&req, "ws").map(WorkspaceId)?;
-            let CurrentUser(user) = load_user(&req).await?;
+            let CurrentUser(user, places) = load_user(&req).await?;
             let state = state(&req)?;
             let uid = user.user_id();
             let access = state.db.read(move |c| access::load(c, uid, ws)).await?.ok_or(AppError::NotFound)?;
             two_factor_gate(&req, &user, &access.two_factor)?;
-            Ok(WorkspaceContext { user, access })
+            Ok(WorkspaceContext { user, access, places })
         })
     }
 }
@@ -90,6 +103,7 @@ impl FromRequest for WorkspaceContext {
 pub struct OrgContext {
     pub user: User,
     pub membership: OrgMembership,
+    pub places: Places,
 }
 
 impl FromRequest for OrgContext {
@@ -100,13 +114,13 @@ impl FromRequest for OrgContext {
         let req = req.clone();
         Box::pin(async move {
             let org = path_id(&req, "org").map(OrgId)?;
-            let CurrentUser(user) = load_user(&req).await?;
+            let CurrentUser(user, places) = load_user(&req).await?;
             let state = state(&req)?;
             let uid = user.user_id();
             let membership =
                 state.db.read(move |c| organization::membership(c, uid, org)).await?.ok_or(AppError::NotFound)?;
             two_factor_gate(&req, &user, membership.two_factor_demand().as_slice())?;
-            Ok(OrgContext { user, membership })
+            Ok(OrgContext { user, membership, places })
         })
     }
 }

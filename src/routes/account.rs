@@ -12,7 +12,6 @@ use super::{redirect_with, render_with_status, Layout, TimeWords};
 use crate::auth::extract::path_id;
 use crate::auth::{session, CurrentUser};
 use crate::db::models::sessions::SessionLine;
-use crate::db::models::user::User;
 use crate::domain::{Password, SessionId};
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -53,15 +52,16 @@ fn idle(state: &AppState) -> Duration {
 async fn security_page(
     state: &AppState,
     session: &Session,
-    user: &User,
+    me: &CurrentUser,
     password: PasswordErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let this = session::session_id(session);
+    let user = &me.0;
     let lines = uc::sessions_of(&state.db, user.user_id(), idle(state)).await?;
     let sessions: Vec<SessionView> = lines.into_iter().map(|s| view(s, this)).collect();
     let others = sessions.iter().filter(|s| !s.current).count();
-    let l = Layout::public(session, "Security", Some(user));
+    let l = Layout::personal(session, "Security", user, &me.1);
     let two_factor_on = user.has_two_factor();
     render_with_status(status, SecurityPage { l, sessions, others, password, two_factor_on })
 }
@@ -78,7 +78,7 @@ pub async fn security(
     session: Session,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    security_page(&state, &session, &user.0, PasswordErrors::default(), StatusCode::OK).await
+    security_page(&state, &session, &user, PasswordErrors::default(), StatusCode::OK).await
 }
 
 /// The session being used now: it exists (its row was loaded) whenever someone is signed in.
@@ -130,9 +130,7 @@ pub async fn change_password(
     let form = form.into_inner();
     let new = match Password::parse(&form.new_password) {
         Ok(p) => p,
-        Err(e) => {
-            return password_again(&state, &session, &user.0, PasswordErrors { new: Some(e), current: None }).await
-        }
+        Err(e) => return password_again(&state, &session, &user, PasswordErrors { new: Some(e), current: None }).await,
     };
     let limit = uc::wrong_password_limit(state.settings.login_failures_per_account_and_address);
     match uc::change_password(&state.db, user.0.user_id(), form.current_password, new, keep, limit).await? {
@@ -145,7 +143,7 @@ pub async fn change_password(
         }
         PasswordChange::WrongPassword => {
             let current = Some("That is not your current password.".to_string());
-            password_again(&state, &session, &user.0, PasswordErrors { current, new: None }).await
+            password_again(&state, &session, &user, PasswordErrors { current, new: None }).await
         }
     }
 }
@@ -153,7 +151,7 @@ pub async fn change_password(
 async fn password_again(
     state: &AppState,
     session: &Session,
-    user: &User,
+    user: &CurrentUser,
     errors: PasswordErrors,
 ) -> Result<HttpResponse, AppError> {
     security_page(state, session, user, errors, StatusCode::UNPROCESSABLE_ENTITY).await

@@ -28,7 +28,7 @@ pub struct ClientsPage {
 pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
     let clients = firm::clients(&state.db, &ctx.membership).await?;
     render(ClientsPage {
-        l: Layout::org(&session, "Clients", &ctx.user, &ctx.membership, "clients"),
+        l: Layout::org(&session, "Clients", &ctx, "clients"),
         org_id: ctx.membership.org_id.0,
         clients,
         can_add: firm::may_add_client(&ctx.membership).is_ok(),
@@ -47,7 +47,7 @@ pub struct NewClientPage {
 pub async fn new_form(session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
     require_add(&ctx)?;
     render(NewClientPage {
-        l: Layout::org(&session, "Add client", &ctx.user, &ctx.membership, "clients"),
+        l: Layout::org(&session, "Add client", &ctx, "clients"),
         org_id: ctx.membership.org_id.0,
         name: String::new(),
         error: None,
@@ -63,7 +63,7 @@ pub struct NewClientForm {
 impl NewClientPage {
     fn again(session: &Session, ctx: &OrgContext, name: &str, error: String) -> Result<HttpResponse, AppError> {
         let page = NewClientPage {
-            l: Layout::org(session, "Add client", &ctx.user, &ctx.membership, "clients"),
+            l: Layout::org(session, "Add client", &ctx, "clients"),
             org_id: ctx.membership.org_id.0,
             name: name.to_string(),
             error: Some(error),

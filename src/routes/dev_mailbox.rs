@@ -70,7 +70,7 @@ pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUse
             MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at }
         })
         .collect();
-    render(MailboxPage { l: Layout::public(&session, "Local mailbox", Some(&user.0)), unverified, mails })
+    render(MailboxPage { l: Layout::personal(&session, "Local mailbox", &user.0, &user.1), unverified, mails })
 }
 
 #[derive(Template)]
@@ -103,7 +103,7 @@ pub async fn show(
     let mail = rendered(&state, &row).await?.ok_or(AppError::NotFound)?;
     let link = link_in(&mail.text, &state.public_url);
     render(MessagePage {
-        l: Layout::public(&session, mail.subject.clone(), Some(&user.0)),
+        l: Layout::personal(&session, mail.subject.clone(), &user.0, &user.1),
         to: mail.to,
         subject: mail.subject,
         state: row.state,

@@ -41,7 +41,7 @@ pub async fn list(
     let ws = ctx.access.workspace.id;
     let entities = firm::entities(&state.db, &ctx.access).await?;
     render(EntitiesPage {
-        l: Layout::workspace(&session, "Entities", &ctx.user, &ctx.access, "entities"),
+        l: Layout::workspace(&session, "Entities", &ctx, "entities"),
         ws_id: ws.0,
         entities,
         can_add: rules::may(&ctx.access.standing, WorkspaceAction::AddEntity),
@@ -61,7 +61,7 @@ pub struct NewEntityPage {
 pub async fn new_form(session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::AddEntity)?;
     render(NewEntityPage {
-        l: Layout::workspace(&session, "Add entity", &ctx.user, &ctx.access, "entities"),
+        l: Layout::workspace(&session, "Add entity", &ctx, "entities"),
         ws_id: ctx.access.workspace.id.0,
         name: String::new(),
         error: None,
@@ -77,7 +77,7 @@ pub struct NewEntityForm {
 impl NewEntityPage {
     fn again(session: &Session, ctx: &WorkspaceContext, name: &str, error: String) -> Result<HttpResponse, AppError> {
         let page = NewEntityPage {
-            l: Layout::workspace(session, "Add entity", &ctx.user, &ctx.access, "entities"),
+            l: Layout::workspace(session, "Add entity", &ctx, "entities"),
             ws_id: ctx.access.workspace.id.0,
             name: name.to_string(),
             error: Some(error),
@@ -164,7 +164,7 @@ async fn books_page(
     let transactions = firm::books(&state.db, &ctx.access, id).await?;
     let total = format_amount(transactions.iter().map(|t| t.amount_cents).sum());
     Ok(BooksPage {
-        l: Layout::workspace(session, entity.name.clone(), &ctx.user, &ctx.access, "entities"),
+        l: Layout::workspace(session, entity.name.clone(), &ctx, "entities"),
         ws_id: ctx.access.workspace.id.0,
         entity,
         transactions,

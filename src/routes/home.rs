@@ -1,4 +1,4 @@
-//! "/": where a signed-in person belongs.
+//! "/": where a signed-in person belongs, and "/workspaces": every place they can open.
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
@@ -6,34 +6,42 @@ use askama::Template;
 
 use super::{redirect, render, Layout};
 use crate::auth::extract::MaybeUser;
-use crate::db::models::workspace::WorkspaceLink;
-use crate::db::models::{organization, workspace};
+use crate::auth::CurrentUser;
+use crate::db::models::places::{self, FirmPlaces, Places};
 use crate::error::AppError;
 use crate::startup::AppState;
 
+/// How many workspaces the chooser lists; a firm's Clients page lists all of its clients.
+const CHOOSER_LIMIT: i64 = 500;
+
 #[derive(Template)]
 #[template(path = "home/workspaces.html")]
-pub struct WorkspacesPage {
+pub struct ChooserPage {
     l: Layout,
-    workspaces: Vec<WorkspaceLink>,
+    firms: Vec<FirmPlaces>,
+    truncated: bool,
 }
 
-pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+/// One place → there (the only firm's Clients page, or the only workspace); several, or
+/// none yet → the chooser.
+pub async fn home(state: web::Data<AppState>, user: MaybeUser) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
         return Ok(redirect("/login"));
     };
     let uid = user.user_id();
-    let (orgs, workspaces) = state
-        .db
-        .read(move |c| Ok((organization::memberships_of(c, uid)?, workspace::direct_workspaces(c, uid)?)))
-        .await?;
-    if let Some(first) = orgs.first() {
-        return Ok(redirect(&format!("/orgs/{}/clients", first.org_id)));
-    }
-    if let [only] = workspaces.as_slice() {
-        return Ok(redirect(&format!("/w/{}/entities", only.id)));
-    }
-    render(WorkspacesPage { l: Layout::public(&session, "Your workspaces", Some(&user)), workspaces })
+    let places = state.db.read(move |c| places::places_of(c, uid, CHOOSER_LIMIT)).await?;
+    Ok(redirect(&places.only_place().unwrap_or_else(|| "/workspaces".into())))
+}
+
+pub async fn chooser(
+    state: web::Data<AppState>,
+    session: Session,
+    CurrentUser(user, switcher): CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let uid = user.user_id();
+    let Places { firms, truncated } = state.db.read(move |c| places::places_of(c, uid, CHOOSER_LIMIT)).await?;
+    let l = Layout::personal(&session, "Your workspaces", &user, &switcher);
+    render(ChooserPage { l, firms, truncated })
 }
 
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -42,8 +42,8 @@ impl PlaceContext {
 
     pub fn layout(&self, session: &Session, title: &str) -> Layout {
         match self {
-            PlaceContext::Workspace(c) => Layout::workspace(session, title, &c.user, &c.access, "settings"),
-            PlaceContext::Team(c) => Layout::org(session, title, &c.user, &c.membership, "team"),
+            PlaceContext::Workspace(c) => Layout::workspace(session, title, c, "settings"),
+            PlaceContext::Team(c) => Layout::org(session, title, c, "team"),
         }
     }
 

@@ -176,7 +176,7 @@ pub async fn list(
     let data = uc::list(&state.db, &ctx.access).await?;
     let me = ctx.user.user_id();
     render(MembersPage {
-        l: Layout::workspace(&session, "Members", &ctx.user, &ctx.access, "settings"),
+        l: Layout::workspace(&session, "Members", &ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         members: data.members.into_iter().map(|m| MemberView::new(m, me)).collect(),
@@ -280,7 +280,7 @@ async fn invite_page(
 ) -> Result<InvitePage, AppError> {
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     Ok(InvitePage {
-        l: Layout::workspace(session, "Add team", &ctx.user, &ctx.access, "settings"),
+        l: Layout::workspace(session, "Add team", &ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         choices: Choices::new(ctx, grantable, &input.role, &input.checked),
@@ -419,7 +419,7 @@ async fn permissions_page(
 ) -> Result<PermissionsPage, AppError> {
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     Ok(PermissionsPage {
-        l: Layout::workspace(session, "Configure permissions", &ctx.user, &ctx.access, "settings"),
+        l: Layout::workspace(session, "Configure permissions", &ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         choices: Choices::new(ctx, grantable, role, checked),
@@ -498,7 +498,7 @@ impl RemovePage {
 
     fn new(session: &Session, ctx: &WorkspaceContext, member: Target, error: Option<String>) -> RemovePage {
         RemovePage {
-            l: Layout::workspace(session, "Remove from workspace", &ctx.user, &ctx.access, "settings"),
+            l: Layout::workspace(session, "Remove from workspace", &ctx, "settings"),
             ws_id: ctx.access.workspace.id.0,
             ws_name: ctx.access.workspace.name.clone(),
             member,
@@ -568,7 +568,7 @@ pub async fn activity(
     let events = state.db.read(move |c| audit::list(c, org, Some(ws), 200)).await?;
     let events = events.into_iter().map(EventView::new).collect();
     render(ActivityPage {
-        l: Layout::workspace(&session, "Activity", &ctx.user, &ctx.access, "settings"),
+        l: Layout::workspace(&session, "Activity", &ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         events,
     })

@@ -21,8 +21,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use crate::auth::session::{self, Flash, FlashKind};
+use crate::auth::{OrgContext, WorkspaceContext};
 use crate::db::models::access::WorkspaceAccess;
-use crate::db::models::organization::OrgMembership;
+use crate::db::models::places::Places;
 use crate::db::models::user::User;
 use crate::domain::access::{self as rules, Kind, OrgAction, WorkspaceAction};
 use crate::domain::two_factor::{Demand, Verdict};
@@ -31,6 +32,7 @@ use crate::error::AppError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
+        .route("/workspaces", web::get().to(home::chooser))
         .route("/healthz", web::get().to(home::health))
         .route("/static/{file}", web::get().to(static_files::serve))
         .route("/signup", web::get().to(auth::signup_form))
@@ -101,7 +103,8 @@ pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 
-/// The frame around every page: who is signed in, the firm sidebar, the workspace top bar.
+/// The frame around every page: who is signed in, the firm sidebar, the workspace top bar,
+/// the workspace switcher and the breadcrumb.
 pub struct Layout {
     pub title: String,
     pub csrf: String,
@@ -109,6 +112,10 @@ pub struct Layout {
     pub user: Option<UserChip>,
     pub sidebar: Option<Sidebar>,
     pub topbar: Option<Topbar>,
+    /// Every firm and workspace the viewer can open (signed-in pages).
+    pub switcher: Option<Switcher>,
+    /// Firm › client › page, on every workspace page.
+    pub crumbs: Vec<Crumb>,
     /// A firm or workspace requires two-factor authentication and the viewer has not turned
     /// it on yet (still within the grace period): the notice, with the date.
     pub two_factor_notice: Option<String>,
@@ -140,6 +147,72 @@ pub struct Topbar {
     pub current: &'static str,
 }
 
+/// The header's workspace switcher: every place, grouped by firm, the current one marked.
+pub struct Switcher {
+    /// What the button says: the current workspace or firm, else "Your workspaces".
+    pub label: String,
+    pub firms: Vec<SwitcherFirm>,
+    /// Not every workspace is listed: "All workspaces" shows them.
+    pub truncated: bool,
+}
+
+pub struct SwitcherFirm {
+    pub name: String,
+    /// The firm's Clients page, for its staff; None for a client of the firm.
+    pub href: Option<String>,
+    pub current: bool,
+    pub workspaces: Vec<SwitcherItem>,
+}
+
+pub struct SwitcherItem {
+    pub name: String,
+    pub href: String,
+    pub current: bool,
+}
+
+/// One step of the breadcrumb; the last one is the page itself (no link).
+pub struct Crumb {
+    pub label: String,
+    pub href: Option<String>,
+}
+
+/// What the viewer is looking at, for marking it in the switcher.
+enum Here {
+    Nowhere,
+    Firm(i64),
+    Workspace(i64),
+}
+
+impl Switcher {
+    fn new(places: &Places, here: Here) -> Switcher {
+        let mut label = None;
+        let firms = places
+            .firms
+            .iter()
+            .map(|f| {
+                let current = matches!(here, Here::Firm(id) if id == f.org_id.0);
+                if current {
+                    label = Some(f.org_name.clone());
+                }
+                let workspaces = f
+                    .workspaces
+                    .iter()
+                    .map(|w| {
+                        let current = matches!(here, Here::Workspace(id) if id == w.id.0);
+                        if current {
+                            label = Some(w.name.clone());
+                        }
+                        SwitcherItem { name: w.name.clone(), href: format!("/w/{}", w.id.0), current }
+                    })
+                    .collect();
+                let href = f.staff.then(|| format!("/orgs/{}/clients", f.org_id.0));
+                SwitcherFirm { name: f.org_name.clone(), href, current, workspaces }
+            })
+            .collect();
+        Switcher { label: label.unwrap_or_else(|| "Your workspaces".into()), firms, truncated: places.truncated }
+    }
+}
+
 impl Layout {
     /// A page outside any firm or workspace (sign-up, log in, invite pages).
     pub fn public(session: &Session, title: impl Into<String>, user: Option<&User>) -> Layout {
@@ -150,22 +223,25 @@ impl Layout {
             user: user.map(chip),
             sidebar: None,
             topbar: None,
+            switcher: None,
+            crumbs: Vec::new(),
             two_factor_notice: None,
         }
     }
 
+    /// A signed-in page of one's own (account, security, mailbox): with the switcher.
+    pub fn personal(session: &Session, title: impl Into<String>, user: &User, places: &Places) -> Layout {
+        Layout { switcher: Some(Switcher::new(places, Here::Nowhere)), ..Layout::public(session, title, Some(user)) }
+    }
+
     /// A page of the firm (Clients, Team).
-    pub fn org(
-        session: &Session,
-        title: impl Into<String>,
-        user: &User,
-        m: &OrgMembership,
-        current: &'static str,
-    ) -> Layout {
+    pub fn org(session: &Session, title: impl Into<String>, ctx: &OrgContext, current: &'static str) -> Layout {
+        let m = &ctx.membership;
         Layout {
             sidebar: Some(sidebar(m.org_id.0, &m.org_name, m.role, current)),
-            two_factor_notice: two_factor_notice(user, m.two_factor_demand().as_slice()),
-            ..Layout::public(session, title, Some(user))
+            switcher: Some(Switcher::new(&ctx.places, Here::Firm(m.org_id.0))),
+            two_factor_notice: two_factor_notice(&ctx.user, m.two_factor_demand().as_slice()),
+            ..Layout::public(session, title, Some(&ctx.user))
         }
     }
 
@@ -173,26 +249,48 @@ impl Layout {
     pub fn workspace(
         session: &Session,
         title: impl Into<String>,
-        user: &User,
-        a: &WorkspaceAccess,
+        ctx: &WorkspaceContext,
         current: &'static str,
     ) -> Layout {
+        let (a, title) = (&ctx.access, title.into());
+        let staff = a.staff.as_ref().filter(|_| a.standing.kind != Kind::Client);
         Layout {
-            sidebar: a
-                .staff
-                .as_ref()
-                .filter(|_| a.standing.kind != Kind::Client)
-                .map(|staff| sidebar(a.workspace.org_id.0, &a.workspace.org_name, staff.role, "clients")),
+            sidebar: staff.map(|s| sidebar(a.workspace.org_id.0, &a.workspace.org_name, s.role, "clients")),
             topbar: Some(Topbar {
                 ws_id: a.workspace.id.0,
                 ws_name: a.workspace.name.clone(),
                 can_view_members: rules::may(&a.standing, WorkspaceAction::ViewMembers),
                 current,
             }),
-            two_factor_notice: two_factor_notice(user, &a.two_factor),
-            ..Layout::public(session, title, Some(user))
+            switcher: Some(Switcher::new(&ctx.places, Here::Workspace(a.workspace.id.0))),
+            crumbs: crumbs(a, staff.is_some(), current, &title),
+            two_factor_notice: two_factor_notice(&ctx.user, &a.two_factor),
+            ..Layout::public(session, title, Some(&ctx.user))
         }
     }
+}
+
+/// Firm › client › section › page. The firm links to its Clients page for its staff only.
+fn crumbs(a: &WorkspaceAccess, staff: bool, current: &'static str, title: &str) -> Vec<Crumb> {
+    let ws = a.workspace.id.0;
+    let section = match current {
+        "entities" => ("Entities", format!("/w/{ws}/entities")),
+        _ => ("Settings", format!("/w/{ws}/settings")),
+    };
+    let mut out = vec![
+        Crumb {
+            label: a.workspace.org_name.clone(),
+            href: staff.then(|| format!("/orgs/{}/clients", a.workspace.org_id.0)),
+        },
+        Crumb { label: a.workspace.name.clone(), href: Some(format!("/w/{ws}")) },
+        Crumb { label: section.0.into(), href: Some(section.1) },
+    ];
+    if title != section.0 {
+        out.push(Crumb { label: title.to_string(), href: None });
+    } else if let Some(last) = out.last_mut() {
+        last.href = None;
+    }
+    out
 }
 
 fn two_factor_notice(user: &User, demands: &[Demand]) -> Option<String> {

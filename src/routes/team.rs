@@ -79,7 +79,7 @@ pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext)
     let me = ctx.user.user_id();
     let members = page.members.into_iter().zip(page.can_manage_member);
     render(TeamPage {
-        l: Layout::org(&session, "Team", &ctx.user, &ctx.membership, "team"),
+        l: Layout::org(&session, "Team", &ctx, "team"),
         org_id: ctx.membership.org_id.0,
         members: members.map(|(m, can)| TeamMemberView::new(m, can, me)).collect(),
         invites: page.invites.into_iter().map(|i| team_invite_view(&state, i)).collect(),
@@ -190,7 +190,7 @@ async fn invite_page(
     outcomes: Vec<Outcome>,
 ) -> Result<TeamInvitePage, AppError> {
     Ok(TeamInvitePage {
-        l: Layout::org(session, "Add Team", &ctx.user, &ctx.membership, "team"),
+        l: Layout::org(session, "Add Team", &ctx, "team"),
         org_id: ctx.membership.org_id.0,
         emails,
         access: access_choices(state, ctx, chosen).await?,
@@ -349,7 +349,7 @@ async fn permissions_page(
     error: Option<String>,
 ) -> Result<TeamPermissionsPage, AppError> {
     Ok(TeamPermissionsPage {
-        l: Layout::org(session, "Configure permissions", &ctx.user, &ctx.membership, "team"),
+        l: Layout::org(session, "Configure permissions", &ctx, "team"),
         org_id: ctx.membership.org_id.0,
         access: access_choices(state, ctx, chosen).await?,
         member,
@@ -415,7 +415,7 @@ impl TeamRemovePage {
 
     fn new(session: &Session, ctx: &OrgContext, member: TeamMember, error: Option<String>) -> TeamRemovePage {
         TeamRemovePage {
-            l: Layout::org(session, "Remove from organization", &ctx.user, &ctx.membership, "team"),
+            l: Layout::org(session, "Remove from organization", &ctx, "team"),
             org_id: ctx.membership.org_id.0,
             org_name: ctx.membership.org_name.clone(),
             member,
@@ -506,7 +506,7 @@ pub async fn pending(state: web::Data<AppState>, session: Session, ctx: OrgConte
     let org = ctx.membership.org_id;
     let invites = invites::pending_in_firm(&state.db, ctx.user.user_id(), org).await?;
     render(PendingPage {
-        l: Layout::org(&session, "Pending invites", &ctx.user, &ctx.membership, "pending"),
+        l: Layout::org(&session, "Pending invites", &ctx, "pending"),
         org_id: org.0,
         invites: invites.into_iter().map(|f| PendingView::new(org.0, f)).collect(),
     })

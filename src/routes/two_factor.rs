@@ -52,23 +52,24 @@ async fn two_factor_page(
     state: &AppState,
     session: &Session,
     user: &crate::db::models::user::User,
+    places: &crate::db::models::places::Places,
     next: Option<String>,
     error: Option<(&'static str, String)>,
 ) -> Result<HttpResponse, AppError> {
     let status = uc::status(&state.db, user.user_id()).await?;
     let (error_form, error) = error.map_or(("", None), |(f, e)| (f, Some(e)));
     let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let l = Layout::public(session, "Two-factor authentication", Some(user));
+    let l = Layout::personal(session, "Two-factor authentication", user, places);
     render_with_status(code, TwoFactorPage { l, status, next: next.unwrap_or_default(), error_form, error })
 }
 
 pub async fn show(
     state: web::Data<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user, places): CurrentUser,
     q: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    two_factor_page(&state, &session, &user, safe_next(q.next.as_deref()), None).await
+    two_factor_page(&state, &session, &user, &places, safe_next(q.next.as_deref()), None).await
 }
 
 #[derive(Deserialize)]
@@ -80,7 +81,7 @@ pub struct NextForm {
 pub async fn begin(
     state: web::Data<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user, _): CurrentUser,
     form: web::Form<NextForm>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(form.next.as_deref()).unwrap_or_default();
@@ -136,14 +137,14 @@ fn qr_data_uri(url: &str) -> String {
 pub async fn setup(
     state: web::Data<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user, places): CurrentUser,
     q: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(q.next.as_deref()).unwrap_or_default();
     let Some(s) = uc::pending_setup(&state.db, &state.two_factor_key, user.user_id()).await? else {
         return Ok(redirect(&format!("/account/two-factor{}", next_query(&next))));
     };
-    let l = Layout::public(&session, "Set up two-factor authentication", Some(&user));
+    let l = Layout::personal(&session, "Set up two-factor authentication", &user, &places);
     render(SetupPage::new(l, &s.secret, &s.email, next, String::new(), SetupErrors::default()))
 }
 
@@ -190,7 +191,7 @@ pub struct ConfirmForm {
 pub async fn confirm(
     state: web::Data<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user, _): CurrentUser,
     form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
@@ -251,7 +252,7 @@ const WRONG_PASSWORD: &str = "That password is not right.";
 pub async fn disable(
     state: web::Data<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user, places): CurrentUser,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     if uc::turn_off(&state.db, user.user_id(), form.into_inner().password).await? {
@@ -262,18 +263,18 @@ pub async fn disable(
             "Two-factor authentication is off.",
         ));
     }
-    two_factor_page(&state, &session, &user, None, Some(("disable", WRONG_PASSWORD.into()))).await
+    two_factor_page(&state, &session, &user, &places, None, Some(("disable", WRONG_PASSWORD.into()))).await
 }
 
 pub async fn new_codes(
     state: web::Data<AppState>,
     session: Session,
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user, places): CurrentUser,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     match uc::new_recovery_codes(&state.db, user.user_id(), form.into_inner().password).await? {
         Some(codes) => recovery_codes_page(&session, &user, codes, String::new(), "New recovery codes"),
-        None => two_factor_page(&state, &session, &user, None, Some(("codes", WRONG_PASSWORD.into()))).await,
+        None => two_factor_page(&state, &session, &user, &places, None, Some(("codes", WRONG_PASSWORD.into()))).await,
     }
 }
 
@@ -433,7 +434,7 @@ fn may_require_in_workspace(ctx: &WorkspaceContext) -> Result<(), AppError> {
 pub async fn firm_form(session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
     may_require_in_firm(&ctx)?;
     let m = &ctx.membership;
-    let l = Layout::org(&session, "Security", &ctx.user, m, "security");
+    let l = Layout::org(&session, "Security", &ctx, "security");
     let action = format!("/orgs/{}/settings/security", m.org_id);
     render(require_page(l, action, format!("everyone on the team of {}", m.org_name), m.require_2fa, 0))
 }
@@ -450,7 +451,7 @@ pub async fn firm_save(
     let grace = match form.parse() {
         Ok(g) => g,
         Err(e) => {
-            let l = Layout::org(&session, "Security", &ctx.user, m, "security");
+            let l = Layout::org(&session, "Security", &ctx, "security");
             let page = require_page(l, url, format!("everyone on the team of {}", m.org_name), m.require_2fa, 0);
             return require_again(page, &form, e);
         }
@@ -462,7 +463,7 @@ pub async fn firm_save(
 pub async fn workspace_form(session: Session, ctx: WorkspaceContext) -> Result<HttpResponse, AppError> {
     may_require_in_workspace(&ctx)?;
     let (ws, a) = (&ctx.access.workspace, &ctx.access);
-    let l = Layout::workspace(&session, "Security", &ctx.user, a, "settings");
+    let l = Layout::workspace(&session, "Security", &ctx, "settings");
     let action = format!("/w/{}/settings/security", ws.id);
     render(require_page(l, action, format!("everyone in {}", ws.name), a.require_2fa, ws.id.0))
 }
@@ -479,7 +480,7 @@ pub async fn workspace_save(
     let grace = match form.parse() {
         Ok(g) => g,
         Err(e) => {
-            let l = Layout::workspace(&session, "Security", &ctx.user, a, "settings");
+            let l = Layout::workspace(&session, "Security", &ctx, "settings");
             let page = require_page(l, url, format!("everyone in {}", ws.name), a.require_2fa, ws.id.0);
             return require_again(page, &form, e);
         }

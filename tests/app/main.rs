@@ -13,6 +13,7 @@ mod invite_proof;
 mod invites;
 mod mailbox;
 mod members;
+mod navigation;
 mod queries;
 mod sessions;
 mod team;

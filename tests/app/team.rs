@@ -122,7 +122,8 @@ fn team_invite_id_on(html: &str, email: &str) -> i64 {
 
 /// The lines of the per-address report after "Send invites".
 fn outcomes(html: &str) -> Vec<String> {
-    html.split("<li>").skip(1).map(|li| text_of(&li[..li.find("</li>").unwrap_or(li.len())])).collect()
+    let main = html.find("<main").map_or(html, |i| &html[i..]);
+    main.split("<li>").skip(1).map(|li| text_of(&li[..li.find("</li>").unwrap_or(li.len())])).collect()
 }
 
 /// The text inside the "Emails" field.
@@ -504,7 +505,9 @@ fn assert_keeps_choices(body: &str, role: &str, checked: &[i64], unchecked: &[i6
 
 /// The client names on a Clients page, in order.
 fn client_names(html: &str) -> Vec<String> {
-    html.split("<a href=\"/w/")
+    // The page's own list, not the header's workspace switcher.
+    let main = html.find("<main").map_or(html, |i| &html[i..]);
+    main.split("<a href=\"/w/")
         .skip(1)
         .filter_map(|a| {
             let strong = a.find("<strong>")? + "<strong>".len();

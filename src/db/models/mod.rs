@@ -10,6 +10,7 @@ pub mod limits;
 pub mod members;
 pub mod organization;
 pub mod outbox;
+pub mod places;
 pub mod sessions;
 pub mod team;
 pub mod two_factor;

@@ -1,0 +1,111 @@
+//! Where a person can go: every firm they work for and every workspace they can open,
+//! grouped by firm. Read for the header's workspace switcher on every page and for the
+//! chooser after sign-in, in two queries whatever the number of firms and clients.
+
+use diesel::prelude::*;
+
+use crate::db::schema::{org_client_grants, org_memberships, organizations, workspace_memberships, workspaces};
+use crate::db::DbConnection;
+use crate::domain::access::sees_all_clients;
+use crate::domain::{OrgId, OrgRole, UserId, WorkspaceId};
+
+/// One workspace in the switcher.
+pub struct PlaceLink {
+    pub id: WorkspaceId,
+    pub name: String,
+}
+
+/// A firm and the workspaces of it that the person can open.
+pub struct FirmPlaces {
+    pub org_id: OrgId,
+    pub org_name: String,
+    /// They are on the firm's team (its Clients page is theirs); else they are a client of it.
+    pub staff: bool,
+    pub workspaces: Vec<PlaceLink>,
+}
+
+/// Every place, firms in name order, each with its workspaces in name order.
+pub struct Places {
+    pub firms: Vec<FirmPlaces>,
+    /// More workspaces exist than were read (`limit`): the lists end with a link to all.
+    pub truncated: bool,
+}
+
+impl Places {
+    pub fn workspace_count(&self) -> usize {
+        self.firms.iter().map(|f| f.workspaces.len()).sum()
+    }
+
+    /// Where a person belongs after sign-in, when that is one place: the only firm they
+    /// work for (its Clients page lists its clients), or their only workspace.
+    pub fn only_place(&self) -> Option<String> {
+        match self.firms.as_slice() {
+            [f] if f.staff => Some(format!("/orgs/{}/clients", f.org_id.0)),
+            [f] if !self.truncated => match f.workspaces.as_slice() {
+                [w] => Some(format!("/w/{}", w.id.0)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// The places of `user`, at most `limit` workspaces in all (the firms they work for are
+/// always all there).
+pub fn places_of(conn: &mut DbConnection, user: UserId, limit: i64) -> QueryResult<Places> {
+    let teams = org_memberships::table
+        .inner_join(organizations::table)
+        .filter(org_memberships::user_id.eq(user.0))
+        .select((org_memberships::id, organizations::id, organizations::name, org_memberships::role))
+        .load::<(i64, i64, String, String)>(conn)?;
+    let (mut every_client, mut chosen) = (Vec::new(), Vec::new());
+    let team_orgs: Vec<i64> = teams.iter().map(|t| t.1).collect();
+    for (mid, org, _, role) in &teams {
+        match OrgRole::parse(role) {
+            Some(r) if sees_all_clients(r) => every_client.push(*org),
+            Some(_) => chosen.push(*mid),
+            None => {}
+        }
+    }
+    let granted = org_client_grants::table
+        .filter(org_client_grants::membership_id.eq_any(chosen))
+        .select(org_client_grants::workspace_id);
+    let seated = workspace_memberships::table
+        .filter(workspace_memberships::user_id.eq(user.0))
+        .select(workspace_memberships::workspace_id);
+    let mut rows = workspaces::table
+        .inner_join(organizations::table)
+        .filter(
+            workspaces::organization_id
+                .eq_any(every_client)
+                .or(workspaces::id.eq_any(granted))
+                // Staff reach their own firm's clients only through their client access.
+                .or(workspaces::id.eq_any(seated).and(workspaces::organization_id.ne_all(team_orgs))),
+        )
+        .order((organizations::name.asc(), organizations::id.asc(), workspaces::name.asc(), workspaces::id.asc()))
+        .select((organizations::id, organizations::name, workspaces::id, workspaces::name))
+        .limit(limit + 1)
+        .load::<(i64, String, i64, String)>(conn)?;
+    let truncated = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(group(teams.into_iter().map(|(_, org, name, _)| (org, name)).collect(), rows, truncated))
+}
+
+/// Firms (the team's and the workspaces'), once each, in name order.
+fn group(teams: Vec<(i64, String)>, rows: Vec<(i64, String, i64, String)>, truncated: bool) -> Places {
+    let mut firms: Vec<FirmPlaces> = teams
+        .into_iter()
+        .map(|(org, name)| FirmPlaces { org_id: OrgId(org), org_name: name, staff: true, workspaces: Vec::new() })
+        .collect();
+    let mut index: std::collections::HashMap<i64, usize> =
+        firms.iter().enumerate().map(|(i, f)| (f.org_id.0, i)).collect();
+    for (org, org_name, id, name) in rows {
+        let at = *index.entry(org).or_insert_with(|| {
+            firms.push(FirmPlaces { org_id: OrgId(org), org_name, staff: false, workspaces: Vec::new() });
+            firms.len() - 1
+        });
+        firms[at].workspaces.push(PlaceLink { id: WorkspaceId(id), name });
+    }
+    firms.sort_by(|a, b| a.org_name.cmp(&b.org_name).then(a.org_id.0.cmp(&b.org_id.0)));
+    Places { firms, truncated }
+}
