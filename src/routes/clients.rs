@@ -63,7 +63,7 @@ pub struct NewClientForm {
 impl NewClientPage {
     fn again(session: &Session, ctx: &OrgContext, name: &str, error: String) -> Result<HttpResponse, AppError> {
         let page = NewClientPage {
-            l: Layout::org(session, "Add client", &ctx, "clients"),
+            l: Layout::org(session, "Add client", ctx, "clients"),
             org_id: ctx.membership.org_id.0,
             name: name.to_string(),
             error: Some(error),

@@ -77,7 +77,7 @@ pub struct NewEntityForm {
 impl NewEntityPage {
     fn again(session: &Session, ctx: &WorkspaceContext, name: &str, error: String) -> Result<HttpResponse, AppError> {
         let page = NewEntityPage {
-            l: Layout::workspace(session, "Add entity", &ctx, "entities"),
+            l: Layout::workspace(session, "Add entity", ctx, "entities"),
             ws_id: ctx.access.workspace.id.0,
             name: name.to_string(),
             error: Some(error),
@@ -164,7 +164,7 @@ async fn books_page(
     let transactions = firm::books(&state.db, &ctx.access, id).await?;
     let total = format_amount(transactions.iter().map(|t| t.amount_cents).sum());
     Ok(BooksPage {
-        l: Layout::workspace(session, entity.name.clone(), &ctx, "entities"),
+        l: Layout::workspace(session, entity.name.clone(), ctx, "entities"),
         ws_id: ctx.access.workspace.id.0,
         entity,
         transactions,

@@ -280,7 +280,7 @@ async fn invite_page(
 ) -> Result<InvitePage, AppError> {
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     Ok(InvitePage {
-        l: Layout::workspace(session, "Add team", &ctx, "settings"),
+        l: Layout::workspace(session, "Add team", ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         choices: Choices::new(ctx, grantable, &input.role, &input.checked),
@@ -419,7 +419,7 @@ async fn permissions_page(
 ) -> Result<PermissionsPage, AppError> {
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     Ok(PermissionsPage {
-        l: Layout::workspace(session, "Configure permissions", &ctx, "settings"),
+        l: Layout::workspace(session, "Configure permissions", ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         choices: Choices::new(ctx, grantable, role, checked),
@@ -498,7 +498,7 @@ impl RemovePage {
 
     fn new(session: &Session, ctx: &WorkspaceContext, member: Target, error: Option<String>) -> RemovePage {
         RemovePage {
-            l: Layout::workspace(session, "Remove from workspace", &ctx, "settings"),
+            l: Layout::workspace(session, "Remove from workspace", ctx, "settings"),
             ws_id: ctx.access.workspace.id.0,
             ws_name: ctx.access.workspace.name.clone(),
             member,

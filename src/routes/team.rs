@@ -190,7 +190,7 @@ async fn invite_page(
     outcomes: Vec<Outcome>,
 ) -> Result<TeamInvitePage, AppError> {
     Ok(TeamInvitePage {
-        l: Layout::org(session, "Add Team", &ctx, "team"),
+        l: Layout::org(session, "Add Team", ctx, "team"),
         org_id: ctx.membership.org_id.0,
         emails,
         access: access_choices(state, ctx, chosen).await?,
@@ -349,7 +349,7 @@ async fn permissions_page(
     error: Option<String>,
 ) -> Result<TeamPermissionsPage, AppError> {
     Ok(TeamPermissionsPage {
-        l: Layout::org(session, "Configure permissions", &ctx, "team"),
+        l: Layout::org(session, "Configure permissions", ctx, "team"),
         org_id: ctx.membership.org_id.0,
         access: access_choices(state, ctx, chosen).await?,
         member,
@@ -415,7 +415,7 @@ impl TeamRemovePage {
 
     fn new(session: &Session, ctx: &OrgContext, member: TeamMember, error: Option<String>) -> TeamRemovePage {
         TeamRemovePage {
-            l: Layout::org(session, "Remove from organization", &ctx, "team"),
+            l: Layout::org(session, "Remove from organization", ctx, "team"),
             org_id: ctx.membership.org_id.0,
             org_name: ctx.membership.org_name.clone(),
             member,
