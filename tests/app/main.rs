@@ -11,6 +11,7 @@ mod hostile;
 mod identity;
 mod invite_proof;
 mod invites;
+mod layout;
 mod mailbox;
 mod members;
 mod navigation;

@@ -89,6 +89,16 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a fresh headless Chromium session.
     /// Panics when Chromium is missing: a test checks [`installed_or_skip`] before anything.
     pub async fn start(test_name: &str) -> Browser {
+        Browser::start_with(test_name, true).await
+    }
+
+    /// Like [`Browser::start`], with JavaScript turned off for the pages (as a person may
+    /// have it); WebDriver's own scripts (`client.execute`) still run.
+    pub async fn start_without_js(test_name: &str) -> Browser {
+        Browser::start_with(test_name, false).await
+    }
+
+    async fn start_with(test_name: &str, javascript: bool) -> Browser {
         let driver_path = browser_paths().unwrap_or_else(|| {
             panic!(
                 "chromium/chromedriver not found: browser test {test_name} must call \
@@ -120,16 +130,21 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-quic",
+            // Overlay scrollbars, as on phones: the page's layout width is the window's.
+            "--hide-scrollbars",
             "--window-size=1280,900",
         ]
         .into_iter()
         .map(String::from)
         .collect();
         args.push(format!("--user-data-dir={}", driver.profile.path().display()));
-        let caps = json!({
+        let mut caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
         });
+        if !javascript {
+            caps["goog:chromeOptions"]["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
         let serde_json::Value::Object(caps) = caps else { unreachable!() };
 
         let client = ClientBuilder::new(HttpConnector::new())
@@ -373,6 +388,64 @@ impl Browser {
         eprintln!("screenshot: {}", path.display());
     }
 
+    /// Sizes the window so that the page's viewport (`window.innerWidth` × `innerHeight`) is
+    /// exactly `width` × `height` CSS pixels, as on a phone of that size.
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        let (mut w, mut h) = (i64::from(width), i64::from(height));
+        let mut inner = (0, 0);
+        for _ in 0..6 {
+            let (ww, wh) = (u32::try_from(w.max(1)).unwrap_or(width), u32::try_from(h.max(1)).unwrap_or(height));
+            self.client.set_window_size(ww, wh).await.unwrap_or_else(|e| panic!("cannot resize the window: {e}"));
+            // The page may see its new size a little later (a busy machine): wait until it
+            // reads the same twice.
+            let mut previous = (-1, -1);
+            for _ in 0..40 {
+                let value = self
+                    .client
+                    .execute("return [window.innerWidth, window.innerHeight];", vec![])
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot read the viewport size: {e}"));
+                inner = (value[0].as_i64().unwrap_or(0), value[1].as_i64().unwrap_or(0));
+                if inner == previous || inner == (i64::from(width), i64::from(height)) {
+                    break;
+                }
+                previous = inner;
+                sleep(Duration::from_millis(50)).await;
+            }
+            if inner == (i64::from(width), i64::from(height)) {
+                return;
+            }
+            w += i64::from(width) - inner.0;
+            h += i64::from(height) - inner.1;
+        }
+        panic!("cannot make the viewport {width}×{height}: it stays {}×{}", inner.0, inner.1);
+    }
+
+    /// Saves the whole page as `<target>/screenshots/<file_name>.png`: the window is made as
+    /// tall as the page for the shot (at most 6,000 px), then given back its size.
+    pub async fn screenshot_page(&self, file_name: &str) {
+        let size = self
+            .client
+            .execute("return [window.innerWidth, window.innerHeight, document.documentElement.scrollHeight];", vec![])
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the page size: {e}"));
+        let n = |i: usize| u32::try_from(size[i].as_u64().unwrap_or(0)).unwrap_or(0);
+        let (width, height, page) = (n(0), n(1), n(2).min(6000));
+        if page > height {
+            self.set_viewport(width, page).await;
+        }
+        let png =
+            self.client.screenshot().await.unwrap_or_else(|e| panic!("cannot take screenshot {file_name:?}: {e}"));
+        if page > height {
+            self.set_viewport(width, height).await;
+        }
+        let dir = screenshots_root();
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let path = dir.join(format!("{file_name}.png"));
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        eprintln!("screenshot: {}", path.display());
+    }
+
     /// Picks a role card ("Admin", "Accountant", …) by its title.
     pub async fn choose_role(&self, title: &str) {
         let xpath = format!(
@@ -496,13 +569,17 @@ async fn wait_until_ready(webdriver: &str) {
 }
 
 fn screenshot_dir(test_name: &str) -> PathBuf {
+    screenshots_root().join(test_name)
+}
+
+fn screenshots_root() -> PathBuf {
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => std::env::var_os("CARGO_MANIFEST_DIR")
             .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
             .join("target"),
     };
-    target.join("screenshots").join(test_name)
+    target.join("screenshots")
 }
 
 /// `s` as an XPath 1.0 string literal (XPath has no escapes: split on `'` with concat()).

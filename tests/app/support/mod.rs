@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod axe;
 pub mod browser;
 pub mod pg;
 pub mod smtp;
