@@ -20,6 +20,8 @@ pub struct ChooserPage {
     l: Layout,
     firms: Vec<FirmPlaces>,
     truncated: bool,
+    /// They work for a firm (else they are only a client of firms).
+    staff: bool,
 }
 
 /// One place → there (the only firm's Clients page, or the only workspace); several, or
@@ -41,7 +43,8 @@ pub async fn chooser(
     let uid = user.user_id();
     let Places { firms, truncated } = state.db.read(move |c| places::places_of(c, uid, CHOOSER_LIMIT)).await?;
     let l = Layout::personal(&session, "Your workspaces", &user, &switcher);
-    render(ChooserPage { l, firms, truncated })
+    let staff = firms.iter().any(|f| f.staff);
+    render(ChooserPage { l, firms, truncated, staff })
 }
 
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

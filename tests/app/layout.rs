@@ -466,3 +466,67 @@ async fn assert_stacked(b: &Browser, what: &str) {
     let problems: Vec<&str> = report.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     assert!(problems.is_empty(), "{what}: rows are not tidy cards:\n{}", problems.join("\n"));
 }
+
+/// The workspace switcher and the chooser, at every width: Cleo, a client in two
+/// workspaces, opens the switcher from inside one (the panel on screen, every link
+/// reachable, nothing sticking out, no axe finding), goes to the other with it, and finds
+/// both on the chooser after sign-in.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_switcher_and_the_chooser_fit_a_desktop_and_a_phone() {
+    const TEST: &str = "layout_switcher";
+    if !installed_or_skip(TEST) {
+        return;
+    }
+    let Some(axe) = Axe::installed_or_skip(TEST) else { return };
+    let f = firm_with_a_client().await;
+    let zeta = f.ada.add_client(f.org, "Zeta Farms of the Northern Hills").await;
+    let zeta_llc = f.ada.add_entity(zeta, "Zeta LLC").await;
+    f.client_user("cleo@client.test", "Cleo Client", "member", &[f.llc]).await;
+    assert_eq!(f.ada.invite(zeta, "cleo@client.test", "member", &[zeta_llc]).await.status(), StatusCode::SEE_OTHER);
+    let link = f.app.invite_link("cleo@client.test", 2).await;
+
+    let b = Browser::start(TEST).await;
+    log_in(&b, &f.app, "cleo@client.test").await;
+    b.goto(&link).await;
+    b.click_text("Accept invite").await;
+    b.wait_for_path("Zeta's books after accepting", |p| p.starts_with(&format!("/w/{zeta}"))).await;
+    log_in(&b, &f.app, "cleo@client.test").await;
+    b.assert_path("/workspaces").await;
+    b.assert_heading("Your workspaces").await;
+    for (width, height) in SIZES {
+        b.set_viewport(width, height).await;
+        let what = format!("the chooser at {width} px");
+        b.goto(&format!("{}/workspaces", f.app.base)).await;
+        b.assert_text("Acme Bakery").await;
+        b.assert_text("Zeta Farms of the Northern Hills").await;
+        assert_fits(&b, &what).await;
+        axe.check(&b, &what).await;
+        b.screenshot_page(&format!("chooser-{width}")).await;
+
+        let what = format!("the switcher at {width} px");
+        b.goto(&format!("{}/w/{}/entities", f.app.base, f.ws)).await;
+        let summary = b
+            .client
+            .find(Locator::Css("details.switcher > summary"))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: no switcher: {e}"));
+        assert_reachable(&b, &summary, &what).await;
+        summary.click().await.unwrap_or_else(|e| panic!("{what}: cannot open it: {e}"));
+        let links = b
+            .client
+            .find_all(Locator::Css("details.switcher[open] .switcher-panel a"))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(links.len(), 3, "{what}: All workspaces, Acme Bakery, Zeta Farms");
+        for l in &links {
+            assert_reachable(&b, l, &what).await;
+        }
+        assert_fits(&b, &what).await;
+        axe.check(&b, &what).await;
+        b.screenshot_page(&format!("switcher-{width}")).await;
+        b.click_text("Zeta Farms of the Northern Hills").await;
+        b.wait_for_path(&format!("{what}: Zeta's entities"), |p| p == format!("/w/{zeta}/entities")).await;
+        b.assert_text("Zeta LLC").await;
+    }
+    b.close().await;
+}
