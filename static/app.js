@@ -243,8 +243,12 @@
     copy(field, text).then(function (ok) {
       var menu = btn.closest('details.menu');
       if (ok && menu) {
-        // From a ⋯ menu: close it and say so where the eye is.
+        // From a ⋯ menu: close it, give focus back to its ⋯ button (the item it was on is
+        // hidden now), and say so where the eye is.
+        // (A fallback copy may have moved focus, and so closed the menu, already.)
         menu.open = false;
+        var summary = summaryOf(menu);
+        if (summary) summary.focus();
         toast(btn.textContent.indexOf('invite link') !== -1 ? 'Invite link copied' : 'Copied');
         return;
       }
