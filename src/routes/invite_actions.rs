@@ -6,6 +6,7 @@ use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::form::FormFields;
 #[allow(unused_imports)]
 use super::{redirect_with, render, Layout, TimeWords};
 use crate::auth::extract::{path_id, PlaceContext};
@@ -15,7 +16,6 @@ use crate::domain::InviteId;
 use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
-use super::form::FormFields;
 use crate::usecases::invites::{self, Place, Resent, UpdatedInvite};
 use crate::usecases::ActionError;
 

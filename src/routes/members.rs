@@ -460,7 +460,12 @@ pub(super) async fn update_invite(
         (_, Err(both)) => Err(ActionError::Invalid(both)),
     };
     match saved.map_err(form_message) {
-        Ok(done) => Ok(redirect_with(session, &members_url(ctx), FlashKind::Success, super::invite_actions::updated_words(&done))),
+        Ok(done) => Ok(redirect_with(
+            session,
+            &members_url(ctx),
+            FlashKind::Success,
+            super::invite_actions::updated_words(&done),
+        )),
         Err(Ok(message)) => {
             let input = (role.map_or("", |r| r.as_str()), &entities.unwrap_or_else(|_| ticked(form)));
             let page = edit_invite_page(state, session, ctx, &inv, input, Some(message.into())).await?;

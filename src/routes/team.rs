@@ -195,7 +195,13 @@ async fn invite_page(
     outcomes: Vec<Outcome>,
 ) -> Result<TeamInvitePage, AppError> {
     Ok(TeamInvitePage {
-        l: Layout::org(session, format!("Invite staff to {}", ctx.membership.org_name), &ctx.user, &ctx.membership, "team"),
+        l: Layout::org(
+            session,
+            format!("Invite staff to {}", ctx.membership.org_name),
+            &ctx.user,
+            &ctx.membership,
+            "team",
+        ),
         org_id: ctx.membership.org_id.0,
         org_name: ctx.membership.org_name.clone(),
         emails,
@@ -401,14 +407,18 @@ pub(super) async fn update_invite(
     form: &FormFields,
 ) -> Result<HttpResponse, AppError> {
     let Some(offer) = parse_offer(form)? else {
-        let page = edit_invite_page(state, session, ctx, &inv, Chosen::nothing(), Some("Choose a role.".into())).await?;
+        let page =
+            edit_invite_page(state, session, ctx, &inv, Chosen::nothing(), Some("Choose a role.".into())).await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
     };
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     match uc::update_invite(&state.db, actor, org, inv.id, offer.clone()).await {
-        Ok(done) => Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, super::invite_actions::updated_words(&done))),
+        Ok(done) => {
+            Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, super::invite_actions::updated_words(&done)))
+        }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
-            let page = edit_invite_page(state, session, ctx, &inv, Chosen::of(&offer), Some(why.message().into())).await?;
+            let page =
+                edit_invite_page(state, session, ctx, &inv, Chosen::of(&offer), Some(why.message().into())).await?;
             render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
         Err(e) => Err(e.into()),
@@ -540,7 +550,8 @@ pub async fn remove(
             Ok(redirect_with(&session, "/", FlashKind::Success, message))
         }
         Ok(name) => {
-            let message = format!("{name} removed from {}: their access to it and its clients ended", ctx.membership.org_name);
+            let message =
+                format!("{name} removed from {}: their access to it and its clients ended", ctx.membership.org_name);
             Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {

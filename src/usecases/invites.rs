@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
+use super::team::StaffOffer;
 use super::{ActionError, InviteSettings, Outcome};
 use crate::db::models::access;
 use crate::db::models::invite::{self, AcceptError, Accepted, Invite, InviteDetails, ResendError};
 use crate::db::models::outbox::{self, Delivery};
-use super::team::StaffOffer;
 use crate::db::models::team::{self, Client};
 use crate::db::models::user::{self, User};
 use crate::db::models::{lock_row, members, LockTable};

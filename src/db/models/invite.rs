@@ -152,7 +152,12 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
 }
 
 /// The entities (workspace invite) or clients (team invite) an invite offers, as rows.
-fn write_offer(conn: &mut DbConnection, id: InviteId, entities: &[EntityId], clients: &[WorkspaceId]) -> QueryResult<()> {
+fn write_offer(
+    conn: &mut DbConnection,
+    id: InviteId,
+    entities: &[EntityId],
+    clients: &[WorkspaceId],
+) -> QueryResult<()> {
     // Row by row: batch inserts are not available through the two-backend connection.
     for e in entities {
         diesel::insert_into(invite_entities::table)
