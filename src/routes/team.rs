@@ -315,13 +315,13 @@ const ALREADY_INVITED: &str = "already invited: update the pending invite to thi
 
 /// The pending invite of each address that already had one.
 async fn with_pending_invites(state: &AppState, ctx: &OrgContext, outcomes: &mut [Outcome]) -> Result<(), AppError> {
-    let already: Vec<String> =
-        outcomes.iter().filter(|o| o.words == ALREADY_INVITED).map(|o| o.address.clone()).collect();
+    let is_already = |o: &Outcome| o.words == ALREADY_INVITED;
+    let already: Vec<String> = outcomes.iter().filter(|o| is_already(o)).map(|o| o.address.clone()).collect();
     if already.is_empty() {
         return Ok(());
     }
     let found = uc::pending_invites_to(&state.db, ctx.membership.org_id, already).await?;
-    for o in outcomes.iter_mut().filter(|o| o.words == ALREADY_INVITED) {
+    for o in outcomes.iter_mut().filter(|o| is_already(o)) {
         o.pending = found.iter().find(|(email, _)| *email == o.address).map(|(_, id)| id.0);
     }
     Ok(())
