@@ -404,7 +404,7 @@ mod tests {
         let now = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).and_then(|d| d.and_hms_opt(12, 0, 0)).expect("a date");
         let s = chrono::Duration::seconds;
         let cases = [
-            (s(0), "just now", "in less than a minute"),
+            (s(1), "just now", "in less than a minute"),
             (s(59), "just now", "in less than a minute"),
             (s(60), "1 minute ago", "in 1 minute"),
             (s(89), "1 minute ago", "in 1 minute"),

@@ -319,7 +319,8 @@ async fn edit_invite_is_refused_to_those_who_may_not_and_changes_nothing() {
     let forged = &[("role", "member"), ("entity", "999999")][..];
     let (ada_ws, ada_team) = (format!("/w/{ws}/settings/invites"), format!("/orgs/{}/team/invites", f.org));
     // (who, as whom, path, fields, answer, and whether GET answers the same)
-    let cases: Vec<(&str, &TestUser, String, &[(&str, &str)], StatusCode, bool)> = vec![
+    type Case<'a> = (&'a str, &'a TestUser, String, &'a [(&'a str, &'a str)], StatusCode, bool);
+    let cases: Vec<Case> = vec![
         // Another firm's invite id, under one's own workspace or firm: not found.
         (
             "Ada, Eve's invite in her workspace",
