@@ -231,6 +231,10 @@
     // A link with data-copy-text (the ⋯ menu's "Copy invite link") copies in place; if the
     // copy fails it still goes to its page, which shows the text in a field.
     var fallbackHref = btn.tagName === 'A' ? btn.getAttribute('href') : null;
+    // An invite that expired while the page was open: no dead link is copied; the link
+    // simply opens its page, which offers "Renew and copy link".
+    var until = Number(btn.getAttribute('data-copy-until'));
+    if (fallbackHref && until && Date.now() >= until) return;
     e.preventDefault(); // never submit a form, even if type="button" was forgotten
     var id = btn.getAttribute('data-copy-target');
     var field = id ? document.getElementById(id) : null;
@@ -243,8 +247,12 @@
     copy(field, text).then(function (ok) {
       var menu = btn.closest('details.menu');
       if (ok && menu) {
-        // From a ⋯ menu: close it and say so where the eye is.
+        // From a ⋯ menu: close it, give focus back to its ⋯ button (the item it was on is
+        // hidden now), and say so where the eye is.
+        // (A fallback copy may have moved focus, and so closed the menu, already.)
         menu.open = false;
+        var summary = summaryOf(menu);
+        if (summary) summary.focus();
         toast(btn.textContent.indexOf('invite link') !== -1 ? 'Invite link copied' : 'Copied');
         return;
       }

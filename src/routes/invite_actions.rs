@@ -6,6 +6,7 @@ use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::form::FormFields;
 #[allow(unused_imports)]
 use super::{redirect_with, render, Layout, TimeWords};
 use crate::auth::extract::{path_id, PlaceContext};
@@ -15,11 +16,14 @@ use crate::domain::InviteId;
 use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::usecases::invites::{self, Place, Resent};
+use crate::usecases::invites::{self, Place, Resent, UpdatedInvite};
 use crate::usecases::ActionError;
 
 pub fn routes(cfg: &mut web::ServiceConfig, base: &str) {
-    cfg.route(&format!("{base}/resend"), web::post().to(resend))
+    cfg.route(&format!("{base}/edit"), web::get().to(edit_form))
+        .route(&format!("{base}/edit"), web::post().to(update))
+        .route(&format!("{base}/resend"), web::post().to(resend))
+        .route(&format!("{base}/renew"), web::post().to(renew))
         .route(&format!("{base}/link"), web::get().to(link))
         .route(&format!("{base}/cancel"), web::get().to(cancel_form))
         .route(&format!("{base}/cancel"), web::post().to(cancel));
@@ -56,7 +60,7 @@ impl PlaceContext {
     }
 
     /// Where the invite's actions live: `{base}/{id}/resend` and so on.
-    fn invites_base(&self) -> String {
+    pub fn invites_base(&self) -> String {
         match self {
             PlaceContext::Workspace(c) => format!("/w/{}/settings/invites", c.access.workspace.id),
             PlaceContext::Team(c) => format!("/orgs/{}/team/invites", c.membership.org_id),
@@ -64,7 +68,7 @@ impl PlaceContext {
     }
 
     /// What the invite offers: "for Acme Bakery", "to join Ames & Co".
-    fn what(&self) -> String {
+    pub fn what(&self) -> String {
         match self {
             PlaceContext::Workspace(c) => format!("for {}", c.access.workspace.name),
             PlaceContext::Team(c) => format!("to join {}", c.membership.org_name),
@@ -74,6 +78,42 @@ impl PlaceContext {
 
 fn invite_id(req: &HttpRequest) -> Result<InviteId, AppError> {
     path_id(req, "invite").map(InviteId)
+}
+
+/// ⋯ → Edit invite: the form with what the invite offers now.
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: PlaceContext,
+) -> Result<HttpResponse, AppError> {
+    let inv = invites::editable(&state.db, ctx.user().user_id(), ctx.place(), invite_id(&req)?).await?;
+    match &ctx {
+        PlaceContext::Workspace(c) => super::members::edit_invite_form(&state, &session, c, inv).await,
+        PlaceContext::Team(c) => super::team::edit_invite_form(&state, &session, c, inv).await,
+    }
+}
+
+/// "Update invite" (from its form, or from a duplicate invite's message): the invite offers
+/// what was chosen from now on. Nothing is emailed; "Resend invite" does that.
+pub async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: PlaceContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let inv = invites::editable(&state.db, ctx.user().user_id(), ctx.place(), invite_id(&req)?).await?;
+    let form = FormFields::parse(&body)?;
+    match &ctx {
+        PlaceContext::Workspace(c) => super::members::update_invite(&state, &session, c, inv, &form).await,
+        PlaceContext::Team(c) => super::team::update_invite(&state, &session, c, inv, &form).await,
+    }
+}
+
+/// The message after "Update invite": what the invite now grants, and how to email it.
+pub fn updated_words(done: &UpdatedInvite) -> String {
+    format!("Invite to {} updated: {}. Resend invite emails them the new access.", done.email, done.grants)
 }
 
 /// ⋯ → Resend invite: the email again, and a renewed expiry; at most once a minute.
@@ -92,16 +132,33 @@ pub async fn resend(
         Err(e) => return Err(e.into()),
         Ok(Resent::Sent(email)) => {
             state.wake_mailer();
-            let message = format!("Invite resent to {email}{}", state.mailbox_hint());
+            let message = format!("Invite to {email} {} queued again{}", ctx.what(), state.mailbox_hint());
             redirect_with(&session, &back, FlashKind::Success, message)
         }
+        // Not a failure: nothing is wrong, it only needs a moment.
         Ok(Resent::TooSoon(email)) => redirect_with(
             &session,
             &back,
-            FlashKind::Error,
+            FlashKind::Info,
             format!("An invite was sent to {email} less than a minute ago. Try again in a minute."),
         ),
     })
+}
+
+/// ⋯ → Renew and copy link (an expired invite): a fresh expiry without an email, then the
+/// link's page with the link that works again.
+pub async fn renew(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: PlaceContext,
+) -> Result<HttpResponse, AppError> {
+    let id = invite_id(&req)?;
+    let ttl = state.invite_settings().ttl;
+    let done = invites::renew(&state.db, ctx.user().user_id(), ctx.place(), id, ttl).await?;
+    let until = done.until.format("%B %-d, %Y at %H:%M UTC");
+    let message = format!("Invite to {} renewed: the link works until {until}", done.email);
+    Ok(redirect_with(&session, &format!("{}/{id}/link", ctx.invites_base()), FlashKind::Success, message))
 }
 
 /// "Copy invite link" without JavaScript: the link in a field.
@@ -112,8 +169,12 @@ pub struct InviteLinkPage {
     back: String,
     back_label: &'static str,
     email: String,
+    /// Empty once the invite has expired: a dead link is never handed out.
     link: String,
     expires: chrono::NaiveDateTime,
+    expired: bool,
+    /// "Renew and copy link".
+    renew: String,
 }
 
 pub async fn link(
@@ -124,13 +185,16 @@ pub async fn link(
 ) -> Result<HttpResponse, AppError> {
     let inv = invites::find(&state.db, ctx.user().user_id(), ctx.place(), invite_id(&req)?).await?;
     let (back, back_label) = ctx.back();
+    let expired = inv.is_expired(crate::db::models::now());
     render(InviteLinkPage {
         l: ctx.layout(&session, "Copy invite link"),
         back,
         back_label,
-        link: invite_link(&state.public_url, &state.invite_key, &inv.token_nonce),
+        link: if expired { String::new() } else { invite_link(&state.public_url, &state.invite_key, &inv.token_nonce) },
+        renew: format!("{}/{}/renew", ctx.invites_base(), inv.id),
         email: inv.email,
         expires: inv.expires_at,
+        expired,
     })
 }
 
@@ -167,10 +231,6 @@ pub async fn cancel(
     ctx: PlaceContext,
 ) -> Result<HttpResponse, AppError> {
     let email = invites::cancel(&state.db, ctx.user().user_id(), ctx.place(), invite_id(&req)?).await?;
-    Ok(redirect_with(
-        &session,
-        &ctx.back().0,
-        FlashKind::Success,
-        format!("Invite cancelled: the link sent to {email} no longer works"),
-    ))
+    let message = format!("Invite to {email} {} cancelled: its link no longer works", ctx.what());
+    Ok(redirect_with(&session, &ctx.back().0, FlashKind::Success, message))
 }

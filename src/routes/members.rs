@@ -19,7 +19,7 @@ use crate::domain::{EmailAddress, EntityId, OrgRole, UserId, WorkspaceRole};
 use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::usecases::invites::PendingLine;
+use crate::usecases::invites::{EditableInvite, Offered, PendingLine};
 use crate::usecases::members::{self as uc, InviteRequest, MemberLine, Shown, Target};
 use crate::usecases::{ActionError, Conflict};
 
@@ -137,6 +137,7 @@ pub struct InviteView {
 impl InviteView {
     /// A row for the Members or Team page: what both show, with the role and access in words.
     pub fn new(state: &AppState, p: PendingLine, role: &'static str, (access, access_full): (String, String)) -> Self {
+        let expired = p.expires_at <= crate::db::models::now();
         InviteView {
             id: p.id.0,
             role,
@@ -145,10 +146,15 @@ impl InviteView {
             invited_by: p.invited_by,
             sent: p.created_at,
             expires: p.expires_at,
-            expired: p.expires_at <= crate::db::models::now(),
+            expired,
             delivery: delivery_words(&p.delivery),
             can_manage: p.can_manage,
-            link: p.nonce.map(|n| invite_link(&state.public_url, &state.invite_key, &n)).unwrap_or_default(),
+            // An expired invite's link is dead: its row offers "Renew and copy link" instead.
+            link: p
+                .nonce
+                .filter(|_| !expired)
+                .map(|n| invite_link(&state.public_url, &state.invite_key, &n))
+                .unwrap_or_default(),
             email: p.email,
         }
     }
@@ -280,7 +286,7 @@ async fn invite_page(
 ) -> Result<InvitePage, AppError> {
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     Ok(InvitePage {
-        l: Layout::workspace(session, "Add team", ctx, "settings"),
+        l: Layout::workspace(session, invite_heading(ctx), ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         choices: Choices::new(ctx, grantable, &input.role, &input.checked),
@@ -288,6 +294,11 @@ async fn invite_page(
         errors,
         existing,
     })
+}
+
+/// The invite form's heading: what "Add team" does, here.
+fn invite_heading(ctx: &WorkspaceContext) -> String {
+    format!("Invite someone to {}", ctx.access.workspace.name)
 }
 
 pub async fn invite_form(
@@ -382,9 +393,89 @@ pub async fn invite(
 
 fn invite_sent(state: &AppState, session: &Session, ctx: &WorkspaceContext, email: &str) -> HttpResponse {
     state.wake_mailer();
-    let message = format!("Invite sent to {email}{}", state.mailbox_hint());
+    // Queued, not sent: the outbox sends it, and the row's badge then says how that went.
+    let message = format!("Invite to {email} queued{}", state.mailbox_hint());
     redirect_with(session, &members_url(ctx), FlashKind::Success, message)
 }
+
+/// ⋯ → Edit invite, for an invite into this workspace: its role and entities.
+#[derive(Template)]
+#[template(path = "members/edit_invite.html")]
+pub struct EditInvitePage {
+    l: Layout,
+    ws_id: i64,
+    ws_name: String,
+    id: i64,
+    email: String,
+    choices: Choices,
+    error: Option<String>,
+}
+
+async fn edit_invite_page(
+    state: &AppState,
+    session: &Session,
+    ctx: &WorkspaceContext,
+    inv: &EditableInvite,
+    (role, checked): (&str, &Access<EntityId>),
+    error: Option<String>,
+) -> Result<EditInvitePage, AppError> {
+    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
+    Ok(EditInvitePage {
+        l: Layout::workspace(session, "Edit invite", ctx, "settings"),
+        ws_id: ctx.access.workspace.id.0,
+        ws_name: ctx.access.workspace.name.clone(),
+        id: inv.id.0,
+        email: inv.email.clone(),
+        choices: Choices::new(ctx, grantable, role, checked),
+        error,
+    })
+}
+
+/// The Edit invite form of an invite into this workspace, prefilled with what it offers.
+pub(super) async fn edit_invite_form(
+    state: &AppState,
+    session: &Session,
+    ctx: &WorkspaceContext,
+    inv: EditableInvite,
+) -> Result<HttpResponse, AppError> {
+    let Offered::Workspace(seat) = &inv.offer else {
+        return Err(AppError::NotFound);
+    };
+    render(edit_invite_page(state, session, ctx, &inv, (seat.role.as_str(), &seat.entities), None).await?)
+}
+
+/// "Update invite" for an invite into this workspace: the role and entities of the form.
+pub(super) async fn update_invite(
+    state: &AppState,
+    session: &Session,
+    ctx: &WorkspaceContext,
+    inv: EditableInvite,
+    form: &FormFields,
+) -> Result<HttpResponse, AppError> {
+    let (role, entities) = (parse_role(form)?, entity_access(form)?);
+    let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
+    let saved = match (role, entities.clone()) {
+        (Some(role), Ok(entities)) => uc::update_invite(&state.db, actor, ws, inv.id, role, entities).await,
+        (None, _) => Err(ActionError::Invalid(CHOOSE_A_ROLE)),
+        (_, Err(both)) => Err(ActionError::Invalid(both)),
+    };
+    match saved.map_err(form_message) {
+        Ok(done) => Ok(redirect_with(
+            session,
+            &members_url(ctx),
+            FlashKind::Success,
+            super::invite_actions::updated_words(&done),
+        )),
+        Err(Ok(message)) => {
+            let input = (role.map_or("", |r| r.as_str()), &entities.unwrap_or_else(|_| ticked(form)));
+            let page = edit_invite_page(state, session, ctx, &inv, input, Some(message.into())).await?;
+            render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+        Err(Err(e)) => Err(e),
+    }
+}
+
+const CHOOSE_A_ROLE: &str = "Choose a role.";
 
 fn target_id(req: &HttpRequest) -> Result<UserId, AppError> {
     path_id(req, "user").map(UserId)
@@ -460,7 +551,8 @@ pub async fn configure(
     };
     match saved.map_err(form_message) {
         Ok(()) => {
-            let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
+            let who = super::display_name(&member.name, &member.email);
+            let message = format!("Permissions of {who} in {} updated", ctx.access.workspace.name);
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
         Err(Ok(message)) => {
@@ -477,6 +569,7 @@ fn form_message(e: ActionError) -> Result<&'static str, AppError> {
     match e {
         ActionError::Refused(why) if why.is_form_message() => Ok(why.message()),
         ActionError::Invalid(BOTH) => Ok(BOTH),
+        ActionError::Invalid(CHOOSE_A_ROLE) => Ok(CHOOSE_A_ROLE),
         other => Err(other.into()),
     }
 }
@@ -531,7 +624,7 @@ pub async fn remove(
             Ok(redirect_with(&session, "/", FlashKind::Success, message))
         }
         Ok(name) => {
-            let message = format!("Access removed: {name} can no longer open {}", ctx.access.workspace.name);
+            let message = format!("{name}'s access to {} removed", ctx.access.workspace.name);
             Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {

@@ -399,32 +399,49 @@ pub fn redact_path(path: &str) -> String {
     path.to_string()
 }
 
-/// Times as pages show them: relative ("3 minutes ago", "in 6 days"), with the exact
+/// Times as pages show them: relative ("3 minutes ago", "in 7 days"), with the exact
 /// time in a `title`.
 pub trait TimeWords {
     fn ago(&self) -> String;
     fn exact(&self) -> String;
+    /// An invite's expiry: "expires in 7 days", or "expired 2 days ago".
+    fn expiry(&self) -> String;
 }
 
 impl TimeWords for chrono::NaiveDateTime {
     fn ago(&self) -> String {
-        relative(*self)
+        relative(*self, crate::db::models::now())
     }
 
     fn exact(&self) -> String {
         self.format("%Y-%m-%d %H:%M UTC").to_string()
     }
+
+    fn expiry(&self) -> String {
+        let now = crate::db::models::now();
+        if *self > now {
+            format!("expires {}", relative(*self, now))
+        } else {
+            format!("expired {}", relative(*self, now))
+        }
+    }
 }
 
-fn relative(t: chrono::NaiveDateTime) -> String {
-    let now = crate::db::models::now();
+/// `t` seen from `now`, rounded to the nearest unit: a 7-day invite sent a second ago
+/// expires "in 7 days" (not 6 days 23:59:59 floored to 6), 59.6 minutes is "1 hour".
+fn relative(t: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> String {
     let secs = (now - t).num_seconds();
     let (n, future) = if secs >= 0 { (secs, false) } else { (-secs, true) };
-    let text = match n {
-        0..=59 => return if future { "in less than a minute".into() } else { "just now".into() },
-        60..=3599 => plural(n / 60, "minute"),
-        3600..=86_399 => plural(n / 3600, "hour"),
-        _ => plural(n / 86_400, "day"),
+    // Rounded half up, in whole units of `unit` seconds.
+    let round = |unit: i64| (n + unit / 2) / unit;
+    let text = if n < 60 {
+        return if future { "in less than a minute".into() } else { "just now".into() };
+    } else if round(60) < 60 {
+        plural(round(60), "minute")
+    } else if round(3600) < 24 {
+        plural(round(3600), "hour")
+    } else {
+        plural(round(86_400), "day")
     };
     if future {
         format!("in {text}")
@@ -478,5 +495,38 @@ mod tests {
         assert_eq!(redact_path("/password/reset/abc"), "/password/reset/[token]");
         assert_eq!(redact_path("/password/forgot"), "/password/forgot");
         assert_eq!(encode_query("/invites/a b?c"), "%2Finvites%2Fa+b%3Fc");
+    }
+
+    #[test]
+    fn relative_times_round_to_the_nearest_unit() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).and_then(|d| d.and_hms_opt(12, 0, 0)).expect("a date");
+        let s = chrono::Duration::seconds;
+        let cases = [
+            (s(1), "just now", "in less than a minute"),
+            (s(59), "just now", "in less than a minute"),
+            (s(60), "1 minute ago", "in 1 minute"),
+            (s(89), "1 minute ago", "in 1 minute"),
+            (s(90), "2 minutes ago", "in 2 minutes"),
+            (s(59 * 60 + 29), "59 minutes ago", "in 59 minutes"),
+            // 59.6 minutes
+            (s(59 * 60 + 36), "1 hour ago", "in 1 hour"),
+            (s(89 * 60), "1 hour ago", "in 1 hour"),
+            (s(90 * 60), "2 hours ago", "in 2 hours"),
+            (s(23 * 3600 + 29 * 60), "23 hours ago", "in 23 hours"),
+            // 23.6 hours
+            (s(23 * 3600 + 36 * 60), "1 day ago", "in 1 day"),
+            (s(36 * 3600 - 1), "1 day ago", "in 1 day"),
+            (s(36 * 3600), "2 days ago", "in 2 days"),
+            // 6 days 11 hours: nearer 6 than 7
+            (s(6 * 86_400 + 11 * 3600), "6 days ago", "in 6 days"),
+            // 6 days 23 hours, and a 7-day invite a second after it was sent
+            (s(6 * 86_400 + 23 * 3600), "7 days ago", "in 7 days"),
+            (s(7 * 86_400 - 1), "7 days ago", "in 7 days"),
+            (s(7 * 86_400), "7 days ago", "in 7 days"),
+        ];
+        for (d, past, future) in cases {
+            assert_eq!(relative(now - d, now), past, "{d} ago");
+            assert_eq!(relative(now + d, now), future, "in {d}");
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::domain::access::{self as rules, Refusal};
 use crate::domain::{EmailList, EmailListEntry, InviteId, OrgRole, UserId, WorkspaceId};
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::usecases::invites::{self, Bulk, BulkDone, FirmInvite};
+use crate::usecases::invites::{self, Bulk, BulkDone, EditableInvite, FirmInvite, Offered};
 use crate::usecases::team::{self as uc, Sent, StaffOffer, TeamInviteLine};
 use crate::usecases::ActionError;
 
@@ -68,6 +68,7 @@ impl TeamMemberView {
 pub struct TeamPage {
     l: Layout,
     org_id: i64,
+    org_name: String,
     members: Vec<TeamMemberView>,
     invites: Vec<InviteView>,
     invites_base: String,
@@ -81,6 +82,7 @@ pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext)
     render(TeamPage {
         l: Layout::org(&session, "Team", &ctx, "team"),
         org_id: ctx.membership.org_id.0,
+        org_name: ctx.membership.org_name.clone(),
         members: members.map(|(m, can)| TeamMemberView::new(m, can, me)).collect(),
         invites: page.invites.into_iter().map(|i| team_invite_view(&state, i)).collect(),
         invites_base: format!("/orgs/{}/team/invites", ctx.membership.org_id),
@@ -168,6 +170,8 @@ pub struct Outcome {
     address: String,
     words: &'static str,
     ok: bool,
+    /// Already invited: the pending invite, for "Update invite" and "Resend invite".
+    pending: Option<i64>,
 }
 
 #[derive(Template)]
@@ -175,6 +179,7 @@ pub struct Outcome {
 pub struct TeamInvitePage {
     l: Layout,
     org_id: i64,
+    org_name: String,
     emails: String,
     access: AccessChoices,
     error: Option<String>,
@@ -190,8 +195,9 @@ async fn invite_page(
     outcomes: Vec<Outcome>,
 ) -> Result<TeamInvitePage, AppError> {
     Ok(TeamInvitePage {
-        l: Layout::org(session, "Add Team", ctx, "team"),
+        l: Layout::org(session, format!("Invite staff to {}", ctx.membership.org_name), ctx, "team"),
         org_id: ctx.membership.org_id.0,
+        org_name: ctx.membership.org_name.clone(),
         emails,
         access: access_choices(state, ctx, chosen).await?,
         error,
@@ -280,21 +286,39 @@ async fn report(
     sent: Vec<Sent>,
     offer: StaffOffer,
 ) -> Result<HttpResponse, AppError> {
-    let (outcomes, keep) = outcomes(entries, sent);
+    let (mut outcomes, keep) = outcomes(entries, sent);
     let invited = outcomes.iter().filter(|o| o.ok).count();
     if invited > 0 {
         state.wake_mailer();
     }
     if keep.is_empty() && invited == outcomes.len() {
+        // Queued, not sent: the outbox sends them, and each row's badge then says how it went.
         let message = match invited {
-            1 => format!("Invite sent to {}{}", outcomes[0].address, state.mailbox_hint()),
-            n => format!("{n} invites sent{}", state.mailbox_hint()),
+            1 => format!("Invite to {} queued{}", outcomes[0].address, state.mailbox_hint()),
+            n => format!("Invites to {n} people queued{}", state.mailbox_hint()),
         };
         return Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, message));
     }
+    with_pending_invites(state, ctx, &mut outcomes).await?;
     let page = invite_page(state, session, ctx, (keep.join(", "), Chosen::of(&offer)), None, outcomes).await?;
     let status = if invited > 0 { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     render_with_status(status, page)
+}
+
+const ALREADY_INVITED: &str = "already invited: update the pending invite to this access, or resend it";
+
+/// The pending invite of each address that already had one.
+async fn with_pending_invites(state: &AppState, ctx: &OrgContext, outcomes: &mut [Outcome]) -> Result<(), AppError> {
+    let is_already = |o: &Outcome| o.words == ALREADY_INVITED;
+    let already: Vec<String> = outcomes.iter().filter(|o| is_already(o)).map(|o| o.address.clone()).collect();
+    if already.is_empty() {
+        return Ok(());
+    }
+    let found = uc::pending_invites_to(&state.db, ctx.membership.org_id, already).await?;
+    for o in outcomes.iter_mut().filter(|o| is_already(o)) {
+        o.pending = found.iter().find(|(email, _)| *email == o.address).map(|(_, id)| id.0);
+    }
+    Ok(())
 }
 
 fn outcomes(entries: &[EmailListEntry], sent: Vec<Sent>) -> (Vec<Outcome>, Vec<String>) {
@@ -305,11 +329,9 @@ fn outcomes(entries: &[EmailListEntry], sent: Vec<Sent>) -> (Vec<Outcome>, Vec<S
         .map(|entry| {
             let (address, words, ok) = match entry {
                 EmailListEntry::Valid(e) => match sent.next() {
-                    Some(Sent::Invited) => (e.to_string(), "invited", true),
+                    Some(Sent::Invited) => (e.to_string(), "invite queued", true),
                     Some(Sent::AlreadyMember) => (e.to_string(), "already a member of the team", false),
-                    Some(Sent::AlreadyInvited) => {
-                        (e.to_string(), "already invited: use Resend invite on the Team page", false)
-                    }
+                    Some(Sent::AlreadyInvited) => (e.to_string(), ALREADY_INVITED, false),
                     None => (e.to_string(), "not sent", false),
                 },
                 EmailListEntry::Duplicate(e) => (e.to_string(), "listed twice: invited once", false),
@@ -318,10 +340,83 @@ fn outcomes(entries: &[EmailListEntry], sent: Vec<Sent>) -> (Vec<Outcome>, Vec<S
                     (input.clone(), "not a valid address", false)
                 }
             };
-            Outcome { address, words, ok }
+            Outcome { address, words, ok, pending: None }
         })
         .collect();
     (lines, keep)
+}
+
+/// ⋯ → Edit invite, for an invite onto the team: its firm role, clients and "New clients".
+#[derive(Template)]
+#[template(path = "team/edit_invite.html")]
+pub struct EditTeamInvitePage {
+    l: Layout,
+    org_id: i64,
+    org_name: String,
+    id: i64,
+    email: String,
+    access: AccessChoices,
+    error: Option<String>,
+}
+
+async fn edit_invite_page(
+    state: &AppState,
+    session: &Session,
+    ctx: &OrgContext,
+    inv: &EditableInvite,
+    chosen: Chosen,
+    error: Option<String>,
+) -> Result<EditTeamInvitePage, AppError> {
+    Ok(EditTeamInvitePage {
+        l: Layout::org(session, "Edit invite", ctx, "team"),
+        org_id: ctx.membership.org_id.0,
+        org_name: ctx.membership.org_name.clone(),
+        id: inv.id.0,
+        email: inv.email.clone(),
+        access: access_choices(state, ctx, chosen).await?,
+        error,
+    })
+}
+
+/// The Edit invite form of a team invite, prefilled with what it offers.
+pub(super) async fn edit_invite_form(
+    state: &AppState,
+    session: &Session,
+    ctx: &OrgContext,
+    inv: EditableInvite,
+) -> Result<HttpResponse, AppError> {
+    let Offered::Team(offer) = &inv.offer else {
+        return Err(AppError::NotFound);
+    };
+    let chosen = Chosen::of(offer);
+    render(edit_invite_page(state, session, ctx, &inv, chosen, None).await?)
+}
+
+/// "Update invite" for a team invite: the firm role, clients and "New clients" of the form.
+pub(super) async fn update_invite(
+    state: &AppState,
+    session: &Session,
+    ctx: &OrgContext,
+    inv: EditableInvite,
+    form: &FormFields,
+) -> Result<HttpResponse, AppError> {
+    let Some(offer) = parse_offer(form)? else {
+        let page =
+            edit_invite_page(state, session, ctx, &inv, Chosen::nothing(), Some("Choose a role.".into())).await?;
+        return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
+    };
+    let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
+    match uc::update_invite(&state.db, actor, org, inv.id, offer.clone()).await {
+        Ok(done) => {
+            Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, super::invite_actions::updated_words(&done)))
+        }
+        Err(ActionError::Refused(why)) if why.is_form_message() => {
+            let page =
+                edit_invite_page(state, session, ctx, &inv, Chosen::of(&offer), Some(why.message().into())).await?;
+            render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]
@@ -386,7 +481,8 @@ pub async fn configure(
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     match uc::configure(&state.db, actor, org, member.user_id, offer.clone()).await {
         Ok(()) => {
-            let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
+            let who = super::display_name(&member.name, &member.email);
+            let message = format!("Permissions of {who} in {} updated", ctx.membership.org_name);
             Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
@@ -448,7 +544,8 @@ pub async fn remove(
             Ok(redirect_with(&session, "/", FlashKind::Success, message))
         }
         Ok(name) => {
-            let message = format!("{name} was removed from the organization");
+            let message =
+                format!("{name} removed from {}: their access to it and its clients ended", ctx.membership.org_name);
             Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
@@ -462,6 +559,8 @@ pub async fn remove(
 pub struct PendingView {
     id: i64,
     email: String,
+    /// An invite onto the firm's team (not into a client).
+    team: bool,
     target: String,
     target_href: String,
     role: &'static str,
@@ -480,6 +579,7 @@ impl PendingView {
         };
         PendingView {
             id: f.id.0,
+            team: f.client.is_none(),
             target,
             target_href,
             role: f.role,
@@ -512,20 +612,31 @@ pub async fn pending(state: web::Data<AppState>, session: Session, ctx: OrgConte
     })
 }
 
-/// "3 invites resent; 1 sent less than a minute ago were skipped", "2 invites cancelled".
+/// "3 invites resent: a@x.test, …; 1 sent less than a minute ago were skipped",
+/// "2 invites cancelled: a@x.test, b@x.test".
 fn bulk_words(action: Bulk, done: &BulkDone) -> String {
     let n = done.done;
     let what = if n == 1 { "invite" } else { "invites" };
+    let who = if done.emails.is_empty() { String::new() } else { format!(": {}", done.emails.join(", ")) };
     match action {
         Bulk::Resend if done.too_soon > 0 => {
-            format!("{n} {what} resent; {} sent less than a minute ago were skipped", done.too_soon)
+            format!("{n} {what} resent{who}; {} sent less than a minute ago were skipped", done.too_soon)
         }
-        Bulk::Resend => format!("{n} {what} resent"),
-        Bulk::Cancel => format!("{n} {what} cancelled"),
+        Bulk::Resend => format!("{n} {what} resent{who}"),
+        Bulk::Cancel => format!("{n} {what} cancelled{who}"),
     }
 }
 
-/// Resend or cancel several pending invites at once, each only if the caller may.
+/// What the Pending invites form asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BulkStep {
+    /// "Cancel selected": first a page that names them and asks.
+    AskToCancel,
+    Do(Bulk),
+}
+
+/// Resend or cancel several pending invites at once, each only if the caller may;
+/// cancelling goes through a confirmation page first.
 pub async fn bulk(
     state: web::Data<AppState>,
     session: Session,
@@ -533,31 +644,77 @@ pub async fn bulk(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let form = FormFields::parse(&body)?;
-    let back = format!("/orgs/{}/invites", ctx.membership.org_id);
     let ids: Vec<InviteId> = form.ids("invite")?.into_iter().map(InviteId).collect();
-    let action = bulk_action(&form)?;
+    let step = bulk_step(&form)?;
     if ids.is_empty() {
+        let back = format!("/orgs/{}/invites", ctx.membership.org_id);
         return Ok(redirect_with(&session, &back, FlashKind::Error, "Select at least one invite."));
     }
+    match step {
+        BulkStep::AskToCancel => {
+            let picked = invites::selected_in_firm(&state.db, ctx.user.user_id(), ctx.membership.org_id, ids).await?;
+            render(BulkCancelPage::new(&session, &ctx, picked))
+        }
+        BulkStep::Do(action) => run_bulk(&state, &session, &ctx, ids, action).await,
+    }
+}
+
+async fn run_bulk(
+    state: &AppState,
+    session: &Session,
+    ctx: &OrgContext,
+    ids: Vec<InviteId>,
+    action: Bulk,
+) -> Result<HttpResponse, AppError> {
+    let back = format!("/orgs/{}/invites", ctx.membership.org_id);
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     match invites::bulk(&state.db, actor, org, ids, action, state.invite_settings()).await {
         Ok(done) => {
             if action == Bulk::Resend {
                 state.wake_mailer();
             }
-            Ok(redirect_with(&session, &back, FlashKind::Success, bulk_words(action, &done)))
+            Ok(redirect_with(session, &back, FlashKind::Success, bulk_words(action, &done)))
         }
         Err(ActionError::Limited(r)) => {
-            Ok(redirect_with(&session, &back, FlashKind::Error, format!("{} Nothing was resent.", r.message())))
+            Ok(redirect_with(session, &back, FlashKind::Error, format!("{} Nothing was resent.", r.message())))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-fn bulk_action(form: &FormFields) -> Result<Bulk, AppError> {
+fn bulk_step(form: &FormFields) -> Result<BulkStep, AppError> {
     match form.get("action") {
-        "resend" => Ok(Bulk::Resend),
-        "cancel" => Ok(Bulk::Cancel),
+        "resend" => Ok(BulkStep::Do(Bulk::Resend)),
+        "cancel" => Ok(BulkStep::AskToCancel),
+        "confirm-cancel" => Ok(BulkStep::Do(Bulk::Cancel)),
         _ => Err(AppError::BadRequest("Choose Resend or Cancel.".into())),
+    }
+}
+
+/// "Cancel selected": the selected invites, named, with "Cancel N invites" and "Keep them".
+#[derive(Template)]
+#[template(path = "team/bulk_cancel.html")]
+pub struct BulkCancelPage {
+    l: Layout,
+    org_id: i64,
+    invites: Vec<PendingView>,
+}
+
+impl BulkCancelPage {
+    fn new(session: &Session, ctx: &OrgContext, picked: Vec<FirmInvite>) -> BulkCancelPage {
+        let org = ctx.membership.org_id.0;
+        BulkCancelPage {
+            l: Layout::org(session, "Cancel invites", ctx, "pending"),
+            org_id: org,
+            invites: picked.into_iter().map(|f| PendingView::new(org, f)).collect(),
+        }
+    }
+
+    /// "1 invite", "3 invites".
+    fn count_words(&self) -> String {
+        match self.invites.len() {
+            1 => "1 invite".into(),
+            n => format!("{n} invites"),
+        }
     }
 }

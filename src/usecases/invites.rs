@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
+use super::team::StaffOffer;
 use super::{ActionError, InviteSettings, Outcome};
 use crate::db::models::access;
 use crate::db::models::invite::{self, AcceptError, Accepted, Invite, InviteDetails, ResendError};
@@ -41,7 +42,7 @@ pub enum Place {
 
 /// The pending invite `id` of `place`, if `actor` may resend, copy or cancel it; another
 /// place's invite (or another firm's) is not found.
-fn manageable(c: &mut DbConnection, actor: UserId, place: Place, id: InviteId) -> Outcome<Invite> {
+pub(super) fn manageable(c: &mut DbConnection, actor: UserId, place: Place, id: InviteId) -> Outcome<Invite> {
     let inv = invite::find_by_id(c, id)?.filter(|i| i.state == invite::PENDING).ok_or(ActionError::NotFound)?;
     match (place, inv.workspace_id) {
         (Place::Workspace(ws), Some(w)) if w == ws.0 => {
@@ -67,6 +68,61 @@ fn offer_of(c: &mut DbConnection, inv: &Invite) -> Outcome<SeatFacts> {
 /// The invite behind a ⋯ action, for its page (Copy invite link, Cancel invite).
 pub async fn find(db: &Db, actor: UserId, place: Place, id: InviteId) -> Outcome<Invite> {
     db.read_with(move |c| manageable(c, actor, place, id)).await
+}
+
+/// What a pending invite offers now, for its "Edit invite" form.
+pub enum Offered {
+    Workspace(SeatFacts),
+    Team(StaffOffer),
+}
+
+/// A pending invite the actor may edit: its address and what it offers.
+pub struct EditableInvite {
+    pub id: InviteId,
+    pub email: String,
+    pub offer: Offered,
+}
+
+/// The invite behind "Edit invite", with what it offers, if `actor` may manage it.
+pub async fn editable(db: &Db, actor: UserId, place: Place, id: InviteId) -> Outcome<EditableInvite> {
+    db.read_with(move |c| {
+        let inv = manageable(c, actor, place, id)?;
+        let offer = match inv.workspace_id {
+            Some(_) => Offered::Workspace(offer_of(c, &inv)?),
+            None => Offered::Team(StaffOffer {
+                role: OrgRole::parse(&inv.role).ok_or(ActionError::NotFound)?,
+                clients: invite::client_ids_of(c, &[inv.id])?.into_iter().map(|(_, w)| WorkspaceId(w)).collect(),
+                new_clients: inv.new_clients,
+            }),
+        };
+        Ok(EditableInvite { id: inv.invite_id(), email: inv.email, offer })
+    })
+    .await
+}
+
+/// What "Edit invite" did: to which address, and what the invite now grants in words
+/// ("Accountant · Acme LLC").
+pub struct UpdatedInvite {
+    pub email: String,
+    pub grants: String,
+}
+
+/// What "Renew and copy link" did: the address, and until when the link now works.
+pub struct Renewed {
+    pub email: String,
+    pub until: NaiveDateTime,
+}
+
+/// Gives the invite a fresh expiry (the configured time from now) without emailing it, so
+/// that its link can be handed out by other means. The link itself stays the same.
+pub async fn renew(db: &Db, actor: UserId, place: Place, id: InviteId, ttl: chrono::Duration) -> Outcome<Renewed> {
+    db.transaction(move |c| {
+        lock(c, place)?;
+        let inv = manageable(c, actor, place, id)?;
+        let until = invite::renew(c, &inv, actor, ttl)?;
+        Ok(Renewed { email: inv.email, until })
+    })
+    .await
 }
 
 /// What Resend did, to which address.
@@ -110,7 +166,7 @@ pub async fn cancel(db: &Db, actor: UserId, place: Place, id: InviteId) -> Outco
     .await
 }
 
-fn lock(c: &mut DbConnection, place: Place) -> Outcome<()> {
+pub(super) fn lock(c: &mut DbConnection, place: Place) -> Outcome<()> {
     match place {
         Place::Workspace(ws) => lock_row(c, LockTable::Workspace, ws.0)?,
         Place::Team(org) => lock_row(c, LockTable::Organization, org.0)?,
@@ -192,6 +248,17 @@ fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId) -> Outco
         .collect())
 }
 
+/// The pending invites behind a bulk action's selection, for its confirmation page. Any id
+/// the viewer may not manage makes the whole selection not found, as the action would.
+pub async fn selected_in_firm(db: &Db, viewer: UserId, org: OrgId, ids: Vec<InviteId>) -> Outcome<Vec<FirmInvite>> {
+    let picked: Vec<FirmInvite> =
+        pending_in_firm(db, viewer, org).await?.into_iter().filter(|i| ids.contains(&i.id)).collect();
+    if picked.len() != ids.len() {
+        return Err(ActionError::NotFound);
+    }
+    Ok(picked)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bulk {
     Resend,
@@ -202,6 +269,8 @@ pub enum Bulk {
 pub struct BulkDone {
     pub done: usize,
     pub too_soon: usize,
+    /// The addresses of the invites it changed.
+    pub emails: Vec<String>,
 }
 
 /// Resends or cancels several pending invites at once. Any id the viewer may not manage
@@ -221,7 +290,7 @@ pub async fn bulk(
         if picked.len() != ids.len() {
             return Err(ActionError::NotFound);
         }
-        let mut out = BulkDone { done: 0, too_soon: 0 };
+        let mut out = BulkDone { done: 0, too_soon: 0, emails: Vec::new() };
         for inv in picked {
             match action {
                 Bulk::Cancel => invite::cancel(c, inv, viewer)?,
@@ -232,6 +301,7 @@ pub async fn bulk(
                 Bulk::Resend => {}
             }
             out.done += 1;
+            out.emails.push(inv.email.clone());
         }
         if action == Bulk::Resend {
             s.limits.take(c, viewer, org, u32::try_from(out.done).unwrap_or(u32::MAX))?;

@@ -4,12 +4,12 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
-use super::invites::PendingLine;
+use super::invites::{self, PendingLine, Place, UpdatedInvite};
 use super::{list_or, ActionError, Conflict, InviteSettings, Outcome};
 use crate::db::models::access::{self, Person, WorkspaceAccess, WorkspaceInfo};
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::entity::{self, Entity};
-use crate::db::models::invite::{self, NewInvite, NewInviteError};
+use crate::db::models::invite::{self, NewInvite, NewInviteError, NewOffer};
 use crate::db::models::members;
 use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::sessions;
@@ -187,6 +187,48 @@ pub async fn invite(
         Ok(id)
     })
     .await
+}
+
+/// "Edit invite": the pending invite `id` of the workspace offers `role` and `chosen`
+/// entities from now on. The actor must be allowed to manage the invite as it is and to
+/// send an invite offering the new access; its link and expiry stay, and nothing is emailed.
+pub async fn update_invite(
+    db: &Db,
+    actor: UserId,
+    ws: WorkspaceId,
+    id: InviteId,
+    role: WorkspaceRole,
+    chosen: Access<EntityId>,
+) -> Outcome<UpdatedInvite> {
+    db.transaction(move |c| {
+        let place = Place::Workspace(ws);
+        invites::lock(c, place)?;
+        let inv = invites::manageable(c, actor, place, id)?;
+        let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
+        let names = names_in(c, ws, &members::stored(&chosen))?;
+        let offer = rules::grant(role, chosen);
+        // The new access, by the rules of sending an invite (one place for any rule on what
+        // an invite must grant).
+        rules::may_invite(&me.standing, &offer)?;
+        let entities = members::stored(&offer.entities);
+        let new = NewOffer {
+            role: role.as_str(),
+            all_entities: offer.entities.is_all(),
+            entities: &entities,
+            clients: &[],
+            new_clients: false,
+            detail: format!("as {}", seat_words(&offer, &names)),
+        };
+        invite::set_offer(c, &inv, actor, new)?;
+        Ok(UpdatedInvite { email: inv.email, grants: grant_words(&offer, &names) })
+    })
+    .await
+}
+
+/// What a seat grants, for a message: "Accountant · Acme LLC", "Admin · All entities".
+fn grant_words(seat: &SeatFacts, names: &[String]) -> String {
+    let access = if seat.entities.is_all() { "All entities".to_string() } else { list_or(names, "No entities") };
+    format!("{} · {access}", seat.role.label())
 }
 
 /// The names of `ids`, all of which must be entities of this workspace.

@@ -1,17 +1,17 @@
 //! The firm's Team page: the list, bulk staff invites, configure and remove.
 
-use super::invites::PendingLine;
+use super::invites::{self, PendingLine, Place, UpdatedInvite};
 use super::{list_or, ActionError, InviteSettings, Outcome};
 use crate::db::models::access;
 use crate::db::models::audit::{self, AuditAction, NewEvent};
-use crate::db::models::invite::{self, NewInvite, NewInviteError};
+use crate::db::models::invite::{self, NewInvite, NewInviteError, NewOffer};
 use crate::db::models::organization::OrgMembership;
 use crate::db::models::sessions;
 use crate::db::models::team::{self, Client, TeamList, TeamMember, TeamMemberRow};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts};
-use crate::domain::{EmailAddress, OrgId, OrgRole, UserId, WorkspaceId};
+use crate::domain::{EmailAddress, InviteId, OrgId, OrgRole, UserId, WorkspaceId};
 
 /// The Team page's rows, and what the viewer may do with each.
 pub struct TeamPage {
@@ -157,6 +157,62 @@ pub async fn invite(
         Ok(out)
     })
     .await
+}
+
+/// "Edit invite": the pending team invite `id` offers `offer` from now on. The actor must be
+/// allowed to manage the invite as it is and to invite staff with the new access; its link
+/// and expiry stay, and nothing is emailed.
+pub async fn update_invite(
+    db: &Db,
+    actor: UserId,
+    org: OrgId,
+    id: InviteId,
+    offer: StaffOffer,
+) -> Outcome<UpdatedInvite> {
+    db.transaction(move |c| {
+        let (me, words) = prepare(c, actor, org, &offer)?;
+        let inv = invites::manageable(c, actor, Place::Team(org), id)?;
+        let facts = offer.facts();
+        // The new access, by the rules of sending an invite (one place for any rule on what
+        // an invite must grant).
+        rules::may_invite_staff(&me, &facts)?;
+        let clients: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
+        let new = NewOffer {
+            role: offer.role.as_str(),
+            all_entities: false,
+            entities: &[],
+            clients: &clients,
+            new_clients: facts.new_clients,
+            detail: format!("as {words}"),
+        };
+        invite::set_offer(c, &inv, actor, new)?;
+        let grants = grant_words(&facts, &team::clients_of(c, org)?);
+        Ok(UpdatedInvite { email: inv.email, grants })
+    })
+    .await
+}
+
+/// What a staff offer grants, for a message: "Member · Acme Bakery, New clients",
+/// "Manager · All clients".
+fn grant_words(facts: &StaffFacts, all: &[Client]) -> String {
+    let access = match facts.clients.chosen() {
+        None => "All clients".to_string(),
+        Some(set) => {
+            let mut names: Vec<String> = all.iter().filter(|k| set.contains(&k.id)).map(|k| k.name.clone()).collect();
+            if facts.new_clients {
+                names.push("New clients".into());
+            }
+            list_or(&names, "No clients")
+        }
+    };
+    format!("{} · {access}", facts.role.label())
+}
+
+/// The pending team invites to these addresses (for "Update invite" and "Resend invite"
+/// next to an address that already has one), as address and id.
+pub async fn pending_invites_to(db: &Db, org: OrgId, emails: Vec<String>) -> Outcome<Vec<(String, InviteId)>> {
+    let found = db.read(move |c| invite::pending_to(c, org, None, &emails)).await?;
+    Ok(found.into_iter().map(|i| (i.email.clone(), i.invite_id())).collect())
 }
 
 /// The team member named in a Configure or Remove link, if the actor may manage them.

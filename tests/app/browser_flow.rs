@@ -73,7 +73,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.assert_heading("Members").await;
     // 3. Click Add team.
     ada.click_text("Add team").await;
-    ada.assert_heading("Add team").await;
+    ada.assert_heading("Invite someone to Acme Bakery").await;
     // 4. Enter the client's email address.
     ada.fill("Email", "cleo@client.test").await;
     // 5. Select the appropriate role.
@@ -83,7 +83,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.screenshot("add-team-form").await;
     // 7. Click Send invite.
     ada.click_text("Send invite").await;
-    ada.assert_text("Invite sent to cleo@client.test").await;
+    ada.assert_text("Invite to cleo@client.test queued").await;
     ada.assert_row("cleo@client.test", &["Member", "Acme LLC", "Invite pending"]).await;
     ada.screenshot("members-with-invite").await;
 
@@ -123,7 +123,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.check("Acme Holdings").await;
     ada.screenshot("configure-permissions").await;
     ada.click_text("Save permissions").await;
-    ada.assert_text("Permissions of Cleo Client updated").await;
+    ada.assert_text("Permissions of Cleo Client in Acme Bakery updated").await;
     cleo.goto(&app.base).await;
     cleo.assert_text("Acme Holdings").await;
 
@@ -133,7 +133,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.choose_role("Accountant").await;
     ada.check("Acme LLC").await;
     ada.click_text("Send invite").await;
-    ada.assert_text("Invite sent to owen@client.test").await;
+    ada.assert_text("Invite to owen@client.test queued").await;
     let owen_link = app.invite_link("owen@client.test", 1).await;
     ada.open_menu("owen@client.test").await;
     ada.screenshot("invite-menu").await;
@@ -153,7 +153,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.assert_heading("Cancel the invite to owen@client.test?").await;
     ada.screenshot("cancel-invite").await;
     ada.click_text("Cancel invite").await;
-    ada.assert_text("Invite cancelled: the link sent to owen@client.test no longer works").await;
+    ada.assert_text("Invite to owen@client.test for Acme Bakery cancelled: its link no longer works").await;
     ada.assert_path(&members).await;
     ada.assert_no_row("owen@client.test").await;
     assert_eq!(app.invite_record("owen@client.test").await.state, "cancelled");
@@ -163,7 +163,7 @@ async fn invite_your_clients_as_the_help_page_says() {
     ada.assert_heading("Remove Cleo Client from Acme Bakery?").await;
     ada.screenshot("remove-confirmation").await;
     ada.click_text("Remove from workspace").await;
-    ada.assert_text("Access removed").await;
+    ada.assert_text("Cleo Client's access to Acme Bakery removed").await;
     ada.assert_path(&members).await;
     ada.assert_no_row("cleo@client.test").await;
     ada.screenshot("members-after-removal").await;
@@ -230,7 +230,7 @@ async fn invite_your_team() {
     ada.assert_heading("Team").await;
     ada.assert_row("ada@firm.test", &["Ada Accountant", "(you)", "Admin", "All clients", "Active"]).await;
     ada.click_text("Add Team").await;
-    ada.assert_heading("Add Team").await;
+    ada.assert_heading("Invite staff to Ada & Co").await;
     ada.fill("Emails", "bo@firm.test, Cy@Firm.test, not-an-address").await;
     ada.choose_role("Member").await;
     ada.check("Acme Bakery").await;
@@ -287,7 +287,7 @@ async fn invite_your_team() {
     ada.click_text("Cancel invite").await;
     ada.assert_heading("Cancel the invite to cy@firm.test?").await;
     ada.click_text("Cancel invite").await;
-    ada.assert_text("Invite cancelled: the link sent to cy@firm.test no longer works").await;
+    ada.assert_text("Invite to cy@firm.test to join Ada & Co cancelled: its link no longer works").await;
     ada.assert_path(&team).await;
     ada.assert_no_row("cy@firm.test").await;
     assert_eq!(app.invite_record("cy@firm.test").await.state, "cancelled");
@@ -297,7 +297,7 @@ async fn invite_your_team() {
     ada.check("Birch Dental").await;
     ada.screenshot("team-configure").await;
     ada.click_text("Save permissions").await;
-    ada.assert_text("Permissions of Bo Bookkeeper updated").await;
+    ada.assert_text("Permissions of Bo Bookkeeper in Ada & Co updated").await;
     bo.goto(&app.base).await;
     bo.assert_text("Birch Dental").await;
 
@@ -331,7 +331,7 @@ async fn invite_your_team() {
     ada.assert_heading("Remove Bo Bookkeeper from Ada & Co?").await;
     ada.screenshot("team-remove").await;
     ada.click_text("Remove from organization").await;
-    ada.assert_text("Bo Bookkeeper was removed from the organization").await;
+    ada.assert_text("Bo Bookkeeper removed from Ada & Co").await;
     ada.assert_path(&team).await;
     ada.assert_no_row("bo@firm.test").await;
     let bo_id = app.user_id("bo@firm.test").await;

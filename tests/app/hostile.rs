@@ -719,6 +719,13 @@ async fn thousands_of_malformed_requests_across_every_form() {
     let pending_link = app.invite_link("pending@client.test", 1).await;
     let pending_path = pending_link.trim_start_matches(&app.base).to_string();
     team_invite("later@firm.test").await;
+    // Expired ones too, whose ⋯ menu offers "Renew and copy link" instead of a dead link.
+    assert_eq!(ada.invite(ws, "expired@client.test", "member", &[llc]).await.status(), StatusCode::SEE_OTHER);
+    team_invite("expired@firm.test").await;
+    for email in ["expired@client.test", "expired@firm.test"] {
+        let id = app.invite_record(email).await.id;
+        app.set_invite_times(id, Some(now() - chrono::Duration::days(1)), None).await;
+    }
     // Ada on a second device: Security lists it with "Sign out", and "Sign out all other sessions".
     let ada_phone = app.visitor();
     assert_eq!(ada_phone.log_in("ada@firm.test", PASSWORD).await.status(), StatusCode::SEE_OTHER);

@@ -223,6 +223,8 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
         ("remove", format!("/w/{ws}/settings/members/{mia}/remove"), &[][..]),
         ("resend", format!("/w/{ws}/settings/invites/{}/resend", pending.id), &[][..]),
         ("cancel", format!("/w/{ws}/settings/invites/{}/cancel", pending.id), &[][..]),
+        ("edit", format!("/w/{ws}/settings/invites/{}/edit", pending.id), &[("role", "admin")][..]),
+        ("renew", format!("/w/{ws}/settings/invites/{}/renew", pending.id), &[][..]),
     ] {
         for token in [None, Some("wrong"), Some(other_session.as_str())] {
             let mut all: Vec<(&str, &str)> = token.map(|t| ("csrf", t)).into_iter().collect();

@@ -9,6 +9,7 @@ mod foundation;
 mod hardening;
 mod hostile;
 mod identity;
+mod invite_editing;
 mod invite_proof;
 mod invites;
 mod layout;

@@ -57,10 +57,10 @@ async fn invite_a_client_step_by_step_as_the_help_page_says() {
 
     // The invite appears at once as "Invite pending", with who invited them and when.
     let (_, body, _) = ada.visit(&f.members()).await;
-    assert!(text_of(&body).contains("Invite sent to cleo@client.test"));
+    assert!(text_of(&body).contains("Invite to cleo@client.test queued"));
     let pending = row(&body, "cleo@client.test");
     for words in
-        ["cleo@client.test", "Accountant", "Acme LLC", "Invite pending", "by Ada Ames", "just now", "expires in 6 days"]
+        ["cleo@client.test", "Accountant", "Acme LLC", "Invite pending", "by Ada Ames", "just now", "expires in 7 days"]
     {
         assert!(pending.contains(words), "{words:?} missing from the invite's row: {pending}");
     }
@@ -266,7 +266,7 @@ async fn configure_permissions_takes_effect_on_the_next_request() {
     let r = f.ada.configure_member(ws, cleo_id, "accountant", &[holdings]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, body, _) = f.ada.visit(&location(&r)).await;
-    assert!(text_of(&body).contains("Permissions of Cleo Client updated"));
+    assert!(text_of(&body).contains("Permissions of Cleo Client in Acme Bakery updated"));
     let r = row(&body, "cleo@client.test");
     assert!(r.contains("Accountant") && r.contains("Acme Holdings") && !r.contains("Acme LLC"), "{r}");
 
@@ -311,7 +311,7 @@ async fn remove_from_workspace_ends_access_and_keeps_past_work() {
     let r = f.ada.remove_member(ws, cleo_id).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, body, _) = f.ada.visit(&location(&r)).await;
-    assert!(text_of(&body).contains("Access removed"));
+    assert!(text_of(&body).contains("Cleo Client's access to Acme Bakery removed"), "{}", text_of(&body));
     assert!(row_of(&body, "cleo@client.test").is_none(), "Cleo is no longer listed");
 
     // She belongs nowhere now: her session ended with the removal, and her very next
@@ -387,9 +387,9 @@ async fn resend_invite_sends_it_again_and_renews_the_expiry() {
     // ⋯ → Resend invite: a second email, the same link working again, a new expiry.
     let r = f.ada.resend_invite(f.ws, invite).await;
     let (_, body, _) = f.ada.visit(&location(&r)).await;
-    assert!(text_of(&body).contains("Invite resent to cleo@client.test"), "{}", text_of(&body));
+    assert!(text_of(&body).contains("Invite to cleo@client.test for Acme Bakery queued again"), "{}", text_of(&body));
     let renewed = row(&body, "cleo@client.test");
-    assert!(renewed.contains("Invite pending") && renewed.contains("expires in 6 days"), "{renewed}");
+    assert!(renewed.contains("Invite pending") && renewed.contains("expires in 7 days"), "{renewed}");
     let record = f.app.invite_record("cleo@client.test").await;
     let left = record.expires_at - portico::db::models::now();
     assert!(
@@ -447,7 +447,7 @@ async fn cancel_invite_makes_the_link_stop_working() {
     let r = f.ada.cancel_invite(f.ws, invite).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, body, _) = f.ada.visit(&location(&r)).await;
-    assert!(text_of(&body).contains("Invite cancelled: the link sent to cleo@client.test no longer works"));
+    assert!(text_of(&body).contains("Invite to cleo@client.test for Acme Bakery cancelled: its link no longer works"));
     assert!(row_of(&body, "cleo@client.test").is_none(), "the invite is no longer listed");
 
     let visitor = f.app.visitor();

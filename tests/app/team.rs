@@ -288,7 +288,7 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
 
     // Pending invites: role, client access, status, who invited, delivery.
     let pat = row(&body, "pat@firm.test");
-    for words in ["Member", "Beta Books", "Invite pending", "by Ada Admin", "Email sent", "expires in 6 days"] {
+    for words in ["Member", "Beta Books", "Invite pending", "by Ada Admin", "Email sent", "expires in 7 days"] {
         assert!(pat.contains(words), "{words:?} missing from the pending invite: {pat}");
     }
     assert!(!pat.contains("Active") && !pat.contains("Expired"), "{pat}");
@@ -297,12 +297,17 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
         assert!(expired.contains(words), "{words:?} missing from the expired invite: {expired}");
     }
     assert!(!expired.contains("Invite pending"), "{expired}");
-    for email in ["pat@firm.test", "old@firm.test"] {
+    // One order of ⋯ items (destructive last); an expired invite's link is renewed first.
+    for (email, copy) in [("pat@firm.test", "Copy invite link"), ("old@firm.test", "Renew and copy link")] {
         let m = text_of(actions_menu(&body, email).unwrap_or_else(|| panic!("no ⋯ menu for {email}")));
-        for action in ["Copy invite link", "Resend invite", "Cancel invite"] {
-            assert!(m.contains(action), "{action:?} missing from the ⋯ menu of {email}: {m}");
-        }
+        let order = ["Edit invite", "Resend invite", copy, "Cancel invite"];
+        let at: Vec<Option<usize>> = order.iter().map(|a| m.find(a)).collect();
+        assert!(
+            at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]),
+            "{order:?} in the ⋯ menu of {email}: {m}"
+        );
     }
+    assert!(!text_of(actions_menu(&body, "old@firm.test").unwrap()).contains("Copy invite link"));
 
     // An email that cannot go out yet says so.
     app.smtp.set_refusing(true);
@@ -351,7 +356,7 @@ async fn add_team_sends_one_invite_and_one_email_per_address_naming_the_firm_and
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
-    assert!(page.contains("2 invites sent"), "{page}");
+    assert!(page.contains("Invites to 2 people queued"), "{page}");
     assert_eq!(app.invite_count().await, before + 2, "one invite per address");
 
     for email in ["a@x.test", "b@x.test"] {
@@ -410,21 +415,25 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     let body = r.text().await.unwrap();
     let report = outcomes(&body);
     let expected = [
-        ("c@x.test", "invited"),
+        ("c@x.test", "invite queued"),
         ("c@x.test", "listed twice"),
         ("not-an-email", "not a valid address"),
-        ("d@x.test", "invited"),
+        ("d@x.test", "invite queued"),
         ("ada@firm.test", "already a member"),
         ("pat@x.test", "already invited"),
     ];
     assert_eq!(report.len(), expected.len(), "one line per address: {report:?}");
     for (line, (address, words)) in report.iter().zip(expected) {
         assert!(line.contains(address) && line.contains(words), "expected {address}: {words}, got {line:?}");
-        let badge = if words == "invited" { "Invited" } else { "Not invited" };
+        let badge = if words == "invite queued" { "Invited" } else { "Not invited" };
         assert!(line.starts_with(badge), "{line:?} should start with {badge:?}");
     }
     assert_eq!(emails_field(&body).trim(), "not-an-email", "only the invalid input stays in the field");
-    assert!(report[5].contains("Resend invite"), "the right action is offered: {}", report[5]);
+    assert!(
+        report[5].contains("Update invite") && report[5].contains("Resend invite"),
+        "the right actions are offered: {}",
+        report[5]
+    );
     assert_keeps_choices(&body, "member", &[acme], &[beta], true);
 
     // The valid new ones are invited, nothing else is written.
@@ -638,7 +647,7 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
-    assert!(page.contains("Invite resent to pat@firm.test"), "{page}");
+    assert!(page.contains("Invite to pat@firm.test to join Ada & Co queued again"), "{page}");
     let mails = app.smtp.wait_for("pat@firm.test", 2).await;
     assert_eq!(
         mails[1].link(&format!("{}/invites/", app.base)).as_deref(),
@@ -664,7 +673,7 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/cancel"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
-    assert!(page.contains("Invite cancelled"), "{page}");
+    assert!(page.contains("Invite to pat@firm.test to join Ada & Co cancelled: its link no longer works"), "{page}");
     assert!(!page.contains("pat@firm.test Member"), "the invite is gone from the Team page: {page}");
     let (body, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     assert!(row_of(&body, "pat@firm.test").is_none(), "no row for the cancelled invite");
@@ -715,7 +724,7 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     let r = configure_team_member(&ada, org, mia_id, "member", &[acme], true).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
-    assert!(page.contains("Permissions of Mia Member updated"), "{page}");
+    assert!(page.contains("Permissions of Mia Member in Ada & Co updated"), "{page}");
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     assert!(row(&team, "mia@firm.test").contains("Acme Bakery · New clients"), "{}", row(&team, "mia@firm.test"));
     // Her very next request: Beta is gone, Acme stays.
@@ -788,7 +797,7 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
     let r = ada.post(&format!("/orgs/{org}/team/{mia_id}/remove"), &[]).await;
     assert_eq!(location(&r), team_path(org));
     let page = after_redirect(&ada, r).await;
-    assert!(page.contains("Mia Member was removed from the organization"), "{page}");
+    assert!(page.contains("Mia Member removed from Ada & Co"), "{page}");
     let (team, _) = open(&ada, &team_path(org), StatusCode::OK).await;
     assert!(row_of(&team, "mia@firm.test").is_none(), "Mia is gone from the Team page");
     assert_eq!(app.org_role(org, mia_id).await, None);
@@ -1220,8 +1229,10 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     let (body, text) = open(&mia, &pending, StatusCode::OK).await;
     assert!(row_of(&body, "cleo@client.test").is_some(), "{text}");
     assert!(!text.contains("pat@firm.test") && !text.contains("bob@client.test"), "{text}");
-    let r = mia.post(&pending, &[("invite", &pat.to_string()), ("action", "cancel")]).await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND, "a Member cannot cancel a team invite");
+    for action in ["cancel", "confirm-cancel"] {
+        let r = mia.post(&pending, &[("invite", &pat.to_string()), ("action", action)]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "a Member cannot cancel a team invite ({action})");
+    }
     assert_eq!(app.invite_state(pat).await, "pending");
 
     // Bulk resend.
@@ -1244,12 +1255,14 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     // Again at once: skipped, with a message.
     let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &cleo_s), ("action", "resend")]).await;
     let page = after_redirect(&ada, r).await;
-    assert!(page.contains("1 invite resent; 1 sent less than a minute ago were skipped"), "{page}");
+    assert!(page.contains("1 invite resent: cleo@client.test; 1 sent less than a minute ago were skipped"), "{page}");
 
     // Another firm's invite among the ids: 404, and nothing changes.
     let evan_s = evan.to_string();
-    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &evan_s), ("action", "cancel")]).await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    for action in ["cancel", "confirm-cancel"] {
+        let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &evan_s), ("action", action)]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{action}");
+    }
     assert_eq!(app.invite_state(pat).await, "pending");
     assert_eq!(app.invite_state(evan).await, "pending");
     let r = ada.post(&pending, &[("invite", &evan_s), ("action", "resend")]).await;
@@ -1268,7 +1281,13 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     // Bulk cancel.
     let pat_link = app.invite_link("pat@firm.test", 2).await;
     let cleo_link = app.invite_link("cleo@client.test", 1).await;
+    // "Cancel selected" asks first, naming them; then "Cancel 2 invites".
     let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &cleo_s), ("action", "cancel")]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let confirm = text_of(&r.text().await.unwrap_or_default());
+    assert!(confirm.contains("Cancel 2 invites?") && confirm.contains("pat@firm.test"), "{confirm}");
+    assert_eq!(app.invite_state(pat).await, "pending", "nothing is cancelled before confirming");
+    let r = ada.post(&pending, &[("invite", &pat_s), ("invite", &cleo_s), ("action", "confirm-cancel")]).await;
     let page = after_redirect(&ada, r).await;
     assert!(page.contains("2 invites cancelled"), "{page}");
     assert_eq!(app.invite_state(pat).await, "cancelled");
@@ -1428,7 +1447,9 @@ async fn forged_roles_foreign_clients_and_missing_csrf_are_refused_and_change_no
         (format!("/orgs/{org}/team/{mia_id}/remove"), vec![]),
         (format!("/orgs/{org}/team/invites/{pat}/resend"), vec![]),
         (format!("/orgs/{org}/team/invites/{pat}/cancel"), vec![]),
-        (format!("/orgs/{org}/invites"), vec![("invite", pat.to_string()), ("action", "cancel".into())]),
+        (format!("/orgs/{org}/team/invites/{pat}/edit"), vec![("role", "manager".into())]),
+        (format!("/orgs/{org}/team/invites/{pat}/renew"), vec![]),
+        (format!("/orgs/{org}/invites"), vec![("invite", pat.to_string()), ("action", "confirm-cancel".into())]),
     ];
     for (path, fields) in &posts {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1472,15 +1493,18 @@ async fn a_user_of_another_firm_gets_404_on_every_team_route() {
             let r = eve.post(&format!("/orgs/{o}/team/{user}/remove"), &[]).await;
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST remove of {user} in {o}");
         }
-        for path in [format!("/orgs/{o}/team/invites/{pat}/link"), format!("/orgs/{o}/team/invites/{pat}/cancel")] {
+        for action in ["link", "cancel", "edit"] {
+            let path = format!("/orgs/{o}/team/invites/{pat}/{action}");
             assert_eq!(status_of(&eve, &path).await, StatusCode::NOT_FOUND, "GET {path}");
         }
-        for action in ["resend", "cancel"] {
-            let r = eve.post(&format!("/orgs/{o}/team/invites/{pat}/{action}"), &[]).await;
+        for action in ["resend", "cancel", "renew", "edit"] {
+            let r = eve.post(&format!("/orgs/{o}/team/invites/{pat}/{action}"), &[("role", "member")]).await;
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST {action} in {o}");
         }
-        let r = eve.post(&format!("/orgs/{o}/invites"), &[("invite", &pat.to_string()), ("action", "cancel")]).await;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "bulk cancel in {o}");
+        for action in ["cancel", "confirm-cancel"] {
+            let r = eve.post(&format!("/orgs/{o}/invites"), &[("invite", &pat.to_string()), ("action", action)]).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "bulk {action} in {o}");
+        }
     }
     for path in [team_path(org), format!("/orgs/{org}/team/invite"), format!("/orgs/{org}/invites")] {
         let (status, body) = eve.page(&path).await;
@@ -1697,6 +1721,7 @@ struct Target<'a> {
 async fn took_effect(app: &TestApp, org: i64, route: &str, t: &Target<'_>, location: &str) -> Result<(), String> {
     let leads_to = match route {
         "/invites" => format!("/orgs/{org}/invites"),
+        "/team/invites/{invite}/renew" => format!("/orgs/{org}/team/invites/{}/link", t.invite),
         _ => team_path(org),
     };
     if location != leads_to {
@@ -1734,6 +1759,18 @@ async fn took_effect(app: &TestApp, org: i64, route: &str, t: &Target<'_>, locat
             let state = app.invite_state(t.invite).await;
             (state == "cancelled").then_some(()).ok_or(format!("invite {} is {state}", t.invite))
         }
+        "/team/invites/{invite}/edit" => {
+            let offer = crate::invite_editing::invite_offer(app, t.invite).await;
+            (offer.role == "member" && offer.new_clients && offer.clients == [t.client])
+                .then_some(())
+                .ok_or(format!("invite {} offers {offer:?}", t.invite))
+        }
+        "/team/invites/{invite}/renew" => {
+            let i = app.invite_record(t.invited).await;
+            (i.expires_at > i.created_at + chrono::Duration::days(7))
+                .then_some(())
+                .ok_or(format!("invite {} still expires at {}", t.invite, i.expires_at))
+        }
         other => Err(format!("no expected effect written for POST {other}")),
     };
     done.map_err(|e| format!("did not take effect: {e}"))
@@ -1767,7 +1804,12 @@ async fn team_access(app: &TestApp, org: i64, user: i64) -> Option<(String, bool
 #[tokio::test(flavor = "multi_thread")]
 async fn team_routes_authorization_matrix() {
     use Expect::{SignIn, Status};
-    let app = spawn_app().await;
+    // Each cell sends an invite of its own: more than one person's hourly limit.
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        adjust: |s| s.invites_per_user_per_hour = 1_000,
+        ..Default::default()
+    })
+    .await;
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
     let llc = ada.add_entity(acme, "Acme LLC").await;
@@ -1796,6 +1838,9 @@ async fn team_routes_authorization_matrix() {
         ("GET", "/team/invites/{invite}/link", [ok, ok, forbidden, missing, missing, SignIn]),
         ("GET", "/team/invites/{invite}/cancel", [ok, ok, forbidden, missing, missing, SignIn]),
         ("POST", "/team/invites/{invite}/cancel", [done, done, forbidden, missing, missing, SignIn]),
+        ("GET", "/team/invites/{invite}/edit", [ok, ok, forbidden, missing, missing, SignIn]),
+        ("POST", "/team/invites/{invite}/edit", [done, done, forbidden, missing, missing, SignIn]),
+        ("POST", "/team/invites/{invite}/renew", [done, done, forbidden, missing, missing, SignIn]),
         // Everyone on the team has the firm-wide view, listing only what they may manage.
         ("GET", "/invites", [ok, ok, ok, missing, missing, SignIn]),
         // A team invite is not among what a Member may manage: not found.
@@ -1821,8 +1866,10 @@ async fn team_routes_authorization_matrix() {
             let (acme_s, invite_s, new_email) = (acme.to_string(), invite.to_string(), format!("new{n}@firm.test"));
             let fields: Vec<(&str, &str)> = match *route {
                 "/team/invite" => vec![("emails", &new_email), ("role", "member"), ("client", &acme_s)],
-                "/team/{user}/permissions" => vec![("role", "member"), ("client", &acme_s), ("new_clients", "on")],
-                "/invites" => vec![("invite", &invite_s), ("action", "cancel")],
+                "/team/{user}/permissions" | "/team/invites/{invite}/edit" => {
+                    vec![("role", "member"), ("client", &acme_s), ("new_clients", "on")]
+                }
+                "/invites" => vec![("invite", &invite_s), ("action", "confirm-cancel")],
                 _ => vec![],
             };
             // Nothing is left for the outbox worker to change while the request runs.

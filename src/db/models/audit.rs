@@ -11,6 +11,10 @@ pub enum AuditAction {
     Invited,
     Resent,
     Cancelled,
+    /// A pending invite now offers another role or access ("Edit invite").
+    UpdatedInvite,
+    /// A pending invite's expiry was renewed without an email ("Renew and copy link").
+    Renewed,
     Accepted,
     ChangedPermissions,
     Removed,
@@ -26,6 +30,8 @@ impl AuditAction {
             AuditAction::Invited => "invited",
             AuditAction::Resent => "resent",
             AuditAction::Cancelled => "cancelled",
+            AuditAction::UpdatedInvite => "updated_invite",
+            AuditAction::Renewed => "renewed_invite",
             AuditAction::Accepted => "accepted",
             AuditAction::ChangedPermissions => "changed_permissions",
             AuditAction::Removed => "removed",
@@ -41,6 +47,8 @@ impl AuditAction {
             "invited" => "invited",
             "resent" => "resent the invite to",
             "cancelled" => "cancelled the invite to",
+            "updated_invite" => "changed the invite to",
+            "renewed_invite" => "renewed the invite to",
             "accepted" => "accepted the invite as",
             "changed_permissions" => "changed the permissions of",
             "removed" => "removed",

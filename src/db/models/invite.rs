@@ -135,28 +135,7 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
         }
         Err(e) => return Err(e.into()),
     };
-    if !n.entities.is_empty() {
-        let rows: Vec<_> = n
-            .entities
-            .iter()
-            .map(|e| (invite_entities::invite_id.eq(id.0), invite_entities::entity_id.eq(e.0)))
-            .collect();
-        // Row by row: batch inserts are not available through the two-backend connection.
-        for row in rows {
-            diesel::insert_into(invite_entities::table).values(row).execute(conn)?;
-        }
-    }
-    if !n.clients.is_empty() {
-        let rows: Vec<_> = n
-            .clients
-            .iter()
-            .map(|w| (invite_clients::invite_id.eq(id.0), invite_clients::workspace_id.eq(w.0)))
-            .collect();
-        // Row by row: batch inserts are not available through the two-backend connection.
-        for row in rows {
-            diesel::insert_into(invite_clients::table).values(row).execute(conn)?;
-        }
-    }
+    write_offer(conn, id, n.entities, n.clients)?;
     outbox::enqueue_invite(conn, id, n.email.as_str())?;
     audit::record(
         conn,
@@ -170,6 +149,92 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
         },
     )?;
     Ok(id)
+}
+
+/// The entities (workspace invite) or clients (team invite) an invite offers, as rows.
+fn write_offer(
+    conn: &mut DbConnection,
+    id: InviteId,
+    entities: &[EntityId],
+    clients: &[WorkspaceId],
+) -> QueryResult<()> {
+    // Row by row: batch inserts are not available through the two-backend connection.
+    for e in entities {
+        diesel::insert_into(invite_entities::table)
+            .values((invite_entities::invite_id.eq(id.0), invite_entities::entity_id.eq(e.0)))
+            .execute(conn)?;
+    }
+    for w in clients {
+        diesel::insert_into(invite_clients::table)
+            .values((invite_clients::invite_id.eq(id.0), invite_clients::workspace_id.eq(w.0)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// What a pending invite offers from now on ("Edit invite"): its role, and its entities
+/// (all, or the chosen ones) or its clients and "New clients". Its link and expiry stay.
+pub struct NewOffer<'a> {
+    pub role: &'static str,
+    pub all_entities: bool,
+    pub entities: &'a [EntityId],
+    pub clients: &'a [WorkspaceId],
+    pub new_clients: bool,
+    /// For the audit trail: "as Accountant, Acme LLC".
+    pub detail: String,
+}
+
+/// Replaces what a pending invite offers, with its audit event. Sends nothing: an email
+/// still waiting in the outbox is rendered when it goes, so it says the new access.
+pub fn set_offer(conn: &mut DbConnection, invite: &Invite, actor: UserId, o: NewOffer<'_>) -> QueryResult<()> {
+    let changed = diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
+        .set((
+            invites::role.eq(o.role),
+            invites::all_entities.eq(o.all_entities),
+            invites::new_clients.eq(o.new_clients),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(diesel::result::Error::NotFound);
+    }
+    diesel::delete(invite_entities::table.filter(invite_entities::invite_id.eq(invite.id))).execute(conn)?;
+    diesel::delete(invite_clients::table.filter(invite_clients::invite_id.eq(invite.id))).execute(conn)?;
+    write_offer(conn, invite.invite_id(), o.entities, o.clients)?;
+    audit::record(
+        conn,
+        NewEvent {
+            org: OrgId(invite.organization_id),
+            workspace: invite.workspace_id.map(WorkspaceId),
+            actor: Some(actor),
+            action: AuditAction::UpdatedInvite,
+            target: &invite.email,
+            detail: o.detail,
+        },
+    )
+}
+
+/// Gives a pending invite a new expiry, `ttl` from now, with its audit event; sends nothing
+/// (the link stays the same: "Renew and copy link" hands it out).
+pub fn renew(conn: &mut DbConnection, invite: &Invite, actor: UserId, ttl: Duration) -> QueryResult<NaiveDateTime> {
+    let until = super::now() + ttl;
+    let changed = diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
+        .set(invites::expires_at.eq(until))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(diesel::result::Error::NotFound);
+    }
+    audit::record(
+        conn,
+        NewEvent {
+            org: OrgId(invite.organization_id),
+            workspace: invite.workspace_id.map(WorkspaceId),
+            actor: Some(actor),
+            action: AuditAction::Renewed,
+            target: &invite.email,
+            detail: format!("until {}", until.format("%Y-%m-%d %H:%M UTC")),
+        },
+    )?;
+    Ok(until)
 }
 
 /// Whether the invited address already belongs where the invite leads: a member of the
@@ -211,6 +276,25 @@ pub fn find_pending(
         None => q.filter(invites::workspace_id.is_null()),
     };
     q.select(Invite::as_select()).first(conn).optional()
+}
+
+/// The pending invites of a workspace (None: of the organization itself) to these addresses.
+pub fn pending_to(
+    conn: &mut DbConnection,
+    org: OrgId,
+    ws: Option<WorkspaceId>,
+    emails: &[String],
+) -> QueryResult<Vec<Invite>> {
+    let mut q = invites::table
+        .filter(invites::organization_id.eq(org.0))
+        .filter(invites::email.eq_any(emails))
+        .filter(invites::state.eq(PENDING))
+        .into_boxed();
+    q = match ws {
+        Some(w) => q.filter(invites::workspace_id.eq(w.0)),
+        None => q.filter(invites::workspace_id.is_null()),
+    };
+    q.order(invites::id.asc()).select(Invite::as_select()).load(conn)
 }
 
 /// A pending invite of this workspace (None: of the organization itself); anything else,
