@@ -268,91 +268,99 @@ fn entities() -> impl Strategy<Value = Entities> {
     (any::<u8>(), proptest::bool::weighted(0.15), rare())
 }
 
+fn team_configure() -> BoxedStrategy<Step> {
+    let what = (any::<u8>(), any::<bool>(), rare(), any::<bool>());
+    (who(), any::<Index>(), who(), any::<Index>(), what)
+        .prop_map(|(actor, org, target, role, (clients, new_clients, foreign, confirmed))| Step::TeamConfigure {
+            actor,
+            org,
+            target,
+            role,
+            clients,
+            new_clients,
+            foreign,
+            confirmed,
+        })
+        .boxed()
+}
+
 fn step() -> BoxedStrategy<Step> {
     let i = any::<Index>;
-    let options: Vec<(u32, BoxedStrategy<Step>)> =
-        vec![
+    let options: Vec<(u32, BoxedStrategy<Step>)> = vec![
+        (
+            6,
+            (who(), i(), proptest::bool::weighted(0.5), i(), i(), entities())
+                .prop_map(|(actor, ws, fresh, email, role, entities)| Step::Invite {
+                    actor,
+                    ws,
+                    fresh,
+                    email,
+                    role,
+                    entities,
+                })
+                .boxed(),
+        ),
+        (
+            5,
+            (i(), proptest::bool::weighted(0.8), proptest::option::weighted(0.1, i()))
+                .prop_map(|(invite, pending, wrong)| Step::Accept { invite, pending, wrong })
+                .boxed(),
+        ),
+        (
+            6,
+            (who(), i(), who(), i(), entities(), any::<bool>())
+                .prop_map(|(actor, ws, target, role, entities, confirmed)| Step::Configure {
+                    actor,
+                    ws,
+                    target,
+                    role,
+                    entities,
+                    confirmed,
+                })
+                .boxed(),
+        ),
+        (3, (who(), i(), who()).prop_map(|(actor, ws, target)| Step::Remove { actor, ws, target }).boxed()),
+        (
+            3,
+            (who(), i(), proptest::bool::weighted(0.8), proptest::option::weighted(0.1, i()))
+                .prop_map(|(actor, invite, pending, place)| Step::Resend { actor, invite, pending, place })
+                .boxed(),
+        ),
+        (
+            2,
+            (who(), i(), proptest::bool::weighted(0.8), proptest::option::weighted(0.1, i()))
+                .prop_map(|(actor, invite, pending, place)| Step::Cancel { actor, invite, pending, place })
+                .boxed(),
+        ),
+        (
+            3,
             (
-                6,
-                (who(), i(), proptest::bool::weighted(0.5), i(), i(), entities())
-                    .prop_map(|(actor, ws, fresh, email, role, entities)| Step::Invite {
-                        actor,
-                        ws,
-                        fresh,
-                        email,
-                        role,
-                        entities,
-                    })
-                    .boxed(),
-            ),
-            (
-                5,
-                (i(), proptest::bool::weighted(0.8), proptest::option::weighted(0.1, i()))
-                    .prop_map(|(invite, pending, wrong)| Step::Accept { invite, pending, wrong })
-                    .boxed(),
-            ),
-            (
-                6,
-                (who(), i(), who(), i(), entities(), any::<bool>())
-                    .prop_map(|(actor, ws, target, role, entities, confirmed)| Step::Configure {
-                        actor,
-                        ws,
-                        target,
-                        role,
-                        entities,
-                        confirmed,
-                    })
-                    .boxed(),
-            ),
-            (3, (who(), i(), who()).prop_map(|(actor, ws, target)| Step::Remove { actor, ws, target }).boxed()),
-            (
-                3,
-                (who(), i(), proptest::bool::weighted(0.8), proptest::option::weighted(0.1, i()))
-                    .prop_map(|(actor, invite, pending, place)| Step::Resend { actor, invite, pending, place })
-                    .boxed(),
-            ),
-            (
-                2,
-                (who(), i(), proptest::bool::weighted(0.8), proptest::option::weighted(0.1, i()))
-                    .prop_map(|(actor, invite, pending, place)| Step::Cancel { actor, invite, pending, place })
-                    .boxed(),
-            ),
-            (
-                3,
-                (
-                    who(),
-                    i(),
-                    proptest::collection::vec((proptest::bool::weighted(0.5), i()), 1..=2),
-                    i(),
-                    any::<u8>(),
-                    any::<bool>(),
-                    rare(),
-                )
-                    .prop_map(|(actor, org, emails, role, clients, new_clients, foreign)| Step::TeamInvite {
-                        actor,
-                        org,
-                        emails,
-                        role,
-                        clients,
-                        new_clients,
-                        foreign,
-                    })
-                    .boxed(),
-            ),
-            (
-                4,
-                (who(), i(), who(), i(), any::<u8>(), any::<bool>(), rare(), any::<bool>())
-                    .prop_map(|(actor, org, target, role, clients, new_clients, foreign, confirmed)| {
-                        Step::TeamConfigure { actor, org, target, role, clients, new_clients, foreign, confirmed }
-                    })
-                    .boxed(),
-            ),
-            (2, (who(), i(), who()).prop_map(|(actor, org, target)| Step::TeamRemove { actor, org, target }).boxed()),
-            (1, (who(), i()).prop_map(|(actor, ws)| Step::AddEntity { actor, ws }).boxed()),
-            (1, (who(), i()).prop_map(|(actor, org)| Step::AddClient { actor, org }).boxed()),
-            (2, Just(Step::Tick).boxed()),
-            (1, i().prop_map(|invite| Step::Expire { invite }).boxed()),
-        ];
+                who(),
+                i(),
+                proptest::collection::vec((proptest::bool::weighted(0.5), i()), 1..=2),
+                i(),
+                any::<u8>(),
+                any::<bool>(),
+                rare(),
+            )
+                .prop_map(|(actor, org, emails, role, clients, new_clients, foreign)| Step::TeamInvite {
+                    actor,
+                    org,
+                    emails,
+                    role,
+                    clients,
+                    new_clients,
+                    foreign,
+                })
+                .boxed(),
+        ),
+        (4, team_configure()),
+        (2, (who(), i(), who()).prop_map(|(actor, org, target)| Step::TeamRemove { actor, org, target }).boxed()),
+        (1, (who(), i()).prop_map(|(actor, ws)| Step::AddEntity { actor, ws }).boxed()),
+        (1, (who(), i()).prop_map(|(actor, org)| Step::AddClient { actor, org }).boxed()),
+        (2, Just(Step::Tick).boxed()),
+        (1, i().prop_map(|invite| Step::Expire { invite }).boxed()),
+    ];
     Union::new_weighted(options).boxed()
 }
 
