@@ -328,11 +328,44 @@
      server refuses the two together with a message on the form.) */
   document.addEventListener('change', function (e) {
     var t = e.target;
-    if (!isEl(t) || !t.checked || !t.matches('input[name="all_entities"], input[name="entity"]')) return;
+    if (!isEl(t) || !t.checked) return;
+    if (!t.matches('input[name="all_entities"], input[name="entity"], input[data-select-all="entity"]')) return;
     var scope = t.closest('[data-role-scope]');
     if (!scope) return;
-    var others = t.name === 'all_entities' ? 'input[name="entity"]' : 'input[name="all_entities"]';
+    var others = t.name === 'all_entities'
+      ? 'input[name="entity"], input[data-select-all="entity"]'
+      : 'input[name="all_entities"]';
     toArray(scope.querySelectorAll(others)).forEach(function (b) { if (!b.disabled) b.checked = false; });
+  });
+
+  /* "Select all" (data-select-all="entity" or "client") ticks or unticks every box of that
+     name in its form part; unticking one of them unticks it, ticking the last ticks it.
+     (Without JavaScript the server gives every listed one when it is ticked.) */
+  function boxesOf(all) {
+    var scope = all.closest('[data-role-scope]') || all.form || document;
+    return toArray(scope.querySelectorAll('input[type="checkbox"][name="' + all.getAttribute('data-select-all') + '"]'));
+  }
+  function syncSelectAll(all) {
+    if (all.disabled) return;
+    var boxes = boxesOf(all);
+    all.checked = boxes.length > 0 && boxes.every(function (b) { return b.checked; });
+  }
+  function initSelectAll() {
+    toArray(document.querySelectorAll('input[data-select-all]')).forEach(syncSelectAll);
+  }
+
+  document.addEventListener('change', function (e) {
+    var t = e.target;
+    if (!isEl(t) || t.type !== 'checkbox') return;
+    if (t.hasAttribute('data-select-all')) {
+      boxesOf(t).forEach(function (b) { if (!b.disabled) b.checked = t.checked; });
+      return;
+    }
+    var scope = t.closest('[data-role-scope]');
+    if (!scope) return;
+    toArray(scope.querySelectorAll('input[data-select-all]')).forEach(function (all) {
+      if (all.getAttribute('data-select-all') === t.name) syncSelectAll(all);
+    });
   });
 
   /* ------------------------------------------------------------------ */
@@ -353,6 +386,7 @@
 
   function init() {
     initMenus(document);
+    initSelectAll();
     initScopes();
   }
   if (document.readyState === 'loading') {
@@ -361,7 +395,7 @@
     init();
   }
   // Re-sync after back/forward navigation, when browsers restore form state.
-  window.addEventListener('pageshow', initScopes);
+  window.addEventListener('pageshow', function () { initSelectAll(); initScopes(); });
 })();
 
 /* The header's workspace switcher (<details class="switcher">): closes on a click outside

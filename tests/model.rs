@@ -56,7 +56,7 @@ use portico::usecases::invites::{Place, Resent};
 use portico::usecases::members::InviteRequest;
 use portico::usecases::team::{Sent, StaffOffer};
 use portico::usecases::{
-    firm, invites as invite_uc, members, team, ActionError, Conflict, InviteLimits, InviteSettings,
+    firm, invites as invite_uc, members, team, ActionError, Configured, Conflict, InviteLimits, InviteSettings,
 };
 
 const STEPS: usize = 30;
@@ -196,6 +196,8 @@ enum Step {
         target: Who,
         role: Index,
         entities: Entities,
+        /// Someone changing their own access has confirmed what they lose.
+        confirmed: bool,
     },
     Remove {
         actor: Who,
@@ -231,6 +233,7 @@ enum Step {
         clients: u8,
         new_clients: bool,
         foreign: bool,
+        confirmed: bool,
     },
     TeamRemove {
         actor: Who,
@@ -265,6 +268,22 @@ fn entities() -> impl Strategy<Value = Entities> {
     (any::<u8>(), proptest::bool::weighted(0.15), rare())
 }
 
+fn team_configure() -> BoxedStrategy<Step> {
+    let what = (any::<u8>(), any::<bool>(), rare(), any::<bool>());
+    (who(), any::<Index>(), who(), any::<Index>(), what)
+        .prop_map(|(actor, org, target, role, (clients, new_clients, foreign, confirmed))| Step::TeamConfigure {
+            actor,
+            org,
+            target,
+            role,
+            clients,
+            new_clients,
+            foreign,
+            confirmed,
+        })
+        .boxed()
+}
+
 fn step() -> BoxedStrategy<Step> {
     let i = any::<Index>;
     let options: Vec<(u32, BoxedStrategy<Step>)> = vec![
@@ -289,8 +308,15 @@ fn step() -> BoxedStrategy<Step> {
         ),
         (
             6,
-            (who(), i(), who(), i(), entities())
-                .prop_map(|(actor, ws, target, role, entities)| Step::Configure { actor, ws, target, role, entities })
+            (who(), i(), who(), i(), entities(), any::<bool>())
+                .prop_map(|(actor, ws, target, role, entities, confirmed)| Step::Configure {
+                    actor,
+                    ws,
+                    target,
+                    role,
+                    entities,
+                    confirmed,
+                })
                 .boxed(),
         ),
         (3, (who(), i(), who()).prop_map(|(actor, ws, target)| Step::Remove { actor, ws, target }).boxed()),
@@ -328,20 +354,7 @@ fn step() -> BoxedStrategy<Step> {
                 })
                 .boxed(),
         ),
-        (
-            4,
-            (who(), i(), who(), i(), any::<u8>(), any::<bool>(), rare())
-                .prop_map(|(actor, org, target, role, clients, new_clients, foreign)| Step::TeamConfigure {
-                    actor,
-                    org,
-                    target,
-                    role,
-                    clients,
-                    new_clients,
-                    foreign,
-                })
-                .boxed(),
-        ),
+        (4, team_configure()),
         (2, (who(), i(), who()).prop_map(|(actor, org, target)| Step::TeamRemove { actor, org, target }).boxed()),
         (1, (who(), i()).prop_map(|(actor, ws)| Step::AddEntity { actor, ws }).boxed()),
         (1, (who(), i()).prop_map(|(actor, org)| Step::AddClient { actor, org }).boxed()),
@@ -495,6 +508,7 @@ enum Act {
         target: UserId,
         role: WorkspaceRole,
         entities: Access<EntityId>,
+        confirmed: bool,
     },
     Remove {
         actor: UserId,
@@ -526,6 +540,7 @@ enum Act {
         role: OrgRole,
         clients: Vec<WorkspaceId>,
         new_clients: bool,
+        confirmed: bool,
     },
     TeamRemove {
         actor: UserId,
@@ -575,6 +590,8 @@ enum Out {
     FirmStaff,
     AlreadyInvited,
     Ended(&'static str),
+    /// Someone changing their own access is first told what they would lose.
+    AsksFirst,
 }
 
 impl Out {
@@ -802,7 +819,7 @@ impl Model {
                 };
                 Act::Accept { invite, user }
             }
-            Step::Configure { actor, ws, target, role, entities } => {
+            Step::Configure { actor, ws, target, role, entities, confirmed } => {
                 let ws = self.pick_ws(ws);
                 Act::Configure {
                     actor: self.person(actor, self.in_ws(ws)),
@@ -810,6 +827,7 @@ impl Model {
                     target: self.person(target, self.in_ws(ws)),
                     role: WorkspaceRole::ALL[role.index(3)],
                     entities: self.entity_choice(ws, *entities),
+                    confirmed: *confirmed,
                 }
             }
             Step::Remove { actor, ws, target } => {
@@ -848,7 +866,7 @@ impl Model {
                     new_clients: *new_clients,
                 }
             }
-            Step::TeamConfigure { actor, org, target, role, clients, new_clients, foreign } => {
+            Step::TeamConfigure { actor, org, target, role, clients, new_clients, foreign, confirmed } => {
                 let org = self.pick_org(org);
                 Act::TeamConfigure {
                     actor: self.person(actor, self.on_team(org)),
@@ -857,6 +875,7 @@ impl Model {
                     role: OrgRole::ALL[role.index(3)],
                     clients: self.client_choice(org, *clients, *foreign),
                     new_clients: *new_clients,
+                    confirmed: *confirmed,
                 }
             }
             Step::TeamRemove { actor, org, target } => {
@@ -912,7 +931,9 @@ impl Model {
                 if !self.all_entities_in(*ws, entities) {
                     return Err(Out::Invalid);
                 }
-                refused(rules::may_invite(&me, &rules::grant(*role, entities.clone())))?;
+                let offer = rules::grant(*role, entities.clone());
+                refused(rules::may_invite(&me, &offer))?;
+                refused(rules::grants_something(&offer))?;
                 let org = self.ws(*ws).info.org_id;
                 if let Some(u) = self.user_by_email(email) {
                     if self.standing(u, *ws).is_some() {
@@ -938,14 +959,20 @@ impl Model {
                     State::Pending => Out::Ok,
                 }
             }
-            Act::Configure { actor, ws, target, role, entities } => {
+            Act::Configure { actor, ws, target, role, entities, confirmed } => {
                 let me = self.standing(*actor, *ws).ok_or(Out::NotFound)?;
                 let t = self.standing(*target, *ws).ok_or(Out::NotFound)?;
                 if !self.all_entities_in(*ws, entities) {
                     return Err(Out::Invalid);
                 }
-                refused(rules::may_configure(&me, &t, &rules::grant(*role, entities.clone())))?;
+                let offer = rules::grant(*role, entities.clone());
+                refused(rules::may_configure(&me, &t, &offer))?;
                 refused(rules::keeps_a_workspace_admin(self.admins_in(*ws), t.role, Some(*role)))?;
+                let seat = SeatFacts::with(*role, rules::merge_entities(&me.entities, &t.entities, &offer.entities));
+                refused(rules::grants_something(&seat))?;
+                if actor == target && !confirmed && !rules::seat_losses(&t, &seat, &self.ws(*ws).entities).is_empty() {
+                    return Err(Out::AsksFirst);
+                }
                 Out::Ok
             }
             Act::Remove { actor, ws, target } => {
@@ -988,6 +1015,7 @@ impl Model {
                 }
                 let offer = StaffFacts::new(*role, clients.iter().copied(), *new_clients);
                 refused(rules::may_invite_staff(&me, &offer))?;
+                refused(rules::staff_grants_something(&offer))?;
                 let mut invited: BTreeSet<&String> = BTreeSet::new();
                 let sent = emails
                     .iter()
@@ -1003,7 +1031,7 @@ impl Model {
                     .collect();
                 Out::Sent(sent)
             }
-            Act::TeamConfigure { actor, org, target, role, clients, new_clients } => {
+            Act::TeamConfigure { actor, org, target, role, clients, new_clients, confirmed } => {
                 let me = self.staff_facts(*org, *actor).ok_or(Out::NotFound)?;
                 if !self.all_clients_of(*org, clients) {
                     return Err(Out::Invalid);
@@ -1012,6 +1040,14 @@ impl Model {
                 let offer = StaffFacts::new(*role, clients.iter().copied(), *new_clients);
                 refused(rules::may_configure_staff(&me, t.role, &offer))?;
                 refused(rules::keeps_a_firm_admin(self.firm_admins(*org), t.role, Some(*role)))?;
+                refused(rules::staff_grants_something(&offer))?;
+                let before = self.staff_facts(*org, *target).ok_or(Out::NotFound)?;
+                if actor == target
+                    && !confirmed
+                    && !rules::staff_losses(&before, &offer, &self.clients_of(*org)).is_empty()
+                {
+                    return Err(Out::AsksFirst);
+                }
                 Out::Ok
             }
             Act::TeamRemove { actor, org, target } => {
@@ -1106,7 +1142,7 @@ impl Model {
                     }
                 }
             }
-            Act::Configure { actor, ws, target, role, entities } => {
+            Act::Configure { actor, ws, target, role, entities, .. } => {
                 let me = self.standing(*actor, *ws).ok_or("configure by someone without access")?;
                 let t = self.standing(*target, *ws).ok_or("configure of someone without access")?;
                 let offer = rules::grant(*role, entities.clone());
@@ -1277,13 +1313,14 @@ impl Model {
                 user.map_or_else(|| "the invited address (new account)".to_string(), |u| self.u(u)),
                 self.inv(*invite)
             ),
-            Act::Configure { actor, ws, target, role, entities } => format!(
-                "{} configures {} in {}: {:?} {}",
+            Act::Configure { actor, ws, target, role, entities, confirmed } => format!(
+                "{} configures {} in {}: {:?} {}{}",
                 self.u(*actor),
                 self.u(*target),
                 self.w(*ws),
                 role,
-                self.ea(entities)
+                self.ea(entities),
+                if *confirmed { " (losses confirmed)" } else { "" }
             ),
             Act::Remove { actor, ws, target } => {
                 format!("{} removes {} from {}", self.u(*actor), self.u(*target), self.w(*ws))
@@ -1303,14 +1340,15 @@ impl Model {
                 self.ws_list(clients),
                 if *new_clients { " +new clients" } else { "" }
             ),
-            Act::TeamConfigure { actor, org, target, role, clients, new_clients } => format!(
-                "{} configures {} on the {} team: {:?} {}{}",
+            Act::TeamConfigure { actor, org, target, role, clients, new_clients, confirmed } => format!(
+                "{} configures {} on the {} team: {:?} {}{}{}",
                 self.u(*actor),
                 self.u(*target),
                 self.o(*org),
                 role,
                 self.ws_list(clients),
-                if *new_clients { " +new clients" } else { "" }
+                if *new_clients { " +new clients" } else { "" },
+                if *confirmed { " (losses confirmed)" } else { "" }
             ),
             Act::TeamRemove { actor, org, target } => {
                 format!("{} removes {} from the {} team", self.u(*actor), self.u(*target), self.o(*org))
@@ -1858,6 +1896,7 @@ impl Stats {
             Out::Invalid => "invalid",
             Out::AlreadyMember | Out::FirmStaff | Out::AlreadyInvited => "conflict",
             Out::Ended(_) => "ended",
+            Out::AsksFirst => "asks first",
         };
         *self.by_kind.entry(act.kind()).or_default().entry(key).or_default() += 1;
         let reason = match out {
@@ -1930,6 +1969,14 @@ fn out_of<T>(r: Result<T, ActionError>) -> R<(Out, Option<T>)> {
         Err(ActionError::Limited(r)) => return Err(format!("unexpected limit: {}", r.message())),
         Err(ActionError::Unconfirmed) => return Err("unexpected: unconfirmed (the emailed link confirms)".into()),
         Err(ActionError::Db(e)) => return Err(format!("database error: {e}")),
+    })
+}
+
+/// A Configure answer: saved, or (for one's own access) what would be lost, asked first.
+fn configured(r: Result<Configured, ActionError>) -> R<Out> {
+    Ok(match out_of(r)? {
+        (Out::Ok, Some(Configured::WouldLose(_))) => Out::AsksFirst,
+        (out, _) => out,
     })
 }
 
@@ -2096,9 +2143,9 @@ impl Env {
                 let (out, _) = out_of(self.rt.block_on(invite_uc::accept(db, token, account, proof)))?;
                 Ok((out, None))
             }
-            Act::Configure { actor, ws, target, role, entities } => {
-                let r = self.rt.block_on(members::configure(db, *actor, *ws, *target, *role, entities.clone()));
-                Ok((out_of(r)?.0, None))
+            Act::Configure { actor, ws, target, role, entities, confirmed } => {
+                let r = members::configure(db, *actor, *ws, *target, *role, entities.clone(), *confirmed);
+                Ok((configured(self.rt.block_on(r))?, None))
             }
             Act::Remove { actor, ws, target } => {
                 let r = self.rt.block_on(members::remove(db, *actor, *ws, *target));
@@ -2124,10 +2171,10 @@ impl Env {
                     (out, _) => (out, None),
                 })
             }
-            Act::TeamConfigure { actor, org, target, role, clients, new_clients } => {
+            Act::TeamConfigure { actor, org, target, role, clients, new_clients, confirmed } => {
                 let offer = StaffOffer { role: *role, clients: clients.clone(), new_clients: *new_clients };
-                let r = self.rt.block_on(team::configure(db, *actor, *org, *target, offer));
-                Ok((out_of(r)?.0, None))
+                let r = self.rt.block_on(team::configure(db, *actor, *org, *target, offer, *confirmed));
+                Ok((configured(r)?, None))
             }
             Act::TeamRemove { actor, org, target } => {
                 let r = self.rt.block_on(team::remove(db, *actor, *org, *target));

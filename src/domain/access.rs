@@ -38,6 +38,11 @@ impl<T: Ord + Copy> Access<T> {
         matches!(self, Access::All)
     }
 
+    /// Nothing at all: no item chosen (and not "all").
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Access::Only(set) if set.is_empty())
+    }
+
     /// Everything `other` holds is held here too.
     pub fn covers(&self, other: &Access<T>) -> bool {
         match (self, other) {
@@ -172,6 +177,10 @@ pub enum Refusal {
     FirmRole,
     LastWorkspaceAdmin,
     LastFirmAdmin,
+    /// An Accountant or Member seat with no entity: an invite or access to nothing.
+    NoEntities,
+    /// A staff Member with no client and no "New clients": a place on the team with nothing in it.
+    NoClients,
 }
 
 impl Refusal {
@@ -199,12 +208,26 @@ impl Refusal {
             Refusal::FirmRole => "Your role in the firm does not allow this. Ask a firm Admin.",
             Refusal::LastWorkspaceAdmin => "A workspace must keep at least one Admin. Make someone else Admin first.",
             Refusal::LastFirmAdmin => "The firm must keep at least one Admin. Make someone else Admin first.",
+            Refusal::NoEntities => "Choose at least one entity, or make them an Admin.",
+            Refusal::NoClients => "Choose at least one client, or New clients.",
         }
     }
 
     /// Refusals a person can act on from the same form (shown on it, not as an error page).
     pub fn is_form_message(self) -> bool {
-        matches!(self, Refusal::LastWorkspaceAdmin | Refusal::LastFirmAdmin | Refusal::HiddenEntities)
+        matches!(
+            self,
+            Refusal::LastWorkspaceAdmin
+                | Refusal::LastFirmAdmin
+                | Refusal::HiddenEntities
+                | Refusal::NoEntities
+                | Refusal::NoClients
+        )
+    }
+
+    /// Refusals about the entity or client list of a form (shown next to it).
+    pub fn is_about_the_list(self) -> bool {
+        matches!(self, Refusal::NoEntities | Refusal::NoClients)
     }
 }
 
@@ -273,6 +296,15 @@ pub fn grantable<T>(actor: &Standing, entities: Vec<T>, id: impl Fn(&T) -> Entit
 /// May `actor` offer "all entities, current and future" on a form?
 pub fn may_give_all_entities(actor: &Standing) -> bool {
     actor.entities.is_all()
+}
+
+/// Does this seat give anything? Every invite and every Configure permissions ends with
+/// one that does: an Admin holds every entity; an Accountant or Member needs at least one
+/// entity, or "all entities, current and future". (For a change made by someone who cannot
+/// see all of the target's entities, ask it of the seat they end with, after
+/// `merge_entities`: what the actor cannot see stays, and counts.)
+pub fn grants_something(seat: &SeatFacts) -> Rule {
+    check(seat.role == WorkspaceRole::Admin || !seat.entities.is_empty(), Refusal::NoEntities)
 }
 
 /// May `actor` invite someone with this role and these entities?
@@ -408,6 +440,13 @@ pub fn may_invite_staff(actor: &StaffFacts, offer: &StaffFacts) -> Rule {
     check(actor.clients.covers(&offer.clients), Refusal::FirmRole)
 }
 
+/// Does this place on the team give anything? Admins and Managers see every client; a
+/// Member needs at least one client, or "New clients". Asked of every staff invite and
+/// every Configure permissions on the Team page.
+pub fn staff_grants_something(staff: &StaffFacts) -> Rule {
+    check(sees_all_clients(staff.role) || staff.new_clients || !staff.clients.is_empty(), Refusal::NoClients)
+}
+
 /// May `actor` configure, remove, or manage a pending team invite of someone with `target`'s role?
 pub fn may_manage_staff(actor: &StaffFacts, target: OrgRole) -> Rule {
     check(org_may(actor.role, OrgAction::InviteStaff), Refusal::FirmRole)?;
@@ -424,6 +463,113 @@ pub fn may_configure_staff(actor: &StaffFacts, target: OrgRole, offer: &StaffFac
 pub fn keeps_a_firm_admin(admins: usize, was: OrgRole, after: Option<OrgRole>) -> Rule {
     let loses = was == OrgRole::Admin && after != Some(OrgRole::Admin);
     check(!loses || admins > 1, Refusal::LastFirmAdmin)
+}
+
+// ---- one's own access ----------------------------------------------------------------
+
+/// Something a person would no longer have in a workspace after a change to their own seat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeatLoss {
+    /// Giving the Admin role: inviting, promoting, configuring and removing Admins.
+    GiveAdmin,
+    Action(WorkspaceAction),
+    /// The books of this entity.
+    Entity(EntityId),
+    /// Entities added from now on (they held all, current and future).
+    LaterEntities,
+}
+
+/// The workspace actions whose loss a person is told about, in the order they are told.
+const SEAT_ACTIONS: [WorkspaceAction; 6] = [
+    WorkspaceAction::ViewMembers,
+    WorkspaceAction::Invite,
+    WorkspaceAction::ViewActivity,
+    WorkspaceAction::RequireTwoFactor,
+    WorkspaceAction::AddEntity,
+    WorkspaceAction::AddTransaction,
+];
+
+/// What someone standing as `before` would lose by getting `after` in the same workspace,
+/// asked of the rules above (so the list is what the app will then refuse them). `entities`:
+/// the workspace's entities, in the order to tell them.
+pub fn seat_losses(before: &Standing, after: &SeatFacts, entities: &[EntityId]) -> Vec<SeatLoss> {
+    let after = Standing { role: after.role, entities: after.entities.clone(), kind: before.kind };
+    let mut lost = Vec::new();
+    if may_give_role(before, WorkspaceRole::Admin) && !may_give_role(&after, WorkspaceRole::Admin) {
+        lost.push(SeatLoss::GiveAdmin);
+    }
+    lost.extend(SEAT_ACTIONS.into_iter().filter(|a| may(before, *a) && !may(&after, *a)).map(SeatLoss::Action));
+    lost.extend(
+        entities
+            .iter()
+            .filter(|e| may_read_entity(before, **e) && !may_read_entity(&after, **e))
+            .map(|e| SeatLoss::Entity(*e)),
+    );
+    if before.entities.is_all() && !after.entities.is_all() {
+        lost.push(SeatLoss::LaterEntities);
+    }
+    lost
+}
+
+/// Something a person would no longer have in the firm after a change to their own place
+/// on its team.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaffLoss {
+    /// Giving the Admin role: inviting, promoting, configuring and removing the firm's Admins.
+    GiveAdmin,
+    Action(OrgAction),
+    /// Being an Admin of every client's workspace (a firm Admin or Manager is).
+    ClientAdmin,
+    /// Every client of the firm but the ones chosen (`none_kept`: not one is chosen).
+    AllClientsBut {
+        none_kept: bool,
+    },
+    /// This client.
+    Client(WorkspaceId),
+    /// Clients added from now on.
+    LaterClients,
+}
+
+/// The firm actions whose loss a person is told about, in the order they are told.
+const STAFF_ACTIONS: [OrgAction; 5] = [
+    OrgAction::ViewTeam,
+    OrgAction::InviteStaff,
+    OrgAction::AddClient,
+    OrgAction::ManageBilling,
+    OrgAction::RequireTwoFactor,
+];
+
+/// What someone with `before` on a firm's team would lose by getting `after`, asked of the
+/// rules above. `clients`: the firm's clients, in the order to tell them.
+pub fn staff_losses(before: &StaffFacts, after: &StaffFacts, clients: &[WorkspaceId]) -> Vec<StaffLoss> {
+    let mut lost = Vec::new();
+    if may_give_org_role(before.role, OrgRole::Admin) && !may_give_org_role(after.role, OrgRole::Admin) {
+        lost.push(StaffLoss::GiveAdmin);
+    }
+    lost.extend(
+        STAFF_ACTIONS
+            .into_iter()
+            .filter(|a| org_may(before.role, *a) && !org_may(after.role, *a))
+            .map(StaffLoss::Action),
+    );
+    if sees_all_clients(before.role) && !sees_all_clients(after.role) {
+        lost.push(StaffLoss::ClientAdmin);
+    }
+    match (&before.clients, &after.clients) {
+        (Access::All, Access::Only(kept)) => lost.push(StaffLoss::AllClientsBut { none_kept: kept.is_empty() }),
+        _ => lost.extend(
+            clients
+                .iter()
+                .filter(|c| before.clients.contains(**c) && !after.clients.contains(**c))
+                .map(|c| StaffLoss::Client(*c)),
+        ),
+    }
+    let later_before = before.clients.is_all() || before.new_clients;
+    let later_after = after.clients.is_all() || after.new_clients;
+    if later_before && !later_after {
+        lost.push(StaffLoss::LaterClients);
+    }
+    lost
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::invites::{EditableInvite, Offered, PendingLine};
 use crate::usecases::members::{self as uc, InviteRequest, MemberLine, Shown, Target};
-use crate::usecases::{ActionError, Conflict};
+use crate::usecases::{ActionError, Configured, Conflict};
 
 fn members_url(ctx: &WorkspaceContext) -> String {
     format!("/w/{}/settings/members", ctx.access.workspace.id)
@@ -217,15 +217,25 @@ pub struct Choices {
     /// "All entities, current and future": offered to those who hold all themselves.
     can_give_all: bool,
     all: bool,
+    /// The Admin role is offered (an Admin needs no entity).
+    admin_offered: bool,
+    /// "invite them as Admin" or "make them an Admin".
+    as_admin: &'static str,
+    /// What is wrong with the entity list, shown next to it.
+    error: Option<String>,
 }
 
 impl Choices {
     fn new(ctx: &WorkspaceContext, grantable: Vec<Entity>, role: &str, checked: &Access<EntityId>) -> Choices {
+        let roles = rules::roles_to_offer(&ctx.access.standing);
         Choices {
             can_give_all: rules::may_give_all_entities(&ctx.access.standing),
             all: checked.is_all(),
             role: role.to_string(),
-            roles: rules::roles_to_offer(&ctx.access.standing)
+            admin_offered: roles.contains(&WorkspaceRole::Admin),
+            as_admin: "invite them as Admin",
+            error: None,
+            roles: roles
                 .into_iter()
                 .map(|r| RoleOption { value: r.as_str(), label: r.label(), description: r.description() })
                 .collect(),
@@ -238,6 +248,10 @@ impl Choices {
                 })
                 .collect(),
         }
+    }
+
+    fn with_error(self, error: Option<String>) -> Choices {
+        Choices { error, ..self }
     }
 }
 
@@ -276,24 +290,23 @@ struct InviteInput {
     checked: Access<EntityId>,
 }
 
-async fn invite_page(
-    state: &AppState,
+fn invite_page(
     session: &Session,
     ctx: &WorkspaceContext,
+    grantable: Vec<Entity>,
     input: InviteInput,
     errors: InviteErrors,
     existing: Option<Existing>,
-) -> Result<InvitePage, AppError> {
-    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
-    Ok(InvitePage {
+) -> InvitePage {
+    InvitePage {
         l: Layout::workspace(session, invite_heading(ctx), ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
-        choices: Choices::new(ctx, grantable, &input.role, &input.checked),
+        choices: Choices::new(ctx, grantable, &input.role, &input.checked).with_error(errors.entities.clone()),
         email: input.email,
         errors,
         existing,
-    })
+    }
 }
 
 /// The invite form's heading: what "Add team" does, here.
@@ -307,8 +320,9 @@ pub async fn invite_form(
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::Invite)?;
+    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     let input = InviteInput { email: String::new(), role: "member".into(), checked: Access::none() };
-    render(invite_page(&state, &session, &ctx, input, InviteErrors::default(), None).await?)
+    render(invite_page(&session, &ctx, grantable, input, InviteErrors::default(), None))
 }
 
 /// A role from a form: missing is a message on the form; anything but the three roles is forged.
@@ -321,40 +335,57 @@ fn parse_role(form: &FormFields) -> Result<Option<WorkspaceRole>, AppError> {
         .ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))
 }
 
-/// The entities ticked on a form, or "All entities, current and future"; both at once is
-/// a mistake to show on the form (the page's script prevents it; without it, it can happen).
-fn entity_access(form: &FormFields) -> Result<Result<Access<EntityId>, &'static str>, AppError> {
-    let ids = form.ids("entity")?;
-    Ok(match (form.get("all_entities") == "on", ids.is_empty()) {
-        (true, true) => Ok(Access::All),
-        (true, false) => Err(BOTH),
-        (false, _) => Ok(Access::only(ids.into_iter().map(EntityId))),
-    })
+fn ids_of(entities: &[Entity]) -> Vec<EntityId> {
+    entities.iter().map(|e| e.id).collect()
 }
 
-/// The single entities ticked, for showing a form again.
-fn ticked(form: &FormFields) -> Access<EntityId> {
-    Access::only(form.ids("entity").unwrap_or_default().into_iter().map(EntityId))
+/// The single entities ticked, and with "Select all" every entity the form listed
+/// (`listed`: the ones the caller may give). An id outside the list stays in, for the
+/// rules to refuse.
+fn ticked_or_listed(form: &FormFields, listed: &[EntityId]) -> Result<Access<EntityId>, AppError> {
+    let ids = form.ids("entity")?.into_iter().map(EntityId);
+    let every = if form.get("select_all") == "on" { listed } else { &[] };
+    Ok(Access::only(ids.chain(every.iter().copied())))
+}
+
+/// The entities chosen on a form: ticked, "Select all", or "All entities, current and
+/// future"; "all" with single entities is a mistake to show on the form (the page's script
+/// prevents it; without it, it can happen).
+fn entity_access(form: &FormFields, listed: &[EntityId]) -> Result<Result<Access<EntityId>, &'static str>, AppError> {
+    let chosen = ticked_or_listed(form, listed)?;
+    Ok(match (form.get("all_entities") == "on", chosen.is_empty()) {
+        (true, true) => Ok(Access::All),
+        (true, false) => Err(BOTH),
+        (false, _) => Ok(chosen),
+    })
 }
 
 const BOTH: &str = "Choose either \"All entities, current and future\" or some entities, not both.";
 
 /// The invite form, parsed: the request, or the form again with what is wrong.
-fn parse_invite(form: &FormFields) -> Result<Result<InviteRequest, (InviteInput, InviteErrors)>, AppError> {
-    let (role, entities) = (parse_role(form)?, entity_access(form)?);
+fn parse_invite(
+    form: &FormFields,
+    listed: &[EntityId],
+) -> Result<Result<InviteRequest, (InviteInput, InviteErrors)>, AppError> {
+    let (role, entities) = (parse_role(form)?, entity_access(form, listed)?);
+    // Said with the other mistakes at once; the use case asks the same rule again.
+    let nothing = match (role, &entities) {
+        (Some(role), Ok(e)) => rules::grants_something(&rules::grant(role, e.clone())).err().map(|r| r.message()),
+        _ => None,
+    };
     let input = InviteInput {
         email: form.get("email").to_string(),
         role: role.map_or("", |r| r.as_str()).to_string(),
-        checked: entities.clone().unwrap_or_else(|_| ticked(form)),
+        checked: entities.clone().or_else(|_| ticked_or_listed(form, listed))?,
     };
-    Ok(match (EmailAddress::parse(form.get("email")), role, entities) {
-        (Ok(email), Some(role), Ok(entities)) => Ok(InviteRequest { email, role, entities }),
-        (email, role, entities) => Err((
+    Ok(match (EmailAddress::parse(form.get("email")), role, entities, nothing) {
+        (Ok(email), Some(role), Ok(entities), None) => Ok(InviteRequest { email, role, entities }),
+        (email, role, entities, nothing) => Err((
             input,
             InviteErrors {
                 email: email.err().map(String::from),
                 role: role.is_none().then(|| "Choose a role.".to_string()),
-                entities: entities.err().map(String::from),
+                entities: entities.err().or(nothing).map(String::from),
             },
         )),
     })
@@ -367,28 +398,40 @@ pub async fn invite(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::Invite)?;
-    let req = match parse_invite(&FormFields::parse(&body)?)? {
+    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
+    let req = match parse_invite(&FormFields::parse(&body)?, &ids_of(&grantable))? {
         Ok(req) => req,
         Err((input, errors)) => {
-            let page = invite_page(&state, &session, &ctx, input, errors, None).await?;
+            let page = invite_page(&session, &ctx, grantable, input, errors, None);
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
     let email = req.email.to_string();
     let input = InviteInput { email: email.clone(), role: req.role.as_str().into(), checked: req.entities.clone() };
     let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
-    let existing = match uc::invite(&state.db, actor, ws, req, state.invite_settings()).await {
+    let (status, existing, errors) = match uc::invite(&state.db, actor, ws, req, state.invite_settings()).await {
         Ok(_) => return Ok(invite_sent(&state, &session, &ctx, &email)),
-        Err(ActionError::Conflict(Conflict::AlreadyMember)) => Existing::Member,
-        Err(ActionError::Conflict(Conflict::FirmStaff)) => Existing::FirmStaff,
-        Err(ActionError::Conflict(Conflict::AlreadyInvited(id))) => Existing::Invited(id.0),
-        Err(ActionError::Limited(r)) => Existing::Limited(r.message()),
-        Err(e) => return Err(e.into()),
+        Err(e) => invite_refused(e)?,
+    };
+    render_with_status(status, invite_page(&session, &ctx, grantable, input, errors, existing))
+}
+
+/// An invite that was not made: what the form says, and with which status.
+fn invite_refused(e: ActionError) -> Result<(StatusCode, Option<Existing>, InviteErrors), AppError> {
+    let existing = match e {
+        ActionError::Refused(why) if why.is_about_the_list() => {
+            let errors = InviteErrors { entities: Some(why.message().into()), ..InviteErrors::default() };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, None, errors));
+        }
+        ActionError::Conflict(Conflict::AlreadyMember) => Existing::Member,
+        ActionError::Conflict(Conflict::FirmStaff) => Existing::FirmStaff,
+        ActionError::Conflict(Conflict::AlreadyInvited(id)) => Existing::Invited(id.0),
+        ActionError::Limited(r) => Existing::Limited(r.message()),
+        e => return Err(e.into()),
     };
     let status =
         if matches!(existing, Existing::Limited(_)) { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::CONFLICT };
-    let page = invite_page(&state, &session, &ctx, input, InviteErrors::default(), Some(existing)).await?;
-    render_with_status(status, page)
+    Ok((status, Some(existing), InviteErrors::default()))
 }
 
 fn invite_sent(state: &AppState, session: &Session, ctx: &WorkspaceContext, email: &str) -> HttpResponse {
@@ -417,16 +460,23 @@ async fn edit_invite_page(
     ctx: &WorkspaceContext,
     inv: &EditableInvite,
     (role, checked): (&str, &Access<EntityId>),
-    error: Option<String>,
+    said: Said,
 ) -> Result<EditInvitePage, AppError> {
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
+    let mut choices = Choices::new(ctx, grantable, role, checked);
+    let mut error = None;
+    match said {
+        Said::Error(e) => error = Some(e),
+        Said::ListError(e) => choices.error = Some(e),
+        Said::Nothing | Said::WouldLose(_) => {}
+    }
     Ok(EditInvitePage {
         l: Layout::workspace(session, "Edit invite", ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         id: inv.id.0,
         email: inv.email.clone(),
-        choices: Choices::new(ctx, grantable, role, checked),
+        choices,
         error,
     })
 }
@@ -441,10 +491,12 @@ pub(super) async fn edit_invite_form(
     let Offered::Workspace(seat) = &inv.offer else {
         return Err(AppError::NotFound);
     };
-    render(edit_invite_page(state, session, ctx, &inv, (seat.role.as_str(), &seat.entities), None).await?)
+    let input = (seat.role.as_str(), &seat.entities);
+    render(edit_invite_page(state, session, ctx, &inv, input, Said::Nothing).await?)
 }
 
-/// "Update invite" for an invite into this workspace: the role and entities of the form.
+/// "Update invite" for an invite into this workspace: the role and entities of the form
+/// (with "Select all": every entity the editor may give).
 pub(super) async fn update_invite(
     state: &AppState,
     session: &Session,
@@ -452,33 +504,47 @@ pub(super) async fn update_invite(
     inv: EditableInvite,
     form: &FormFields,
 ) -> Result<HttpResponse, AppError> {
-    let (role, entities) = (parse_role(form)?, entity_access(form)?);
+    let listed = ids_of(&uc::grantable_entities(&state.db, &ctx.access).await?);
+    let (role, entities) = (parse_role(form)?, entity_access(form, &listed)?);
     let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
     let saved = match (role, entities.clone()) {
         (Some(role), Ok(entities)) => uc::update_invite(&state.db, actor, ws, inv.id, role, entities).await,
         (None, _) => Err(ActionError::Invalid(CHOOSE_A_ROLE)),
         (_, Err(both)) => Err(ActionError::Invalid(both)),
     };
-    match saved.map_err(form_message) {
-        Ok(done) => Ok(redirect_with(
-            session,
-            &members_url(ctx),
-            FlashKind::Success,
-            super::invite_actions::updated_words(&done),
-        )),
-        Err(Ok(message)) => {
-            let input = (role.map_or("", |r| r.as_str()), &entities.unwrap_or_else(|_| ticked(form)));
-            let page = edit_invite_page(state, session, ctx, &inv, input, Some(message.into())).await?;
-            render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
+    let (status, said) = match saved {
+        Ok(done) => {
+            let words = super::invite_actions::updated_words(&done);
+            return Ok(redirect_with(session, &members_url(ctx), FlashKind::Success, words));
         }
-        Err(Err(e)) => Err(e),
-    }
+        Err(e) => form_message(e)?,
+    };
+    let checked = entities.or_else(|_| ticked_or_listed(form, &listed))?;
+    let page = edit_invite_page(state, session, ctx, &inv, (role.map_or("", |r| r.as_str()), &checked), said).await?;
+    render_with_status(status, page)
 }
 
 const CHOOSE_A_ROLE: &str = "Choose a role.";
 
 fn target_id(req: &HttpRequest) -> Result<UserId, AppError> {
     path_id(req, "user").map(UserId)
+}
+
+/// Changing one's own access would take some away: what, and the field that confirms it.
+pub struct Losing {
+    items: Vec<String>,
+    /// The change it confirms (see `change_key`): another change is asked about again.
+    key: String,
+}
+
+/// What a Configure form says after a save that did not happen.
+enum Said {
+    Nothing,
+    /// At the top of the form.
+    Error(String),
+    /// Next to the entity list.
+    ListError(String),
+    WouldLose(Losing),
 }
 
 #[derive(Template)]
@@ -492,6 +558,7 @@ pub struct PermissionsPage {
     is_you: bool,
     choices: Choices,
     error: Option<String>,
+    losing: Option<Losing>,
 }
 
 impl PermissionsPage {
@@ -500,25 +567,34 @@ impl PermissionsPage {
     }
 }
 
-async fn permissions_page(
-    state: &AppState,
+fn permissions_page(
     session: &Session,
     ctx: &WorkspaceContext,
     member: Target,
+    grantable: Vec<Entity>,
     (role, checked): (&str, &Access<EntityId>),
-    error: Option<String>,
-) -> Result<PermissionsPage, AppError> {
-    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
-    Ok(PermissionsPage {
+    said: Said,
+) -> PermissionsPage {
+    let mut choices = Choices::new(ctx, grantable, role, checked);
+    choices.as_admin = "make them an Admin";
+    let (mut error, mut losing) = (None, None);
+    match said {
+        Said::Nothing => {}
+        Said::Error(e) => error = Some(e),
+        Said::ListError(e) => choices.error = Some(e),
+        Said::WouldLose(l) => losing = Some(l),
+    }
+    PermissionsPage {
         l: Layout::workspace(session, "Configure permissions", ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
-        choices: Choices::new(ctx, grantable, role, checked),
+        choices,
         firm_member: member.standing.kind == Kind::FirmMember,
         is_you: member.user == ctx.user.user_id(),
         member,
         error,
-    })
+        losing,
+    }
 }
 
 pub async fn permissions_form(
@@ -528,9 +604,20 @@ pub async fn permissions_form(
     ctx: WorkspaceContext,
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
+    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     let role = member.standing.role.as_str();
     let checked = member.standing.entities.clone();
-    render(permissions_page(&state, &session, &ctx, member, (role, &checked), None).await?)
+    render(permissions_page(&session, &ctx, member, grantable, (role, &checked), Said::Nothing))
+}
+
+/// A change as a form states it ("member:3,5", "accountant:all"): what "Save and lose this
+/// access" confirms.
+fn change_key(role: WorkspaceRole, chosen: &Access<EntityId>) -> String {
+    let entities = match chosen.chosen() {
+        None => "all".to_string(),
+        Some(set) => set.iter().map(|e| e.0.to_string()).collect::<Vec<_>>().join(","),
+    };
+    format!("{}:{entities}", role.as_str())
 }
 
 pub async fn configure(
@@ -541,35 +628,53 @@ pub async fn configure(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
+    let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     let form = FormFields::parse(&body)?;
     let role = parse_role(&form)?.ok_or_else(|| AppError::BadRequest("Choose a role.".into()))?;
-    let entities = entity_access(&form)?;
+    let entities = entity_access(&form, &ids_of(&grantable))?;
+    let checked = entities.clone().or_else(|_| ticked_or_listed(&form, &ids_of(&grantable)))?;
+    let key = change_key(role, &checked);
     let (actor, ws, who) = (ctx.user.user_id(), ctx.access.workspace.id, member.user);
-    let saved = match entities.clone() {
-        Ok(entities) => uc::configure(&state.db, actor, ws, who, role, entities).await,
+    let saved = match entities {
+        Ok(e) => uc::configure(&state.db, actor, ws, who, role, e, form.get("confirm_loss") == key).await,
         Err(both) => Err(ActionError::Invalid(both)),
     };
-    match saved.map_err(form_message) {
-        Ok(()) => {
-            let who = super::display_name(&member.name, &member.email);
-            let message = format!("Permissions of {who} in {} updated", ctx.access.workspace.name);
-            Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
-        }
-        Err(Ok(message)) => {
-            let input = (role.as_str(), &entities.unwrap_or_else(|_| ticked(&form)));
-            let page = permissions_page(&state, &session, &ctx, member, input, Some(message.into())).await?;
-            render_with_status(StatusCode::CONFLICT, page)
-        }
-        Err(Err(e)) => Err(e),
-    }
+    let (status, said) = match saved {
+        Ok(Configured::Saved) => return Ok(configured(&session, &ctx, &member, role)),
+        Ok(Configured::WouldLose(items)) => (StatusCode::OK, Said::WouldLose(Losing { items, key })),
+        Err(e) => form_message(e)?,
+    };
+    let page = permissions_page(&session, &ctx, member, grantable, (role.as_str(), &checked), said);
+    render_with_status(status, page)
 }
 
-/// What a refused change says on its form (Ok), or the error page it gets (Err).
-fn form_message(e: ActionError) -> Result<&'static str, AppError> {
+/// After a save: back to the Members page, or (for someone who has just taken it from
+/// themselves) to the workspace's entities.
+fn configured(session: &Session, ctx: &WorkspaceContext, member: &Target, role: WorkspaceRole) -> HttpResponse {
+    let who = super::display_name(&member.name, &member.email);
+    let message = format!("Permissions of {who} in {} updated", ctx.access.workspace.name);
+    let after = rules::Standing { role, ..ctx.access.standing.clone() };
+    let to = if member.user == ctx.user.user_id() && !rules::may(&after, WorkspaceAction::ViewMembers) {
+        format!("/w/{}/entities", ctx.access.workspace.id)
+    } else {
+        members_url(ctx)
+    };
+    redirect_with(session, &to, FlashKind::Success, message)
+}
+
+/// What a refused change says on its form, and with which status; or the error page it gets.
+fn form_message(e: ActionError) -> Result<(StatusCode, Said), AppError> {
     match e {
-        ActionError::Refused(why) if why.is_form_message() => Ok(why.message()),
-        ActionError::Invalid(BOTH) => Ok(BOTH),
-        ActionError::Invalid(CHOOSE_A_ROLE) => Ok(CHOOSE_A_ROLE),
+        ActionError::Refused(why) if why.is_about_the_list() => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(why.message().into())))
+        }
+        ActionError::Refused(why) if why.is_form_message() => {
+            Ok((StatusCode::CONFLICT, Said::Error(why.message().into())))
+        }
+        ActionError::Invalid(BOTH) => Ok((StatusCode::CONFLICT, Said::ListError(BOTH.into()))),
+        ActionError::Invalid(CHOOSE_A_ROLE) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::Error(CHOOSE_A_ROLE.into())))
+        }
         other => Err(other.into()),
     }
 }

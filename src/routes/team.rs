@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::invites::{self, Bulk, BulkDone, EditableInvite, FirmInvite, Offered};
 use crate::usecases::team::{self as uc, Sent, StaffOffer, TeamInviteLine};
-use crate::usecases::ActionError;
+use crate::usecases::{ActionError, Configured};
 
 fn team_url(ctx: &OrgContext) -> String {
     format!("/orgs/{}/team", ctx.membership.org_id)
@@ -130,6 +130,10 @@ pub struct AccessChoices {
     roles: Vec<RoleOption>,
     clients: Vec<ClientOption>,
     new_clients: bool,
+    /// "invite them as Manager" or "make them a Manager" (a Manager needs no client).
+    as_manager: &'static str,
+    /// What is wrong with the client list, shown next to it.
+    error: Option<String>,
 }
 
 /// What was chosen (or is held) in those fields.
@@ -149,9 +153,8 @@ impl Chosen {
     }
 }
 
-async fn access_choices(state: &AppState, ctx: &OrgContext, chosen: Chosen) -> Result<AccessChoices, AppError> {
-    let all = uc::clients(&state.db, ctx.membership.org_id).await?;
-    Ok(AccessChoices {
+fn access_choices(ctx: &OrgContext, all: Vec<Client>, chosen: Chosen, error: Option<String>) -> AccessChoices {
+    AccessChoices {
         roles: rules::org_roles_to_offer(ctx.membership.role)
             .into_iter()
             .map(|r| RoleOption { value: r.as_str(), label: r.label(), description: r.description() })
@@ -162,7 +165,15 @@ async fn access_choices(state: &AppState, ctx: &OrgContext, chosen: Chosen) -> R
             .collect(),
         role: chosen.role,
         new_clients: chosen.new_clients,
-    })
+        as_manager: "invite them as Manager",
+        error,
+    }
+}
+
+/// The clients the caller may give (those they reach themselves): what "Select all" gives.
+fn grantable(ctx: &OrgContext, all: &[Client]) -> Vec<WorkspaceId> {
+    let me = rules::StaffFacts::new(ctx.membership.role, [], false);
+    all.iter().map(|c| c.id).filter(|w| me.clients.contains(*w)).collect()
 }
 
 /// What happened to one address of a bulk invite.
@@ -186,23 +197,26 @@ pub struct TeamInvitePage {
     outcomes: Vec<Outcome>,
 }
 
-async fn invite_page(
-    state: &AppState,
-    session: &Session,
-    ctx: &OrgContext,
-    (emails, chosen): (String, Chosen),
+/// The Add Team form: what was typed and chosen, what is wrong with the emails and with
+/// the client list, and what happened to each address of the last try.
+struct InviteForm {
+    emails: String,
+    chosen: Chosen,
     error: Option<String>,
+    access_error: Option<String>,
     outcomes: Vec<Outcome>,
-) -> Result<TeamInvitePage, AppError> {
-    Ok(TeamInvitePage {
+}
+
+fn invite_page(session: &Session, ctx: &OrgContext, clients: Vec<Client>, f: InviteForm) -> TeamInvitePage {
+    TeamInvitePage {
         l: Layout::org(session, format!("Invite staff to {}", ctx.membership.org_name), ctx, "team"),
         org_id: ctx.membership.org_id.0,
         org_name: ctx.membership.org_name.clone(),
-        emails,
-        access: access_choices(state, ctx, chosen).await?,
-        error,
-        outcomes,
-    })
+        emails: f.emails,
+        access: access_choices(ctx, clients, f.chosen, f.access_error),
+        error: f.error,
+        outcomes: f.outcomes,
+    }
 }
 
 fn require_invite(ctx: &OrgContext) -> Result<(), AppError> {
@@ -219,20 +233,32 @@ pub async fn invite_form(
     ctx: OrgContext,
 ) -> Result<HttpResponse, AppError> {
     require_invite(&ctx)?;
+    let clients = uc::clients(&state.db, ctx.membership.org_id).await?;
     let chosen = Chosen { role: "member".into(), clients: Vec::new(), new_clients: false };
-    render(invite_page(&state, &session, &ctx, (String::new(), chosen), None, Vec::new()).await?)
+    let form = InviteForm { emails: String::new(), chosen, error: None, access_error: None, outcomes: Vec::new() };
+    render(invite_page(&session, &ctx, clients, form))
 }
 
-/// The role, clients and "New clients" of a form. A missing role is None (a message on the
-/// form); a role that does not exist is a forged request.
-fn parse_offer(form: &FormFields) -> Result<Option<StaffOffer>, AppError> {
-    let clients: Vec<WorkspaceId> = form.ids("client")?.into_iter().map(WorkspaceId).collect();
+/// The role, clients (those ticked, and with "Select all" every one the form listed:
+/// `listed`) and "New clients" of a form. A missing role is None (a message on the form);
+/// a role that does not exist is a forged request.
+fn parse_offer(form: &FormFields, listed: &[WorkspaceId]) -> Result<Option<StaffOffer>, AppError> {
+    let mut clients: Vec<WorkspaceId> = form.ids("client")?.into_iter().map(WorkspaceId).collect();
+    if form.get("select_all") == "on" {
+        clients.extend(listed.iter().filter(|w| !clients.contains(w)).copied().collect::<Vec<_>>());
+    }
     if !form.has("role") {
         return Ok(None);
     }
     let role =
         OrgRole::parse(form.get("role")).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
     Ok(Some(StaffOffer { role, clients, new_clients: form.get("new_clients") == "on" }))
+}
+
+/// An offer that gives nothing, in words for the form (the use case asks the same rule again).
+fn gives_nothing(offer: &Option<StaffOffer>) -> Option<String> {
+    let offer = offer.as_ref()?;
+    rules::staff_grants_something(&offer.facts()).err().map(|r| r.message().to_string())
 }
 
 pub async fn invite(
@@ -242,38 +268,50 @@ pub async fn invite(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     require_invite(&ctx)?;
+    let clients = uc::clients(&state.db, ctx.membership.org_id).await?;
     let form = FormFields::parse(&body)?;
-    let typed = form.get("emails").to_string();
-    let (offer, list) = match (parse_offer(&form)?, EmailList::parse(&typed)) {
-        (Some(offer), Ok(list)) => (offer, list),
+    let emails = form.get("emails").to_string();
+    let offer = parse_offer(&form, &grantable(&ctx, &clients))?;
+    let nothing = gives_nothing(&offer);
+    let (offer, list) = match (offer, EmailList::parse(&emails)) {
+        (Some(offer), Ok(list)) if nothing.is_none() => (offer, list),
         (offer, list) => {
             let error = offer.as_ref().map_or(Some("Choose a role.".into()), |_| list.err());
             let chosen = offer.as_ref().map_or_else(Chosen::nothing, Chosen::of);
-            return invite_again(&state, &session, &ctx, (typed, chosen), error, StatusCode::UNPROCESSABLE_ENTITY)
-                .await;
+            let form = InviteForm { emails, chosen, error, access_error: nothing, outcomes: Vec::new() };
+            return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, invite_page(&session, &ctx, clients, form));
         }
     };
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     match uc::invite(&state.db, actor, org, list.valid(), offer.clone(), state.invite_settings()).await {
-        Ok(sent) => report(&state, &session, &ctx, &list.entries, sent, offer).await,
-        Err(ActionError::Limited(r)) => {
-            let (error, status) = (Some(format!("{} Nothing was sent.", r.message())), StatusCode::TOO_MANY_REQUESTS);
-            invite_again(&state, &session, &ctx, (typed, Chosen::of(&offer)), error, status).await
-        }
-        Err(e) => Err(e.into()),
+        Ok(sent) => report(&state, &session, &ctx, clients, (&list.entries, sent), offer).await,
+        Err(e) => invite_refused(&session, &ctx, clients, (emails, offer), e),
     }
 }
 
-/// The form again, as it was filled, with what is wrong (nothing was sent).
-async fn invite_again(
-    state: &AppState,
+/// A team invite the use case refused as a whole: the form again, as it was filled, with
+/// what is wrong (nothing was sent).
+fn invite_refused(
     session: &Session,
     ctx: &OrgContext,
-    typed: (String, Chosen),
-    error: Option<String>,
-    status: StatusCode,
+    clients: Vec<Client>,
+    (emails, offer): (String, StaffOffer),
+    e: ActionError,
 ) -> Result<HttpResponse, AppError> {
-    render_with_status(status, invite_page(state, session, ctx, typed, error, Vec::new()).await?)
+    let mut form =
+        InviteForm { emails, chosen: Chosen::of(&offer), error: None, access_error: None, outcomes: Vec::new() };
+    let status = match e {
+        ActionError::Limited(r) => {
+            form.error = Some(format!("{} Nothing was sent.", r.message()));
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        ActionError::Refused(why) if why.is_about_the_list() => {
+            form.access_error = Some(why.message().into());
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        e => return Err(e.into()),
+    };
+    render_with_status(status, invite_page(session, ctx, clients, form))
 }
 
 /// After a bulk invite: back to the Team page when every address was invited, else the form
@@ -282,8 +320,8 @@ async fn report(
     state: &AppState,
     session: &Session,
     ctx: &OrgContext,
-    entries: &[EmailListEntry],
-    sent: Vec<Sent>,
+    clients: Vec<Client>,
+    (entries, sent): (&[EmailListEntry], Vec<Sent>),
     offer: StaffOffer,
 ) -> Result<HttpResponse, AppError> {
     let (mut outcomes, keep) = outcomes(entries, sent);
@@ -300,9 +338,10 @@ async fn report(
         return Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, message));
     }
     with_pending_invites(state, ctx, &mut outcomes).await?;
-    let page = invite_page(state, session, ctx, (keep.join(", "), Chosen::of(&offer)), None, outcomes).await?;
     let status = if invited > 0 { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    render_with_status(status, page)
+    let form =
+        InviteForm { emails: keep.join(", "), chosen: Chosen::of(&offer), error: None, access_error: None, outcomes };
+    render_with_status(status, invite_page(session, ctx, clients, form))
 }
 
 const ALREADY_INVITED: &str = "already invited: update the pending invite to this access, or resend it";
@@ -365,15 +404,16 @@ async fn edit_invite_page(
     ctx: &OrgContext,
     inv: &EditableInvite,
     chosen: Chosen,
-    error: Option<String>,
+    (error, list_error): (Option<String>, Option<String>),
 ) -> Result<EditTeamInvitePage, AppError> {
+    let clients = uc::clients(&state.db, ctx.membership.org_id).await?;
     Ok(EditTeamInvitePage {
         l: Layout::org(session, "Edit invite", ctx, "team"),
         org_id: ctx.membership.org_id.0,
         org_name: ctx.membership.org_name.clone(),
         id: inv.id.0,
         email: inv.email.clone(),
-        access: access_choices(state, ctx, chosen).await?,
+        access: access_choices(ctx, clients, chosen, list_error),
         error,
     })
 }
@@ -389,10 +429,11 @@ pub(super) async fn edit_invite_form(
         return Err(AppError::NotFound);
     };
     let chosen = Chosen::of(offer);
-    render(edit_invite_page(state, session, ctx, &inv, chosen, None).await?)
+    render(edit_invite_page(state, session, ctx, &inv, chosen, (None, None)).await?)
 }
 
-/// "Update invite" for a team invite: the firm role, clients and "New clients" of the form.
+/// "Update invite" for a team invite: the firm role, clients and "New clients" of the form
+/// (with "Select all": every client the editor may give).
 pub(super) async fn update_invite(
     state: &AppState,
     session: &Session,
@@ -400,23 +441,31 @@ pub(super) async fn update_invite(
     inv: EditableInvite,
     form: &FormFields,
 ) -> Result<HttpResponse, AppError> {
-    let Some(offer) = parse_offer(form)? else {
-        let page =
-            edit_invite_page(state, session, ctx, &inv, Chosen::nothing(), Some("Choose a role.".into())).await?;
+    let clients = uc::clients(&state.db, ctx.membership.org_id).await?;
+    let Some(offer) = parse_offer(form, &grantable(ctx, &clients))? else {
+        let said = (Some("Choose a role.".into()), None);
+        let page = edit_invite_page(state, session, ctx, &inv, Chosen::nothing(), said).await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
     };
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
-    match uc::update_invite(&state.db, actor, org, inv.id, offer.clone()).await {
+    let said = match uc::update_invite(&state.db, actor, org, inv.id, offer.clone()).await {
         Ok(done) => {
-            Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, super::invite_actions::updated_words(&done)))
+            let words = super::invite_actions::updated_words(&done);
+            return Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, words));
         }
-        Err(ActionError::Refused(why)) if why.is_form_message() => {
-            let page =
-                edit_invite_page(state, session, ctx, &inv, Chosen::of(&offer), Some(why.message().into())).await?;
-            render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
-        }
-        Err(e) => Err(e.into()),
-    }
+        Err(ActionError::Refused(why)) if why.is_about_the_list() => (None, Some(why.message().into())),
+        Err(ActionError::Refused(why)) if why.is_form_message() => (Some(why.message().into()), None),
+        Err(e) => return Err(e.into()),
+    };
+    let page = edit_invite_page(state, session, ctx, &inv, Chosen::of(&offer), said).await?;
+    render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
+}
+
+/// Changing one's own access would take some away: what, and the field that confirms it.
+pub struct Losing {
+    items: Vec<String>,
+    /// The change it confirms (see `change_key`): another change is asked about again.
+    key: String,
 }
 
 #[derive(Template)]
@@ -425,8 +474,10 @@ pub struct TeamPermissionsPage {
     l: Layout,
     org_id: i64,
     member: TeamMember,
+    is_you: bool,
     access: AccessChoices,
     error: Option<String>,
+    losing: Option<Losing>,
 }
 
 impl TeamPermissionsPage {
@@ -435,21 +486,41 @@ impl TeamPermissionsPage {
     }
 }
 
-async fn permissions_page(
-    state: &AppState,
+/// What a Configure form says after a save that did not happen.
+enum Said {
+    Nothing,
+    /// At the top of the form.
+    Error(String),
+    /// Next to the client list.
+    ListError(String),
+    WouldLose(Losing),
+}
+
+fn permissions_page(
     session: &Session,
     ctx: &OrgContext,
     member: TeamMember,
-    chosen: Chosen,
-    error: Option<String>,
-) -> Result<TeamPermissionsPage, AppError> {
-    Ok(TeamPermissionsPage {
+    (clients, chosen): (Vec<Client>, Chosen),
+    said: Said,
+) -> TeamPermissionsPage {
+    let (mut error, mut list_error, mut losing) = (None, None, None);
+    match said {
+        Said::Nothing => {}
+        Said::Error(e) => error = Some(e),
+        Said::ListError(e) => list_error = Some(e),
+        Said::WouldLose(l) => losing = Some(l),
+    }
+    let mut access = access_choices(ctx, clients, chosen, list_error);
+    access.as_manager = "make them a Manager";
+    TeamPermissionsPage {
         l: Layout::org(session, "Configure permissions", ctx, "team"),
         org_id: ctx.membership.org_id.0,
-        access: access_choices(state, ctx, chosen).await?,
+        is_you: member.user_id == ctx.user.user_id(),
+        access,
         member,
         error,
-    })
+        losing,
+    }
 }
 
 fn target_id(req: &HttpRequest) -> Result<UserId, AppError> {
@@ -463,9 +534,20 @@ pub async fn permissions_form(
     ctx: OrgContext,
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.membership, target_id(&req)?).await?;
+    let clients = uc::clients(&state.db, ctx.membership.org_id).await?;
     let chosen =
         Chosen { role: member.role.as_str().into(), clients: member.clients.clone(), new_clients: member.new_clients };
-    render(permissions_page(&state, &session, &ctx, member, chosen, None).await?)
+    render(permissions_page(&session, &ctx, member, (clients, chosen), Said::Nothing))
+}
+
+/// A change as a form states it ("member:3,5:new"): what "Save and lose this access" confirms.
+fn change_key(offer: &StaffOffer) -> String {
+    let mut clients: Vec<i64> = offer.clients.iter().map(|w| w.0).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    let clients: Vec<String> = clients.iter().map(i64::to_string).collect();
+    let new = if offer.new_clients { ":new" } else { "" };
+    format!("{}:{}{new}", offer.role.as_str(), clients.join(","))
 }
 
 pub async fn configure(
@@ -476,22 +558,37 @@ pub async fn configure(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.membership, target_id(&req)?).await?;
+    let clients = uc::clients(&state.db, ctx.membership.org_id).await?;
+    let form = FormFields::parse(&body)?;
     let offer =
-        parse_offer(&FormFields::parse(&body)?)?.ok_or_else(|| AppError::BadRequest("Choose a role.".into()))?;
-    let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
-    match uc::configure(&state.db, actor, org, member.user_id, offer.clone()).await {
-        Ok(()) => {
-            let who = super::display_name(&member.name, &member.email);
-            let message = format!("Permissions of {who} in {} updated", ctx.membership.org_name);
-            Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message))
+        parse_offer(&form, &grantable(&ctx, &clients))?.ok_or_else(|| AppError::BadRequest("Choose a role.".into()))?;
+    let key = change_key(&offer);
+    let (actor, org, confirmed) = (ctx.user.user_id(), ctx.membership.org_id, form.get("confirm_loss") == key);
+    let (status, said) = match uc::configure(&state.db, actor, org, member.user_id, offer.clone(), confirmed).await {
+        Ok(Configured::Saved) => return Ok(configured(&session, &ctx, &member, offer.role)),
+        Ok(Configured::WouldLose(items)) => (StatusCode::OK, Said::WouldLose(Losing { items, key })),
+        Err(ActionError::Refused(why)) if why.is_about_the_list() => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(why.message().into()))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
-            let error = Some(why.message().to_string());
-            let page = permissions_page(&state, &session, &ctx, member, Chosen::of(&offer), error).await?;
-            render_with_status(StatusCode::CONFLICT, page)
+            (StatusCode::CONFLICT, Said::Error(why.message().into()))
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    let page = permissions_page(&session, &ctx, member, (clients, Chosen::of(&offer)), said);
+    render_with_status(status, page)
+}
+
+/// After a save: back to the Team page, or (for someone who has just taken it from
+/// themselves) to the firm's clients.
+fn configured(session: &Session, ctx: &OrgContext, member: &TeamMember, role: OrgRole) -> HttpResponse {
+    let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
+    let to = if member.user_id == ctx.user.user_id() && !rules::org_may(role, rules::OrgAction::ViewTeam) {
+        format!("/orgs/{}/clients", ctx.membership.org_id)
+    } else {
+        team_url(ctx)
+    };
+    redirect_with(session, &to, FlashKind::Success, message)
 }
 
 #[derive(Template)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 
 use super::invites::{self, PendingLine, Place, UpdatedInvite};
-use super::{list_or, ActionError, Conflict, InviteSettings, Outcome};
+use super::{list_or, ActionError, Configured, Conflict, InviteSettings, Outcome};
 use crate::db::models::access::{self, Person, WorkspaceAccess, WorkspaceInfo};
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::entity::{self, Entity};
@@ -15,7 +15,9 @@ use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::sessions;
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
-use crate::domain::access::{self as rules, Access, Kind, Refusal, SeatFacts, Standing, Visible, WorkspaceAction};
+use crate::domain::access::{
+    self as rules, Access, Kind, Refusal, SeatFacts, SeatLoss, Standing, Visible, WorkspaceAction,
+};
 use crate::domain::{EmailAddress, EntityId, InviteId, UserId, WorkspaceId, WorkspaceRole};
 
 /// Someone's entity access as a viewer may see it: names within the viewer's reach, and a
@@ -162,6 +164,7 @@ pub async fn invite(
         let names = names_in(c, ws, &members::stored(&req.entities))?;
         let offer = rules::grant(req.role, req.entities);
         rules::may_invite(&me.standing, &offer)?;
+        rules::grants_something(&offer)?;
         let entities = members::stored(&offer.entities);
         let new = NewInvite {
             org: me.workspace.org_id,
@@ -210,6 +213,7 @@ pub async fn update_invite(
         // The new access, by the rules of sending an invite (one place for any rule on what
         // an invite must grant).
         rules::may_invite(&me.standing, &offer)?;
+        rules::grants_something(&offer)?;
         let entities = members::stored(&offer.entities);
         let new = NewOffer {
             role: role.as_str(),
@@ -283,7 +287,8 @@ fn load_target(c: &mut DbConnection, ws: WorkspaceId, user: UserId) -> Outcome<T
     Ok(Target { user, name, email, standing: t.standing, hidden: 0 })
 }
 
-/// Gives a member a role and entities; takes effect on their next request.
+/// Gives a member a role and entities; takes effect on their next request. Someone changing
+/// their own access is told first what they would lose (nothing is saved) unless `confirmed`.
 pub async fn configure(
     db: &Db,
     actor: UserId,
@@ -291,7 +296,8 @@ pub async fn configure(
     target: UserId,
     role: WorkspaceRole,
     chosen: Access<EntityId>,
-) -> Outcome<()> {
+    confirmed: bool,
+) -> Outcome<Configured> {
     db.transaction(move |c| {
         lock_row(c, LockTable::Workspace, ws.0)?;
         // The caller's access as it is now, under the lock: a change made a moment ago counts.
@@ -303,11 +309,39 @@ pub async fn configure(
         rules::keeps_a_workspace_admin(access::count_admins(c, &me.workspace)?, t.standing.role, Some(role))?;
         let entities = rules::merge_entities(&me.standing.entities, &t.standing.entities, &offer.entities);
         let seat = SeatFacts::with(role, entities);
+        // What they end with, entities beyond the actor's reach included, must give something.
+        rules::grants_something(&seat)?;
+        if actor == target && !confirmed {
+            let all = entity::all_in(c, ws)?;
+            let ids: Vec<EntityId> = all.iter().map(|e| e.id).collect();
+            let lost = rules::seat_losses(&t.standing, &seat, &ids);
+            if !lost.is_empty() {
+                return Ok(Configured::WouldLose(lost.iter().map(|l| seat_loss_words(*l, &all)).collect()));
+            }
+        }
         members::set_seat(c, ws, target, &seat, None)?;
         let names = names_in(c, ws, &members::stored(&seat.entities))?;
-        record(c, &me.workspace, actor, AuditAction::ChangedPermissions, &t.email, seat_words(&seat, &names))
+        record(c, &me.workspace, actor, AuditAction::ChangedPermissions, &t.email, seat_words(&seat, &names))?;
+        Ok(Configured::Saved)
     })
     .await
+}
+
+/// One thing someone would lose in a workspace, in words for the Configure form.
+fn seat_loss_words(lost: SeatLoss, entities: &[Entity]) -> String {
+    match lost {
+        SeatLoss::GiveAdmin => "inviting and managing Admins".into(),
+        SeatLoss::Action(WorkspaceAction::ViewMembers) => "the Members page".into(),
+        SeatLoss::Action(WorkspaceAction::Invite) => "inviting and managing Accountants and Members".into(),
+        SeatLoss::Action(WorkspaceAction::ViewActivity) => "the Activity page".into(),
+        SeatLoss::Action(WorkspaceAction::RequireTwoFactor) => "requiring two-factor authentication here".into(),
+        SeatLoss::Action(WorkspaceAction::AddEntity) => "adding entities".into(),
+        SeatLoss::Action(WorkspaceAction::AddTransaction) => "adding transactions".into(),
+        SeatLoss::Entity(id) => {
+            entities.iter().find(|e| e.id == id).map_or_else(|| "an entity".into(), |e| e.name.clone())
+        }
+        SeatLoss::LaterEntities => "entities added from now on".into(),
+    }
 }
 
 /// Ends a client user's access to the workspace at once. Returns their name (or email).

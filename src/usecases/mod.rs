@@ -99,6 +99,16 @@ impl From<Reached> for ActionError {
 
 pub type Outcome<T> = Result<T, ActionError>;
 
+/// What a Configure permissions save did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Configured {
+    Saved,
+    /// Nothing was saved: the person is changing their own access and would lose these
+    /// (in words, from the rules). They are asked first; saving again with the change
+    /// confirmed applies it.
+    WouldLose(Vec<String>),
+}
+
 /// What invites are made with: how long they last, the key their links derive from, and
 /// how many may be sent.
 #[derive(Clone)]

@@ -1,7 +1,7 @@
 //! The firm's Team page: the list, bulk staff invites, configure and remove.
 
 use super::invites::{self, PendingLine, Place, UpdatedInvite};
-use super::{list_or, ActionError, InviteSettings, Outcome};
+use super::{list_or, ActionError, Configured, InviteSettings, Outcome};
 use crate::db::models::access;
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::invite::{self, NewInvite, NewInviteError, NewOffer};
@@ -10,7 +10,7 @@ use crate::db::models::sessions;
 use crate::db::models::team::{self, Client, TeamList, TeamMember, TeamMemberRow};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
-use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts};
+use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts, StaffLoss};
 use crate::domain::{EmailAddress, InviteId, OrgId, OrgRole, UserId, WorkspaceId};
 
 /// The Team page's rows, and what the viewer may do with each.
@@ -81,14 +81,20 @@ pub struct StaffOffer {
 }
 
 impl StaffOffer {
-    fn facts(&self) -> StaffFacts {
+    /// The place on the team this offer gives.
+    pub fn facts(&self) -> StaffFacts {
         StaffFacts::new(self.role, self.clients.iter().copied(), self.new_clients)
     }
 }
 
 /// The actor's team membership under the lock, the offer checked against the firm's
-/// clients, and a description of it for the audit trail.
-fn prepare(c: &mut DbConnection, actor: UserId, org: OrgId, offer: &StaffOffer) -> Outcome<(StaffFacts, String)> {
+/// clients, a description of it for the audit trail, and the firm's clients.
+fn prepare(
+    c: &mut DbConnection,
+    actor: UserId,
+    org: OrgId,
+    offer: &StaffOffer,
+) -> Outcome<(StaffFacts, String, Vec<Client>)> {
     lock_row(c, LockTable::Organization, org.0)?;
     let (_, me) = access::staff_facts(c, actor, org)?.ok_or(ActionError::NotFound)?;
     let all = team::clients_of(c, org)?;
@@ -99,12 +105,12 @@ fn prepare(c: &mut DbConnection, actor: UserId, org: OrgId, offer: &StaffOffer) 
     let words = match facts.clients.chosen() {
         None => format!("{}, all clients", offer.role.label()),
         Some(set) => {
-            let names: Vec<String> = all.into_iter().filter(|k| set.contains(&k.id)).map(|k| k.name).collect();
+            let names: Vec<String> = all.iter().filter(|k| set.contains(&k.id)).map(|k| k.name.clone()).collect();
             let extra = if facts.new_clients { ", new clients" } else { "" };
             format!("{}, {}{extra}", offer.role.label(), list_or(&names, "no clients"))
         }
     };
-    Ok((me, words))
+    Ok((me, words, all))
 }
 
 /// What happened to one address of a bulk invite.
@@ -125,9 +131,10 @@ pub async fn invite(
     s: InviteSettings,
 ) -> Outcome<Vec<Sent>> {
     db.transaction(move |c| {
-        let (me, words) = prepare(c, actor, org, &offer)?;
+        let (me, words, _) = prepare(c, actor, org, &offer)?;
         let facts = offer.facts();
         rules::may_invite_staff(&me, &facts)?;
+        rules::staff_grants_something(&facts)?;
         let clients: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
         let mut out = Vec::with_capacity(emails.len());
         for email in &emails {
@@ -170,12 +177,12 @@ pub async fn update_invite(
     offer: StaffOffer,
 ) -> Outcome<UpdatedInvite> {
     db.transaction(move |c| {
-        let (me, words) = prepare(c, actor, org, &offer)?;
+        let (me, words, all) = prepare(c, actor, org, &offer)?;
         let inv = invites::manageable(c, actor, Place::Team(org), id)?;
         let facts = offer.facts();
-        // The new access, by the rules of sending an invite (one place for any rule on what
-        // an invite must grant).
+        // The new access, by the rules of sending an invite.
         rules::may_invite_staff(&me, &facts)?;
+        rules::staff_grants_something(&facts)?;
         let clients: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
         let new = NewOffer {
             role: offer.role.as_str(),
@@ -186,7 +193,7 @@ pub async fn update_invite(
             detail: format!("as {words}"),
         };
         invite::set_offer(c, &inv, actor, new)?;
-        let grants = grant_words(&facts, &team::clients_of(c, org)?);
+        let grants = grant_words(&facts, &all);
         Ok(UpdatedInvite { email: inv.email, grants })
     })
     .await
@@ -228,25 +235,65 @@ pub async fn target(db: &Db, actor: &OrgMembership, user: UserId) -> Outcome<Tea
 }
 
 /// Sets a team member's role, clients and "New clients"; takes effect on their next request.
-pub async fn configure(db: &Db, actor: UserId, org: OrgId, target: UserId, offer: StaffOffer) -> Outcome<()> {
+/// Someone changing their own access is told first what they would lose (nothing is saved)
+/// unless `confirmed`.
+pub async fn configure(
+    db: &Db,
+    actor: UserId,
+    org: OrgId,
+    target: UserId,
+    offer: StaffOffer,
+    confirmed: bool,
+) -> Outcome<Configured> {
     db.transaction(move |c| {
-        let (me, words) = prepare(c, actor, org, &offer)?;
+        let (me, words, all) = prepare(c, actor, org, &offer)?;
         let t = team::find(c, org, target)?.ok_or(ActionError::NotFound)?;
         let facts = offer.facts();
         rules::may_configure_staff(&me, t.role, &facts)?;
         rules::keeps_a_firm_admin(admins(c, org)?, t.role, Some(offer.role))?;
+        rules::staff_grants_something(&facts)?;
         let before = StaffFacts::new(t.role, t.clients.iter().copied(), t.new_clients);
+        if actor == target && !confirmed {
+            let ids: Vec<WorkspaceId> = all.iter().map(|k| k.id).collect();
+            let lost = rules::staff_losses(&before, &facts, &ids);
+            if !lost.is_empty() {
+                return Ok(Configured::WouldLose(lost.iter().map(|l| staff_loss_words(*l, &all)).collect()));
+            }
+        }
         let chosen: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
         team::set_access(c, t.membership_id, offer.role, &chosen, facts.new_clients)?;
         // Their own role in the clients they lose as staff goes with the access; a workspace
         // they joined as a client user (a row in a client they were never given) stays.
-        let all: Vec<WorkspaceId> = team::clients_of(c, org)?.into_iter().map(|k| k.id).collect();
-        let lost: Vec<WorkspaceId> =
-            all.into_iter().filter(|w| before.clients.contains(*w) && !facts.clients.contains(*w)).collect();
+        let lost: Vec<WorkspaceId> = all
+            .into_iter()
+            .map(|k| k.id)
+            .filter(|w| before.clients.contains(*w) && !facts.clients.contains(*w))
+            .collect();
         team::drop_workspace_roles(c, org, target, Some(&lost))?;
-        record(c, org, actor, AuditAction::ChangedPermissions, &t.email, words)
+        record(c, org, actor, AuditAction::ChangedPermissions, &t.email, words)?;
+        Ok(Configured::Saved)
     })
     .await
+}
+
+/// One thing someone would lose in the firm, in words for the Configure form.
+fn staff_loss_words(lost: StaffLoss, clients: &[Client]) -> String {
+    match lost {
+        StaffLoss::GiveAdmin => "inviting and managing Admins".into(),
+        StaffLoss::Action(OrgAction::ViewTeam) => "the Team page".into(),
+        StaffLoss::Action(OrgAction::InviteStaff) => "inviting and managing Managers and Members".into(),
+        StaffLoss::Action(OrgAction::AddClient) => "adding and deleting clients".into(),
+        StaffLoss::Action(OrgAction::ManageBilling) => "billing".into(),
+        StaffLoss::Action(OrgAction::RequireTwoFactor) => "requiring two-factor authentication for the firm".into(),
+        StaffLoss::Action(OrgAction::AddEntity) => "adding entities".into(),
+        StaffLoss::ClientAdmin => "being an Admin of every client's workspace".into(),
+        StaffLoss::AllClientsBut { none_kept: false } => "every client except the ones ticked".into(),
+        StaffLoss::AllClientsBut { none_kept: true } => "every current client".into(),
+        StaffLoss::Client(id) => {
+            clients.iter().find(|k| k.id == id).map_or_else(|| "a client".into(), |k| k.name.clone())
+        }
+        StaffLoss::LaterClients => "clients added from now on".into(),
+    }
 }
 
 fn admins(c: &mut DbConnection, org: OrgId) -> Outcome<usize> {

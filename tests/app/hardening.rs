@@ -214,7 +214,7 @@ async fn addresses_smtp_cannot_deliver_and_invisible_names_are_refused_with_the_
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.user_count().await, 1, "no account for refused sign-ups");
     // An invite to a quoted address: refused on the form, nothing written.
-    let r = ada.invite(ws, quoted, "member", &[]).await;
+    let r = ada.invite_to_all_entities(ws, quoted, "member").await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     assert!(text_of(&body).contains("without quotes"));
@@ -438,7 +438,7 @@ async fn firm_with_limits(adjust: fn(&mut portico::config::Settings)) -> (TestAp
 async fn invites_past_the_per_user_limit_are_refused_and_write_nothing() {
     let (app, ada, org, ws) = firm_with_limits(|s| s.invites_per_user_per_hour = 3).await;
     for who in ["a@client.test", "b@client.test"] {
-        assert_eq!(ada.invite(ws, who, "member", &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(ada.invite_to_all_entities(ws, who, "member").await.status(), StatusCode::SEE_OTHER);
     }
     // A resend counts: the third.
     let page = ada.members_page(ws).await;
@@ -451,7 +451,7 @@ async fn invites_past_the_per_user_limit_are_refused_and_write_nothing() {
     app.allow_resend(b).await;
     let before = app.snapshot().await;
     // The fourth: the form again, with the message and what was typed.
-    let r = ada.invite(ws, "c@client.test", "accountant", &[]).await;
+    let r = ada.invite_to_all_entities(ws, "c@client.test", "accountant").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let body = r.text().await.unwrap();
     let text = text_of(&body);
@@ -469,7 +469,12 @@ async fn invites_past_the_per_user_limit_are_refused_and_write_nothing() {
     assert!(text.contains("Nothing was resent"));
     assert_eq!(before, app.snapshot().await, "the refused resend changed nothing");
     // Team invites count each address.
-    let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", "t@firm.test"), ("role", "member")]).await;
+    let r = ada
+        .post(
+            &format!("/orgs/{org}/team/invite"),
+            &[("emails", "t@firm.test"), ("role", "member"), ("new_clients", "on")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let body = r.text().await.unwrap();
     assert!(text_of(&body).contains("Nothing was sent"));
@@ -487,17 +492,22 @@ async fn the_firm_limit_counts_every_address_and_every_resend() {
     // Five addresses at once: more than the firm's limit, nothing is sent.
     let emails = "t1@firm.test, t2@firm.test, t3@firm.test, t4@firm.test, t5@firm.test";
     let before = app.snapshot().await;
-    let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", emails), ("role", "member")]).await;
+    let r = ada
+        .post(&format!("/orgs/{org}/team/invite"), &[("emails", emails), ("role", "member"), ("new_clients", "on")])
+        .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let text = text_of(&r.text().await.unwrap());
     assert!(text.contains("The limit of 4 invites and resends by your firm per day is reached"), "{text}");
     assert_eq!(before, app.snapshot().await, "nothing was written");
     // Two team invites and one client invite: three of four.
     let r = ada
-        .post(&format!("/orgs/{org}/team/invite"), &[("emails", "t1@firm.test, t2@firm.test"), ("role", "member")])
+        .post(
+            &format!("/orgs/{org}/team/invite"),
+            &[("emails", "t1@firm.test, t2@firm.test"), ("role", "member"), ("new_clients", "on")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(ada.invite(ws, "c@client.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ada.invite_to_all_entities(ws, "c@client.test", "member").await.status(), StatusCode::SEE_OTHER);
     app.outbox_settled().await;
     // A bulk resend of all three counts three: refused, nothing resent.
     let mut ids = Vec::new();
@@ -522,7 +532,7 @@ async fn the_firm_limit_counts_every_address_and_every_resend() {
     let (_, text) = ada.status_and_text(&location(&r)).await;
     assert!(text.contains("1 invite resent"), "{text}");
     // And now the firm is at its limit: the next client invite is refused.
-    let r = ada.invite(ws, "d@client.test", "member", &[]).await;
+    let r = ada.invite_to_all_entities(ws, "d@client.test", "member").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(app.outbox_rows_to("d@client.test").await, 0);
 }
@@ -534,11 +544,11 @@ async fn an_unconfirmed_sender_has_a_lower_invite_limit_until_they_confirm() {
     let (mal, org) = app.sign_up_unconfirmed("Mal Lory", "mal@spam.test", "Spam Co").await;
     let ws = mal.add_client(org, "Targets").await;
     for who in ["a@victim.test", "b@victim.test"] {
-        assert_eq!(mal.invite(ws, who, "member", &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(mal.invite_to_all_entities(ws, who, "member").await.status(), StatusCode::SEE_OTHER);
     }
     app.outbox_settled().await;
     let before = app.snapshot().await;
-    let r = mal.invite(ws, "c@victim.test", "member", &[]).await;
+    let r = mal.invite_to_all_entities(ws, "c@victim.test", "member").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let text = text_of(&r.text().await.unwrap());
     assert!(
@@ -552,6 +562,6 @@ async fn an_unconfirmed_sender_has_a_lower_invite_limit_until_they_confirm() {
     // Once the address is confirmed, the ordinary limit applies.
     let link = app.confirmation_link("mal@spam.test").await;
     assert_eq!(mal.post(&link, &[]).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(mal.invite(ws, "c@victim.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(mal.invite_to_all_entities(ws, "c@victim.test", "member").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.invite_count().await, 3);
 }

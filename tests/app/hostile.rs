@@ -715,7 +715,7 @@ async fn thousands_of_malformed_requests_across_every_form() {
     let sam = app.accept_as_new_user(&sam_link, "Sam Staff").await;
     // Pending invites, to a client and to the team, so that their pages and ⋯ actions are
     // there to find.
-    assert_eq!(ada.invite(ws, "pending@client.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ada.invite(ws, "pending@client.test", "member", &[llc]).await.status(), StatusCode::SEE_OTHER);
     let pending_link = app.invite_link("pending@client.test", 1).await;
     let pending_path = pending_link.trim_start_matches(&app.base).to_string();
     team_invite("later@firm.test").await;
@@ -733,7 +733,7 @@ async fn thousands_of_malformed_requests_across_every_form() {
     let (bob, org_b) = app.sign_up("Bob Other", "bob@other.test", "Other Firm").await;
     let ws_b = bob.add_client(org_b, "Beta Books").await;
     let entity_b = bob.add_entity(ws_b, "Beta LLC").await;
-    assert_eq!(bob.invite(ws_b, "pat@beta.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(bob.invite(ws_b, "pat@beta.test", "member", &[entity_b]).await.status(), StatusCode::SEE_OTHER);
     let bob_id = app.user_id("bob@other.test").await;
     let invite_b = app.invite_records("pat@beta.test").await[0].id;
     let bob_session = {
@@ -755,7 +755,7 @@ async fn thousands_of_malformed_requests_across_every_form() {
 
     // Eve has an account (confirmed) and an invite waiting: she sees "Accept invite".
     let (eve, _) = app.sign_up("Eve Early", "eve@client.test", "Early Books").await;
-    assert_eq!(ada.invite(ws, "eve@client.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ada.invite(ws, "eve@client.test", "member", &[llc]).await.status(), StatusCode::SEE_OTHER);
     let eve_invite = app.invite_link("eve@client.test", 1).await.trim_start_matches(&app.base).to_string();
 
     // Una has not confirmed her address: "Send it again" on every page, and the emailed link.

@@ -143,7 +143,7 @@ async fn sign_up_sends_a_link_whose_post_confirms_the_address_once() {
     assert!(notice.contains("Confirm your email address: we sent a link to ada@firm.test"), "{notice}");
     assert!(body.contains("action=\"/verify-email\"") && notice.contains("Send it again"), "{notice}");
     let ws = ada.add_client(org, "Acme Bakery").await;
-    assert_eq!(ada.invite(ws, "cleo@client.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ada.invite_to_all_entities(ws, "cleo@client.test", "member").await.status(), StatusCode::SEE_OTHER);
 
     // The token is stored nowhere.
     let token = link.rsplit('/').next().unwrap().to_string();
@@ -304,7 +304,7 @@ async fn the_mailbox_shows_each_person_only_their_own_confirmed_mail() {
 
     // She invites Cleo: the flash no longer points at the mailbox, and Cleo's mail is not hers.
     let ws = ada.add_client(org, "Acme Bakery").await;
-    ada.invite(ws, "cleo@client.test", "member", &[]).await;
+    ada.invite_to_all_entities(ws, "cleo@client.test", "member").await;
     let (_, body, _) = ada.visit(&format!("/w/{ws}/settings/members")).await;
     assert!(text(&body).contains("the email's link is in Portico's log; \"Copy invite link\""), "{}", text(&body));
     let cleos = newest_mail_to(&app, "cleo@client.test").await;
@@ -320,7 +320,7 @@ async fn a_stranger_signed_up_as_the_invited_address_does_not_get_the_invite_lin
     let app = spawn_app_with(Options { smtp: false, ..Options::default() }).await;
     let (ada, org) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
     let ws = ada.add_client(org, "Acme Bakery").await;
-    ada.invite(ws, "cleo@client.test", "member", &[]).await;
+    ada.invite_to_all_entities(ws, "cleo@client.test", "member").await;
     let invite_mail = newest_mail_to(&app, "cleo@client.test").await;
 
     let (stranger, _) = app.sign_up_unconfirmed("Not Cleo", "cleo@client.test", "Stranger Things").await;

@@ -140,7 +140,7 @@ async fn registering_from_a_copied_link_leaves_the_address_unconfirmed_and_the_o
 
     // Accepting from the copied link, or with a forged proof, is refused and changes nothing.
     let other = {
-        mallory.invite(ws, "other@corp.test", "member", &[]).await;
+        mallory.invite_to_all_entities(ws, "other@corp.test", "member").await;
         app.emailed_link_of("other@corp.test").await
     };
     let before = app.snapshot().await;

@@ -415,7 +415,7 @@ async fn the_firms_admin_stays_an_admin_of_every_client_so_a_client_never_loses_
     assert_eq!(cleo_user.remove_member(ws, ada).await.status(), StatusCode::FORBIDDEN);
 
     // So the client's own last Admin may step down or leave: the firm's Admin remains.
-    let r = cleo_user.configure_member(ws, cleo, "member", &[f.llc]).await;
+    let r = cleo_user.configure_own_access(ws, cleo, "member", &[f.llc]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(stored_role(&f, cleo).await.as_deref(), Some("member"));
     assert_eq!(f.app.workspace_admins(ws).await, 1);

@@ -72,7 +72,7 @@ async fn with_smtp_there_is_no_local_mailbox() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada Accountant", "ada@firm.test", "Ada & Co").await;
     let ws = ada.add_client(org, "Acme Bakery").await;
-    ada.invite(ws, "cleo@client.test", "member", &[]).await;
+    ada.invite_to_all_entities(ws, "cleo@client.test", "member").await;
     app.smtp.wait_for("cleo@client.test", 1).await;
     assert_eq!(ada.get("/dev/mailbox").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(ada.get("/dev/mailbox/1").await.status(), StatusCode::NOT_FOUND);
@@ -87,12 +87,15 @@ async fn the_mailbox_list_makes_the_same_queries_for_one_email_as_for_many() {
     let (bob, _) = app.sign_up("Bob Bookkeeper", "bob@elsewhere.test", "Bob's Books").await;
     let count = |page: &str| page.matches("/dev/mailbox/").count();
     let ws = ada.add_client(org, "Client 0").await;
-    assert_eq!(ada.invite(ws, "bob@elsewhere.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ada.invite_to_all_entities(ws, "bob@elsewhere.test", "member").await.status(), StatusCode::SEE_OTHER);
     let (one, page) = crate::queries::queries_of(&app, &bob, "/dev/mailbox").await;
     assert_eq!(count(&page), 2, "his confirmation email and one invite");
     for n in 1..5 {
         let ws = ada.add_client(org, &format!("Client {n}")).await;
-        assert_eq!(ada.invite(ws, "bob@elsewhere.test", "member", &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            ada.invite_to_all_entities(ws, "bob@elsewhere.test", "member").await.status(),
+            StatusCode::SEE_OTHER
+        );
     }
     let (many, page) = crate::queries::queries_of(&app, &bob, "/dev/mailbox").await;
     assert_eq!(count(&page), 6);

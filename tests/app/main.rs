@@ -6,6 +6,7 @@ mod support;
 mod authz;
 mod browser_flow;
 mod foundation;
+mod grants;
 mod hardening;
 mod hostile;
 mod identity;

@@ -228,7 +228,8 @@ async fn the_team_page_lists_members_and_invites_with_role_client_access_status_
     join_team(&app, &ada, org, "gina@firm.test", "Gina Manager", "manager", &[], false).await;
     join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme, beta], true).await;
     join_team(&app, &ada, org, "max@firm.test", "Max Member", "member", &[acme, beta, cedar], false).await;
-    join_team(&app, &ada, org, "nell@firm.test", "Nell Member", "member", &[], false).await;
+    // A Member left with no client (no invite or Configure gives that any more: put on the team directly).
+    staff_row(&app, org, "nell@firm.test", "Nell Member", "member").await;
     let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = send_team_invites(&ada, org, "old@firm.test", "admin", &[], false).await;
@@ -404,7 +405,7 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let acme = ada.add_client(org, "Acme Bakery").await;
     let beta = ada.add_client(org, "Beta Books").await;
-    let r = send_team_invites(&ada, org, "pat@x.test", "member", &[], false).await;
+    let r = send_team_invites(&ada, org, "pat@x.test", "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     app.smtp.wait_for("pat@x.test", 1).await;
     let before = app.invite_count().await;
@@ -454,7 +455,7 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     assert!(app.mails_to("ada@firm.test").is_empty());
 
     // Only problems, nothing invited: 422 and the same report.
-    let r = send_team_invites(&ada, org, "nope@, d@x.test", "member", &[], false).await;
+    let r = send_team_invites(&ada, org, "nope@, d@x.test", "member", &[acme], false).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     let report = outcomes(&body);
@@ -474,14 +475,14 @@ async fn the_emails_field_reports_each_address_and_keeps_what_needs_fixing() {
     assert_eq!(app.invite_count().await, before, "no invite at all");
     // Exactly 50 is fine.
     let fifty = (0..50).map(|i| format!("v{i}@x.test")).collect::<Vec<_>>().join(",");
-    let r = send_team_invites(&ada, org, &fifty, "member", &[], false).await;
+    let r = send_team_invites(&ada, org, &fifty, "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.invite_count().await, before + 50);
 
     // Empty: a message.
     let before = app.invite_count().await;
     for empty in ["", "  ", " , ;\n"] {
-        let r = send_team_invites(&ada, org, empty, "member", &[], false).await;
+        let r = send_team_invites(&ada, org, empty, "member", &[acme], false).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}");
         let text = text_of(&r.text().await.unwrap());
         assert!(text.contains("Enter at least one email address."), "{empty:?}: {text}");
@@ -692,7 +693,7 @@ async fn copy_resend_and_cancel_a_pending_team_invite() {
     let r = ada.post(&format!("/orgs/{org}/team/invites/{id}/resend"), &[]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // The address can be invited again.
-    let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[], true).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
 
@@ -745,8 +746,8 @@ async fn configure_permissions_changes_role_clients_and_new_clients_on_the_next_
     let mia_row = row(&team, "mia@firm.test");
     assert!(mia_row.contains("Manager") && mia_row.contains("All clients"), "{mia_row}");
 
-    // And back to a Member with no clients: nothing, and no Team.
-    let r = configure_team_member(&ada, org, mia_id, "member", &[], false).await;
+    // And back to a Member with no client yet, only "New clients": nothing now, and no Team.
+    let r = configure_team_member(&ada, org, mia_id, "member", &[], true).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(status_of(&mia, &format!("/w/{acme}/entities")).await, StatusCode::NOT_FOUND);
     assert_eq!(status_of(&mia, &team_path(org)).await, StatusCode::FORBIDDEN);
@@ -776,7 +777,12 @@ async fn remove_from_organization_ends_all_access_at_once_and_keeps_past_work() 
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", text_of(&r.text().await.unwrap_or_default()));
     // In Beta a workspace Admin gave her a workspace role of her own.
-    let r = ada.post(&format!("/w/{beta}/settings/members/{mia_id}/permissions"), &[("role", "accountant")]).await;
+    let r = ada
+        .post(
+            &format!("/w/{beta}/settings/members/{mia_id}/permissions"),
+            &[("role", "accountant"), ("all_entities", "on")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.membership_rows(beta, mia_id).await, 1);
 
@@ -1187,14 +1193,14 @@ async fn pending_invites_lists_team_and_client_invites_with_bulk_resend_and_canc
     let beta = ada.add_client(org, "Beta Books").await;
     let llc = ada.add_entity(acme, "Acme LLC").await;
     let (mia, _) = join_team(&app, &ada, org, "mia@firm.test", "Mia Member", "member", &[acme], false).await;
-    let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[beta], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = ada.invite(acme, "cleo@client.test", "member", &[llc]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = ada.invite(beta, "bob@client.test", "accountant", &[]).await;
+    let r = ada.invite_to_all_entities(beta, "bob@client.test", "accountant").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (eve, eve_org) = app.sign_up("Eve", "eve@other.test", "Eve Inc").await;
-    let r = send_team_invites(&eve, eve_org, "evan@other.test", "member", &[], false).await;
+    let r = send_team_invites(&eve, eve_org, "evan@other.test", "member", &[], true).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     for email in ["pat@firm.test", "cleo@client.test", "bob@client.test", "evan@other.test"] {
         app.smtp.wait_for(email, 1).await;
@@ -1355,7 +1361,7 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     }
     let r = gina.post(&format!("/orgs/{org}/team/{ada_id}/remove"), &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager removes an Admin");
-    let r = configure_team_member(&gina, org, ada_id, "member", &[], false).await;
+    let r = configure_team_member(&gina, org, ada_id, "member", &[], true).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a Manager demotes an Admin");
     assert_eq!(app.org_role(org, ada_id).await.as_deref(), Some("admin"));
     // Nor an Admin's pending invite.
@@ -1379,7 +1385,7 @@ async fn a_manager_cannot_invite_promote_or_remove_an_admin() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "not among the invites she may manage");
     assert_eq!(app.invite_state(boss).await, "pending");
     // She may remove a Member.
-    let (_, mem_id) = join_team(&app, &ada, org, "temp@firm.test", "Temp Member", "member", &[], false).await;
+    let (_, mem_id) = join_team(&app, &ada, org, "temp@firm.test", "Temp Member", "member", &[], true).await;
     let r = gina.post(&format!("/orgs/{org}/team/{mem_id}/remove"), &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.org_role(org, mem_id).await, None);
@@ -1411,7 +1417,7 @@ async fn forged_roles_foreign_clients_and_missing_csrf_are_refused_and_change_no
     let (eve, eve_org) = app.sign_up("Eve", "eve@other.test", "Eve Inc").await;
     let foreign = eve.add_client(eve_org, "Eve Client").await;
     let mia_id = staff_row(&app, org, "mia@firm.test", "Mia Member", "member").await;
-    let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[acme], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let pat = app.invite_records("pat@firm.test").await[0].id;
     app.allow_resend(pat).await;
@@ -1475,7 +1481,7 @@ async fn a_user_of_another_firm_gets_404_on_every_team_route() {
     ada.add_client(org, "Acme Bakery").await;
     let mia_id = staff_row(&app, org, "mia@firm.test", "Mia Member", "member").await;
     let ada_id = app.user_id("ada@firm.test").await;
-    let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&ada, org, "pat@firm.test", "member", &[], true).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let pat = app.invite_records("pat@firm.test").await[0].id;
     app.allow_resend(pat).await;
@@ -1569,7 +1575,7 @@ async fn concurrent_accepts_by_the_invited_person_all_land_in_the_firm() {
     let app = spawn_app().await;
     let (ada, org) = app.sign_up("Ada Admin", "ada@firm.test", "Ada & Co").await;
     let (gus, _) = app.sign_up("Gus", "gus@elsewhere.test", "Gus Ltd").await;
-    let r = send_team_invites(&ada, org, "gus@elsewhere.test", "member", &[], false).await;
+    let r = send_team_invites(&ada, org, "gus@elsewhere.test", "member", &[], true).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let link = app.invite_link("gus@elsewhere.test", 1).await;
     // Gus's address is confirmed: the link works with or without its emailed proof.
@@ -1600,7 +1606,7 @@ async fn concurrent_add_team_of_one_address_makes_one_invite_and_one_email() {
     bo.csrf().await;
     let sends = (0..10).map(|i| {
         let who = if i % 2 == 0 { &ada } else { &bo };
-        send_team_invites(who, org, "pat@firm.test, other@firm.test", "member", &[], false)
+        send_team_invites(who, org, "pat@firm.test, other@firm.test", "member", &[], true)
     });
     let responses = futures::future::join_all(sends).await;
     let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
@@ -1629,8 +1635,8 @@ async fn two_admins_demoting_each_other_at_the_same_moment_leave_one_admin() {
 
     for round in 0..3 {
         let (a, b) = tokio::join!(
-            configure_team_member(&ada, org, bo_id, "member", &[], false),
-            configure_team_member(&bo, org, ada_id, "member", &[], false),
+            configure_team_member(&ada, org, bo_id, "member", &[], true),
+            configure_team_member(&bo, org, ada_id, "member", &[], true),
         );
         let statuses = [a.status(), b.status()];
         assert_eq!(org_admins(&app, org).await, 1, "round {round}: exactly one Admin is left ({statuses:?})");
@@ -1855,7 +1861,7 @@ async fn team_routes_authorization_matrix() {
             // Fresh targets for every cell, so that one cell's change cannot decide another's.
             let target = staff_row(&app, org, &format!("target{n}@firm.test"), &format!("Target {n}"), "member").await;
             let invited = format!("invitee{n}@firm.test");
-            let r = send_team_invites(&ada, org, &invited, "member", &[], false).await;
+            let r = send_team_invites(&ada, org, &invited, "member", &[acme], false).await;
             assert_eq!(r.status(), StatusCode::SEE_OTHER);
             let invite = app.invite_records(&invited).await[0].id;
             app.allow_resend(invite).await;

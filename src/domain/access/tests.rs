@@ -403,3 +403,171 @@ fn who_may_require_two_factor() {
     assert!(!org_may(O::Manager, OrgAction::RequireTwoFactor));
     assert!(!org_may(O::Member, OrgAction::RequireTwoFactor));
 }
+
+// ---- invites and permissions grant something ------------------------------------------
+
+#[test]
+fn a_seat_grants_something() {
+    // (role, entities, grants something)
+    let table: [(WorkspaceRole, Access<EntityId>, bool); 9] = [
+        (W::Admin, Access::none(), true),
+        (W::Admin, Access::only([LLC]), true),
+        (W::Admin, Access::All, true),
+        (W::Accountant, Access::none(), false),
+        (W::Accountant, Access::only([LLC]), true),
+        (W::Accountant, Access::All, true),
+        (W::Member, Access::none(), false),
+        (W::Member, Access::only([LLC, HOLDINGS]), true),
+        (W::Member, Access::All, true),
+    ];
+    for (role, entities, want) in table {
+        let got = grants_something(&grant(role, entities.clone()));
+        assert_eq!(got.is_ok(), want, "{role:?} {entities:?}");
+        if !want {
+            assert_eq!(got, Err(Refusal::NoEntities));
+        }
+    }
+    assert!(Refusal::NoEntities.is_form_message() && Refusal::NoEntities.is_about_the_list());
+}
+
+#[test]
+fn what_counts_is_the_seat_they_end_with_hidden_entities_included() {
+    // An Accountant holding LLC unticks it on a Member who also holds HOLDINGS (which the
+    // Accountant cannot see): HOLDINGS stays, so the Member still has something.
+    let actor = Access::only([LLC]);
+    let kept = merge_entities(&actor, &Access::only([LLC, HOLDINGS]), &Access::none());
+    assert!(grants_something(&SeatFacts::with(W::Member, kept)).is_ok());
+    // The same for a Member holding only LLC leaves nothing.
+    let left = merge_entities(&actor, &Access::only([LLC]), &Access::none());
+    assert_eq!(grants_something(&SeatFacts::with(W::Member, left)), Err(Refusal::NoEntities));
+}
+
+#[test]
+fn a_place_on_the_team_grants_something() {
+    // (role, clients, new clients, grants something)
+    let table: [(OrgRole, &[WorkspaceId], bool, bool); 8] = [
+        (O::Admin, &[], false, true),
+        (O::Manager, &[], false, true),
+        (O::Member, &[], false, false),
+        (O::Member, &[WS], false, true),
+        (O::Member, &[], true, true),
+        (O::Member, &[WS, OTHER_WS], true, true),
+        (O::Admin, &[WS], true, true),
+        (O::Manager, &[], true, true),
+    ];
+    for (role, clients, new_clients, want) in table {
+        let got = staff_grants_something(&StaffFacts::new(role, clients.iter().copied(), new_clients));
+        assert_eq!(got.is_ok(), want, "{role:?} {clients:?} new clients: {new_clients}");
+        if !want {
+            assert_eq!(got, Err(Refusal::NoClients));
+        }
+    }
+}
+
+// ---- one's own access ------------------------------------------------------------------
+
+#[test]
+fn what_you_lose_in_a_workspace() {
+    use SeatLoss::*;
+    use WorkspaceAction::*;
+    let all = [LLC, HOLDINGS, TRUST];
+    // (before, after, lost)
+    let table: Vec<(Standing, SeatFacts, Vec<SeatLoss>)> = vec![
+        (client(W::Admin, &[]), SeatFacts::new(W::Admin, []), vec![]),
+        (
+            client(W::Admin, &[]),
+            SeatFacts::with(W::Accountant, Access::All),
+            vec![GiveAdmin, Action(ViewActivity), Action(RequireTwoFactor)],
+        ),
+        (
+            client(W::Admin, &[]),
+            SeatFacts::new(W::Member, [LLC]),
+            vec![
+                GiveAdmin,
+                Action(ViewMembers),
+                Action(Invite),
+                Action(ViewActivity),
+                Action(RequireTwoFactor),
+                Action(AddEntity),
+                Action(AddTransaction),
+                Entity(HOLDINGS),
+                Entity(TRUST),
+                LaterEntities,
+            ],
+        ),
+        (client(W::Accountant, &[LLC]), SeatFacts::new(W::Accountant, [LLC, HOLDINGS]), vec![]),
+        (client(W::Accountant, &[LLC, HOLDINGS]), SeatFacts::new(W::Accountant, [HOLDINGS]), vec![Entity(LLC)]),
+        (
+            client(W::Accountant, &[LLC]),
+            SeatFacts::new(W::Member, [LLC]),
+            vec![Action(ViewMembers), Action(Invite), Action(AddEntity), Action(AddTransaction)],
+        ),
+        (client(W::Member, &[LLC]), SeatFacts::new(W::Member, [HOLDINGS]), vec![Entity(LLC)]),
+        // A firm Member on the default (Accountant, all entities) narrowed to one entity.
+        (firm_member(None), SeatFacts::new(W::Accountant, [TRUST]), vec![Entity(LLC), Entity(HOLDINGS), LaterEntities]),
+    ];
+    for (before, after, want) in table {
+        assert_eq!(seat_losses(&before, &after, &all), want, "{before:?} → {after:?}");
+    }
+}
+
+#[test]
+fn what_you_lose_on_the_team() {
+    use OrgAction::*;
+    use StaffLoss::*;
+    const THIRD: WorkspaceId = WorkspaceId(9);
+    let clients = [WS, OTHER_WS, THIRD];
+    let staff =
+        |role, granted: &[WorkspaceId], new_clients| StaffFacts::new(role, granted.iter().copied(), new_clients);
+    // (before, after, lost)
+    let table: Vec<(StaffFacts, StaffFacts, Vec<StaffLoss>)> = vec![
+        (staff(O::Admin, &[], false), staff(O::Admin, &[], false), vec![]),
+        (
+            staff(O::Admin, &[], false),
+            staff(O::Manager, &[], false),
+            vec![GiveAdmin, Action(ManageBilling), Action(RequireTwoFactor)],
+        ),
+        (
+            staff(O::Manager, &[], false),
+            staff(O::Member, &[WS], true),
+            vec![
+                Action(ViewTeam),
+                Action(InviteStaff),
+                Action(AddClient),
+                ClientAdmin,
+                AllClientsBut { none_kept: false },
+            ],
+        ),
+        (
+            staff(O::Manager, &[], false),
+            staff(O::Member, &[], true),
+            vec![
+                Action(ViewTeam),
+                Action(InviteStaff),
+                Action(AddClient),
+                ClientAdmin,
+                AllClientsBut { none_kept: true },
+            ],
+        ),
+        (
+            staff(O::Admin, &[], false),
+            staff(O::Member, &[WS], false),
+            vec![
+                GiveAdmin,
+                Action(ViewTeam),
+                Action(InviteStaff),
+                Action(AddClient),
+                Action(ManageBilling),
+                Action(RequireTwoFactor),
+                ClientAdmin,
+                AllClientsBut { none_kept: false },
+                LaterClients,
+            ],
+        ),
+        (staff(O::Member, &[WS, OTHER_WS], true), staff(O::Member, &[OTHER_WS], false), vec![Client(WS), LaterClients]),
+        (staff(O::Member, &[WS], false), staff(O::Member, &[WS, THIRD], true), vec![]),
+    ];
+    for (before, after, want) in table {
+        assert_eq!(staff_losses(&before, &after, &clients), want, "{before:?} → {after:?}");
+    }
+}

@@ -327,6 +327,13 @@ impl TestUser {
         fields.extend(ids.iter().map(|i| ("entity", i.as_str())));
         self.post(&format!("/w/{ws}/settings/members/invite"), &fields).await
     }
+
+    /// Add team with "All entities, current and future" (a Member or Accountant invited into
+    /// a workspace that has no entity yet, or where which entities does not matter).
+    pub async fn invite_to_all_entities(&self, ws: i64, email: &str, role: &str) -> Response {
+        let fields = [("email", email), ("role", role), ("all_entities", "on")];
+        self.post(&format!("/w/{ws}/settings/members/invite"), &fields).await
+    }
 }
 
 pub fn csrf_in(body: &str) -> Option<String> {
@@ -334,6 +341,13 @@ pub fn csrf_in(body: &str) -> Option<String> {
     let start = body.find(marker)? + marker.len();
     let end = body[start..].find('"')?;
     Some(body[start..start + end].to_string())
+}
+
+/// The value of the "Save and lose this access" button (what it confirms), if the page has one.
+pub fn confirm_loss_in(body: &str) -> Option<String> {
+    let at = body.find("name=\"confirm_loss\" value=\"")? + "name=\"confirm_loss\" value=\"".len();
+    let end = body[at..].find('"')?;
+    Some(body[at..at + end].to_string())
 }
 
 pub fn location(r: &Response) -> String {
@@ -439,6 +453,23 @@ impl TestUser {
     pub async fn configure_member(&self, ws: i64, user: i64, role: &str, entities: &[i64]) -> Response {
         let ids: Vec<String> = entities.iter().map(|e| e.to_string()).collect();
         let mut fields = vec![("role", role)];
+        fields.extend(ids.iter().map(|i| ("entity", i.as_str())));
+        self.post(&format!("/w/{ws}/settings/members/{user}/permissions"), &fields).await
+    }
+
+    /// ⋯ → Configure permissions of oneself → Save, then "Save and lose this access": the
+    /// first save only says what would be lost, the second (with the confirmation the page
+    /// carries) saves. The answer to the second, or to the first when it was not asked.
+    pub async fn configure_own_access(&self, ws: i64, user: i64, role: &str, entities: &[i64]) -> Response {
+        let r = self.configure_member(ws, user, role, entities).await;
+        if r.status() != StatusCode::OK {
+            return r;
+        }
+        let body = r.text().await.unwrap_or_default();
+        let key = confirm_loss_in(&body)
+            .unwrap_or_else(|| panic!("no \"Save and lose this access\" on the page: {}", text_of(&body)));
+        let ids: Vec<String> = entities.iter().map(|e| e.to_string()).collect();
+        let mut fields = vec![("role", role), ("confirm_loss", key.as_str())];
         fields.extend(ids.iter().map(|i| ("entity", i.as_str())));
         self.post(&format!("/w/{ws}/settings/members/{user}/permissions"), &fields).await
     }
