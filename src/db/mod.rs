@@ -246,7 +246,18 @@ impl Db {
             None
         };
         let mut conn = self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
-        conn.transaction::<T, E, _>(|c| f(c))
+        let sqlite = self.is_sqlite;
+        conn.transaction::<T, E, _>(|c| {
+            if sqlite {
+                // Take SQLite's write lock first, as BEGIN IMMEDIATE would: the lock above
+                // serialises this process's writers only, and a transaction that has read
+                // cannot wait for another process's (another instance's) writer to finish:
+                // its upgrade fails at once with "database is locked". A write statement
+                // that changes nothing takes the lock, waiting up to busy_timeout.
+                c.batch_execute("UPDATE organizations SET id = id WHERE 0")?;
+            }
+            f(c)
+        })
     }
 }
 

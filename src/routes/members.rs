@@ -671,7 +671,7 @@ fn form_message(e: ActionError) -> Result<(StatusCode, Said), AppError> {
         ActionError::Refused(why) if why.is_form_message() => {
             Ok((StatusCode::CONFLICT, Said::Error(why.message().into())))
         }
-        ActionError::Invalid(BOTH) => Ok((StatusCode::CONFLICT, Said::ListError(BOTH.into()))),
+        ActionError::Invalid(BOTH) => Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(BOTH.into()))),
         ActionError::Invalid(CHOOSE_A_ROLE) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::Error(CHOOSE_A_ROLE.into())))
         }

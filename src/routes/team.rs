@@ -582,7 +582,8 @@ pub async fn configure(
 /// After a save: back to the Team page, or (for someone who has just taken it from
 /// themselves) to the firm's clients.
 fn configured(session: &Session, ctx: &OrgContext, member: &TeamMember, role: OrgRole) -> HttpResponse {
-    let message = format!("Permissions of {} updated", super::display_name(&member.name, &member.email));
+    let who = super::display_name(&member.name, &member.email);
+    let message = format!("Permissions of {who} in {} updated", ctx.membership.org_name);
     let to = if member.user_id == ctx.user.user_id() && !rules::org_may(role, rules::OrgAction::ViewTeam) {
         format!("/orgs/{}/clients", ctx.membership.org_id)
     } else {

@@ -641,7 +641,7 @@ async fn select_all_with_javascript_ticks_every_box_and_unticking_one_unticks_it
     ada.click_text("Log in").await;
     ada.wait_for_path("signed in", |p| !p.starts_with("/login")).await;
     ada.goto(&format!("{}{}", f.app.base, invite_path(f.ws))).await;
-    ada.assert_heading("Add team").await;
+    ada.assert_heading("Invite someone to Acme Bakery").await;
     // Order: Select all, All entities, Acme Holdings, Acme LLC (by name). The form starts as
     // a Member with nothing ticked.
     ada.wait_for_js("nothing ticked", TICKS, serde_json::json!("- - - -")).await;

@@ -299,7 +299,7 @@ async fn edit_invite_is_refused_to_those_who_may_not_and_changes_nothing() {
     let (acc, _) = f.client_user("acc@client.test", "Acc Accountant", "accountant", &[f.llc]).await;
     f.invite("dan@client.test", "member", &[f.llc]).await;
     let dan = f.app.invite_record("dan@client.test").await.id;
-    let r = send_team_invites(&f.ada, f.org, "pat@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&f.ada, f.org, "pat@firm.test", "member", &[f.ws], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let pat = f.app.invite_record("pat@firm.test").await.id;
     // Another firm, with an invite of its own.
@@ -471,7 +471,7 @@ async fn a_duplicate_invite_offers_update_invite_as_well_as_resend() {
 
     // The Team page's "already invited" offers the same.
     let app = &f.app;
-    let r = send_team_invites(&f.ada, f.org, "pat@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&f.ada, f.org, "pat@firm.test", "member", &[], true).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let pat = app.invite_record("pat@firm.test").await.id;
     let ws = f.ws.to_string();
@@ -605,7 +605,7 @@ async fn messages_name_the_person_and_the_place() {
     );
 
     // Several staff at once.
-    let r = send_team_invites(&f.ada, f.org, "a@firm.test, b@firm.test, c@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&f.ada, f.org, "a@firm.test, b@firm.test, c@firm.test", "member", &[f.ws], false).await;
     let page = text_of(&follow(&f.ada, r).await);
     assert!(page.contains("Invites to 3 people queued"), "{page}");
 
@@ -674,7 +674,7 @@ async fn confirmation_pages_focus_the_safe_choice() {
     let (_, _) = f.app.sign_up("Mia Member", "mia@firm.test", "Mia's").await;
     let mia = f.app.user_id("mia@firm.test").await;
     f.app.add_to_team(f.org, mia, "member").await;
-    let r = send_team_invites(&f.ada, f.org, "pat@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&f.ada, f.org, "pat@firm.test", "member", &[f.ws], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let pat = f.app.invite_record("pat@firm.test").await.id;
 
@@ -694,7 +694,7 @@ async fn confirmation_pages_focus_the_safe_choice() {
 async fn bulk_cancel_lists_the_invites_and_asks_first() {
     let f = firm_with_a_client().await;
     f.invite("dan@client.test", "accountant", &[f.llc]).await;
-    let r = send_team_invites(&f.ada, f.org, "pat@firm.test", "member", &[], false).await;
+    let r = send_team_invites(&f.ada, f.org, "pat@firm.test", "member", &[f.ws], false).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (dan, pat) = (f.app.invite_record("dan@client.test").await.id, f.app.invite_record("pat@firm.test").await.id);
     let pending = format!("/orgs/{}/invites", f.org);

@@ -567,7 +567,7 @@ async fn all_entities_current_and_future_is_a_choice_of_its_own() {
             &[("role", "member"), ("all_entities", "on"), ("entity", &f.llc.to_string())],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     assert!(text_of(&body).contains("not both"), "{}", text_of(&body));
     assert!(body.contains(&format!("name=\"entity\" value=\"{}\" checked", f.llc)), "the ticks are kept");
