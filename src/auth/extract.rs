@@ -28,11 +28,17 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { load_user(&req).await })
+        Box::pin(async move { load_user(&req, shows_a_page(&req)).await })
     }
 }
 
-async fn load_user(req: &HttpRequest) -> Result<CurrentUser, AppError> {
+/// A page is shown (GET or HEAD): its header's switcher needs the places. A form's POST
+/// mostly redirects and skips those queries (a form shown again then has no switcher).
+fn shows_a_page(req: &HttpRequest) -> bool {
+    matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD)
+}
+
+async fn load_user(req: &HttpRequest, with_places: bool) -> Result<CurrentUser, AppError> {
     let state = state(req)?;
     let session = req.get_session();
     let next = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
@@ -42,7 +48,8 @@ async fn load_user(req: &HttpRequest) -> Result<CurrentUser, AppError> {
     let found = state
         .db
         .read(move |c| match user::find(c, uid)? {
-            Some(u) => Ok(Some((u, places::places_of(c, uid, SWITCHER_LIMIT)?))),
+            Some(u) if with_places => Ok(Some((u, places::places_of(c, uid, SWITCHER_LIMIT)?))),
+            Some(u) => Ok(Some((u, Places::default()))),
             None => Ok(None),
         })
         .await?;
@@ -65,7 +72,7 @@ impl FromRequest for MaybeUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            match load_user(&req).await {
+            match load_user(&req, false).await {
                 Ok(CurrentUser(u, _)) => Ok(MaybeUser(Some(u))),
                 Err(AppError::SignInRequired { .. }) => Ok(MaybeUser(None)),
                 Err(e) => Err(e),
@@ -89,7 +96,7 @@ impl FromRequest for WorkspaceContext {
         let req = req.clone();
         Box::pin(async move {
             let ws = path_id(&req, "ws").map(WorkspaceId)?;
-            let CurrentUser(user, places) = load_user(&req).await?;
+            let CurrentUser(user, places) = load_user(&req, shows_a_page(&req)).await?;
             let state = state(&req)?;
             let uid = user.user_id();
             let access = state.db.read(move |c| access::load(c, uid, ws)).await?.ok_or(AppError::NotFound)?;
@@ -114,7 +121,7 @@ impl FromRequest for OrgContext {
         let req = req.clone();
         Box::pin(async move {
             let org = path_id(&req, "org").map(OrgId)?;
-            let CurrentUser(user, places) = load_user(&req).await?;
+            let CurrentUser(user, places) = load_user(&req, shows_a_page(&req)).await?;
             let state = state(&req)?;
             let uid = user.user_id();
             let membership =

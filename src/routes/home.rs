@@ -6,7 +6,6 @@ use askama::Template;
 
 use super::{redirect, render, Layout};
 use crate::auth::extract::MaybeUser;
-use crate::auth::CurrentUser;
 use crate::db::models::places::{self, FirmPlaces, Places};
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -35,15 +34,15 @@ pub async fn home(state: web::Data<AppState>, user: MaybeUser) -> Result<HttpRes
     Ok(redirect(&places.only_place().unwrap_or_else(|| "/workspaces".into())))
 }
 
-pub async fn chooser(
-    state: web::Data<AppState>,
-    session: Session,
-    CurrentUser(user, switcher): CurrentUser,
-) -> Result<HttpResponse, AppError> {
+pub async fn chooser(state: web::Data<AppState>, session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+    let Some(user) = user.0 else {
+        return Ok(redirect("/login?next=%2Fworkspaces"));
+    };
     let uid = user.user_id();
-    let Places { firms, truncated } = state.db.read(move |c| places::places_of(c, uid, CHOOSER_LIMIT)).await?;
-    let l = Layout::personal(&session, "Your workspaces", &user, &switcher);
-    let staff = firms.iter().any(|f| f.staff);
+    let places = state.db.read(move |c| places::places_of(c, uid, CHOOSER_LIMIT)).await?;
+    let l = Layout::personal(&session, "Your workspaces", &user, &places);
+    let staff = places.firms.iter().any(|f| f.staff);
+    let Places { firms, truncated, .. } = places;
     render(ChooserPage { l, firms, truncated, staff })
 }
 

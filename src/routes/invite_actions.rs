@@ -112,8 +112,9 @@ pub async fn update(
 }
 
 /// The message after "Update invite": what the invite now grants, and how to email it.
-pub fn updated_words(done: &UpdatedInvite) -> String {
-    format!("Invite to {} updated: {}. Resend invite emails them the new access.", done.email, done.grants)
+/// `what`: where the invite leads ("for Acme Bakery", "to join Ames & Co").
+pub fn updated_words(done: &UpdatedInvite, what: &str) -> String {
+    format!("Invite to {} {what} updated: {}. Resend invite emails them the new access.", done.email, done.grants)
 }
 
 /// ⋯ → Resend invite: the email again, and a renewed expiry; at most once a minute.

@@ -514,7 +514,7 @@ pub(super) async fn update_invite(
     };
     let (status, said) = match saved {
         Ok(done) => {
-            let words = super::invite_actions::updated_words(&done);
+            let words = super::invite_actions::updated_words(&done, &format!("for {}", ctx.access.workspace.name));
             return Ok(redirect_with(session, &members_url(ctx), FlashKind::Success, words));
         }
         Err(e) => form_message(e)?,

@@ -184,6 +184,11 @@ enum Here {
 }
 
 impl Switcher {
+    /// None when the places were not read (a form's POST shown again).
+    fn of(places: &Places, here: Here) -> Option<Switcher> {
+        places.loaded.then(|| Switcher::new(places, here))
+    }
+
     fn new(places: &Places, here: Here) -> Switcher {
         let mut label = None;
         let firms = places
@@ -231,7 +236,7 @@ impl Layout {
 
     /// A signed-in page of one's own (account, security, mailbox): with the switcher.
     pub fn personal(session: &Session, title: impl Into<String>, user: &User, places: &Places) -> Layout {
-        Layout { switcher: Some(Switcher::new(places, Here::Nowhere)), ..Layout::public(session, title, Some(user)) }
+        Layout { switcher: Switcher::of(places, Here::Nowhere), ..Layout::public(session, title, Some(user)) }
     }
 
     /// A page of the firm (Clients, Team).
@@ -239,7 +244,7 @@ impl Layout {
         let m = &ctx.membership;
         Layout {
             sidebar: Some(sidebar(m.org_id.0, &m.org_name, m.role, current)),
-            switcher: Some(Switcher::new(&ctx.places, Here::Firm(m.org_id.0))),
+            switcher: Switcher::of(&ctx.places, Here::Firm(m.org_id.0)),
             two_factor_notice: two_factor_notice(&ctx.user, m.two_factor_demand().as_slice()),
             ..Layout::public(session, title, Some(&ctx.user))
         }
@@ -262,7 +267,7 @@ impl Layout {
                 can_view_members: rules::may(&a.standing, WorkspaceAction::ViewMembers),
                 current,
             }),
-            switcher: Some(Switcher::new(&ctx.places, Here::Workspace(a.workspace.id.0))),
+            switcher: Switcher::of(&ctx.places, Here::Workspace(a.workspace.id.0)),
             crumbs: crumbs(a, staff.is_some(), current, &title),
             two_factor_notice: two_factor_notice(&ctx.user, &a.two_factor),
             ..Layout::public(session, title, Some(&ctx.user))

@@ -450,7 +450,7 @@ pub(super) async fn update_invite(
     let (actor, org) = (ctx.user.user_id(), ctx.membership.org_id);
     let said = match uc::update_invite(&state.db, actor, org, inv.id, offer.clone()).await {
         Ok(done) => {
-            let words = super::invite_actions::updated_words(&done);
+            let words = super::invite_actions::updated_words(&done, &format!("to join {}", ctx.membership.org_name));
             return Ok(redirect_with(session, &team_url(ctx), FlashKind::Success, words));
         }
         Err(ActionError::Refused(why)) if why.is_about_the_list() => (None, Some(why.message().into())),

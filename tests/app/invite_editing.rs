@@ -186,7 +186,7 @@ async fn edit_invite_changes_what_a_workspace_invite_grants_and_emails_nothing()
     let page = text_of(&follow(&f.ada, r).await);
     assert!(
         page.contains(
-            "Invite to dan@client.test updated: Accountant · Acme Holdings. Resend invite emails them the new access."
+            "Invite to dan@client.test for Acme Bakery updated: Accountant · Acme Holdings. Resend invite emails them the new access."
         ),
         "{page}"
     );
@@ -266,7 +266,10 @@ async fn edit_invite_of_a_team_invite_changes_role_clients_and_new_clients() {
     let r = ada.post(&edit, &[("role", "member"), ("client", &beta_s), ("new_clients", "on")]).await;
     assert_eq!(location(&r), format!("/orgs/{org}/team"));
     let page = text_of(&follow(&ada, r).await);
-    assert!(page.contains("Invite to pat@firm.test updated: Member · Beta Books, New clients."), "{page}");
+    assert!(
+        page.contains("Invite to pat@firm.test to join Ada & Co updated: Member · Beta Books, New clients."),
+        "{page}"
+    );
     let offer = invite_offer(&app, invite.id).await;
     assert_eq!((offer.role.as_str(), offer.new_clients, offer.clients.as_slice()), ("member", true, &[beta][..]));
     assert_eq!(app.invite_record("pat@firm.test").await.expires_at, invite.expires_at);
@@ -276,7 +279,7 @@ async fn edit_invite_of_a_team_invite_changes_role_clients_and_new_clients() {
     // To Manager: every client, whatever was ticked.
     let r = ada.post(&edit, &[("role", "manager"), ("client", &beta_s)]).await;
     let page = text_of(&follow(&ada, r).await);
-    assert!(page.contains("Invite to pat@firm.test updated: Manager · All clients."), "{page}");
+    assert!(page.contains("Invite to pat@firm.test to join Ada & Co updated: Manager · All clients."), "{page}");
     let (status, landing) = app.visitor().status_and_text(&link).await;
     assert_eq!(status, StatusCode::OK);
     assert!(landing.contains("Manager") && landing.contains("All clients"), "{landing}");
@@ -317,6 +320,8 @@ async fn edit_invite_is_refused_to_those_who_may_not_and_changes_nothing() {
     let admin = &[("role", "admin")][..];
     let as_member = &[("role", "member"), ("entity", llc.as_str())][..];
     let forged = &[("role", "member"), ("entity", "999999")][..];
+    let holdings = f.holdings.to_string();
+    let unheld = &[("role", "member"), ("entity", holdings.as_str())][..];
     let (ada_ws, ada_team) = (format!("/w/{ws}/settings/invites"), format!("/orgs/{}/team/invites", f.org));
     // (who, as whom, path, fields, answer, and whether GET answers the same)
     type Case<'a> = (&'a str, &'a TestUser, String, &'a [(&'a str, &'a str)], StatusCode, bool);
@@ -376,6 +381,8 @@ async fn edit_invite_is_refused_to_those_who_may_not_and_changes_nothing() {
         ("a Member", &mo, format!("{ada_ws}/{dan}/edit"), as_member, StatusCode::FORBIDDEN, true),
         // An Accountant may manage the invite (and open its form), but not make it an Admin's.
         ("an Accountant, into Admin", &acc, format!("{ada_ws}/{dan}/edit"), admin, StatusCode::FORBIDDEN, false),
+        // Nor give an entity they do not hold themselves (she holds Acme LLC only).
+        ("an Accountant, to Acme Holdings", &acc, format!("{ada_ws}/{dan}/edit"), unheld, StatusCode::FORBIDDEN, false),
         // A Manager may manage a Member's team invite, but not make it an Admin's.
         ("a Manager, into Admin", &gina, format!("{ada_team}/{pat}/edit"), admin, StatusCode::FORBIDDEN, false),
         // An entity of another workspace: a forged form.
@@ -465,7 +472,7 @@ async fn a_duplicate_invite_offers_update_invite_as_well_as_resend() {
     // Update invite: what the form holds.
     let r = f.ada.post(&action, &[("role", "accountant"), ("entity", &holdings)]).await;
     let page = text_of(&follow(&f.ada, r).await);
-    assert!(page.contains("Invite to dan@client.test updated: Accountant · Acme Holdings"), "{page}");
+    assert!(page.contains("Invite to dan@client.test for Acme Bakery updated: Accountant · Acme Holdings"), "{page}");
     assert_eq!(invite_offer(&f.app, invite.id).await.entities, vec![f.holdings]);
     assert_eq!(f.app.invite_records("dan@client.test").await.len(), 1, "still one invite");
 
@@ -493,7 +500,10 @@ async fn a_duplicate_invite_offers_update_invite_as_well_as_resend() {
     assert!(invite_offer(app, pat).await.clients.is_empty(), "nothing changed before Update invite");
     let r = f.ada.post(&action, &[("role", "member"), ("client", &ws), ("new_clients", "on")]).await;
     let page = text_of(&follow(&f.ada, r).await);
-    assert!(page.contains("Invite to pat@firm.test updated: Member · Acme Bakery, New clients"), "{page}");
+    assert!(
+        page.contains("Invite to pat@firm.test to join Ames & Co updated: Member · Acme Bakery, New clients"),
+        "{page}"
+    );
     assert_eq!(invite_offer(app, pat).await.clients, vec![f.ws]);
 }
 

@@ -177,3 +177,69 @@ async fn the_switcher_does_not_add_queries_per_workspace() {
     assert!(text_of(&page).contains("More 11"), "the new clients are in the switcher");
     assert_eq!(few, many, "queries for {path} with 1 and 13 clients");
 }
+
+/// A firm Member's seat of her own in a client of her firm that was not chosen for her
+/// (say, from before she joined the team) opens nothing, so the switcher does not list it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_seat_in_ones_own_firms_client_is_not_listed() {
+    use diesel::prelude::*;
+    use portico::db::schema::workspace_memberships as m;
+    let f = firm_with_a_client().await;
+    let other = f.ada.add_client(f.org, "Hidden Holdings").await;
+    let (nell, _) = f.app.sign_up("Nell", "nell@firm.test", "Nell's Own").await;
+    let nell_id = f.app.user_id("nell@firm.test").await;
+    f.app.add_to_team(f.org, nell_id, "member").await;
+    f.app.grant_client(f.org, nell_id, f.ws).await;
+    f.app
+        .db
+        .write(move |c| {
+            diesel::insert_into(m::table)
+                .values((
+                    m::workspace_id.eq(other),
+                    m::user_id.eq(nell_id),
+                    m::role.eq("admin"),
+                    m::created_at.eq(crate::support::now()),
+                    m::all_entities.eq(true),
+                ))
+                .execute(c)
+        })
+        .await
+        .expect("a stale seat");
+    assert_eq!(nell.get(&format!("/w/{other}/entities")).await.status(), StatusCode::NOT_FOUND, "it opens nothing");
+    let (_, page) = nell.page(&format!("/w/{}/entities", f.ws)).await;
+    let hrefs: Vec<String> = switcher_links(&page).into_iter().map(|(_, h)| h).collect();
+    assert!(hrefs.contains(&format!("/w/{}", f.ws)), "{hrefs:?}");
+    assert!(!hrefs.contains(&format!("/w/{other}")), "the stale seat is not listed: {hrefs:?}");
+}
+
+/// However many clients her own firm has, the workspaces another firm invited her into
+/// stay listed (a firm's Clients page lists all of its own); the list says it is cut.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_own_firm_never_pushes_other_firms_workspaces_out() {
+    use portico::db::models::places::places_of;
+    let f = firm_with_a_client().await;
+    // "Aardvark" sorts before "Ames & Co": her own firm's clients come first by name.
+    let (bea, bea_org) = f.app.sign_up("Bea", "bea@brown.test", "Aardvark Accounting").await;
+    for i in 0..4 {
+        bea.add_client(bea_org, &format!("Client {i}")).await;
+    }
+    let link = f.invite("bea@brown.test", "member", &[f.llc]).await;
+    assert_eq!(bea.accept_invite(&link).await.status(), StatusCode::SEE_OTHER);
+    let uid = portico::domain::UserId(f.app.user_id("bea@brown.test").await);
+    let places = f.app.db.read(move |c| places_of(c, uid, 2)).await.expect("places");
+    let summary: Vec<(String, bool, Vec<String>)> = places
+        .firms
+        .iter()
+        .map(|p| (p.org_name.clone(), p.staff, p.workspaces.iter().map(|w| w.name.clone()).collect()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("Aardvark Accounting".to_string(), true, vec!["Client 0".to_string(), "Client 1".to_string()]),
+            ("Ames & Co".to_string(), false, vec!["Acme Bakery".to_string()]),
+        ]
+    );
+    assert!(places.truncated, "two of her four clients: the list says it is cut");
+    assert_eq!(places.only_place(), None, "two firms: the chooser");
+    assert_eq!(landing(&bea).await, "/workspaces");
+}

@@ -583,6 +583,9 @@ pub fn accept(conn: &mut DbConnection, token: &InviteToken, user: &User) -> Resu
         }
         return Err(AcceptError::AlreadyAccepted { by_this_user: by == Some(user.id), leads_to: leads_to(&invite) });
     }
+    // What the invite offers now: read again after winning, as the row is ours from here
+    // (an "Edit invite" that committed in between is seen; a later one finds it accepted).
+    let invite = invites::table.find(invite.id).select(Invite::as_select()).first(conn)?;
     match invite.workspace_id {
         Some(ws) => join_workspace(conn, &invite, ws, user, now)?,
         None => join_organization(conn, &invite, user, now)?,

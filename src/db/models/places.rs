@@ -25,10 +25,13 @@ pub struct FirmPlaces {
 }
 
 /// Every place, firms in name order, each with its workspaces in name order.
+#[derive(Default)]
 pub struct Places {
     pub firms: Vec<FirmPlaces>,
     /// More workspaces exist than were read (`limit`): the lists end with a link to all.
     pub truncated: bool,
+    /// Read from the database: for pages (GET); a form's POST renders no switcher.
+    pub loaded: bool,
 }
 
 impl Places {
@@ -50,8 +53,24 @@ impl Places {
     }
 }
 
-/// The places of `user`, at most `limit` workspaces in all (the firms they work for are
-/// always all there).
+type Row = (i64, String, i64, String);
+
+/// Workspaces matching a filter, with their firm, by firm then name: at most `limit` + 1
+/// (the one more says there are more).
+macro_rules! workspace_rows {
+    ($conn:expr, $which:expr, $limit:expr) => {
+        workspaces::table
+            .inner_join(organizations::table)
+            .filter($which)
+            .order((organizations::name.asc(), organizations::id.asc(), workspaces::name.asc(), workspaces::id.asc()))
+            .select((organizations::id, organizations::name, workspaces::id, workspaces::name))
+            .limit($limit + 1)
+            .load::<Row>($conn)
+    };
+}
+/// The places of `user`: the firms they work for, always all of them; the workspaces other
+/// firms invited them into, and the clients of their own firms they can open, at most
+/// `limit` of each (a firm's Clients page lists all of its clients). Three queries.
 pub fn places_of(conn: &mut DbConnection, user: UserId, limit: i64) -> QueryResult<Places> {
     let teams = org_memberships::table
         .inner_join(organizations::table)
@@ -67,32 +86,31 @@ pub fn places_of(conn: &mut DbConnection, user: UserId, limit: i64) -> QueryResu
             None => {}
         }
     }
-    let granted = org_client_grants::table
-        .filter(org_client_grants::membership_id.eq_any(chosen))
-        .select(org_client_grants::workspace_id);
     let seated = workspace_memberships::table
         .filter(workspace_memberships::user_id.eq(user.0))
         .select(workspace_memberships::workspace_id);
-    let mut rows = workspaces::table
-        .inner_join(organizations::table)
-        .filter(
-            workspaces::organization_id
-                .eq_any(every_client)
-                .or(workspaces::id.eq_any(granted))
-                // Staff reach their own firm's clients only through their client access.
-                .or(workspaces::id.eq_any(seated).and(workspaces::organization_id.ne_all(team_orgs))),
-        )
-        .order((organizations::name.asc(), organizations::id.asc(), workspaces::name.asc(), workspaces::id.asc()))
-        .select((organizations::id, organizations::name, workspaces::id, workspaces::name))
-        .limit(limit + 1)
-        .load::<(i64, String, i64, String)>(conn)?;
-    let truncated = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(group(teams.into_iter().map(|(_, org, name, _)| (org, name)).collect(), rows, truncated))
+    // Staff reach their own firm's clients only through their client access: a seat of
+    // their own in one of them counts for nothing here.
+    let mut guest =
+        workspace_rows!(conn, workspaces::id.eq_any(seated).and(workspaces::organization_id.ne_all(team_orgs)), limit)?;
+    let granted = org_client_grants::table
+        .filter(org_client_grants::membership_id.eq_any(chosen))
+        .select(org_client_grants::workspace_id);
+    let mut staff = workspace_rows!(
+        conn,
+        workspaces::organization_id.eq_any(every_client).or(workspaces::id.eq_any(granted)),
+        limit
+    )?;
+    let truncated = guest.len() as i64 > limit || staff.len() as i64 > limit;
+    let keep = usize::try_from(limit).unwrap_or(0);
+    guest.truncate(keep);
+    staff.truncate(keep);
+    staff.append(&mut guest);
+    Ok(group(teams.into_iter().map(|(_, org, name, _)| (org, name)).collect(), staff, truncated))
 }
 
 /// Firms (the team's and the workspaces'), once each, in name order.
-fn group(teams: Vec<(i64, String)>, rows: Vec<(i64, String, i64, String)>, truncated: bool) -> Places {
+fn group(teams: Vec<(i64, String)>, rows: Vec<Row>, truncated: bool) -> Places {
     let mut firms: Vec<FirmPlaces> = teams
         .into_iter()
         .map(|(org, name)| FirmPlaces { org_id: OrgId(org), org_name: name, staff: true, workspaces: Vec::new() })
@@ -107,5 +125,5 @@ fn group(teams: Vec<(i64, String)>, rows: Vec<(i64, String, i64, String)>, trunc
         firms[at].workspaces.push(PlaceLink { id: WorkspaceId(id), name });
     }
     firms.sort_by(|a, b| a.org_name.cmp(&b.org_name).then(a.org_id.0.cmp(&b.org_id.0)));
-    Places { firms, truncated }
+    Places { firms, truncated, loaded: true }
 }
