@@ -383,8 +383,60 @@
   }, true);
 
   /* ------------------------------------------------------------------ */
+  /* 5. "Renew and copy link" (a form, or a button with a formaction,     */
+  /*    marked data-renew-copy): renews with a request of its own, copies  */
+  /*    the fresh link from the page that answers, then shows the renewed  */
+  /*    invite. Without this the POST lands on that page, link and Copy.   */
+  /* ------------------------------------------------------------------ */
+
+  var TOAST_KEY = 'portico-toast';
+
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    var btn = e.submitter;
+    var action = btn && btn.hasAttribute('data-renew-copy') ? btn.formAction
+      : form.hasAttribute('data-renew-copy') ? form.action : null;
+    if (!action || form.dataset.renewing || !window.fetch || !window.DOMParser) return;
+    e.preventDefault();
+    form.dataset.renewing = '1';
+    var body = new URLSearchParams();
+    var csrf = form.querySelector('input[name="csrf"]');
+    if (csrf) body.append('csrf', csrf.value);
+    var plain = function () { // what happens without this script
+      if (btn && btn !== form && btn.hasAttribute('formaction')) btn.click(); else form.submit();
+    };
+    fetch(action, { method: 'POST', body: body, credentials: 'same-origin' })
+      .then(function (r) {
+        if (!r.ok) throw new Error('renew failed');
+        return r.text().then(function (html) { return { html: html, url: r.url }; });
+      })
+      .then(function (res) {
+        var doc = new DOMParser().parseFromString(res.html, 'text/html');
+        var field = doc.getElementById('invite-link');
+        var said = doc.querySelector('main .flash');
+        if (!field) { window.location.href = res.url; return null; }
+        return copy(null, field.value).then(function (ok) {
+          var words = (said ? said.textContent.trim() + ' ' : '') + (ok ? 'Its link is copied.' : '');
+          try { window.sessionStorage.setItem(TOAST_KEY, words); } catch (err) { /* private mode */ }
+          if (ok && ((btn && btn.closest('details.menu')) || form.closest('details.menu'))) window.location.reload();
+          else window.location.href = res.url; // the link page, with the link to copy by hand
+        });
+      })
+      .catch(function () { plain(); });
+  });
+
+  // What the previous page had to say before it reloaded (see 5).
+  function showStoredToast() {
+    var words = null;
+    try { words = window.sessionStorage.getItem(TOAST_KEY); window.sessionStorage.removeItem(TOAST_KEY); } catch (err) { /* none */ }
+    if (words) toast(words);
+  }
+
+  /* ------------------------------------------------------------------ */
 
   function init() {
+    toArray(document.querySelectorAll('[data-needs-js]')).forEach(function (el) { el.hidden = false; });
+    showStoredToast();
     initMenus(document);
     initSelectAll();
     initScopes();

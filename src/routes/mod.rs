@@ -290,6 +290,10 @@ fn crumbs(a: &WorkspaceAccess, staff: bool, current: &'static str, title: &str) 
         Crumb { label: a.workspace.name.clone(), href: Some(format!("/w/{ws}")) },
         Crumb { label: section.0.into(), href: Some(section.1) },
     ];
+    // Pages under Settings → Members (its forms and confirmations) sit below Members.
+    if current == "settings" && !["Settings", "Members", "Activity", "Security"].contains(&title) {
+        out.push(Crumb { label: "Members".into(), href: Some(format!("/w/{ws}/settings/members")) });
+    }
     if title != section.0 {
         out.push(Crumb { label: title.to_string(), href: None });
     } else if let Some(last) = out.last_mut() {

@@ -661,6 +661,8 @@ pub struct PendingView {
     team: bool,
     target: String,
     target_href: String,
+    /// Where its ⋯ actions live (the Team page's or its client's).
+    base: String,
     role: &'static str,
     invited_by: String,
     sent: chrono::NaiveDateTime,
@@ -671,11 +673,14 @@ pub struct PendingView {
 
 impl PendingView {
     fn new(org: i64, f: FirmInvite) -> PendingView {
-        let (target, target_href) = match &f.client {
-            Some(c) => (c.name.clone(), format!("/w/{}/settings/members", c.id)),
-            None => ("Team".to_string(), format!("/orgs/{org}/team")),
+        let (target, target_href, base) = match &f.client {
+            Some(c) => {
+                (c.name.clone(), format!("/w/{}/settings/members", c.id), format!("/w/{}/settings/invites", c.id))
+            }
+            None => ("Team".to_string(), format!("/orgs/{org}/team"), format!("/orgs/{org}/team/invites")),
         };
         PendingView {
+            base: format!("{base}/{}", f.id.0),
             id: f.id.0,
             team: f.client.is_none(),
             target,

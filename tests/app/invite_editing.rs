@@ -828,3 +828,44 @@ async fn focus_returns_to_the_menu_button_after_copy_and_lands_on_the_safe_choic
     assert_eq!(app.invite_record("eli@client.test").await.state, "cancelled");
     ada.close().await;
 }
+
+/// ⋯ → "Renew and copy link" on an expired invite does both, in place: the link on the
+/// clipboard works (it opens the invite page), the row is pending again, and the page says
+/// so. The same from the Pending invites page's ⋯.
+#[tokio::test(flavor = "multi_thread")]
+async fn renew_and_copy_link_renews_and_copies_a_link_that_works() {
+    if !installed_or_skip("invite_editing_renew_copy") {
+        return;
+    }
+    let f = firm_with_a_client().await;
+    let (app, org, ws) = (&f.app, f.org, f.ws);
+    for email in ["dan@client.test", "eli@client.test"] {
+        let r = f.ada.invite(ws, email, "member", &[f.llc]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let id = app.invite_record(email).await.id;
+        app.set_invite_times(id, Some(now() - chrono::Duration::days(2)), None).await;
+    }
+    let ada = Browser::start("invite_editing_renew_copy").await;
+    log_in(&ada, &app.base, "ada@firm.test").await;
+
+    for (page, email) in
+        [(format!("/w/{ws}/settings/members"), "dan@client.test"), (format!("/orgs/{org}/invites"), "eli@client.test")]
+    {
+        ada.goto(&format!("{}{page}", app.base)).await;
+        ada.assert_row(email, &["Expired"]).await;
+        ada.open_menu(email).await;
+        ada.click_text("Renew and copy link").await;
+        ada.assert_text(&format!("Invite to {email}")).await;
+        ada.assert_text("Its link is copied.").await;
+        ada.assert_row(email, &["Invite pending", "expires in 7 days"]).await;
+        assert_eq!(ada.path().await, page, "still on the same page");
+        let link = ada.clipboard().await;
+        assert!(link.starts_with(&format!("{}/invites/", app.base)), "a link on the clipboard: {link:?}");
+        let (status, landing) = app.visitor().page(&link).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(text_of(&landing).contains("Accept invite"), "the copied link works: {}", text_of(&landing));
+        assert!(app.invite_record(email).await.expires_at > now(), "renewed in the database");
+        ada.screenshot(&format!("renewed-{email}")).await;
+    }
+    ada.close().await;
+}

@@ -48,7 +48,7 @@ async fn firm_pages_fit_a_desktop_and_a_phone() {
     let pages = [
         Page { menus: 5, ..page("members", f.members()) },
         Page { menus: 4, ..page("team", format!("/orgs/{org}/team")) },
-        Page { checkboxes: 4, ..page("pending-invites", format!("/orgs/{org}/invites")) },
+        Page { checkboxes: 4, menus: 4, ..page("pending-invites", format!("/orgs/{org}/invites")) },
         page("clients", format!("/orgs/{org}/clients")),
         page("entities", format!("/w/{ws}/entities")),
         page("books", format!("/w/{ws}/entities/{llc}")),
