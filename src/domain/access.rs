@@ -208,7 +208,7 @@ impl Refusal {
             Refusal::FirmRole => "Your role in the firm does not allow this. Ask a firm Admin.",
             Refusal::LastWorkspaceAdmin => "A workspace must keep at least one Admin. Make someone else Admin first.",
             Refusal::LastFirmAdmin => "The firm must keep at least one Admin. Make someone else Admin first.",
-            Refusal::NoEntities => "Choose at least one entity, or make them an Admin.",
+            Refusal::NoEntities => "Choose at least one entity: an Accountant or Member with none could open nothing.",
             Refusal::NoClients => "Choose at least one client, or New clients.",
         }
     }

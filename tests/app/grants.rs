@@ -1,5 +1,5 @@
 //! Issue 9, item 3 and "Your own access": invites and Configure permissions must grant
-//! something ("Choose at least one entity, or make them an Admin.", "Choose at least one
+//! something ("Choose at least one entity: an Accountant or Member with none could open nothing.", "Choose at least one
 //! client, or New clients."), "Select all" on both forms, and changing one's own access says
 //! what one would lose before anything is saved.
 
@@ -14,7 +14,7 @@ use crate::support::{
     PASSWORD,
 };
 
-const NO_ENTITY: &str = "Choose at least one entity, or make them an Admin.";
+const NO_ENTITY: &str = "Choose at least one entity: an Accountant or Member with none could open nothing.";
 const NO_CLIENT: &str = "Choose at least one client, or New clients.";
 const OWN_NOTE: &str = "This is you. If these changes take away any of your own access, you are shown what you would lose before anything is saved.";
 
