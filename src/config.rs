@@ -101,10 +101,40 @@ pub struct Settings {
     #[arg(long, env = "SIGNUPS_PER_ADDRESS_PER_HOUR", default_value_t = 20)]
     pub signups_per_address_per_hour: u32,
 
+    /// Seconds a stop (SIGTERM or Ctrl-C) waits for requests in flight and the email being
+    /// sent before the process exits anyway.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_timeout_seconds: u64,
+
+    /// Seconds a request waits for a database connection before it is answered
+    /// "503 Service Unavailable" (the database is away or overloaded).
+    #[arg(long, env = "DB_TIMEOUT_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub db_timeout_seconds: u64,
+
+    /// Seconds an email claimed by an instance stays its own. An instance that dies while
+    /// sending loses the claim after this long, and the email is sent again by any instance.
+    #[arg(long, env = "OUTBOX_LEASE_SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u32).range(5..=86400))]
+    pub outbox_lease_seconds: u32,
+
+    /// Token that Prometheus must send (`Authorization: Bearer …`) to read /metrics.
+    /// Unset: /metrics answers 404.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Log lines as human-readable text, or as one JSON object per line.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Password reset requests allowed per client address per hour; one email address may
     /// be sent three times as many reset emails per hour, from all addresses together.
     #[arg(long, env = "PASSWORD_RESETS_PER_HOUR", default_value_t = 5)]
     pub password_resets_per_hour: u32,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// An address (a network of one) or a network in CIDR notation.

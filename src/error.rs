@@ -33,8 +33,12 @@ pub enum AppError {
     /// An abuse limit: says which, and when it frees up.
     #[error("limit reached: {}", .0.limit.scope)]
     Limited(crate::domain::limits::Reached),
+    /// The database is away, or too busy to answer in time.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database answers but cannot be written: disk full, read-only file or disk.
+    #[error("database cannot be written: {0}")]
+    CannotSave(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -44,7 +48,63 @@ impl From<DbError> for AppError {
         match e {
             DbError::Query(diesel::result::Error::NotFound) => AppError::NotFound,
             DbError::Unavailable(why) => AppError::Unavailable(why),
+            DbError::Query(e) => match Outage::of(&e) {
+                Some(Outage::Away) => AppError::Unavailable(e.to_string()),
+                Some(Outage::CannotWrite) => AppError::CannotSave(e.to_string()),
+                None => AppError::Internal(e.to_string()),
+            },
             other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl AppError {
+    /// The answer when the session store failed (its error is only known as text): the
+    /// database is away, or cannot be written.
+    pub fn session_store_failed(detail: String) -> AppError {
+        match Outage::of_message(&detail) {
+            Some(Outage::CannotWrite) => AppError::CannotSave(detail),
+            _ => AppError::Unavailable(detail),
+        }
+    }
+}
+
+/// A database error that says the database, not the request, is in trouble.
+enum Outage {
+    /// The connection was lost, or the database is locked by another writer for too long.
+    Away,
+    /// The disk is full, or the file or disk is read-only.
+    CannotWrite,
+}
+
+impl Outage {
+    fn of(e: &diesel::result::Error) -> Option<Outage> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let Error::DatabaseError(kind, info) = e else { return None };
+        if matches!(kind, DatabaseErrorKind::ClosedConnection) {
+            return Some(Outage::Away);
+        }
+        Outage::of_message(info.message())
+    }
+
+    fn of_message(message: &str) -> Option<Outage> {
+        let message = message.to_ascii_lowercase();
+        const CANNOT_WRITE: [&str; 4] =
+            ["readonly database", "read-only file system", "database or disk is full", "disk i/o error"];
+        const AWAY: [&str; 6] = [
+            "database is locked",
+            "server closed the connection",
+            "terminating connection",
+            "could not receive data",
+            "could not send data",
+            "no connection to the server",
+        ];
+        if CANNOT_WRITE.iter().any(|m| message.contains(m)) {
+            Some(Outage::CannotWrite)
+        } else if AWAY.iter().any(|m| message.contains(m)) {
+            Some(Outage::Away)
+        } else {
+            None
         }
     }
 }
@@ -83,7 +143,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests | AppError::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::CannotSave(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,8 +179,12 @@ impl ResponseError for AppError {
                 ("Limit reached", limited.as_str())
             }
             AppError::Unavailable(_) => (
-                "Portico is busy",
-                "The database did not answer in time. Please try again in a moment.",
+                "Portico cannot reach its database",
+                "Portico's database did not answer in time, so nothing was done. Please try again in a minute.",
+            ),
+            AppError::CannotSave(_) => (
+                "Portico cannot save changes just now",
+                "Its database cannot be written to (the disk may be full or read-only), so nothing was changed. Please try again later; the people who run Portico have been told.",
             ),
             AppError::Internal(_) => (
                 "Something went wrong",
@@ -128,15 +192,31 @@ impl ResponseError for AppError {
             ),
             AppError::SignInRequired { .. } | AppError::TwoFactorRequired { .. } => unreachable!("handled above"),
         };
-        if let AppError::Internal(detail) | AppError::Unavailable(detail) = self {
-            tracing::error!(error = %detail, "request failed");
+        match self {
+            AppError::Internal(detail) => tracing::error!(error = %detail, "request failed"),
+            AppError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "request failed: the database is unavailable")
+            }
+            AppError::CannotSave(detail) => {
+                tracing::error!(error = %detail, "request failed: the database cannot be written (disk full or read-only?)")
+            }
+            _ => {}
         }
         let status = self.status_code();
         let page = ErrorPage { code: status.as_u16(), title, message };
         let body = page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
         let mut response = HttpResponse::build(status);
-        if let AppError::Limited(r) = self {
-            response.insert_header((header::RETRY_AFTER, r.retry_after_seconds().to_string()));
+        match self {
+            AppError::Limited(r) => {
+                response.insert_header((header::RETRY_AFTER, r.retry_after_seconds().to_string()));
+            }
+            AppError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "30"));
+            }
+            AppError::CannotSave(_) => {
+                response.insert_header((header::RETRY_AFTER, "300"));
+            }
+            _ => {}
         }
         response.content_type("text/html; charset=utf-8").body(body)
     }

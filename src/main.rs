@@ -3,9 +3,9 @@ use clap::Parser;
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     let settings = portico::config::Settings::parse();
-    portico::startup::init_tracing();
+    portico::startup::init_tracing(settings.log_format);
     match portico::startup::Application::build(settings).await {
-        Ok(app) => match app.run_until_stopped().await {
+        Ok(app) => match app.run_until_signalled().await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!("server stopped: {e}");

@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use actix_session::config::CookieContentSecurity;
 use actix_session::SessionMiddleware;
@@ -13,15 +14,16 @@ use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::auth::session_store::DbSessionStore;
-use crate::config::Settings;
+use crate::config::{LogFormat, Settings};
 use crate::db::{DatabaseLocation, Db};
 use crate::domain::token::InviteKey;
 use crate::domain::two_factor::TwoFactorKey;
 use crate::email::worker::{Mailer, Transport};
 use crate::error::StartupError;
+use crate::metrics::Metrics;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -33,6 +35,7 @@ pub struct AppState {
     pub two_factor_key: TwoFactorKey,
     /// Wakes the outbox worker when a request queued an email.
     pub mail_wake: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -85,12 +88,20 @@ pub struct Application {
     server: Server,
     db: Db,
     mailer: Mailer,
+    stop_mailer: watch::Sender<bool>,
+    shutdown_timeout: StdDuration,
 }
 
-pub fn init_tracing() {
+/// Logs to standard output, as text or as one JSON object per line (LOG_FORMAT); RUST_LOG
+/// filters.
+pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+    };
 }
 
 impl Application {
@@ -99,7 +110,8 @@ impl Application {
         let db = {
             let location = location.clone();
             let size = settings.db_pool_size.max(2);
-            tokio::task::spawn_blocking(move || Db::connect(&location, size))
+            let timeout = StdDuration::from_secs(settings.db_timeout_seconds);
+            tokio::task::spawn_blocking(move || Db::connect_with(&location, size, timeout))
                 .await
                 .map_err(|e| StartupError::new(e.to_string()))??
         };
@@ -109,7 +121,7 @@ impl Application {
         let key = Key::derive_from(&master);
         let invite_key = InviteKey::derive(&master);
         let two_factor_key = TwoFactorKey::derive(&master);
-        let listener = TcpListener::bind(&settings.bind)
+        let listener = listen(&settings.bind)
             .map_err(|e| StartupError::new(format!("cannot listen on {}: {e}", settings.bind)))?;
         let port = listener.local_addr().map_err(|e| StartupError::new(e.to_string()))?.port();
         let mut settings = settings;
@@ -128,6 +140,8 @@ impl Application {
         let from =
             settings.mail_from.parse().map_err(|e| StartupError::new(format!("MAIL_FROM is not an address: {e}")))?;
         let mail_wake = Arc::new(Notify::new());
+        let metrics = Arc::new(Metrics::new());
+        let (stop_mailer, stop) = watch::channel(false);
         let mailer = Mailer {
             db: db.clone(),
             transport,
@@ -135,7 +149,11 @@ impl Application {
             public_url: public_url.clone(),
             key: invite_key.clone(),
             wake: mail_wake.clone(),
+            lease: chrono::Duration::seconds(i64::from(settings.outbox_lease_seconds)),
+            metrics: metrics.clone(),
+            stop,
         };
+        let shutdown_timeout = StdDuration::from_secs(settings.shutdown_timeout_seconds);
         let secure = settings.secure_cookies();
         let sessions = DbSessionStore::new(db.clone(), settings.session_idle_minutes, settings.session_lifetime_hours);
         let workers = settings.workers;
@@ -146,6 +164,7 @@ impl Application {
             invite_key,
             two_factor_key,
             mail_wake,
+            metrics,
         });
 
         let mut server = HttpServer::new(move || {
@@ -176,7 +195,11 @@ impl Application {
                         .custom_request_replace("method", |req| req.method().to_string())
                         .custom_request_replace("path", |req| crate::routes::redact_path(req.path())),
                 )
+                .wrap(from_fn(crate::metrics::record))
         })
+        // Stops are this process's own (`run_until_signalled`): it also stops the outbox.
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout.as_secs())
         .listen(listener)
         .map_err(|e| StartupError::new(e.to_string()))?;
         if let Some(w) = workers {
@@ -184,7 +207,7 @@ impl Application {
         }
         let server = server.run();
         tracing::info!("Portico is listening on {public_url}");
-        Ok(Application { port, server, db, mailer })
+        Ok(Application { port, server, db, mailer, stop_mailer, shutdown_timeout })
     }
 
     pub fn port(&self) -> u16 {
@@ -195,12 +218,97 @@ impl Application {
         self.db.clone()
     }
 
-    /// Serves until the server stops, with the outbox worker beside it.
+    /// Serves until the server stops, with the outbox worker beside it (for the tests: no
+    /// OS signals are listened to).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let worker = tokio::spawn(self.mailer.run());
-        let result = self.server.await;
-        worker.abort();
-        result
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops gracefully: no new connections, requests
+    /// in flight answered, the email being sent finished, and the process ends within
+    /// SHUTDOWN_TIMEOUT_SECONDS.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        self.run_until(stop_signal()).await
+    }
+
+    async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let Application { server, mailer, stop_mailer, shutdown_timeout, .. } = self;
+        let handle = server.handle();
+        let mut worker = tokio::spawn(mailer.run());
+        let mut server = tokio::spawn(server);
+        tokio::select! {
+            result = &mut server => {
+                let _ = stop_mailer.send(true);
+                worker.abort();
+                return result.map_err(std::io::Error::other)?;
+            }
+            () = stop => {}
+        }
+        tracing::info!(
+            timeout_seconds = shutdown_timeout.as_secs(),
+            "stopping: no new requests; finishing the requests in flight and the email being sent"
+        );
+        let _ = stop_mailer.send(true);
+        let deadline = tokio::time::Instant::now() + shutdown_timeout;
+        let (server_result, worker_result) = tokio::join!(
+            async {
+                handle.stop(true).await;
+                tokio::time::timeout_at(deadline, &mut server).await
+            },
+            tokio::time::timeout_at(deadline, &mut worker),
+        );
+        if worker_result.is_err() {
+            worker.abort();
+            tracing::warn!(
+                "stopping: the email being sent did not finish in time; it is sent again when its lease runs out"
+            );
+        }
+        match server_result {
+            Ok(joined) => joined.map_err(std::io::Error::other)??,
+            Err(_) => tracing::warn!("stopping: requests still in flight after the timeout were cut off"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Listens on BIND with SO_REUSEADDR, so that a restart right after a crash can take the
+/// port back while the dead process's connections linger in TIME_WAIT.
+fn listen(bind: &str) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let mut last = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address");
+    for addr in bind.to_socket_addrs()? {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(1024)) {
+            Ok(listener) => return listener.into_std(),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The first SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = int.recv() => tracing::info!("SIGINT received"),
+                }
+            }
+            _ => {
+                tracing::error!("cannot listen for stop signals");
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

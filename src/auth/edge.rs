@@ -31,9 +31,12 @@ pub async fn edge(
     let path = crate::routes::redact_path(req.path());
     let mut res = match unreadable_address(req.uri()) {
         Some(why) => req.error_response(AppError::BadRequest(why.into())),
-        // The layers inside answer their refusals; an error still raised (a session store
-        // failure) goes on to the server, which answers 500.
-        None => next.call(req).await?.map_into_boxed_body(),
+        // The layers inside answer their refusals; an error still raised is the session
+        // store's, which fails only when the database does: 503 with the error page (the
+        // request is gone with the error, so this page goes without the headers below).
+        None => {
+            next.call(req).await.map_err(|e| AppError::session_store_failed(format!("{e:?}")))?.map_into_boxed_body()
+        }
     };
     let reason = res.response().error().map(ToString::to_string);
     let headers = res.headers_mut();

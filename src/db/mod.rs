@@ -142,6 +142,16 @@ impl Db {
     /// Creates the SQLite file and its folder if needed, runs the migrations of the
     /// backend, and builds the pool.
     pub fn connect(location: &DatabaseLocation, max_connections: u32) -> Result<Db, StartupError> {
+        Db::connect_with(location, max_connections, Duration::from_secs(5))
+    }
+
+    /// As `connect`, with how long a caller waits for a connection before the database
+    /// counts as unavailable (DB_TIMEOUT_SECONDS).
+    pub fn connect_with(
+        location: &DatabaseLocation,
+        max_connections: u32,
+        timeout: Duration,
+    ) -> Result<Db, StartupError> {
         if let DatabaseLocation::Sqlite(path) = location {
             ensure_parent_dir(path)?;
         }
@@ -166,7 +176,7 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(timeout)
             .build(manager)
             .map_err(|e| StartupError::new(format!("cannot build the connection pool: {e}")))?;
         Ok(Db {
@@ -185,6 +195,19 @@ impl Db {
     /// Answers when the database does (for /healthz).
     pub async fn ping(&self) -> Result<(), DbError> {
         self.read(|c| c.batch_execute("SELECT 1")).await
+    }
+
+    /// True when every migration this build knows has been run on the database (for
+    /// /readyz: a new instance is not ready until the database has its tables).
+    pub async fn migrations_current(&self) -> Result<bool, DbError> {
+        self.read_with(|c| {
+            let pending = match c {
+                DbConnection::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+                DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            };
+            pending.map(|p| !p).map_err(|e| DbError::Task(format!("migrations: {e}")))
+        })
+        .await
     }
 
     /// Runs read-only queries on a blocking thread.

@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::db::models::outbox::{self, Claimed};
 use crate::db::models::{account_token, invite, now};
@@ -15,6 +15,7 @@ use crate::db::{Db, DbError};
 use crate::domain::token::InviteKey;
 use crate::domain::InviteId;
 use crate::error::{AppError, StartupError};
+use crate::metrics::Metrics;
 
 use super::RenderedEmail;
 
@@ -43,14 +44,16 @@ pub struct Mailer {
     pub public_url: String,
     pub key: InviteKey,
     pub wake: Arc<Notify>,
+    /// How long a claimed email stays this instance's (OUTBOX_LEASE_SECONDS).
+    pub lease: Duration,
+    pub metrics: Arc<Metrics>,
+    /// Turns true when the process is stopping: the email being sent is finished, the
+    /// rest of the batch is let go at once, and nothing more is claimed.
+    pub stop: watch::Receiver<bool>,
 }
 
 const BATCH: i64 = 10;
 const MAX_ATTEMPTS: i32 = 30;
-
-fn lease() -> Duration {
-    Duration::minutes(2)
-}
 
 /// 5 s, 10 s, 20 s … up to an hour between attempts.
 pub fn backoff(attempts: i32) -> Duration {
@@ -59,10 +62,10 @@ pub fn backoff(attempts: i32) -> Duration {
 }
 
 impl Mailer {
-    /// Runs until the process ends. Wakes when a request queues an email, and once a second.
-    pub async fn run(self) {
+    /// Runs until told to stop. Wakes when a request queues an email, and once a second.
+    pub async fn run(mut self) {
         let mut pruned_at: Option<tokio::time::Instant> = None;
-        loop {
+        while !self.stopping() {
             // Old abuse-limit counts go every few minutes, whichever instance gets there.
             if pruned_at.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(300)) {
                 pruned_at = Some(tokio::time::Instant::now());
@@ -79,20 +82,37 @@ impl Mailer {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                _ = self.stop.changed() => {}
             }
         }
+        tracing::info!("outbox: stopped");
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
     }
 
     /// Sends what is due; returns how many emails it handled.
     pub async fn tick(&self) -> Result<usize, AppError> {
         let db = self.db.clone();
+        let lease = self.lease;
         let claimed = tokio::task::spawn_blocking(move || {
-            db.write_blocking(|c| Ok::<_, DbError>(outbox::claim_due(c, now(), lease(), BATCH)?))
+            db.write_blocking(|c| Ok::<_, DbError>(outbox::claim_due(c, now(), lease, BATCH)?))
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
         let n = claimed.len();
-        for item in claimed {
+        let mut claimed = claimed.into_iter();
+        while let Some(item) = claimed.next() {
+            if self.stopping() {
+                // Stopping: the rest of the batch is let go, for the next instance to send.
+                let rest: Vec<(i64, i32)> =
+                    std::iter::once(&item).chain(claimed.as_slice()).map(|i| (i.id, i.attempts)).collect();
+                if let Err(e) = self.db.write(move |c| outbox::release(c, &rest)).await {
+                    tracing::warn!(error = %e, "outbox: could not let claimed emails go; they are sent when their lease runs out");
+                }
+                break;
+            }
             self.deliver(item).await;
         }
         Ok(n)
@@ -113,6 +133,9 @@ impl Mailer {
                 return;
             }
         };
+        if item.attempts > 1 {
+            self.metrics.email_retries.inc();
+        }
         let result = match &self.transport {
             Transport::DevMailbox => {
                 // Development only (no SMTP_URL): the link goes to the log on purpose.
@@ -126,13 +149,14 @@ impl Mailer {
                 tracing::info!(to = %email.to, subject = %email.subject, link = %link, "email kept in the local mailbox (no SMTP_URL): {}/dev/mailbox", self.public_url);
                 Ok(())
             }
-            Transport::Smtp(smtp) => match self.message(&email) {
+            Transport::Smtp(smtp) => match self.message(&email, &item) {
                 Ok(msg) => smtp.send(msg).await.map(|_| ()).map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             },
         };
         match result {
             Ok(()) => {
+                self.metrics.emails_sent.inc();
                 if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, id)).await {
                     tracing::error!(error = %e, outbox_id = id, "outbox: sent, but could not record it");
                 }
@@ -142,6 +166,10 @@ impl Mailer {
     }
 
     async fn failed(&self, item: Claimed, error: String) {
+        self.metrics.email_failures.inc();
+        if item.attempts >= MAX_ATTEMPTS {
+            self.metrics.emails_given_up.inc();
+        }
         let next = now() + backoff(item.attempts);
         tracing::warn!(outbox_id = item.id, attempt = item.attempts, error = %error, "outbox: sending failed; will retry");
         let (id, attempts) = (item.id, item.attempts);
@@ -163,15 +191,25 @@ impl Mailer {
         }
     }
 
-    fn message(&self, email: &RenderedEmail) -> Result<Message, String> {
+    fn message(&self, email: &RenderedEmail, item: &Claimed) -> Result<Message, String> {
         let to: Mailbox = email.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
         Message::builder()
+            .message_id(Some(message_id(item, &self.public_url)))
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject)
             .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
             .map_err(|e| format!("could not build the message: {e}"))
     }
+}
+
+/// The same Message-ID on every attempt at one outbox row, so that the rare email sent
+/// twice (an instance died between the SMTP server's "250 OK" and recording it) can be
+/// recognised as one by mail servers and by the fault tests.
+pub fn message_id(item: &Claimed, public_url: &str) -> String {
+    let host = public_url.split("://").nth(1).unwrap_or(public_url);
+    let host = host.split(['/', ':']).next().filter(|h| !h.is_empty()).unwrap_or("portico.invalid");
+    format!("<outbox-{}-{}@{host}>", item.id, item.created_at.and_utc().timestamp_micros())
 }
 
 /// Renders an invite's email from the database. With `only_pending`, None for an invite

@@ -15,6 +15,7 @@ use crate::db::models::user;
 use crate::domain::limits::Reached;
 use crate::domain::{EmailAddress, Name, OrgId, Password, UserId};
 use crate::error::AppError;
+use crate::metrics::SignInRefusal;
 use crate::startup::AppState;
 use crate::usecases::{identity, ActionError};
 
@@ -179,7 +180,10 @@ pub async fn login(
     let next = safe_next(form.next.as_deref());
     let attempt = match login_limit::begin(&state, &req, &form.email).await? {
         Ok(attempt) => attempt,
-        Err(reached) => return login_limited(&session, form.email, next, &reached),
+        Err(reached) => {
+            state.metrics.sign_in_refused(SignInRefusal::Limited);
+            return login_limited(&session, form.email, next, &reached);
+        }
     };
     let user = check_credentials(&state, &form.email, form.password).await?;
     if user.is_some() {
@@ -188,6 +192,7 @@ pub async fn login(
     match user {
         Some(user) => super::two_factor::after_password(&state, &session, user, next).await,
         None => {
+            state.metrics.sign_in_refused(SignInRefusal::WrongPassword);
             let message = "That email and password do not match an account.";
             login_again(&session, form.email, next, message, StatusCode::UNPROCESSABLE_ENTITY)
         }

@@ -45,8 +45,3 @@ pub async fn chooser(state: web::Data<AppState>, session: Session, user: MaybeUs
     let Places { firms, truncated, .. } = places;
     render(ChooserPage { l, firms, truncated, staff })
 }
-
-pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    state.db.ping().await?;
-    Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
-}

@@ -10,6 +10,7 @@ mod home;
 mod invite_actions;
 mod invites;
 mod members;
+mod operator;
 mod password;
 mod static_files;
 mod team;
@@ -33,7 +34,9 @@ use crate::error::AppError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/workspaces", web::get().to(home::chooser))
-        .route("/healthz", web::get().to(home::health))
+        .route("/healthz", web::get().to(operator::health))
+        .route("/readyz", web::get().to(operator::ready))
+        .route("/metrics", web::get().to(operator::metrics))
         .route("/static/{file}", web::get().to(static_files::serve))
         .route("/signup", web::get().to(auth::signup_form))
         .route("/signup", web::post().to(auth::signup))

@@ -17,6 +17,7 @@ use crate::domain::access::{self as rules, OrgAction, Refusal, WorkspaceAction};
 use crate::domain::two_factor::{parse_grace_days, RecoveryCode, Requirement, TotpSecret};
 use crate::domain::UserId;
 use crate::error::AppError;
+use crate::metrics::SignInRefusal;
 use crate::startup::AppState;
 use crate::usecases::two_factor::{self as uc, Confirmed, SignInCode};
 use crate::usecases::ActionError;
@@ -324,9 +325,13 @@ pub async fn code(
     match uc::check_sign_in(&state.db, &state.two_factor_key, uid, form.code.clone()).await {
         Ok(SignInCode::Accepted { recovery_code }) => Ok(signed_in_with_code(&session, uid, recovery_code, next)),
         Ok(SignInCode::Wrong) => {
+            state.metrics.sign_in_refused(SignInRefusal::WrongCode);
             code_again(&session, next, StatusCode::UNPROCESSABLE_ENTITY, WRONG_SIGN_IN_CODE.into())
         }
-        Err(ActionError::Limited(r)) => code_again(&session, next, StatusCode::TOO_MANY_REQUESTS, r.message()),
+        Err(ActionError::Limited(r)) => {
+            state.metrics.sign_in_refused(SignInRefusal::Limited);
+            code_again(&session, next, StatusCode::TOO_MANY_REQUESTS, r.message())
+        }
         Err(ActionError::NotFound) => {
             session::end_two_factor_hold(&session);
             Ok(redirect("/login"))

@@ -66,6 +66,8 @@ pub struct Claimed {
     pub to_email: String,
     #[diesel(sql_type = Integer)]
     pub attempts: i32,
+    #[diesel(sql_type = Timestamp)]
+    pub created_at: NaiveDateTime,
 }
 
 /// Claims up to `limit` due emails for `lease`, atomically: on PostgreSQL with
@@ -84,7 +86,7 @@ pub fn claim_due(
              WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
                           AND (locked_until IS NULL OR locked_until <= $2) \
                           ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, kind, invite_id, token_id, to_email, attempts",
+             RETURNING id, kind, invite_id, token_id, to_email, attempts, created_at",
         )
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
@@ -95,7 +97,7 @@ pub fn claim_due(
              WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? \
                           AND (locked_until IS NULL OR locked_until <= ?) \
                           ORDER BY id LIMIT ?) \
-             RETURNING id, kind, invite_id, token_id, to_email, attempts",
+             RETURNING id, kind, invite_id, token_id, to_email, attempts, created_at",
         )
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
@@ -103,6 +105,17 @@ pub fn claim_due(
         .bind::<BigInt, _>(limit)
         .load(lite),
     }
+}
+
+/// Lets claimed emails go unsent (the process is stopping): due again at once, for any
+/// instance, and the claim does not count as an attempt.
+pub fn release(conn: &mut DbConnection, claimed: &[(i64, i32)]) -> QueryResult<()> {
+    for &(id, attempts) in claimed {
+        diesel::update(outbox::table.find(id).filter(outbox::state.eq("pending")))
+            .set((outbox::locked_until.eq(None::<NaiveDateTime>), outbox::attempts.eq(attempts - 1)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn mark_sent(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
@@ -245,4 +258,37 @@ pub fn invite_subject_parts(conn: &mut DbConnection, invites: &[i64]) -> QueryRe
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<MailboxRow>> {
     outbox::table.find(id).select(MailboxRow::as_select()).first(conn).optional()
+}
+
+/// The outbox as an operator sees it (for /metrics): one query, over the `state` index.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OutboxStats {
+    /// Emails waiting to be sent.
+    pub queued: i64,
+    /// Of those, the ones whose last attempt failed.
+    pub failing: i64,
+    /// Emails given up on.
+    pub failed: i64,
+    /// Seconds since the oldest waiting email was queued (0 when none waits).
+    pub oldest_queued_age_seconds: f64,
+}
+
+pub fn stats(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<OutboxStats> {
+    use diesel::dsl::{count_star, min, sql};
+    let rows = outbox::table
+        .filter(outbox::state.eq_any(["pending", "failed"]))
+        .group_by(outbox::state)
+        .select((outbox::state, count_star(), sql::<BigInt>("COUNT(last_error)"), min(outbox::created_at)))
+        .load::<(String, i64, i64, Option<NaiveDateTime>)>(conn)?;
+    let mut out = OutboxStats::default();
+    for (state, n, with_error, oldest) in rows {
+        if state == "pending" {
+            out.queued = n;
+            out.failing = with_error;
+            out.oldest_queued_age_seconds = oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+        } else {
+            out.failed = n;
+        }
+    }
+    Ok(out)
 }
