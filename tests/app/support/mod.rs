@@ -83,6 +83,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// A view of an app that runs elsewhere (a child process: tests/faults): the helpers
+    /// here drive it over HTTP and read its database through `db`.
+    pub fn attached(base: String, db: Db, smtp: SmtpSink) -> TestApp {
+        TestApp { base, db, smtp, smtp_mode: true, _dir: tempfile::tempdir().expect("temp dir"), _pg: None }
+    }
+
     /// A browser-like client with its own cookies, signed out.
     pub fn visitor(&self) -> TestUser {
         TestUser::new(&self.base)
@@ -213,7 +219,7 @@ pub struct TestUser {
 }
 
 impl TestUser {
-    fn new(base: &str) -> TestUser {
+    pub fn new(base: &str) -> TestUser {
         let client =
             reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("http client");
         TestUser { base: base.to_string(), client, csrf: Arc::new(Mutex::new(None)) }

@@ -32,6 +32,10 @@ pub struct Mail {
     pub html: String,
     /// The message as received, after dot-unstuffing (lossy UTF-8).
     pub raw: String,
+    /// The Message-ID header, without its angle brackets (empty if none).
+    pub message_id: String,
+    /// When the sink accepted it.
+    pub at: std::time::Instant,
 }
 
 impl Mail {
@@ -70,13 +74,51 @@ impl State {
 struct Inner {
     addr: SocketAddr,
     state: Arc<State>,
-    accept: AbortHandle,
+    /// The accept loop and every open connection, while the sink is up.
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+impl Inner {
+    fn tasks(&self) -> MutexGuard<'_, Vec<AbortHandle>> {
+        self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn stop_all(&self) {
+        for task in self.tasks().drain(..) {
+            task.abort();
+        }
+    }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.accept.abort();
+        self.stop_all();
     }
+}
+
+/// Accepts connections on `listener`, each served on its own task (registered in `inner`
+/// so that `go_down` cuts it).
+fn accept_loop(listener: TcpListener, inner: std::sync::Weak<Inner>, state: Arc<State>) -> AbortHandle {
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let state = Arc::clone(&state);
+                    let task = tokio::spawn(async move {
+                        // An I/O error only means the client went away.
+                        let _ = serve(stream, &state).await;
+                    })
+                    .abort_handle();
+                    match inner.upgrade() {
+                        Some(inner) => inner.tasks().push(task),
+                        None => task.abort(),
+                    }
+                }
+                Err(e) => eprintln!("SMTP sink: accept failed: {e}"),
+            }
+        }
+    })
+    .abort_handle()
 }
 
 /// A running SMTP sink on 127.0.0.1. Cheap to clone; all clones see the same mailbox.
@@ -91,23 +133,34 @@ impl SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("SMTP sink: cannot bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("SMTP sink: no local address");
         let state = Arc::new(State::default());
-        let accept_state = Arc::clone(&state);
-        let accept = tokio::spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        let state = Arc::clone(&accept_state);
-                        tokio::spawn(async move {
-                            // An I/O error only means the client went away.
-                            let _ = serve(stream, &state).await;
-                        });
-                    }
-                    Err(e) => eprintln!("SMTP sink: accept failed: {e}"),
+        let inner = Arc::new(Inner { addr, state: Arc::clone(&state), tasks: Mutex::new(Vec::new()) });
+        let accept = accept_loop(listener, Arc::downgrade(&inner), state);
+        inner.tasks().push(accept);
+        SmtpSink { inner }
+    }
+
+    /// A mail server outage: the port is closed (connections are refused) and every open
+    /// connection is cut. Messages received so far are kept.
+    pub fn go_down(&self) {
+        self.inner.stop_all();
+    }
+
+    /// Back after `go_down`, on the same port.
+    pub async fn come_back(&self) {
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.inner.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
+                Err(e) => panic!("SMTP sink: cannot bind {} again: {e}", self.inner.addr),
             }
-        })
-        .abort_handle();
-        SmtpSink { inner: Arc::new(Inner { addr, state, accept }) }
+        };
+        let accept = accept_loop(listener, Arc::downgrade(&self.inner), Arc::clone(&self.inner.state));
+        self.inner.tasks().push(accept);
     }
 
     /// Forgets the messages received so far that `which` picks (a sign-up's confirmation
@@ -275,13 +328,24 @@ async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> std::i
 
 fn decode(from: String, to: Vec<String>, raw: Vec<u8>) -> Mail {
     let (mut subject, mut text, mut html) = (String::new(), String::new(), String::new());
+    let mut message_id = String::new();
     if let Some(message) = MessageParser::default().parse(&raw) {
         subject = message.subject().unwrap_or_default().to_string();
+        message_id = message.message_id().unwrap_or_default().to_string();
         text = message.body_text(0).unwrap_or_default().into_owned();
         // body_html(0) would turn a plain-text-only mail into HTML: take real HTML parts only.
         if let Some(PartType::Html(body)) = message.html_part(0).map(|part| &part.body) {
             html = body.to_string();
         }
     }
-    Mail { from, to, subject, text, html, raw: String::from_utf8_lossy(&raw).into_owned() }
+    Mail {
+        from,
+        to,
+        subject,
+        text,
+        html,
+        raw: String::from_utf8_lossy(&raw).into_owned(),
+        message_id,
+        at: std::time::Instant::now(),
+    }
 }

@@ -1,0 +1,15 @@
+//! Portico under faults: each test starts the real binary (`target/…/portico`) as a child
+//! process beside a real SMTP sink and a real database, breaks something (the mail server,
+//! the process, the database, the disk), and checks on the database and at the SMTP sink
+//! what survived. Each prints its figures.
+//!
+//! On SQLite by default; with TEST_DATABASE_URL (a PostgreSQL server) on a fresh PostgreSQL
+//! database per test. Tests that need something absent say so and are skipped.
+
+#[path = "app/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+mod faults {
+    pub mod instance;
+}
