@@ -11,5 +11,14 @@
 mod support;
 
 mod faults {
+    pub mod common;
     pub mod instance;
+    pub mod proxy;
+
+    mod crash;
+    mod database_away;
+    mod disk_full;
+    mod mail_outage;
+    mod shutdown;
+    mod two_instances;
 }

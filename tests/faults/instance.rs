@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use portico::db::{DatabaseLocation, Db};
 
-use crate::support::{PgDatabase, SmtpSink, TestApp, TestUser, SESSION_KEY};
+use crate::support::{PgDatabase, SmtpSink, TestApp, SESSION_KEY};
 
 /// What the instances of one test share: the database, the data folder, the SMTP sink and
 /// the session key. `db` is the test's own handle on the database, to check what is there.
@@ -15,7 +15,8 @@ pub struct Stack {
     pub database_url: String,
     pub db: Db,
     pub smtp: SmtpSink,
-    pub pg: Option<PgDatabase>,
+    /// Keeps the test's PostgreSQL database until the stack is dropped.
+    _pg: Option<PgDatabase>,
 }
 
 /// A free port on 127.0.0.1 (bound, then let go; the app binds it with SO_REUSEADDR).
@@ -61,7 +62,7 @@ impl Stack {
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("the test's handle on the database: {e}"));
-        Stack { dir, database_url, db, smtp: SmtpSink::start().await, pg }
+        Stack { dir, database_url, db, smtp: SmtpSink::start().await, _pg: pg }
     }
 
     /// Starts the binary on a free port with these extra settings.
@@ -127,10 +128,6 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub fn visitor(&self) -> TestUser {
-        TestUser::new(&self.base)
-    }
-
     pub fn pid(&self) -> i32 {
         self.child.as_ref().map_or(0, |c| c.id() as i32)
     }

@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each test target uses a different part of the API
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -61,6 +61,8 @@ struct State {
     refusing: AtomicBool,
     /// How many MAIL commands were refused while `refusing`.
     refused: AtomicUsize,
+    /// Milliseconds the sink waits before answering each MAIL (a slow mail server).
+    delay_ms: AtomicU64,
 }
 
 impl State {
@@ -231,6 +233,12 @@ impl SmtpSink {
         self.inner.state.refusing.store(refuse, Ordering::SeqCst);
     }
 
+    /// A slow mail server: each MAIL FROM is answered after `delay` (zero: at once), so
+    /// that a message is in flight for that long before the sink has it.
+    pub fn set_delay(&self, delay: Duration) {
+        self.inner.state.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
     /// How many messages were refused (MAIL FROM answered 451) so far: with
     /// [`messages`](Self::messages), every attempt to send that reached the sink.
     pub fn refused(&self) -> usize {
@@ -263,6 +271,10 @@ async fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
                 b"451 4.3.0 try again later\r\n"
             }
             "MAIL" => {
+                let delay = state.delay_ms.load(Ordering::SeqCst);
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
                 // A new MAIL starts a new transaction.
                 from = Some(path_arg(command));
                 to.clear();

@@ -1,0 +1,81 @@
+//! SIGTERM: a graceful stop.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use super::common::{self, say};
+
+/// SIGTERM stops taking requests, finishes the email being sent (recorded as sent), hands
+/// back the rest of its batch unsent and uncounted, and exits in time; after a restart the
+/// rest go out, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
+    let _one = common::serial();
+    let stack = common::stack().await;
+    let mut env = common::BUSY_FIRM.to_vec();
+    env.push(("SHUTDOWN_TIMEOUT_SECONDS", "10"));
+    let mut instance = stack.start(&env).await;
+    let port = instance.port;
+    let app = stack.app(&instance);
+    let f = common::firm(&app).await;
+
+    // A slow mail server: each email takes 2 s.
+    stack.smtp.set_delay(Duration::from_secs(2));
+    // One Add team of three addresses: three emails queued in one transaction, claimed by
+    // the worker in one batch.
+    let invited = ["a@firm.test", "b@firm.test", "c@firm.test"];
+    let path = format!("/orgs/{}/team/invite", f.org);
+    let fields = [("emails", "a@firm.test, b@firm.test, c@firm.test"), ("role", "member"), ("new_clients", "on")];
+    let a = common::post(&f.ada, &instance.base, &path, &fields).await;
+    assert!(a.is(StatusCode::SEE_OTHER), "Add team: {:?} {}", a.status, crate::support::text_of(&a.body));
+    // The worker has claimed them and is sending the first.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::outbox(&stack.db, &instance.base).await.iter().filter(|r| r.claimed).count() < invited.len() {
+        assert!(Instant::now() < deadline, "the worker never claimed the emails");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    instance.signal(libc::SIGTERM);
+    // It stops taking requests at once.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let refused = loop {
+        let a = common::get(&f.ada, &instance.base, "/healthz").await;
+        if a.status.is_none() {
+            break signalled.elapsed();
+        }
+        assert!(Instant::now() < deadline, "still answering after SIGTERM: {:?}", a.status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let status = instance.wait_exit(Duration::from_secs(12)).await.expect("exits within SHUTDOWN_TIMEOUT_SECONDS");
+    let took = signalled.elapsed();
+    assert!(status.success(), "a clean exit: {status:?}");
+    let log = instance.log();
+    assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{}", common::tail(&log));
+
+    let rows = common::outbox(&stack.db, &instance.base).await;
+    let invites: Vec<_> = rows.iter().filter(|r| r.invite_id.is_some()).collect();
+    let sent: Vec<_> = invites.iter().filter(|r| r.state == "sent").collect();
+    assert_eq!(sent.len(), 1, "the email being sent was finished and recorded: {invites:?}");
+    assert_eq!(stack.smtp.messages().iter().filter(|m| m.message_id == sent[0].message_id).count(), 1);
+    for r in invites.iter().filter(|r| r.state != "sent") {
+        assert_eq!(r.state, "pending");
+        assert!(!r.claimed, "handed back, not left to its lease: {r:?}");
+        assert_eq!(r.attempts, 0, "the claim did not count as an attempt: {r:?}");
+    }
+
+    stack.smtp.set_delay(Duration::ZERO);
+    let instance = stack.start_on(port, &env).await;
+    let rows = common::outbox_drained(&stack.db, &instance.base, Duration::from_secs(30)).await;
+    let delivery = common::compare(&rows, &stack.smtp);
+    assert!(delivery.lost.is_empty() && delivery.duplicated.is_empty() && delivery.unknown.is_empty(), "{delivery:?}");
+    say(&format!(
+        "fault: SIGTERM while an email was being sent (2 s each): new connections refused after {:.2}s, exited cleanly \
+         after {:.1}s with that email sent and recorded and the other {} handed back; after the restart {}",
+        refused.as_secs_f64(),
+        took.as_secs_f64(),
+        invited.len() - 1,
+        delivery.figures()
+    ));
+}
