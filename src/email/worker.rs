@@ -157,6 +157,9 @@ impl Mailer {
         match result {
             Ok(()) => {
                 self.metrics.emails_sent.inc();
+                if matches!(self.transport, Transport::Smtp(_)) {
+                    tracing::info!(outbox_id = id, attempt = item.attempts, "outbox: sent");
+                }
                 if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, id)).await {
                     tracing::error!(error = %e, outbox_id = id, "outbox: sent, but could not record it");
                 }

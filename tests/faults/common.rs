@@ -124,11 +124,12 @@ async fn finish(sent: reqwest::Result<reqwest::Response>, started: Instant) -> A
 /// Sends an invite from Settings → Members (Member of the first entity).
 pub async fn invite(f: &FirmSetup, base: &str, email: &str) -> Answer {
     let entity = f.entities[0].to_string();
-    post(&f.ada, base, &format!("/w/{}/settings/members/invite", f.ws), &[
-        ("email", email),
-        ("role", "member"),
-        ("entity", &entity),
-    ])
+    post(
+        &f.ada,
+        base,
+        &format!("/w/{}/settings/members/invite", f.ws),
+        &[("email", email), ("role", "member"), ("entity", &entity)],
+    )
     .await
 }
 
@@ -295,7 +296,13 @@ pub async fn invites(db: &Db) -> HashMap<String, InviteWhole> {
             *entities.entry(id).or_default() += 1;
         }
         let mut emails: HashMap<i64, usize> = HashMap::new();
-        for id in o::table.filter(o::invite_id.is_not_null()).select(o::invite_id).load::<Option<i64>>(c)?.into_iter().flatten() {
+        for id in o::table
+            .filter(o::invite_id.is_not_null())
+            .select(o::invite_id)
+            .load::<Option<i64>>(c)?
+            .into_iter()
+            .flatten()
+        {
             *emails.entry(id).or_default() += 1;
         }
         let mut audits: HashMap<String, usize> = HashMap::new();
@@ -345,7 +352,11 @@ pub async fn until_status(instance: &Instance, path: &str, want: StatusCode, wit
                 return started.elapsed();
             }
         }
-        assert!(started.elapsed() < within, "{path} did not answer {want} within {within:?}; log:\n{}", tail(&instance.log()));
+        assert!(
+            started.elapsed() < within,
+            "{path} did not answer {want} within {within:?}; log:\n{}",
+            tail(&instance.log())
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -65,7 +65,11 @@ async fn the_database_going_away_answers_503_and_the_app_recovers_by_itself() {
                     let email = format!("away-{task}-{i}@client.test");
                     ("invite", email.clone(), common::invite(&f, &base, &email).await)
                 } else {
-                    ("members", String::new(), common::get(&f.ada, &base, &format!("/w/{}/settings/members", f.ws)).await)
+                    (
+                        "members",
+                        String::new(),
+                        common::get(&f.ada, &base, &format!("/w/{}/settings/members", f.ws)).await,
+                    )
                 };
                 answers.lock().unwrap().push((now, what, email, a));
                 i += 1;
@@ -103,11 +107,17 @@ async fn the_database_going_away_answers_503_and_the_app_recovers_by_itself() {
     assert_eq!(instance.pid(), pid, "the same process, not restarted");
 
     let answers = answers.lock().unwrap().clone();
-    let count = |p: Phase, s: Option<StatusCode>| answers.iter().filter(|(ph, _, _, a)| *ph == p && a.status == s).count();
+    let count =
+        |p: Phase, s: Option<StatusCode>| answers.iter().filter(|(ph, _, _, a)| *ph == p && a.status == s).count();
     let slowest = answers.iter().map(|(_, _, _, a)| a.took).max().unwrap_or_default();
     for (p, what, email, a) in &answers {
         assert!(a.status.is_some(), "{p:?} {what} {email}: no answer within 30 s (a hang)");
-        assert_ne!(a.status, Some(StatusCode::INTERNAL_SERVER_ERROR), "{p:?} {what} {email}: a 500: {}", crate::support::text_of(&a.body));
+        assert_ne!(
+            a.status,
+            Some(StatusCode::INTERNAL_SERVER_ERROR),
+            "{p:?} {what} {email}: a 500: {}",
+            crate::support::text_of(&a.body)
+        );
         if a.is(StatusCode::SERVICE_UNAVAILABLE) {
             assert!(
                 a.body.contains("Portico cannot reach its database") || a.body.contains("Portico cannot save changes"),

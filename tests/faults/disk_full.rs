@@ -98,7 +98,12 @@ async fn a_full_disk_answers_a_clear_page_and_loses_or_corrupts_nothing() {
     for i in 0..5 {
         let email = format!("full-{i}@client.test");
         let a = common::invite(&f, &instance.base, &email).await;
-        assert_eq!(a.status, Some(StatusCode::SERVICE_UNAVAILABLE), "invite {email} on a full disk: {}", text_of(&a.body));
+        assert_eq!(
+            a.status,
+            Some(StatusCode::SERVICE_UNAVAILABLE),
+            "invite {email} on a full disk: {}",
+            text_of(&a.body)
+        );
         assert!(a.body.contains("Portico cannot save changes just now"), "{}", text_of(&a.body));
         refused += 1;
         let page = common::get(&f.ada, &instance.base, &members).await;
@@ -130,7 +135,9 @@ async fn a_full_disk_answers_a_clear_page_and_loses_or_corrupts_nothing() {
     assert_eq!(whole.len(), 4, "the three before and the one after");
     let check: String = stack
         .db
-        .read(|c| diesel::sql_query("PRAGMA integrity_check").get_result::<IntegrityCheck>(c).map(|r| r.integrity_check))
+        .read(|c| {
+            diesel::sql_query("PRAGMA integrity_check").get_result::<IntegrityCheck>(c).map(|r| r.integrity_check)
+        })
         .await
         .unwrap();
     assert_eq!(check, "ok");

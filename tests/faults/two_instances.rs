@@ -112,7 +112,8 @@ async fn two_instances_share_sessions_send_each_email_once_and_keep_the_rules() 
         assert_eq!(one.get(&link).await.status(), StatusCode::OK);
         assert_eq!(two.get(&other).await.status(), StatusCode::OK);
         let fields = [("name", "Race Person"), ("password", crate::support::PASSWORD)];
-        let (x, y) = tokio::join!(one.invite_post(&link, "register", &fields), two.invite_post(&other, "register", &fields));
+        let (x, y) =
+            tokio::join!(one.invite_post(&link, "register", &fields), two.invite_post(&other, "register", &fields));
         let statuses = [x.status(), y.status()];
         assert!(!statuses.iter().any(|s| s.is_server_error()), "round {round}: {statuses:?}");
         assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "round {round}: {statuses:?}");
