@@ -69,6 +69,11 @@ impl AppError {
     }
 }
 
+/// True when the database answers but cannot be written (disk full, read-only file).
+pub fn cannot_write(e: &DbError) -> bool {
+    matches!(e, DbError::Query(q) if matches!(Outage::of(q), Some(Outage::CannotWrite)))
+}
+
 /// A database error that says the database, not the request, is in trouble.
 enum Outage {
     /// The connection was lost, or the database is locked by another writer for too long.

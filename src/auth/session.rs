@@ -132,7 +132,11 @@ pub fn flash(session: &Session, kind: FlashKind, message: impl Into<String>) {
     let _ = session.insert(FLASH, Flash { kind, message: message.into() });
 }
 
+/// The flash message, once. A session without one is left unchanged: actix-session marks
+/// a session changed by any `remove`, and a changed session is written back, so removing
+/// an absent key would make every page view a database write.
 pub fn take_flash(session: &Session) -> Option<Flash> {
+    session.get::<serde_json::Value>(FLASH).ok().flatten()?;
     session.remove_as::<Flash>(FLASH).and_then(Result::ok)
 }
 

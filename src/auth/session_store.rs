@@ -123,7 +123,11 @@ impl SessionStore for DbSessionStore {
         }
         if at - row.last_seen_at >= TOUCH_EVERY {
             let id = SessionId(row.id);
-            self.db.write(move |c| sessions::touch(c, id, at)).await.map_err(|e| LoadError::Other(e.into()))?;
+            // A page view must not fail because the database cannot be written just now
+            // (disk full): a missed touch only moves idleness a minute earlier.
+            if let Err(e) = self.db.write(move |c| sessions::touch(c, id, at)).await {
+                tracing::warn!(error = %e, "could not record a session's last use; answering anyway");
+            }
         }
         let mut state: State = serde_json::from_str(&row.state).map_err(|e| LoadError::Deserialization(e.into()))?;
         state.insert(SESSION_ID.into(), row.id.to_string());
@@ -172,14 +176,25 @@ impl SessionStore for DbSessionStore {
     ) -> Result<SessionKey, UpdateError> {
         let s = split(session_state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let hash = key_hash(session_key.as_ref());
-        self.db
+        let written = self
+            .db
             .write(move |c| {
                 let values = SessionValues { user: s.user, state: &s.json, user_agent: &s.user_agent, ip: &s.ip };
                 sessions::update(c, &hash, &values)
             })
-            .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
-        Ok(session_key)
+            .await;
+        match written {
+            Ok(_) => Ok(session_key),
+            // An update carries only a flash message, a new CSRF token or where the session
+            // is used from (sign-in and sign-out make new sessions: `save`). When the
+            // database cannot be written (disk full), the page is still worth showing: the
+            // flash shows again, a form without a stored token is refused as expired.
+            Err(e) if crate::error::cannot_write(&e) => {
+                tracing::warn!(error = %e, "could not save a session's change; answering anyway");
+                Ok(session_key)
+            }
+            Err(e) => Err(UpdateError::Other(e.into())),
+        }
     }
 
     async fn update_ttl(&self, _session_key: &SessionKey, _ttl: &CookieTtl) -> Result<(), anyhow::Error> {
