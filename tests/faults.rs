@@ -18,6 +18,7 @@ mod faults {
     mod crash;
     mod database_away;
     mod disk_full;
+    mod logs;
     mod mail_outage;
     mod shutdown;
     mod two_instances;

@@ -17,6 +17,7 @@ mod layout;
 mod mailbox;
 mod members;
 mod navigation;
+mod operator;
 mod queries;
 mod sessions;
 mod team;
