@@ -7,7 +7,6 @@
 //! database per test. Tests that need something absent say so and are skipped.
 
 #[path = "app/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 mod faults {

@@ -131,6 +131,7 @@ diesel::table! {
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         token_id -> Nullable<BigInt>,
+        first_failed_at -> Nullable<Timestamp>,
     }
 }
 

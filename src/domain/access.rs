@@ -413,13 +413,15 @@ pub enum OrgAction {
     AddEntity,
     /// Turn "Require two-factor authentication" on or off for the firm's staff.
     RequireTwoFactor,
+    /// See which of the firm's emails are failing, and the mail server's answers.
+    ViewEmailDelivery,
 }
 
 pub fn org_may(actor: OrgRole, action: OrgAction) -> bool {
     use OrgAction::*;
     match actor {
         OrgRole::Admin => true,
-        OrgRole::Manager => !matches!(action, ManageBilling | RequireTwoFactor),
+        OrgRole::Manager => !matches!(action, ManageBilling | RequireTwoFactor | ViewEmailDelivery),
         OrgRole::Member => matches!(action, AddEntity),
     }
 }
@@ -531,12 +533,13 @@ pub enum StaffLoss {
 }
 
 /// The firm actions whose loss a person is told about, in the order they are told.
-const STAFF_ACTIONS: [OrgAction; 5] = [
+const STAFF_ACTIONS: [OrgAction; 6] = [
     OrgAction::ViewTeam,
     OrgAction::InviteStaff,
     OrgAction::AddClient,
     OrgAction::ManageBilling,
     OrgAction::RequireTwoFactor,
+    OrgAction::ViewEmailDelivery,
 ];
 
 /// What someone with `before` on a firm's team would lose by getting `after`, asked of the

@@ -128,7 +128,7 @@ pub struct InviteView {
     pub sent: chrono::NaiveDateTime,
     pub expires: chrono::NaiveDateTime,
     pub expired: bool,
-    pub delivery: (&'static str, &'static str),
+    pub delivery: (String, &'static str),
     pub can_manage: bool,
     /// The link, for the ⋯ menu's "Copy invite link" (empty for those who may not copy it).
     pub link: String,

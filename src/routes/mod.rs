@@ -4,6 +4,7 @@ mod account;
 mod auth;
 mod clients;
 mod dev_mailbox;
+mod email_delivery;
 mod entities;
 mod form;
 mod home;
@@ -70,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/team/{user}/remove", web::get().to(team::remove_form))
         .route("/orgs/{org}/team/{user}/remove", web::post().to(team::remove))
         .configure(|cfg| invite_actions::routes(cfg, "/orgs/{org}/team/invites/{invite}"))
+        .route("/orgs/{org}/email", web::get().to(email_delivery::page))
         .route("/orgs/{org}/invites", web::get().to(team::pending))
         .route("/orgs/{org}/invites", web::post().to(team::bulk))
         .route("/w/{ws}", web::get().to(entities::workspace_home))
@@ -138,7 +140,9 @@ pub struct Sidebar {
     pub can_view_team: bool,
     /// The firm's Security settings (require two-factor authentication).
     pub can_manage_security: bool,
-    /// "clients" or "team".
+    /// The Email delivery page (firm Admins).
+    pub can_view_email_delivery: bool,
+    /// "clients", "team", "pending", "security" or "email".
     pub current: &'static str,
 }
 
@@ -319,6 +323,7 @@ fn sidebar(org_id: i64, org_name: &str, role: OrgRole, current: &'static str) ->
         org_name: org_name.to_string(),
         can_view_team: rules::org_may(role, OrgAction::ViewTeam),
         can_manage_security: rules::org_may(role, OrgAction::RequireTwoFactor),
+        can_view_email_delivery: rules::org_may(role, OrgAction::ViewEmailDelivery),
         current,
     }
 }
@@ -343,14 +348,32 @@ pub fn display_name<'a>(name: &'a str, email: &'a str) -> &'a str {
     }
 }
 
-/// How an invite's email is doing, as a badge: words and class.
-pub fn delivery_words(d: &crate::db::models::outbox::Delivery) -> (&'static str, &'static str) {
+/// How an invite's email is doing, as a badge: words and class. An email failing for
+/// longer than a few retries says for how long.
+pub fn delivery_words(d: &crate::db::models::outbox::Delivery) -> (String, &'static str) {
     use crate::db::models::outbox::Delivery;
     match d {
-        Delivery::Sent(_) => ("Email sent", "badge-info"),
-        Delivery::NotSentYet => ("Email not sent yet", "badge-warn"),
-        Delivery::Retrying => ("Email failed, retrying", "badge-warn"),
-        Delivery::Failed => ("Email failed", "badge-warn"),
+        Delivery::Sent(_) => ("Email sent".into(), "badge-info"),
+        Delivery::NotSentYet => ("Email not sent yet".into(), "badge-warn"),
+        Delivery::Retrying { since: Some(since) }
+            if crate::db::models::now() - *since >= chrono::Duration::minutes(LONG_FAILING_MINUTES) =>
+        {
+            (format!("Email failing for {}", duration_words(*since, crate::db::models::now())), "badge-warn")
+        }
+        Delivery::Retrying { .. } => ("Email failed, retrying".into(), "badge-warn"),
+        Delivery::Failed => ("Email failed".into(), "badge-warn"),
+    }
+}
+
+/// After this long, a failing email's badge says how long it has been failing.
+pub const LONG_FAILING_MINUTES: i64 = 15;
+
+/// How long from `since` to `now`, in words: "2 hours", "less than a minute".
+pub fn duration_words(since: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> String {
+    let ago = relative(since, now);
+    match ago.strip_suffix(" ago") {
+        Some(d) => d.to_string(),
+        None => "less than a minute".into(),
     }
 }
 

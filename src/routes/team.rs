@@ -668,7 +668,7 @@ pub struct PendingView {
     sent: chrono::NaiveDateTime,
     expires: chrono::NaiveDateTime,
     expired: bool,
-    delivery: (&'static str, &'static str),
+    delivery: (String, &'static str),
 }
 
 impl PendingView {

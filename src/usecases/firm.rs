@@ -120,3 +120,19 @@ pub async fn add_transaction(db: &Db, actor: UserId, ws: WorkspaceId, id: Entity
     })
     .await
 }
+
+/// How many failing emails the Email delivery page lists.
+pub const EMAIL_DELIVERY_LIMIT: i64 = 200;
+
+/// The firm's Email delivery page (firm Admins): its emails that are failing or were given
+/// up, longest failing first, and how many of its emails wait to be sent.
+pub async fn email_delivery(
+    db: &Db,
+    m: &OrgMembership,
+) -> Outcome<(Vec<crate::db::models::outbox::FailingEmail>, crate::db::models::outbox::FirmQueue)> {
+    if !rules::org_may(m.role, OrgAction::ViewEmailDelivery) {
+        return Err(ActionError::Refused(Refusal::FirmRole));
+    }
+    let org = m.org_id;
+    Ok(db.read(move |c| crate::db::models::outbox::failing_for_firm(c, org, EMAIL_DELIVERY_LIMIT + 1)).await?)
+}

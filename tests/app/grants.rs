@@ -585,7 +585,12 @@ async fn lowering_your_own_firm_access_says_what_you_lose_and_the_last_admin_rul
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         losses(&page),
-        ["inviting and managing Admins", "billing", "requiring two-factor authentication for the firm"]
+        [
+            "inviting and managing Admins",
+            "billing",
+            "requiring two-factor authentication for the firm",
+            "the Email delivery page"
+        ]
     );
     assert!(page.contains(&format!("<a class=\"btn\" href=\"/orgs/{org}/team\" autofocus>Keep my access</a>")));
     assert_eq!(before, app.snapshot().await, "nothing written");

@@ -83,7 +83,18 @@ async fn firm_forms_and_confirmations_fit_a_desktop_and_a_phone() {
     let bo = f.app.user_id("bo@firm.test").await;
     let erin = f.app.invite_record("erin@client.test").await.id;
     let di = f.app.invite_record("di@firm.test").await.id;
+    // One email the mail server refuses, for a row on Email delivery.
+    f.app.smtp.set_refusing(true);
+    let r = f.ada.invite(ws, "refused.by.the.mail.server@acme-bakery-and-holdings.test", "member", &[f.llc]).await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let before = f.app.smtp.refused();
+    while f.app.smtp.refused() == before {
+        assert!(tokio::time::Instant::now() < deadline, "the outbox never tried the email");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let pages = [
+        page("email-delivery", format!("/orgs/{org}/email")),
         page("configure-permissions", format!("/w/{ws}/settings/members/{cleo}/permissions")),
         page("remove-member", format!("/w/{ws}/settings/members/{cleo}/remove")),
         page("invite-link", format!("/w/{ws}/settings/invites/{erin}/link")),

@@ -5,6 +5,7 @@ mod support;
 
 mod authz;
 mod browser_flow;
+mod email_delivery;
 mod foundation;
 mod grants;
 mod hardening;

@@ -544,7 +544,7 @@ async fn members_and_team_show_who_has_two_factor_on() {
 
     // The least of a few loads: the first shows (and so removes) a pending flash message,
     // a session write, and the outbox worker shares the pool.
-    let (members_queries, html) = crate::queries::queries_of(&app, &f.ada, &f.members()).await;
+    let (members_queries, html) = crate::queries::queries_of(app, &f.ada, &f.members()).await;
     assert!(row(&html, "ada@firm.test").contains("2FA"));
     assert!(row(&html, "cleo@client.test").contains("2FA"));
     assert!(!row(&html, "carl@client.test").contains("2FA"));
@@ -557,7 +557,7 @@ async fn members_and_team_show_who_has_two_factor_on() {
     // No query per row: more people, the same number of queries.
     let (dora, _) = f.client_user("dora@client.test", "Dora Client", "member", &[f.llc]).await;
     turn_on(&dora).await;
-    assert_eq!(crate::queries::queries_of(&app, &f.ada, &f.members()).await.0, members_queries);
+    assert_eq!(crate::queries::queries_of(app, &f.ada, &f.members()).await.0, members_queries);
 }
 
 /// In Chromium: turn two-factor on from the page (the secret read off the page, the code

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -18,9 +17,9 @@ use crate::support::{SmtpSink, TestApp, TestUser};
 
 /// The fault tests start processes, cut connections and fill disks: one at a time, so that
 /// one test's load does not turn into another's timeout on a 2-core machine.
-pub fn serial() -> MutexGuard<'static, ()> {
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ONE_AT_A_TIME.lock().await
 }
 
 /// Says `line` where a person reads `cargo test`'s output: the harness captures `println!`

@@ -22,7 +22,7 @@ const ROUNDS: usize = 3;
 /// those the dead process had claimed (sent when their lease runs out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_loses_no_acknowledged_change_and_no_email() {
-    let _one = common::serial();
+    let _one = common::serial().await;
     let stack = common::stack().await;
     let mut env = common::BUSY_FIRM.to_vec();
     env.push(("OUTBOX_LEASE_SECONDS", "5"));

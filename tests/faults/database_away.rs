@@ -32,7 +32,7 @@ async fn the_database_going_away_answers_503_and_the_app_recovers_by_itself() {
         );
         return;
     }
-    let _one = common::serial();
+    let _one = common::serial().await;
     let admin = std::env::var("TEST_DATABASE_URL").unwrap();
     let pg = PgDatabase::create(&admin);
     let (before_host, rest) = pg.url.split_once('@').expect("user@host in TEST_DATABASE_URL");

@@ -69,7 +69,7 @@ async fn a_full_disk_answers_a_clear_page_and_loses_or_corrupts_nothing() {
         common::not_here(TEST, "the SQLite file's disk (on PostgreSQL the server owns its disk)");
         return;
     }
-    let _one = common::serial();
+    let _one = common::serial().await;
     let Some(disk) = SmallDisk::mount(24) else {
         let why = "cannot mount a small tmpfs here (needs root)";
         assert!(!common::in_ci(), "{TEST}: {why}; CI runs as root and must run it");

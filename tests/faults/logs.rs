@@ -6,7 +6,7 @@ use super::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_with_the_request_and_the_outbox() {
-    let _one = common::serial();
+    let _one = common::serial().await;
     let stack = common::stack().await;
     let mut env = common::BUSY_FIRM.to_vec();
     env.push(("LOG_FORMAT", "json"));

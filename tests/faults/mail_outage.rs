@@ -14,7 +14,7 @@ const OUTAGE: Duration = Duration::from_secs(60);
 /// invite's row said "Email failed, retrying" during it and "Email sent" after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_email_is_delivered_once_after_the_mail_server_comes_back() {
-    let _one = common::serial();
+    let _one = common::serial().await;
     let stack = common::stack().await;
     let mut env = common::BUSY_FIRM.to_vec();
     env.push(("METRICS_TOKEN", "fault-metrics"));

@@ -11,7 +11,7 @@ use super::common::{self, say};
 /// rest go out, each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
-    let _one = common::serial();
+    let _one = common::serial().await;
     let stack = common::stack().await;
     let mut env = common::BUSY_FIRM.to_vec();
     env.push(("SHUTDOWN_TIMEOUT_SECONDS", "10"));

@@ -19,7 +19,7 @@ async fn two_instances_share_sessions_send_each_email_once_and_keep_the_rules() 
         );
         return;
     }
-    let _one = common::serial();
+    let _one = common::serial().await;
     let stack = Stack::new().await;
     let (port_a, port_b) = (super::instance::free_port(), super::instance::free_port());
     // One public address for both, as behind a balancer (links name it).

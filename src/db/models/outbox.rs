@@ -137,7 +137,13 @@ pub fn mark_dropped(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
     Ok(())
 }
 
-/// After a failed attempt: try again later, or give up after `max_attempts`.
+diesel::define_sql_function! {
+    /// SQL's COALESCE of two timestamps.
+    fn coalesce(x: Nullable<Timestamp>, y: Nullable<Timestamp>) -> Nullable<Timestamp>;
+}
+
+/// Records a failed attempt: the mail server's answer, when to try again, and (the first
+/// time) since when the email has been failing. After `max_attempts` it is given up.
 pub fn mark_failed(
     conn: &mut DbConnection,
     id: i64,
@@ -154,6 +160,7 @@ pub fn mark_failed(
             outbox::last_error.eq(Some(error)),
             outbox::next_attempt_at.eq(next_attempt),
             outbox::locked_until.eq(None::<NaiveDateTime>),
+            outbox::first_failed_at.eq(coalesce(outbox::first_failed_at, Some(super::now()))),
         ))
         .execute(conn)?;
     Ok(())
@@ -163,30 +170,116 @@ pub fn mark_failed(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Delivery {
     NotSentYet,
-    Retrying,
+    /// Failed at least once, tried again later; failing since then.
+    Retrying {
+        since: Option<NaiveDateTime>,
+    },
     Failed,
     Sent(NaiveDateTime),
 }
 
 /// The state of the newest email of each invite (one query).
 pub fn delivery_for(conn: &mut DbConnection, invites: &[i64]) -> QueryResult<HashMap<i64, Delivery>> {
+    type Row = (Option<i64>, String, i32, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>);
     let rows = outbox::table
         .filter(outbox::invite_id.eq_any(invites))
         .filter(outbox::state.ne("dropped"))
         .order(outbox::id.desc())
-        .select((outbox::invite_id, outbox::state, outbox::attempts, outbox::last_error, outbox::sent_at))
-        .load::<(Option<i64>, String, i32, Option<String>, Option<NaiveDateTime>)>(conn)?;
+        .select((
+            outbox::invite_id,
+            outbox::state,
+            outbox::attempts,
+            outbox::last_error,
+            outbox::sent_at,
+            outbox::first_failed_at,
+        ))
+        .load::<Row>(conn)?;
     let mut out = HashMap::new();
-    for (invite, state, attempts, error, sent_at) in rows {
+    for (invite, state, attempts, error, sent_at, since) in rows {
         let Some(invite) = invite else { continue };
         out.entry(invite).or_insert_with(|| match (state.as_str(), sent_at) {
             ("sent", Some(at)) => Delivery::Sent(at),
             ("failed", _) => Delivery::Failed,
-            _ if attempts > 0 && error.is_some() => Delivery::Retrying,
+            _ if attempts > 0 && error.is_some() => Delivery::Retrying { since },
             _ => Delivery::NotSentYet,
         });
     }
     Ok(out)
+}
+
+/// One of a firm's emails that has not gone out: failing and retried, or given up.
+#[derive(Clone, Debug)]
+pub struct FailingEmail {
+    pub id: i64,
+    pub to_email: String,
+    /// The client the invite is to; None for a Team invite.
+    pub workspace: Option<String>,
+    /// True when given up (no more attempts).
+    pub given_up: bool,
+    pub attempts: i32,
+    pub first_failed_at: Option<NaiveDateTime>,
+    /// The mail server's last answer (or why the email could not be handed to it).
+    pub last_error: String,
+    pub next_attempt_at: NaiveDateTime,
+}
+
+/// A firm's emails still waiting to be sent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FirmQueue {
+    pub waiting: i64,
+    pub oldest: Option<NaiveDateTime>,
+}
+
+/// The Email delivery page of a firm: its invite emails (Team invites and invites to its
+/// clients) that have failed and are retried or were given up, longest failing first, up
+/// to `limit`; and how many of its emails wait and since when. Two queries, whatever the
+/// number of emails.
+pub fn failing_for_firm(
+    conn: &mut DbConnection,
+    org: crate::domain::OrgId,
+    limit: i64,
+) -> QueryResult<(Vec<FailingEmail>, FirmQueue)> {
+    use crate::db::schema::{invites as i, workspaces as w};
+    use diesel::dsl::{count_star, min};
+    type Row = (i64, String, Option<String>, String, i32, Option<NaiveDateTime>, Option<String>, NaiveDateTime);
+    let rows = outbox::table
+        .inner_join(i::table.on(i::id.nullable().eq(outbox::invite_id)))
+        .left_join(w::table.on(w::id.nullable().eq(i::workspace_id)))
+        .filter(i::organization_id.eq(org.0))
+        .filter(outbox::state.eq("failed").or(outbox::state.eq("pending").and(outbox::last_error.is_not_null())))
+        .order((outbox::first_failed_at.asc(), outbox::id.asc()))
+        .limit(limit)
+        .select((
+            outbox::id,
+            outbox::to_email,
+            w::name.nullable(),
+            outbox::state,
+            outbox::attempts,
+            outbox::first_failed_at,
+            outbox::last_error,
+            outbox::next_attempt_at,
+        ))
+        .load::<Row>(conn)?;
+    let failing = rows
+        .into_iter()
+        .map(|(id, to_email, workspace, state, attempts, first_failed_at, last_error, next_attempt_at)| FailingEmail {
+            id,
+            to_email,
+            workspace,
+            given_up: state == "failed",
+            attempts,
+            first_failed_at,
+            last_error: last_error.unwrap_or_default(),
+            next_attempt_at,
+        })
+        .collect();
+    let (waiting, oldest) = outbox::table
+        .inner_join(i::table.on(i::id.nullable().eq(outbox::invite_id)))
+        .filter(i::organization_id.eq(org.0))
+        .filter(outbox::state.eq("pending"))
+        .select((count_star(), min(outbox::created_at)))
+        .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+    Ok((failing, FirmQueue { waiting, oldest }))
 }
 
 #[derive(Queryable, Selectable)]

@@ -178,6 +178,7 @@ fn org_table() {
         (AddEntity, true, true, true),
         (ViewTeam, true, true, false),
         (RequireTwoFactor, true, false, false),
+        (ViewEmailDelivery, true, false, false),
     ];
     for (action, admin, manager, member) in table {
         assert_eq!(org_may(O::Admin, action), admin, "Admin {action:?}");

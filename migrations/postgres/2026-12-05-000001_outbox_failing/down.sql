@@ -1,0 +1,1 @@
+ALTER TABLE outbox DROP COLUMN first_failed_at;
