@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::common::{self, say};
 
@@ -36,6 +37,17 @@ async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // A request in flight: its headers and half its form are in when the signal comes.
+    let body = "email=someone%40firm.test&password=not-the-password&csrf=none";
+    let (first, rest) = body.split_at(20);
+    let mut in_flight = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    );
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let signalled = Instant::now();
     instance.signal(libc::SIGTERM);
     // It stops taking requests at once.
@@ -48,6 +60,22 @@ async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
         assert!(Instant::now() < deadline, "still answering after SIGTERM: {:?}", a.status);
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // The request in flight is still waiting for the rest of its form, and once that comes
+    // it is answered in full.
+    let mut peek = [0u8; 1];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), in_flight.peek(&mut peek)).await.is_err(),
+        "no answer before the form is complete"
+    );
+    in_flight.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    in_flight.read_to_string(&mut answer).await.unwrap();
+    let status_line = answer.lines().next().unwrap_or_default().to_string();
+    assert_eq!(
+        status_line, "HTTP/1.1 403 Forbidden",
+        "the request in flight got its answer (a form without a CSRF token)"
+    );
+    assert!(answer.contains("This form has expired"), "{answer}");
     let status = instance.wait_exit(Duration::from_secs(12)).await.expect("exits within SHUTDOWN_TIMEOUT_SECONDS");
     let took = signalled.elapsed();
     assert!(status.success(), "a clean exit: {status:?}");
@@ -71,8 +99,8 @@ async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
     let delivery = common::compare(&rows, &stack.smtp);
     assert!(delivery.lost.is_empty() && delivery.duplicated.is_empty() && delivery.unknown.is_empty(), "{delivery:?}");
     say(&format!(
-        "fault: SIGTERM while an email was being sent (2 s each): new connections refused after {:.2}s, exited cleanly \
-         after {:.1}s with that email sent and recorded and the other {} handed back; after the restart {}",
+        "fault: SIGTERM while an email was being sent (2 s each) and a request was half received: new connections \
+         refused after {:.2}s, the request answered in full ({status_line}), exited cleanly after {:.1}s with that email sent and recorded and the other {} handed back; after the restart {}",
         refused.as_secs_f64(),
         took.as_secs_f64(),
         invited.len() - 1,
