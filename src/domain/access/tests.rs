@@ -526,7 +526,7 @@ fn what_you_lose_on_the_team() {
         (
             staff(O::Admin, &[], false),
             staff(O::Manager, &[], false),
-            vec![GiveAdmin, Action(ManageBilling), Action(RequireTwoFactor)],
+            vec![GiveAdmin, Action(ManageBilling), Action(RequireTwoFactor), Action(ViewEmailDelivery)],
         ),
         (
             staff(O::Manager, &[], false),
@@ -560,6 +560,7 @@ fn what_you_lose_on_the_team() {
                 Action(AddClient),
                 Action(ManageBilling),
                 Action(RequireTwoFactor),
+                Action(ViewEmailDelivery),
                 ClientAdmin,
                 AllClientsBut { none_kept: false },
                 LaterClients,
