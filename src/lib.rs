@@ -1,6 +1,7 @@
 //! Portico: accounting firms invite their clients and staff into the books.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -12,6 +12,7 @@ diesel::table! {
         totp_secret -> Nullable<Text>,
         totp_enabled_at -> Nullable<Timestamp>,
         totp_last_step -> BigInt,
+        last_sign_in_at -> Nullable<Timestamp>,
     }
 }
 
@@ -33,6 +34,8 @@ diesel::table! {
         role -> Text,
         new_clients -> Bool,
         created_at -> Timestamp,
+        clients_until -> Nullable<Timestamp>,
+        end_notice_sent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -72,6 +75,8 @@ diesel::table! {
         invited_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         all_entities -> Bool,
+        ends_at -> Nullable<Timestamp>,
+        end_notice_sent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -100,6 +105,8 @@ diesel::table! {
         accepted_by -> Nullable<BigInt>,
         ended_at -> Nullable<Timestamp>,
         all_entities -> Bool,
+        access_ends_at -> Nullable<Timestamp>,
+        reminder_sent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -132,6 +139,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         token_id -> Nullable<BigInt>,
         first_failed_at -> Nullable<Timestamp>,
+        membership_id -> Nullable<BigInt>,
     }
 }
 

@@ -20,10 +20,9 @@ pub mod workspace;
 use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error};
 
-/// Now, in UTC, to the microsecond (both backends keep microseconds).
+/// Now, on the app's clock (`crate::clock`).
 pub fn now() -> NaiveDateTime {
-    let t = chrono::Utc::now().naive_utc();
-    t - chrono::Duration::nanoseconds(i64::from(t.and_utc().timestamp_subsec_nanos() % 1000))
+    crate::clock::now()
 }
 
 pub fn is_unique_violation(e: &Error) -> bool {

@@ -1,0 +1,11 @@
+DROP INDEX invites_pending_expiry;
+DROP INDEX org_memberships_clients_until;
+DROP INDEX workspace_memberships_ends;
+ALTER TABLE outbox DROP COLUMN membership_id;
+ALTER TABLE users DROP COLUMN last_sign_in_at;
+ALTER TABLE invites DROP COLUMN reminder_sent_at;
+ALTER TABLE org_memberships DROP COLUMN end_notice_sent_at;
+ALTER TABLE workspace_memberships DROP COLUMN end_notice_sent_at;
+ALTER TABLE org_memberships DROP COLUMN clients_until;
+ALTER TABLE workspace_memberships DROP COLUMN ends_at;
+ALTER TABLE invites DROP COLUMN access_ends_at;
