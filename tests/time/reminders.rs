@@ -1,0 +1,1 @@
+//! Invite reminders: one email, a set time before a pending invite expires.
