@@ -2116,7 +2116,7 @@ impl Env {
                 Ok((out, v.map(|e| e.0)))
             }
             Act::Invite { actor, ws, email: to, role, entities } => {
-                let req = InviteRequest { email: email(to), role: *role, entities: entities.clone() };
+                let req = InviteRequest { email: email(to), role: *role, entities: entities.clone(), ends: None };
                 let (out, v) = out_of(self.rt.block_on(members::invite(db, *actor, *ws, req, s)))?;
                 Ok((out, v.map(|i| i.0)))
             }
@@ -2144,7 +2144,7 @@ impl Env {
                 Ok((out, None))
             }
             Act::Configure { actor, ws, target, role, entities, confirmed } => {
-                let r = members::configure(db, *actor, *ws, *target, *role, entities.clone(), *confirmed);
+                let r = members::configure(db, *actor, *ws, *target, *role, entities.clone(), None, *confirmed);
                 Ok((configured(self.rt.block_on(r))?, None))
             }
             Act::Remove { actor, ws, target } => {
@@ -2163,7 +2163,7 @@ impl Env {
                 Ok((out_of(r)?.0, None))
             }
             Act::TeamInvite { actor, org, emails, role, clients, new_clients } => {
-                let offer = StaffOffer { role: *role, clients: clients.clone(), new_clients: *new_clients };
+                let offer = StaffOffer { role: *role, clients: clients.clone(), new_clients: *new_clients, ends: None };
                 let to: Vec<EmailAddress> = emails.iter().map(|e| email(e)).collect();
                 let r = self.rt.block_on(team::invite(db, *actor, *org, to, offer, s));
                 Ok(match out_of(r)? {
@@ -2172,7 +2172,7 @@ impl Env {
                 })
             }
             Act::TeamConfigure { actor, org, target, role, clients, new_clients, confirmed } => {
-                let offer = StaffOffer { role: *role, clients: clients.clone(), new_clients: *new_clients };
+                let offer = StaffOffer { role: *role, clients: clients.clone(), new_clients: *new_clients, ends: None };
                 let r = self.rt.block_on(team::configure(db, *actor, *org, *target, offer, *confirmed));
                 Ok((configured(r)?, None))
             }

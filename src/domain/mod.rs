@@ -2,6 +2,7 @@
 
 pub mod access;
 mod email;
+mod end_date;
 mod ids;
 pub mod limits;
 mod money;
@@ -11,6 +12,7 @@ pub mod token;
 pub mod two_factor;
 
 pub use email::{EmailAddress, EmailList, EmailListEntry};
+pub use end_date::EndDate;
 pub use ids::{EntityId, InviteId, MembershipId, OrgId, SessionId, UserId, WorkspaceId};
 pub use money::{format_amount, parse_amount, parse_date};
 pub use names::{is_invisible, Name, Password};

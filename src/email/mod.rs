@@ -7,6 +7,7 @@ pub mod worker;
 use askama::Template;
 
 use crate::db::models::account_token::{AccountToken, Purpose};
+use crate::db::models::ending::EndingNotice;
 use crate::db::models::invite::InviteDetails;
 use crate::domain::access::{Access, SeatFacts, StaffFacts};
 use crate::domain::token::InviteKey;
@@ -207,5 +208,56 @@ pub fn render_account(token: &AccountToken, public_url: &str, key: &InviteKey) -
         subject: subject.unwrap_or_default().trim().to_string(),
         text: text.unwrap_or_default(),
         html: html.unwrap_or_default(),
+    }
+}
+
+/// What an "access ends soon" email to a workspace Admin says.
+pub struct AccessEndingView {
+    pub who: String,
+    pub email: String,
+    pub workspace_name: String,
+    pub org_name: String,
+    pub ends: String,
+    pub link: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/access_ending_subject.txt")]
+struct AccessEndingSubject<'a> {
+    v: &'a AccessEndingView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/access_ending.txt")]
+struct AccessEndingText<'a> {
+    v: &'a AccessEndingView,
+}
+
+#[derive(Template)]
+#[template(path = "emails/access_ending.html")]
+struct AccessEndingHtml<'a> {
+    v: &'a AccessEndingView,
+}
+
+/// The page an "access ends soon" email's Extend button opens.
+pub fn extend_link(public_url: &str, n: &EndingNotice) -> String {
+    format!("{public_url}/w/{}/settings/members/{}/extend", n.workspace.0, n.user.0)
+}
+
+pub fn render_access_ending(n: &EndingNotice, to: &str, public_url: &str) -> RenderedEmail {
+    let who = if n.name.trim().is_empty() { n.email.clone() } else { n.name.clone() };
+    let v = AccessEndingView {
+        who,
+        email: n.email.clone(),
+        workspace_name: n.workspace_name.clone(),
+        org_name: n.org_name.clone(),
+        ends: n.ends.words(),
+        link: extend_link(public_url, n),
+    };
+    RenderedEmail {
+        to: to.to_string(),
+        subject: AccessEndingSubject { v: &v }.render().unwrap_or_default().trim().to_string(),
+        text: AccessEndingText { v: &v }.render().unwrap_or_default(),
+        html: AccessEndingHtml { v: &v }.render().unwrap_or_default(),
     }
 }

@@ -10,7 +10,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{watch, Notify};
 
 use crate::db::models::outbox::{self, Claimed};
-use crate::db::models::{account_token, invite, now};
+use crate::db::models::{account_token, ending, invite, now};
 use crate::db::{Db, DbError};
 use crate::domain::token::InviteKey;
 use crate::domain::InviteId;
@@ -74,6 +74,12 @@ impl Mailer {
                     tracing::warn!(error = %e, "could not prune old rate events");
                 }
             }
+            // Access end dates: the readers already treat an end date that has come as no
+            // access; here the rows go, with their audit events, and the "ends in 7 days"
+            // notices are queued. Only a cheap read when nothing is due.
+            if let Err(e) = self.end_access().await {
+                tracing::warn!(error = %e, "could not end access past its end date");
+            }
             match self.tick().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
@@ -86,6 +92,19 @@ impl Mailer {
             }
         }
         tracing::info!("outbox: stopped");
+    }
+
+    async fn end_access(&self) -> Result<(), DbError> {
+        let at = now();
+        if !self.db.read(move |c| ending::anything_due(c, at)).await? {
+            return Ok(());
+        }
+        let (ended, notices) =
+            self.db.write(move |c| Ok((ending::end_lapsed(c, at)?, ending::send_notices(c, at)?))).await?;
+        if ended > 0 || notices > 0 {
+            tracing::info!(ended, notices, "access end dates: ended and noticed");
+        }
+        Ok(())
     }
 
     fn stopping(&self) -> bool {
@@ -189,6 +208,9 @@ impl Mailer {
             (outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, Some(token)) => {
                 render_account_email(&self.db, token, &self.public_url, &self.key, true).await
             }
+            (outbox::KIND_ACCESS_ENDING, _, _) => {
+                render_notice_email(&self.db, item.membership_id, &item.to_email, &self.public_url, true).await
+            }
             (outbox::KIND_INVITE | outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, _) => Ok(None),
             (kind, _, _) => Err(AppError::Internal(format!("unknown email kind {kind}"))),
         }
@@ -213,6 +235,21 @@ pub fn message_id(item: &Claimed, public_url: &str) -> String {
     let host = public_url.split("://").nth(1).unwrap_or(public_url);
     let host = host.split(['/', ':']).next().filter(|h| !h.is_empty()).unwrap_or("portico.invalid");
     format!("<outbox-{}-{}@{host}>", item.id, item.created_at.and_utc().timestamp_micros())
+}
+
+/// Renders an "access ends soon" email from its membership. With `only_due`, None when
+/// that access was removed, extended or has ended meanwhile (the email is dropped).
+pub async fn render_notice_email(
+    db: &Db,
+    membership: Option<i64>,
+    to: &str,
+    public_url: &str,
+    only_due: bool,
+) -> Result<Option<RenderedEmail>, AppError> {
+    let Some(membership) = membership else { return Ok(None) };
+    let at = if only_due { now() } else { chrono::NaiveDateTime::MIN };
+    let notice = db.read(move |c| crate::db::models::ending::notice(c, membership, at)).await?;
+    Ok(notice.map(|n| super::render_access_ending(&n, to, public_url)))
 }
 
 /// Renders an invite's email from the database. With `only_pending`, None for an invite

@@ -12,7 +12,7 @@ use super::{render, Layout, TimeWords};
 use crate::auth::CurrentUser;
 use crate::db::models::outbox::{self, MailboxRow};
 use crate::domain::InviteId;
-use crate::email::worker::{render_account_email, render_invite_email};
+use crate::email::worker::{render_account_email, render_invite_email, render_notice_email};
 use crate::email::{account_subject, invite_subject, RenderedEmail};
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -45,10 +45,11 @@ fn require_dev(state: &AppState) -> Result<(), AppError> {
 /// The email of an outbox row, as it was (or will be) sent.
 async fn rendered(state: &AppState, row: &MailboxRow) -> Result<Option<RenderedEmail>, AppError> {
     let (url, key) = (&state.public_url, &state.invite_key);
-    match (row.invite_id, row.token_id) {
-        (Some(invite), _) => render_invite_email(&state.db, InviteId(invite), url, key, false).await,
-        (None, Some(token)) => render_account_email(&state.db, token, url, key, false).await,
-        (None, None) => Ok(None),
+    match (row.invite_id, row.token_id, row.membership_id) {
+        (Some(invite), _, _) => render_invite_email(&state.db, InviteId(invite), url, key, false).await,
+        (None, Some(token), _) => render_account_email(&state.db, token, url, key, false).await,
+        (None, None, Some(m)) => render_notice_email(&state.db, Some(m), &row.to_email, url, false).await,
+        (None, None, None) => Ok(None),
     }
 }
 
@@ -65,6 +66,7 @@ pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUse
         .map(|r| {
             let subject = match r.invite_id.and_then(|i| parts.get(&i)) {
                 Some(p) => invite_subject(&p.inviter, p.workspace.as_deref(), &p.org),
+                None if r.kind == outbox::KIND_ACCESS_ENDING => "Someone's access ends soon".to_string(),
                 None => account_subject(&r.kind),
             };
             MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at }

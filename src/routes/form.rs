@@ -34,3 +34,30 @@ impl FormFields {
         Ok(ids)
     }
 }
+
+/// An "Access ends" date field, as a form shows it (again): what was typed, the earliest
+/// date the browser offers (tomorrow), and what is wrong with it.
+pub struct EndField {
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub value: String,
+    pub min: String,
+    pub error: Option<String>,
+}
+
+impl EndField {
+    pub const SEAT_HINT: &'static str =
+        "Leave empty for no end date. On that date their access ends by itself; the workspace's Admins get an email a week before.";
+    pub const STAFF_HINT: &'static str =
+        "Leave empty for no end date. On that date their access to the firm's clients ends by itself.";
+
+    pub fn new(label: &'static str, hint: &'static str, value: String, error: Option<String>) -> EndField {
+        let min = (crate::clock::today() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+        EndField { label, hint, value, min, error }
+    }
+}
+
+/// The "ends" field of a form: no end date, a date after today, or what is wrong.
+pub fn end_date(form: &FormFields) -> Result<Option<crate::domain::EndDate>, &'static str> {
+    crate::domain::EndDate::parse(form.get("ends"), crate::clock::today())
+}

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::form::FormFields;
+use super::form::{end_date, EndField, FormFields};
 #[allow(unused_imports)]
 use super::{delivery_words, redirect, redirect_with, render, render_with_status, Layout, TimeWords};
 use crate::auth::extract::path_id;
@@ -15,7 +15,7 @@ use crate::auth::WorkspaceContext;
 use crate::db::models::audit::{self, AuditAction, EventRow};
 use crate::db::models::entity::Entity;
 use crate::domain::access::{self as rules, Access, Kind, Refusal, WorkspaceAction};
-use crate::domain::{EmailAddress, EntityId, OrgRole, UserId, WorkspaceRole};
+use crate::domain::{EmailAddress, EndDate, EntityId, OrgRole, UserId, WorkspaceRole};
 use crate::email::invite_link;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -79,6 +79,8 @@ pub struct MemberView {
     team_note: Option<&'static str>,
     invited_by: Option<String>,
     since: chrono::NaiveDateTime,
+    /// "31 Mar 2027": when their access here ends by itself.
+    until: Option<String>,
     two_factor: bool,
     can_configure: bool,
     can_remove: bool,
@@ -110,6 +112,7 @@ impl MemberView {
             email: m.email,
             invited_by: m.invited_by,
             since: m.since,
+            until: m.until.map(|u| EndDate::of(u).words()),
             two_factor: m.two_factor,
             access,
             access_full,
@@ -260,6 +263,7 @@ pub struct InviteErrors {
     email: Option<String>,
     role: Option<String>,
     entities: Option<String>,
+    ends: Option<String>,
 }
 
 pub enum Existing {
@@ -279,6 +283,7 @@ pub struct InvitePage {
     ws_name: String,
     email: String,
     choices: Choices,
+    end: EndField,
     errors: InviteErrors,
     existing: Option<Existing>,
 }
@@ -288,6 +293,7 @@ struct InviteInput {
     email: String,
     role: String,
     checked: Access<EntityId>,
+    ends: String,
 }
 
 fn invite_page(
@@ -303,6 +309,7 @@ fn invite_page(
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         choices: Choices::new(ctx, grantable, &input.role, &input.checked).with_error(errors.entities.clone()),
+        end: EndField::new("Access ends", EndField::SEAT_HINT, input.ends, errors.ends.clone()),
         email: input.email,
         errors,
         existing,
@@ -321,7 +328,8 @@ pub async fn invite_form(
 ) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::Invite)?;
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
-    let input = InviteInput { email: String::new(), role: "member".into(), checked: Access::none() };
+    let input =
+        InviteInput { email: String::new(), role: "member".into(), checked: Access::none(), ends: String::new() };
     render(invite_page(&session, &ctx, grantable, input, InviteErrors::default(), None))
 }
 
@@ -377,15 +385,17 @@ fn parse_invite(
         email: form.get("email").to_string(),
         role: role.map_or("", |r| r.as_str()).to_string(),
         checked: entities.clone().or_else(|_| ticked_or_listed(form, listed))?,
+        ends: form.get("ends").to_string(),
     };
-    Ok(match (EmailAddress::parse(form.get("email")), role, entities, nothing) {
-        (Ok(email), Some(role), Ok(entities), None) => Ok(InviteRequest { email, role, entities }),
-        (email, role, entities, nothing) => Err((
+    Ok(match (EmailAddress::parse(form.get("email")), role, entities, nothing, end_date(form)) {
+        (Ok(email), Some(role), Ok(entities), None, Ok(ends)) => Ok(InviteRequest { email, role, entities, ends }),
+        (email, role, entities, nothing, ends) => Err((
             input,
             InviteErrors {
                 email: email.err().map(String::from),
                 role: role.is_none().then(|| "Choose a role.".to_string()),
                 entities: entities.err().or(nothing).map(String::from),
+                ends: ends.err().map(String::from),
             },
         )),
     })
@@ -407,7 +417,12 @@ pub async fn invite(
         }
     };
     let email = req.email.to_string();
-    let input = InviteInput { email: email.clone(), role: req.role.as_str().into(), checked: req.entities.clone() };
+    let input = InviteInput {
+        email: email.clone(),
+        role: req.role.as_str().into(),
+        checked: req.entities.clone(),
+        ends: req.ends.map(|e| e.iso()).unwrap_or_default(),
+    };
     let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
     let (status, existing, errors) = match uc::invite(&state.db, actor, ws, req, state.invite_settings()).await {
         Ok(_) => return Ok(invite_sent(&state, &session, &ctx, &email)),
@@ -557,6 +572,8 @@ pub struct PermissionsPage {
     firm_member: bool,
     is_you: bool,
     choices: Choices,
+    /// "Access ends", for the client's own people (firm staff's is on the Team page).
+    end: Option<EndField>,
     error: Option<String>,
     losing: Option<Losing>,
 }
@@ -573,8 +590,11 @@ fn permissions_page(
     member: Target,
     grantable: Vec<Entity>,
     (role, checked): (&str, &Access<EntityId>),
+    (ends, ends_error): (String, Option<String>),
     said: Said,
 ) -> PermissionsPage {
+    let end = (member.standing.kind == Kind::Client)
+        .then(|| EndField::new("Access ends", EndField::SEAT_HINT, ends, ends_error));
     let mut choices = Choices::new(ctx, grantable, role, checked);
     choices.as_admin = "make them an Admin";
     let (mut error, mut losing) = (None, None);
@@ -589,6 +609,7 @@ fn permissions_page(
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
         choices,
+        end,
         firm_member: member.standing.kind == Kind::FirmMember,
         is_you: member.user == ctx.user.user_id(),
         member,
@@ -607,7 +628,8 @@ pub async fn permissions_form(
     let grantable = uc::grantable_entities(&state.db, &ctx.access).await?;
     let role = member.standing.role.as_str();
     let checked = member.standing.entities.clone();
-    render(permissions_page(&session, &ctx, member, grantable, (role, &checked), Said::Nothing))
+    let ends = (member.ends.map(|e| e.iso()).unwrap_or_default(), None);
+    render(permissions_page(&session, &ctx, member, grantable, (role, &checked), ends, Said::Nothing))
 }
 
 /// A change as a form states it ("member:3,5", "accountant:all"): what "Save and lose this
@@ -635,8 +657,18 @@ pub async fn configure(
     let checked = entities.clone().or_else(|_| ticked_or_listed(&form, &ids_of(&grantable)))?;
     let key = change_key(role, &checked);
     let (actor, ws, who) = (ctx.user.user_id(), ctx.access.workspace.id, member.user);
+    let typed = form.get("ends").to_string();
+    let ends = match end_date(&form) {
+        Ok(ends) => ends,
+        Err(e) => {
+            let input = (typed, Some(e.to_string()));
+            let page =
+                permissions_page(&session, &ctx, member, grantable, (role.as_str(), &checked), input, Said::Nothing);
+            return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
+        }
+    };
     let saved = match entities {
-        Ok(e) => uc::configure(&state.db, actor, ws, who, role, e, form.get("confirm_loss") == key).await,
+        Ok(e) => uc::configure(&state.db, actor, ws, who, role, e, ends, form.get("confirm_loss") == key).await,
         Err(both) => Err(ActionError::Invalid(both)),
     };
     let (status, said) = match saved {
@@ -644,7 +676,7 @@ pub async fn configure(
         Ok(Configured::WouldLose(items)) => (StatusCode::OK, Said::WouldLose(Losing { items, key })),
         Err(e) => form_message(e)?,
     };
-    let page = permissions_page(&session, &ctx, member, grantable, (role.as_str(), &checked), said);
+    let page = permissions_page(&session, &ctx, member, grantable, (role.as_str(), &checked), (typed, None), said);
     render_with_status(status, page)
 }
 
@@ -775,11 +807,94 @@ pub async fn activity(
 impl EventView {
     fn new(e: EventRow) -> EventView {
         EventView {
-            actor: e.actor_name.or(e.actor_email).unwrap_or_else(|| "Someone".into()),
+            // No actor: Portico itself (an access that reached its end date).
+            actor: e.actor_name.or(e.actor_email).unwrap_or_else(|| "Portico".into()),
             verb: AuditAction::label_of(&e.action),
             target: e.target,
             detail: e.detail,
             at: e.at,
         }
     }
+}
+
+/// "Extend" (from the "access ends soon" email, or the ⋯ menu): a client's access ends later.
+#[derive(Template)]
+#[template(path = "members/extend.html")]
+pub struct ExtendPage {
+    l: Layout,
+    ws_id: i64,
+    ws_name: String,
+    member: Target,
+    /// The current end date, in words; None when their access has no end date.
+    current: Option<String>,
+    end: EndField,
+}
+
+impl ExtendPage {
+    fn who(&self) -> &str {
+        super::display_name(&self.member.name, &self.member.email)
+    }
+
+    fn new(session: &Session, ctx: &WorkspaceContext, member: Target, typed: Option<(String, String)>) -> ExtendPage {
+        let proposed = member.ends.map(|e| e.plus_days(uc::EXTEND_DAYS));
+        let (value, error) = match typed {
+            Some((value, error)) => (value, Some(error)),
+            None => (proposed.map(|e| e.iso()).unwrap_or_default(), None),
+        };
+        ExtendPage {
+            l: Layout::workspace(session, "Extend access", ctx, "settings"),
+            ws_id: ctx.access.workspace.id.0,
+            ws_name: ctx.access.workspace.name.clone(),
+            current: member.ends.map(|e| e.words()),
+            end: EndField::new("New end date", "On that date their access ends by itself.", value, error),
+            member,
+        }
+    }
+}
+
+pub async fn extend_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+) -> Result<HttpResponse, AppError> {
+    let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
+    render(ExtendPage::new(&session, &ctx, member, None))
+}
+
+pub async fn extend(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    ctx: WorkspaceContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let member = uc::target(&state.db, &ctx.access, target_id(&req)?).await?;
+    let form = FormFields::parse(&body)?;
+    let typed = form.get("ends").to_string();
+    let ends = match end_date(&form) {
+        Ok(Some(ends)) => ends,
+        Ok(None) => return refused_extend(&session, &ctx, member, typed, "Choose the new end date."),
+        Err(e) => return refused_extend(&session, &ctx, member, typed, e),
+    };
+    let (actor, ws) = (ctx.user.user_id(), ctx.access.workspace.id);
+    match uc::extend(&state.db, actor, ws, member.user, ends).await {
+        Ok(name) => {
+            let message = format!("{name}'s access to {} extended until {}", ctx.access.workspace.name, ends.words());
+            Ok(redirect_with(&session, &members_url(&ctx), FlashKind::Success, message))
+        }
+        Err(ActionError::Invalid(why)) => refused_extend(&session, &ctx, member, typed, why),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn refused_extend(
+    session: &Session,
+    ctx: &WorkspaceContext,
+    member: Target,
+    typed: String,
+    why: &str,
+) -> Result<HttpResponse, AppError> {
+    let page = ExtendPage::new(session, ctx, member, Some((typed, why.to_string())));
+    render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
 }

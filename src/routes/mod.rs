@@ -86,6 +86,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/w/{ws}/settings/members/invite", web::post().to(members::invite))
         .route("/w/{ws}/settings/members/{user}/permissions", web::get().to(members::permissions_form))
         .route("/w/{ws}/settings/members/{user}/permissions", web::post().to(members::configure))
+        .route("/w/{ws}/settings/members/{user}/extend", web::get().to(members::extend_form))
+        .route("/w/{ws}/settings/members/{user}/extend", web::post().to(members::extend))
         .route("/w/{ws}/settings/members/{user}/remove", web::get().to(members::remove_form))
         .route("/w/{ws}/settings/members/{user}/remove", web::post().to(members::remove))
         .configure(|cfg| invite_actions::routes(cfg, "/w/{ws}/settings/invites/{invite}"))

@@ -6,20 +6,20 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::form::FormFields;
+use super::form::{end_date, EndField, FormFields};
 use super::members::InviteView;
 #[allow(unused_imports)]
 use super::{delivery_words, redirect_with, render, render_with_status, Layout, TimeWords};
 use crate::auth::extract::path_id;
 use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
-use crate::db::models::team::{Client, TeamMember, TeamMemberRow};
+use crate::db::models::team::{Client, Offboarding, TeamMember, TeamMemberRow};
 use crate::domain::access::{self as rules, Refusal};
-use crate::domain::{EmailList, EmailListEntry, InviteId, OrgRole, UserId, WorkspaceId};
+use crate::domain::{EmailList, EmailListEntry, EndDate, InviteId, OrgRole, UserId, WorkspaceId};
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::usecases::invites::{self, Bulk, BulkDone, EditableInvite, FirmInvite, Offered};
-use crate::usecases::team::{self as uc, Sent, StaffOffer, TeamInviteLine};
+use crate::usecases::team::{self as uc, RemovalPreview, Sent, StaffOffer, TeamInviteLine};
 use crate::usecases::{ActionError, Configured};
 
 fn team_url(ctx: &OrgContext) -> String {
@@ -55,6 +55,8 @@ pub struct TeamMemberView {
     two_factor: bool,
     can_manage: bool,
     is_you: bool,
+    /// "31 Mar 2027": when a Member's client access ends by itself.
+    until: Option<String>,
 }
 
 impl TeamMemberView {
@@ -101,6 +103,7 @@ impl TeamMemberView {
             email: m.email,
             since: m.since,
             two_factor: m.two_factor,
+            until: m.clients_until.map(|u| EndDate::of(u).words()),
             access,
             access_full,
             can_manage,
@@ -134,6 +137,8 @@ pub struct AccessChoices {
     as_manager: &'static str,
     /// What is wrong with the client list, shown next to it.
     error: Option<String>,
+    /// "Client access ends" (invite and Configure; "Edit invite" keeps the invite's).
+    end: Option<EndField>,
 }
 
 /// What was chosen (or is held) in those fields.
@@ -141,15 +146,23 @@ struct Chosen {
     role: String,
     clients: Vec<WorkspaceId>,
     new_clients: bool,
+    /// The end date as typed (or stored), and what is wrong with it.
+    ends: String,
+    ends_error: Option<String>,
 }
 
 impl Chosen {
     fn nothing() -> Chosen {
-        Chosen { role: String::new(), clients: Vec::new(), new_clients: false }
+        Chosen::held("", Vec::new(), false, None)
+    }
+
+    fn held(role: &str, clients: Vec<WorkspaceId>, new_clients: bool, ends: Option<EndDate>) -> Chosen {
+        let ends = ends.map(|e| e.iso()).unwrap_or_default();
+        Chosen { role: role.into(), clients, new_clients, ends, ends_error: None }
     }
 
     fn of(offer: &StaffOffer) -> Chosen {
-        Chosen { role: offer.role.as_str().into(), clients: offer.clients.clone(), new_clients: offer.new_clients }
+        Chosen::held(offer.role.as_str(), offer.clients.clone(), offer.new_clients, offer.ends)
     }
 }
 
@@ -167,6 +180,7 @@ fn access_choices(ctx: &OrgContext, all: Vec<Client>, chosen: Chosen, error: Opt
         new_clients: chosen.new_clients,
         as_manager: "invite them as Manager",
         error,
+        end: Some(EndField::new("Client access ends", EndField::STAFF_HINT, chosen.ends, chosen.ends_error)),
     }
 }
 
@@ -234,7 +248,7 @@ pub async fn invite_form(
 ) -> Result<HttpResponse, AppError> {
     require_invite(&ctx)?;
     let clients = uc::clients(&state.db, ctx.membership.org_id).await?;
-    let chosen = Chosen { role: "member".into(), clients: Vec::new(), new_clients: false };
+    let chosen = Chosen::held("member", Vec::new(), false, None);
     let form = InviteForm { emails: String::new(), chosen, error: None, access_error: None, outcomes: Vec::new() };
     render(invite_page(&session, &ctx, clients, form))
 }
@@ -252,7 +266,16 @@ fn parse_offer(form: &FormFields, listed: &[WorkspaceId]) -> Result<Option<Staff
     }
     let role =
         OrgRole::parse(form.get("role")).ok_or_else(|| AppError::BadRequest("That role does not exist.".into()))?;
-    Ok(Some(StaffOffer { role, clients, new_clients: form.get("new_clients") == "on" }))
+    // A bad end date is said on the form (`end_error`); here it counts as none.
+    let ends = end_date(form).unwrap_or(None);
+    Ok(Some(StaffOffer { role, clients, new_clients: form.get("new_clients") == "on", ends }))
+}
+
+/// What is wrong with a form's end date, kept with what was typed.
+fn end_error(form: &FormFields, chosen: &mut Chosen) -> bool {
+    chosen.ends = form.get("ends").to_string();
+    chosen.ends_error = end_date(form).err().map(String::from);
+    chosen.ends_error.is_some()
 }
 
 /// An offer that gives nothing, in words for the form (the use case asks the same rule again).
@@ -273,11 +296,12 @@ pub async fn invite(
     let emails = form.get("emails").to_string();
     let offer = parse_offer(&form, &grantable(&ctx, &clients))?;
     let nothing = gives_nothing(&offer);
+    let mut chosen = offer.as_ref().map_or_else(Chosen::nothing, Chosen::of);
+    let bad_end = end_error(&form, &mut chosen);
     let (offer, list) = match (offer, EmailList::parse(&emails)) {
-        (Some(offer), Ok(list)) if nothing.is_none() => (offer, list),
+        (Some(offer), Ok(list)) if nothing.is_none() && !bad_end => (offer, list),
         (offer, list) => {
             let error = offer.as_ref().map_or(Some("Choose a role.".into()), |_| list.err());
-            let chosen = offer.as_ref().map_or_else(Chosen::nothing, Chosen::of);
             let form = InviteForm { emails, chosen, error, access_error: nothing, outcomes: Vec::new() };
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, invite_page(&session, &ctx, clients, form));
         }
@@ -413,7 +437,8 @@ async fn edit_invite_page(
         org_name: ctx.membership.org_name.clone(),
         id: inv.id.0,
         email: inv.email.clone(),
-        access: access_choices(ctx, clients, chosen, list_error),
+        // Editing an invite keeps its end date (and its link and expiry).
+        access: AccessChoices { end: None, ..access_choices(ctx, clients, chosen, list_error) },
         error,
     })
 }
@@ -535,8 +560,8 @@ pub async fn permissions_form(
 ) -> Result<HttpResponse, AppError> {
     let member = uc::target(&state.db, &ctx.membership, target_id(&req)?).await?;
     let clients = uc::clients(&state.db, ctx.membership.org_id).await?;
-    let chosen =
-        Chosen { role: member.role.as_str().into(), clients: member.clients.clone(), new_clients: member.new_clients };
+    let ends = member.clients_until.map(EndDate::of);
+    let chosen = Chosen::held(member.role.as_str(), member.clients.clone(), member.new_clients, ends);
     render(permissions_page(&session, &ctx, member, (clients, chosen), Said::Nothing))
 }
 
@@ -562,6 +587,11 @@ pub async fn configure(
     let form = FormFields::parse(&body)?;
     let offer =
         parse_offer(&form, &grantable(&ctx, &clients))?.ok_or_else(|| AppError::BadRequest("Choose a role.".into()))?;
+    let mut chosen = Chosen::of(&offer);
+    if end_error(&form, &mut chosen) {
+        let page = permissions_page(&session, &ctx, member, (clients, chosen), Said::Nothing);
+        return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
+    }
     let key = change_key(&offer);
     let (actor, org, confirmed) = (ctx.user.user_id(), ctx.membership.org_id, form.get("confirm_loss") == key);
     let (status, said) = match uc::configure(&state.db, actor, org, member.user_id, offer.clone(), confirmed).await {
@@ -599,6 +629,10 @@ pub struct TeamRemovePage {
     org_id: i64,
     org_name: String,
     member: TeamMember,
+    role: &'static str,
+    /// None: every client (an Admin or Manager).
+    clients: Option<Vec<String>>,
+    offboarding: Offboarding,
     error: Option<String>,
 }
 
@@ -607,12 +641,15 @@ impl TeamRemovePage {
         super::display_name(&self.member.name, &self.member.email)
     }
 
-    fn new(session: &Session, ctx: &OrgContext, member: TeamMember, error: Option<String>) -> TeamRemovePage {
+    fn new(session: &Session, ctx: &OrgContext, p: RemovalPreview, error: Option<String>) -> TeamRemovePage {
         TeamRemovePage {
             l: Layout::org(session, "Remove from organization", ctx, "team"),
             org_id: ctx.membership.org_id.0,
             org_name: ctx.membership.org_name.clone(),
-            member,
+            role: p.member.role.label(),
+            member: p.member,
+            clients: p.clients,
+            offboarding: p.offboarding,
             error,
         }
     }
@@ -624,8 +661,8 @@ pub async fn remove_form(
     session: Session,
     ctx: OrgContext,
 ) -> Result<HttpResponse, AppError> {
-    let member = uc::target(&state.db, &ctx.membership, target_id(&req)?).await?;
-    render(TeamRemovePage::new(&session, &ctx, member, None))
+    let preview = uc::removal_preview(&state.db, &ctx.membership, target_id(&req)?).await?;
+    render(TeamRemovePage::new(&session, &ctx, preview, None))
 }
 
 pub async fn remove(
@@ -647,7 +684,8 @@ pub async fn remove(
             Ok(redirect_with(&session, &team_url(&ctx), FlashKind::Success, message))
         }
         Err(ActionError::Refused(why)) if why.is_form_message() => {
-            let page = TeamRemovePage::new(&session, &ctx, member, Some(why.message().into()));
+            let preview = uc::removal_preview(&state.db, &ctx.membership, member.user_id).await?;
+            let page = TeamRemovePage::new(&session, &ctx, preview, Some(why.message().into()));
             render_with_status(StatusCode::CONFLICT, page)
         }
         Err(e) => Err(e.into()),

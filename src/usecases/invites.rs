@@ -93,6 +93,7 @@ pub async fn editable(db: &Db, actor: UserId, place: Place, id: InviteId) -> Out
                 role: OrgRole::parse(&inv.role).ok_or(ActionError::NotFound)?,
                 clients: invite::client_ids_of(c, &[inv.id])?.into_iter().map(|(_, w)| WorkspaceId(w)).collect(),
                 new_clients: inv.new_clients,
+                ends: inv.access_ends_at.map(crate::domain::EndDate::of),
             }),
         };
         Ok(EditableInvite { id: inv.invite_id(), email: inv.email, offer })

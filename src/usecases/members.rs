@@ -10,15 +10,15 @@ use crate::db::models::access::{self, Person, WorkspaceAccess, WorkspaceInfo};
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::entity::{self, Entity};
 use crate::db::models::invite::{self, NewInvite, NewInviteError, NewOffer};
-use crate::db::models::members;
 use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::sessions;
+use crate::db::models::{ending, members};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{
     self as rules, Access, Kind, Refusal, SeatFacts, SeatLoss, Standing, Visible, WorkspaceAction,
 };
-use crate::domain::{EmailAddress, EntityId, InviteId, UserId, WorkspaceId, WorkspaceRole};
+use crate::domain::{EmailAddress, EndDate, EntityId, InviteId, UserId, WorkspaceId, WorkspaceRole};
 
 /// Someone's entity access as a viewer may see it: names within the viewer's reach, and a
 /// count of the others.
@@ -38,6 +38,8 @@ pub struct MemberLine {
     pub access: Shown,
     pub invited_by: Option<String>,
     pub since: NaiveDateTime,
+    /// When their access here ends by itself.
+    pub until: Option<NaiveDateTime>,
     /// Two-factor authentication is on for their account.
     pub two_factor: bool,
     pub can_configure: bool,
@@ -104,6 +106,7 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
                 invited_by: p.invited_by.map(|u| name_of(u).0),
                 user: p.user,
                 since: p.since,
+                until: p.until,
                 two_factor: two_factor_of(p.user),
                 name,
                 email,
@@ -148,6 +151,8 @@ pub struct InviteRequest {
     pub email: EmailAddress,
     pub role: WorkspaceRole,
     pub entities: Access<EntityId>,
+    /// The access ends by itself on this date; None: no end date.
+    pub ends: Option<EndDate>,
 }
 
 /// Invites someone into the workspace; their email goes out through the outbox.
@@ -176,9 +181,10 @@ pub async fn invite(
             clients: &[],
             new_clients: false,
             inviter: actor,
+            access_ends: req.ends,
             ttl: s.ttl,
             key: &s.key,
-            detail: format!("as {}", seat_words(&offer, &names)),
+            detail: format!("as {}{}", seat_words(&offer, &names), until_words(req.ends)),
         };
         let id = invite::create(c, new).map_err(|e| match e {
             NewInviteError::AlreadyMember => ActionError::Conflict(Conflict::AlreadyMember),
@@ -229,6 +235,11 @@ pub async fn update_invite(
     .await
 }
 
+/// ", until 31 Mar 2027" for an audit event's detail; nothing without an end date.
+pub fn until_words(ends: Option<EndDate>) -> String {
+    ends.map(|e| format!(", until {}", e.words())).unwrap_or_default()
+}
+
 /// What a seat grants, for a message: "Accountant · Acme LLC", "Admin · All entities".
 fn grant_words(seat: &SeatFacts, names: &[String]) -> String {
     let access = if seat.entities.is_all() { "All entities".to_string() } else { list_or(names, "No entities") };
@@ -261,6 +272,8 @@ pub struct Target {
     pub standing: Standing,
     /// How many of their entities the actor cannot see.
     pub hidden: usize,
+    /// When their row here ends by itself.
+    pub ends: Option<EndDate>,
 }
 
 /// The person named in a Configure or Remove link, if the actor may manage them.
@@ -284,7 +297,8 @@ pub async fn removal_target(db: &Db, actor: &WorkspaceAccess, user: UserId) -> O
 fn load_target(c: &mut DbConnection, ws: WorkspaceId, user: UserId) -> Outcome<Target> {
     let t = access::load(c, user, ws)?.ok_or(ActionError::NotFound)?;
     let (name, email) = members::people(c, &[user])?.remove(&user).unwrap_or_default();
-    Ok(Target { user, name, email, standing: t.standing, hidden: 0 })
+    let ends = ending::seat_end(c, ws, user)?;
+    Ok(Target { user, name, email, standing: t.standing, hidden: 0, ends })
 }
 
 /// Gives a member a role and entities; takes effect on their next request. Someone changing
@@ -296,6 +310,7 @@ pub async fn configure(
     target: UserId,
     role: WorkspaceRole,
     chosen: Access<EntityId>,
+    ends: Option<EndDate>,
     confirmed: bool,
 ) -> Outcome<Configured> {
     db.transaction(move |c| {
@@ -320,8 +335,15 @@ pub async fn configure(
             }
         }
         members::set_seat(c, ws, target, &seat, None)?;
+        // A client's row may end by itself; firm staff's access here ends with their client
+        // access (the Team page).
+        let ends = if t.standing.kind == Kind::Client { ends } else { t.ends };
+        if ends != t.ends {
+            ending::set_seat_end(c, ws, target, ends)?;
+        }
         let names = names_in(c, ws, &members::stored(&seat.entities))?;
-        record(c, &me.workspace, actor, AuditAction::ChangedPermissions, &t.email, seat_words(&seat, &names))?;
+        let words = format!("{}{}", seat_words(&seat, &names), until_words(ends));
+        record(c, &me.workspace, actor, AuditAction::ChangedPermissions, &t.email, words)?;
         Ok(Configured::Saved)
     })
     .await
@@ -344,6 +366,31 @@ fn seat_loss_words(lost: SeatLoss, entities: &[Entity]) -> String {
     }
 }
 
+/// How long "Extend" adds to an access that is about to end, unless another date is chosen.
+pub const EXTEND_DAYS: i64 = 30;
+
+/// "Extend": a client's access here ends later, on `ends`. Only for someone the actor may
+/// manage, whose access has an end date. Returns their name (or email).
+pub async fn extend(db: &Db, actor: UserId, ws: WorkspaceId, target: UserId, ends: EndDate) -> Outcome<String> {
+    db.transaction(move |c| {
+        lock_row(c, LockTable::Workspace, ws.0)?;
+        let me = access::load(c, actor, ws)?.ok_or(ActionError::NotFound)?;
+        let t = load_target(c, ws, target)?;
+        rules::may_manage(&me.standing, &t.standing)?;
+        let Some(current) = t.ends.filter(|_| t.standing.kind == Kind::Client) else {
+            return Err(ActionError::Invalid("Their access has no end date to extend."));
+        };
+        if ends <= current {
+            return Err(ActionError::Invalid("Choose a date after the current end date."));
+        }
+        ending::set_seat_end(c, ws, target, Some(ends))?;
+        let words = format!("until {} (was {})", ends.words(), current.words());
+        record(c, &me.workspace, actor, AuditAction::Extended, &t.email, words)?;
+        Ok(if t.name.is_empty() { t.email } else { t.name })
+    })
+    .await
+}
+
 /// Ends a client user's access to the workspace at once. Returns their name (or email).
 pub async fn remove(db: &Db, actor: UserId, ws: WorkspaceId, target: UserId) -> Outcome<String> {
     db.transaction(move |c| {
@@ -353,6 +400,8 @@ pub async fn remove(db: &Db, actor: UserId, ws: WorkspaceId, target: UserId) -> 
         rules::may_remove(&me.standing, &t.standing)?;
         rules::keeps_a_workspace_admin(access::count_admins(c, &me.workspace)?, t.standing.role, None)?;
         members::remove_seat(c, ws, target)?;
+        // No way back in through an invite still on its way.
+        invite::cancel_all_to(c, me.workspace.org_id, Some(ws), &t.email, actor, "they were removed")?;
         // Removed by someone else from their last workspace, and on no firm's team: their
         // sessions end now. (Someone leaving stays signed in, to read that they left.)
         if actor != target {

@@ -2,16 +2,16 @@
 
 use super::invites::{self, PendingLine, Place, UpdatedInvite};
 use super::{list_or, ActionError, Configured, InviteSettings, Outcome};
-use crate::db::models::access;
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::invite::{self, NewInvite, NewInviteError, NewOffer};
 use crate::db::models::organization::OrgMembership;
 use crate::db::models::sessions;
 use crate::db::models::team::{self, Client, TeamList, TeamMember, TeamMemberRow};
+use crate::db::models::{access, ending};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts, StaffLoss};
-use crate::domain::{EmailAddress, InviteId, OrgId, OrgRole, UserId, WorkspaceId};
+use crate::domain::{EmailAddress, EndDate, InviteId, OrgId, OrgRole, UserId, WorkspaceId};
 
 /// The Team page's rows, and what the viewer may do with each.
 pub struct TeamPage {
@@ -78,9 +78,17 @@ pub struct StaffOffer {
     pub role: OrgRole,
     pub clients: Vec<WorkspaceId>,
     pub new_clients: bool,
+    /// When a Member's client access ends by itself; None: no end date.
+    pub ends: Option<EndDate>,
 }
 
 impl StaffOffer {
+    /// The end date that applies: a Member's client access may end; Admins and Managers
+    /// see every client for as long as they hold the role.
+    pub fn client_access_ends(&self) -> Option<EndDate> {
+        self.ends.filter(|_| !rules::sees_all_clients(self.role))
+    }
+
     /// The place on the team this offer gives.
     pub fn facts(&self) -> StaffFacts {
         StaffFacts::new(self.role, self.clients.iter().copied(), self.new_clients)
@@ -148,9 +156,10 @@ pub async fn invite(
                 clients: &clients,
                 new_clients: facts.new_clients,
                 inviter: actor,
+                access_ends: offer.client_access_ends(),
                 ttl: s.ttl,
                 key: &s.key,
-                detail: format!("as {words}"),
+                detail: format!("as {words}{}", super::members::until_words(offer.client_access_ends())),
             };
             out.push(match invite::create(c, new) {
                 Ok(_) => Sent::Invited,
@@ -234,6 +243,32 @@ pub async fn target(db: &Db, actor: &OrgMembership, user: UserId) -> Outcome<Tea
     .await
 }
 
+/// What removing a team member ends, for the confirmation page (the clients they reach by
+/// name, their workspace roles, the invites to them that will be cancelled) and the
+/// invites they sent, which stay.
+pub struct RemovalPreview {
+    pub member: TeamMember,
+    /// None: every client (an Admin or Manager); else the clients chosen for them.
+    pub clients: Option<Vec<String>>,
+    pub offboarding: team::Offboarding,
+}
+
+pub async fn removal_preview(db: &Db, actor: &OrgMembership, user: UserId) -> Outcome<RemovalPreview> {
+    let member = target(db, actor, user).await?;
+    let org = actor.org_id;
+    db.read_with(move |c| {
+        let offboarding = team::offboarding(c, org, &member)?;
+        let clients = if rules::sees_all_clients(member.role) {
+            None
+        } else {
+            let all = team::clients_of(c, org)?;
+            Some(all.into_iter().filter(|k| member.clients.contains(&k.id)).map(|k| k.name).collect())
+        };
+        Ok(RemovalPreview { member, clients, offboarding })
+    })
+    .await
+}
+
 /// Sets a team member's role, clients and "New clients"; takes effect on their next request.
 /// Someone changing their own access is told first what they would lose (nothing is saved)
 /// unless `confirmed`.
@@ -262,6 +297,7 @@ pub async fn configure(
         }
         let chosen: Vec<WorkspaceId> = facts.clients.chosen().map(|s| s.iter().copied().collect()).unwrap_or_default();
         team::set_access(c, t.membership_id, offer.role, &chosen, facts.new_clients)?;
+        ending::set_client_access_end(c, org, target, offer.client_access_ends())?;
         // Their own role in the clients they lose as staff goes with the access; a workspace
         // they joined as a client user (a row in a client they were never given) stays.
         let lost: Vec<WorkspaceId> = all
@@ -270,7 +306,8 @@ pub async fn configure(
             .filter(|w| before.clients.contains(*w) && !facts.clients.contains(*w))
             .collect();
         team::drop_workspace_roles(c, org, target, Some(&lost))?;
-        record(c, org, actor, AuditAction::ChangedPermissions, &t.email, words)?;
+        let until = super::members::until_words(offer.client_access_ends());
+        record(c, org, actor, AuditAction::ChangedPermissions, &t.email, format!("{words}{until}"))?;
         Ok(Configured::Saved)
     })
     .await
@@ -311,6 +348,8 @@ pub async fn remove(db: &Db, actor: UserId, org: OrgId, target: UserId) -> Outco
         rules::may_manage_staff(&me, t.role)?;
         rules::keeps_a_firm_admin(admins(c, org)?, t.role, None)?;
         team::remove_member(c, org, &t)?;
+        // No way back in through an invite still on its way, to the team or to a client.
+        invite::cancel_all_to(c, org, None, &t.email, actor, "they were removed from the team")?;
         // Removed by someone else, and on no firm's team and in no workspace any more: their
         // sessions end now. (Someone leaving stays signed in, to read that they left.)
         if actor != target {

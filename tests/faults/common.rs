@@ -183,7 +183,16 @@ pub async fn outbox(db: &Db, public_url: &str) -> Vec<OutboxRow> {
         Ok(rows
             .into_iter()
             .map(|(id, kind, invite_id, token_id, to, state, attempts, locked_until, last_error, created_at)| {
-                let claimed = Claimed { id, kind, invite_id, token_id, to_email: to.clone(), attempts, created_at };
+                let claimed = Claimed {
+                    id,
+                    kind,
+                    invite_id,
+                    token_id,
+                    membership_id: None,
+                    to_email: to.clone(),
+                    attempts,
+                    created_at,
+                };
                 let message_id = portico::email::worker::message_id(&claimed, &public_url);
                 OutboxRow {
                     id,

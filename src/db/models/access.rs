@@ -103,15 +103,25 @@ fn staff_facts_since(
     let row = org_memberships::table
         .filter(org_memberships::organization_id.eq(org.0))
         .filter(org_memberships::user_id.eq(user.0))
-        .select((org_memberships::id, org_memberships::role, org_memberships::new_clients, org_memberships::created_at))
-        .first::<(i64, String, bool, NaiveDateTime)>(conn)
+        .select((
+            org_memberships::id,
+            org_memberships::role,
+            org_memberships::new_clients,
+            org_memberships::created_at,
+            org_memberships::clients_until,
+        ))
+        .first::<(i64, String, bool, NaiveDateTime, Option<NaiveDateTime>)>(conn)
         .optional()?;
-    let Some((mid, role, new_clients, joined)) = row else {
+    let Some((mid, role, new_clients, joined, until)) = row else {
         return Ok(None);
     };
     let Some(role) = OrgRole::parse(&role) else {
         return Ok(None);
     };
+    // Client access past its end date is gone from that moment, swept or not.
+    if lapsed(until) {
+        return Ok(Some((MembershipId(mid), StaffFacts::new(role, [], false), joined)));
+    }
     let granted = client_grants(conn, MembershipId(mid))?;
     Ok(Some((MembershipId(mid), StaffFacts::new(role, granted, new_clients), joined)))
 }
@@ -145,6 +155,7 @@ fn seat_facts_since(
     let row = workspace_memberships::table
         .filter(workspace_memberships::workspace_id.eq(ws.0))
         .filter(workspace_memberships::user_id.eq(user.0))
+        .filter(seat_is_live(super::now()))
         .select((
             workspace_memberships::id,
             workspace_memberships::role,
@@ -225,6 +236,9 @@ pub struct Person {
     pub invited_by: Option<UserId>,
     /// When they joined the workspace, or the firm's team when they have no row.
     pub since: NaiveDateTime,
+    /// When their access here ends by itself (their row's end date, or a firm Member's
+    /// client access end date), if it does.
+    pub until: Option<NaiveDateTime>,
 }
 
 /// Everyone who can enter the workspace: its own people and the firm's staff who reach it.
@@ -238,16 +252,19 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
             org_memberships::role,
             org_memberships::new_clients,
             org_memberships::created_at,
+            org_memberships::clients_until,
         ))
-        .load::<(i64, i64, String, bool, NaiveDateTime)>(conn)?;
+        .load::<(i64, i64, String, bool, NaiveDateTime, Option<NaiveDateTime>)>(conn)?;
     let granted: HashSet<i64> = org_client_grants::table
         .filter(org_client_grants::workspace_id.eq(ws.id.0))
         .select(org_client_grants::membership_id)
         .load::<i64>(conn)?
         .into_iter()
         .collect();
+    let now = super::now();
     let seats = workspace_memberships::table
         .filter(workspace_memberships::workspace_id.eq(ws.id.0))
+        .filter(seat_is_live(now))
         .select((
             workspace_memberships::id,
             workspace_memberships::user_id,
@@ -255,8 +272,9 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
             workspace_memberships::invited_by,
             workspace_memberships::created_at,
             workspace_memberships::all_entities,
+            workspace_memberships::ends_at,
         ))
-        .load::<(i64, i64, String, Option<i64>, NaiveDateTime, bool)>(conn)?;
+        .load::<(i64, i64, String, Option<i64>, NaiveDateTime, bool, Option<NaiveDateTime>)>(conn)?;
     let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (mid, entity) in workspace_entity_grants::table
         .inner_join(workspace_memberships::table)
@@ -268,13 +286,16 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
     }
 
     let mut people: HashMap<i64, Person> = HashMap::new();
-    for (mid, uid, role, new_clients, since) in team {
+    for (mid, uid, role, new_clients, since, until) in team {
         let Some(role) = OrgRole::parse(&role) else { continue };
-        // As far as this workspace goes: granted it, or not.
-        let clients = granted.contains(&mid).then_some(ws.id);
-        people.insert(uid, blank(uid, since, Some(StaffFacts::new(role, clients, new_clients))));
+        // As far as this workspace goes: granted it (until its end date), or not.
+        let live = !lapsed(until);
+        let clients = (live && granted.contains(&mid)).then_some(ws.id);
+        let mut p = blank(uid, since, Some(StaffFacts::new(role, clients, live && new_clients)));
+        p.until = until.filter(|_| clients.is_some());
+        people.insert(uid, p);
     }
-    for (mid, uid, role, invited_by, since, all) in seats {
+    for (mid, uid, role, invited_by, since, all, until) in seats {
         let Some(role) = WorkspaceRole::parse(&role) else {
             continue;
         };
@@ -286,6 +307,10 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
         if !p.facts.staff.as_ref().is_some_and(|s| access::sees_all_clients(s.role)) {
             p.invited_by = invited_by.map(UserId);
             p.since = since;
+            // A firm Member's access here ends with their client access; a client's, with the row.
+            if p.facts.staff.is_none() {
+                p.until = until;
+            }
         }
     }
     Ok(people
@@ -306,6 +331,7 @@ fn blank(uid: i64, since: NaiveDateTime, staff: Option<StaffFacts>) -> Person {
         seat: None,
         invited_by: None,
         since,
+        until: None,
     }
 }
 
@@ -327,6 +353,7 @@ pub fn standings_in_firm(
         .inner_join(workspaces::table)
         .filter(workspace_memberships::user_id.eq(user.0))
         .filter(workspaces::organization_id.eq(org.0))
+        .filter(seat_is_live(super::now()))
         .select((
             workspace_memberships::id,
             workspace_memberships::workspace_id,
@@ -357,6 +384,17 @@ pub fn standings_in_firm(
             access::standing(WorkspaceId(ws), &facts).map(|s| (WorkspaceId(ws), s))
         })
         .collect())
+}
+
+/// A workspace row still gives access: no end date, or one still ahead.
+#[diesel::dsl::auto_type]
+pub fn seat_is_live(now: NaiveDateTime) -> _ {
+    workspace_memberships::ends_at.is_null().or(workspace_memberships::ends_at.gt(now))
+}
+
+/// An end date that has come: the access is gone from that moment.
+pub fn lapsed(until: Option<NaiveDateTime>) -> bool {
+    until.is_some_and(|u| u <= super::now())
 }
 
 /// A row's entity access as stored: "all" (a flag), or its grant rows.

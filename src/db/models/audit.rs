@@ -22,6 +22,10 @@ pub enum AuditAction {
     AddedEntity,
     /// "Require two-factor authentication" was turned on, changed or off.
     ChangedTwoFactorRequirement,
+    /// Access reached its end date and ended by itself (no actor).
+    AccessEnded,
+    /// An access end date was moved later ("Extend").
+    Extended,
 }
 
 impl AuditAction {
@@ -38,6 +42,8 @@ impl AuditAction {
             AuditAction::AddedClient => "added_client",
             AuditAction::AddedEntity => "added_entity",
             AuditAction::ChangedTwoFactorRequirement => "changed_2fa_requirement",
+            AuditAction::AccessEnded => "access_ended",
+            AuditAction::Extended => "extended",
         }
     }
 
@@ -55,6 +61,8 @@ impl AuditAction {
             "added_client" => "added the client",
             "added_entity" => "added the entity",
             "changed_2fa_requirement" => "changed the two-factor requirement of",
+            "access_ended" => "ended, on its end date, the access of",
+            "extended" => "extended the access of",
             _ => "changed",
         }
     }

@@ -12,7 +12,7 @@ use crate::db::schema::{
 use crate::db::DbConnection;
 use crate::domain::access::Access;
 use crate::domain::token::{InviteKey, InviteToken};
-use crate::domain::{EmailAddress, EntityId, InviteId, OrgId, UserId, WorkspaceId};
+use crate::domain::{EmailAddress, EndDate, EntityId, InviteId, OrgId, UserId, WorkspaceId};
 
 use super::access::{self, WorkspaceInfo};
 use super::audit::{self, AuditAction, NewEvent};
@@ -40,6 +40,9 @@ pub struct Invite {
     pub last_sent_at: NaiveDateTime,
     pub accepted_by: Option<i64>,
     pub all_entities: bool,
+    /// The access it gives ends on this date (a workspace row's, or a firm Member's client
+    /// access).
+    pub access_ends_at: Option<NaiveDateTime>,
 }
 
 /// The entities a workspace invite offers: all (current and future), or its chosen ones.
@@ -74,6 +77,8 @@ pub struct NewInvite<'a> {
     pub clients: &'a [WorkspaceId],
     pub new_clients: bool,
     pub inviter: UserId,
+    /// When the access it gives ends by itself; None: no end date.
+    pub access_ends: Option<EndDate>,
     pub ttl: Duration,
     pub key: &'a InviteKey,
     /// For the audit trail: "as Accountant, for Acme LLC".
@@ -120,6 +125,7 @@ pub fn create(conn: &mut DbConnection, n: NewInvite<'_>) -> Result<InviteId, New
                 invites::created_at.eq(now),
                 invites::expires_at.eq(now + n.ttl),
                 invites::last_sent_at.eq(now),
+                invites::access_ends_at.eq(n.access_ends.map(EndDate::starts_at)),
             ))
             .returning(invites::id)
             .get_result::<i64>(c)
@@ -553,7 +559,9 @@ pub fn acceptable(
         }
         _ => {}
     }
-    if invite.is_expired(super::now()) {
+    // Past its expiry, or the access it gives has already reached its end date.
+    let now = super::now();
+    if invite.is_expired(now) || invite.access_ends_at.is_some_and(|end| end <= now) {
         return Err(AcceptError::Expired);
     }
     if invite.email != email {
@@ -628,6 +636,8 @@ fn join_workspace(
                 .set((
                     workspace_memberships::role.eq(&invite.role),
                     workspace_memberships::all_entities.eq(invite.all_entities),
+                    workspace_memberships::ends_at.eq(invite.access_ends_at),
+                    workspace_memberships::end_notice_sent_at.eq(None::<NaiveDateTime>),
                 ))
                 .execute(conn)?;
             diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(id)))
@@ -642,6 +652,7 @@ fn join_workspace(
                 workspace_memberships::all_entities.eq(invite.all_entities),
                 workspace_memberships::invited_by.eq(Some(invite.invited_by)),
                 workspace_memberships::created_at.eq(now),
+                workspace_memberships::ends_at.eq(invite.access_ends_at),
             ))
             .returning(workspace_memberships::id)
             .get_result::<i64>(conn)?,
@@ -669,7 +680,12 @@ fn join_organization(conn: &mut DbConnection, invite: &Invite, user: &User, now:
     let membership = match existing {
         Some(id) => {
             diesel::update(org_memberships::table.find(id))
-                .set((org_memberships::role.eq(&invite.role), org_memberships::new_clients.eq(invite.new_clients)))
+                .set((
+                    org_memberships::role.eq(&invite.role),
+                    org_memberships::new_clients.eq(invite.new_clients),
+                    org_memberships::clients_until.eq(invite.access_ends_at),
+                    org_memberships::end_notice_sent_at.eq(None::<NaiveDateTime>),
+                ))
                 .execute(conn)?;
             diesel::delete(org_client_grants::table.filter(org_client_grants::membership_id.eq(id))).execute(conn)?;
             id
@@ -681,6 +697,7 @@ fn join_organization(conn: &mut DbConnection, invite: &Invite, user: &User, now:
                 org_memberships::role.eq(&invite.role),
                 org_memberships::new_clients.eq(invite.new_clients),
                 org_memberships::created_at.eq(now),
+                org_memberships::clients_until.eq(invite.access_ends_at),
             ))
             .returning(org_memberships::id)
             .get_result::<i64>(conn)?,
@@ -696,4 +713,58 @@ fn join_organization(conn: &mut DbConnection, invite: &Invite, user: &User, now:
         }
     }
     Ok(())
+}
+
+/// Cancels every pending invite of a firm to `email`: into one workspace (`Some`), or
+/// anywhere in the firm, its team and every client (`None`). Each with its audit event,
+/// saying why. Returns the cancelled invites.
+pub fn cancel_all_to(
+    conn: &mut DbConnection,
+    org: OrgId,
+    ws: Option<WorkspaceId>,
+    email: &str,
+    actor: UserId,
+    why: &str,
+) -> QueryResult<Vec<Invite>> {
+    let mut q = invites::table
+        .filter(invites::organization_id.eq(org.0))
+        .filter(invites::email.eq(email))
+        .filter(invites::state.eq(PENDING))
+        .into_boxed();
+    if let Some(w) = ws {
+        q = q.filter(invites::workspace_id.eq(w.0));
+    }
+    let pending: Vec<Invite> = q.order(invites::id.asc()).select(Invite::as_select()).load(conn)?;
+    for inv in &pending {
+        diesel::update(invites::table.find(inv.id).filter(invites::state.eq(PENDING)))
+            .set((invites::state.eq(CANCELLED), invites::ended_at.eq(Some(super::now()))))
+            .execute(conn)?;
+        outbox::drop_pending_for_invite(conn, inv.invite_id())?;
+        audit::record(
+            conn,
+            NewEvent {
+                org,
+                workspace: inv.workspace_id.map(WorkspaceId),
+                actor: Some(actor),
+                action: AuditAction::Cancelled,
+                target: &inv.email,
+                detail: why.to_string(),
+            },
+        )?;
+    }
+    Ok(pending)
+}
+
+/// Where each pending invite of a firm to `email` leads: None for the firm's team, else the
+/// client's name (for "what will end" before a removal).
+pub fn pending_places_of(conn: &mut DbConnection, org: OrgId, email: &str) -> QueryResult<Vec<Option<String>>> {
+    let rows = invites::table
+        .left_join(workspaces::table.on(workspaces::id.nullable().eq(invites::workspace_id)))
+        .filter(invites::organization_id.eq(org.0))
+        .filter(invites::email.eq(email))
+        .filter(invites::state.eq(PENDING))
+        .order(invites::id.asc())
+        .select(workspaces::name.nullable())
+        .load::<Option<String>>(conn)?;
+    Ok(rows)
 }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account_token;
 pub mod audit;
+pub mod ending;
 pub mod entity;
 pub mod invite;
 pub mod limits;

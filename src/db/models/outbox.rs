@@ -16,6 +16,8 @@ use crate::domain::InviteId;
 pub const KIND_INVITE: &str = "invite";
 pub const KIND_VERIFY_EMAIL: &str = "verify_email";
 pub const KIND_RESET_PASSWORD: &str = "reset_password";
+/// "Someone's access ends in 7 days" to a workspace Admin: rendered from the membership.
+pub const KIND_ACCESS_ENDING: &str = "access_ending";
 
 pub fn enqueue_invite(conn: &mut DbConnection, invite: InviteId, to: &str) -> QueryResult<()> {
     enqueue(conn, KIND_INVITE, Some(invite.0), None, to)
@@ -27,13 +29,30 @@ pub fn enqueue_account(conn: &mut DbConnection, kind: &'static str, token: i64, 
     enqueue(conn, kind, None, Some(token), to)
 }
 
+/// An email about a workspace membership (its end date): rendered at send time from it.
+pub fn enqueue_membership(conn: &mut DbConnection, kind: &'static str, membership: i64, to: &str) -> QueryResult<()> {
+    enqueue_about(conn, kind, None, None, Some(membership), to)
+}
+
 fn enqueue(conn: &mut DbConnection, kind: &str, invite: Option<i64>, token: Option<i64>, to: &str) -> QueryResult<()> {
+    enqueue_about(conn, kind, invite, token, None, to)
+}
+
+fn enqueue_about(
+    conn: &mut DbConnection,
+    kind: &str,
+    invite: Option<i64>,
+    token: Option<i64>,
+    membership: Option<i64>,
+    to: &str,
+) -> QueryResult<()> {
     let now = super::now();
     diesel::insert_into(outbox::table)
         .values((
             outbox::kind.eq(kind),
             outbox::invite_id.eq(invite),
             outbox::token_id.eq(token),
+            outbox::membership_id.eq(membership),
             outbox::to_email.eq(to),
             outbox::state.eq("pending"),
             outbox::attempts.eq(0),
@@ -62,6 +81,8 @@ pub struct Claimed {
     pub invite_id: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     pub token_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub membership_id: Option<i64>,
     #[diesel(sql_type = Text)]
     pub to_email: String,
     #[diesel(sql_type = Integer)]
@@ -86,7 +107,7 @@ pub fn claim_due(
              WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
                           AND (locked_until IS NULL OR locked_until <= $2) \
                           ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, kind, invite_id, token_id, to_email, attempts, created_at",
+             RETURNING id, kind, invite_id, token_id, membership_id, to_email, attempts, created_at",
         )
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
@@ -97,7 +118,7 @@ pub fn claim_due(
              WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? \
                           AND (locked_until IS NULL OR locked_until <= ?) \
                           ORDER BY id LIMIT ?) \
-             RETURNING id, kind, invite_id, token_id, to_email, attempts, created_at",
+             RETURNING id, kind, invite_id, token_id, membership_id, to_email, attempts, created_at",
         )
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
@@ -289,6 +310,7 @@ pub struct MailboxRow {
     pub kind: String,
     pub invite_id: Option<i64>,
     pub token_id: Option<i64>,
+    pub membership_id: Option<i64>,
     pub to_email: String,
     pub state: String,
     pub created_at: NaiveDateTime,

@@ -2,6 +2,7 @@
 //! grouped by firm. Read for the header's workspace switcher on every page and for the
 //! chooser after sign-in, in two queries whatever the number of firms and clients.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{org_client_grants, org_memberships, organizations, workspace_memberships, workspaces};
@@ -75,19 +76,28 @@ pub fn places_of(conn: &mut DbConnection, user: UserId, limit: i64) -> QueryResu
     let teams = org_memberships::table
         .inner_join(organizations::table)
         .filter(org_memberships::user_id.eq(user.0))
-        .select((org_memberships::id, organizations::id, organizations::name, org_memberships::role))
-        .load::<(i64, i64, String, String)>(conn)?;
+        .select((
+            org_memberships::id,
+            organizations::id,
+            organizations::name,
+            org_memberships::role,
+            org_memberships::clients_until,
+        ))
+        .load::<(i64, i64, String, String, Option<NaiveDateTime>)>(conn)?;
     let (mut every_client, mut chosen) = (Vec::new(), Vec::new());
     let team_orgs: Vec<i64> = teams.iter().map(|t| t.1).collect();
-    for (mid, org, _, role) in &teams {
+    for (mid, org, _, role, until) in &teams {
         match OrgRole::parse(role) {
             Some(r) if sees_all_clients(r) => every_client.push(*org),
+            // Client access past its end date reaches nothing.
+            Some(_) if super::access::lapsed(*until) => {}
             Some(_) => chosen.push(*mid),
             None => {}
         }
     }
     let seated = workspace_memberships::table
         .filter(workspace_memberships::user_id.eq(user.0))
+        .filter(super::access::seat_is_live(super::now()))
         .select(workspace_memberships::workspace_id);
     // Staff reach their own firm's clients only through their client access: a seat of
     // their own in one of them counts for nothing here.
@@ -106,7 +116,7 @@ pub fn places_of(conn: &mut DbConnection, user: UserId, limit: i64) -> QueryResu
     guest.truncate(keep);
     staff.truncate(keep);
     staff.append(&mut guest);
-    Ok(group(teams.into_iter().map(|(_, org, name, _)| (org, name)).collect(), staff, truncated))
+    Ok(group(teams.into_iter().map(|(_, org, name, _, _)| (org, name)).collect(), staff, truncated))
 }
 
 /// Firms (the team's and the workspaces'), once each, in name order.

@@ -43,6 +43,8 @@ pub struct TeamMemberRow {
     pub since: NaiveDateTime,
     /// Two-factor authentication is on for their account.
     pub two_factor: bool,
+    /// When their client access ends by itself (firm Members).
+    pub clients_until: Option<NaiveDateTime>,
 }
 
 pub struct TeamInviteRow {
@@ -89,8 +91,9 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
             org_memberships::new_clients,
             org_memberships::created_at,
             users::totp_enabled_at.is_not_null(),
+            org_memberships::clients_until,
         ))
-        .load::<(i64, i64, String, String, String, bool, NaiveDateTime, bool)>(conn)?;
+        .load::<(i64, i64, String, String, String, bool, NaiveDateTime, bool, Option<NaiveDateTime>)>(conn)?;
     let mut grants: HashMap<i64, Vec<i64>> = HashMap::new();
     for (mid, ws) in org_client_grants::table
         .inner_join(org_memberships::table)
@@ -102,17 +105,22 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
     }
     let members = rows
         .into_iter()
-        .filter_map(|(mid, uid, name, email, role, new_clients, since, two_factor)| {
+        .filter_map(|(mid, uid, name, email, role, new_clients, since, two_factor, until)| {
             let role = OrgRole::parse(&role)?;
+            // Past its end date their client access is gone, whether or not it was swept yet.
+            let lapsed = super::access::lapsed(until);
+            let granted = if lapsed { Vec::new() } else { grants.remove(&mid).unwrap_or_default() };
+            let new_clients = new_clients && !lapsed;
             Some(TeamMemberRow {
                 user_id: UserId(uid),
                 name,
                 email,
                 role,
                 new_clients,
-                clients: reach(role, grants.remove(&mid).unwrap_or_default(), new_clients),
+                clients: reach(role, granted, new_clients),
                 since,
                 two_factor,
+                clients_until: until.filter(|_| !lapsed && !crate::domain::access::sees_all_clients(role)),
             })
         })
         .collect();
@@ -159,6 +167,8 @@ pub struct TeamMember {
     pub role: OrgRole,
     pub new_clients: bool,
     pub clients: Vec<WorkspaceId>,
+    /// When their client access ends by itself (firm Members).
+    pub clients_until: Option<NaiveDateTime>,
 }
 
 pub fn find(conn: &mut DbConnection, org: OrgId, user: UserId) -> QueryResult<Option<TeamMember>> {
@@ -166,17 +176,38 @@ pub fn find(conn: &mut DbConnection, org: OrgId, user: UserId) -> QueryResult<Op
         .inner_join(users::table)
         .filter(org_memberships::organization_id.eq(org.0))
         .filter(org_memberships::user_id.eq(user.0))
-        .select((org_memberships::id, users::name, users::email, org_memberships::role, org_memberships::new_clients))
-        .first::<(i64, String, String, String, bool)>(conn)
+        .select((
+            org_memberships::id,
+            users::name,
+            users::email,
+            org_memberships::role,
+            org_memberships::new_clients,
+            org_memberships::clients_until,
+        ))
+        .first::<(i64, String, String, String, bool, Option<NaiveDateTime>)>(conn)
         .optional()?;
-    let Some((mid, name, email, role, new_clients)) = row else {
+    let Some((mid, name, email, role, new_clients, clients_until)) = row else {
         return Ok(None);
     };
     let Some(role) = OrgRole::parse(&role) else {
         return Ok(None);
     };
-    let clients = super::access::client_grants(conn, MembershipId(mid))?;
-    Ok(Some(TeamMember { membership_id: MembershipId(mid), user_id: user, name, email, role, new_clients, clients }))
+    // Past its end date their client access is gone, whether or not it was swept yet.
+    let (clients, new_clients) = if super::access::lapsed(clients_until) {
+        (Vec::new(), false)
+    } else {
+        (super::access::client_grants(conn, MembershipId(mid))?, new_clients)
+    };
+    Ok(Some(TeamMember {
+        membership_id: MembershipId(mid),
+        user_id: user,
+        name,
+        email,
+        role,
+        new_clients,
+        clients,
+        clients_until,
+    }))
 }
 
 pub fn count_admins(conn: &mut DbConnection, org: OrgId) -> QueryResult<i64> {
@@ -241,4 +272,38 @@ pub fn remove_member(conn: &mut DbConnection, org: OrgId, member: &TeamMember) -
         .execute(conn)?;
     diesel::delete(org_memberships::table.find(member.membership_id.0)).execute(conn)?;
     drop_workspace_roles(conn, org, member.user_id, None)
+}
+
+/// Everything removing a team member ends, and the invites they sent (which stay).
+pub struct Offboarding {
+    /// Their own roles in the firm's clients: (client, role).
+    pub workspace_roles: Vec<(String, String)>,
+    /// Their pending invites from the firm, by place: None for the team, else the client.
+    pub invites_to_them: Vec<Option<String>>,
+    /// Pending invites they sent: these stay valid (the firm sent them).
+    pub invites_they_sent: i64,
+}
+
+pub fn offboarding(conn: &mut DbConnection, org: OrgId, member: &TeamMember) -> QueryResult<Offboarding> {
+    let workspace_roles = workspace_memberships::table
+        .inner_join(workspaces::table)
+        .filter(workspace_memberships::user_id.eq(member.user_id.0))
+        .filter(workspaces::organization_id.eq(org.0))
+        .order(workspaces::name.asc())
+        .select((workspaces::name, workspace_memberships::role))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(ws, role)| {
+            let role = crate::domain::WorkspaceRole::parse(&role).map_or(role.clone(), |r| r.label().to_string());
+            (ws, role)
+        })
+        .collect();
+    let invites_to_them = invite::pending_places_of(conn, org, &member.email)?;
+    let invites_they_sent = crate::db::schema::invites::table
+        .filter(crate::db::schema::invites::organization_id.eq(org.0))
+        .filter(crate::db::schema::invites::invited_by.eq(member.user_id.0))
+        .filter(crate::db::schema::invites::state.eq(invite::PENDING))
+        .count()
+        .get_result::<i64>(conn)?;
+    Ok(Offboarding { workspace_roles, invites_to_them, invites_they_sent })
 }

@@ -139,6 +139,7 @@ pub fn direct_workspaces(conn: &mut DbConnection, user: UserId) -> QueryResult<V
     let rows = workspace_memberships::table
         .inner_join(workspaces::table.inner_join(organizations::table))
         .filter(workspace_memberships::user_id.eq(user.0))
+        .filter(super::access::seat_is_live(super::now()))
         .order(workspaces::name.asc())
         .select((workspaces::id, workspaces::name, organizations::name))
         .load::<(i64, String, String)>(conn)?;
