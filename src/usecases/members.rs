@@ -274,6 +274,9 @@ pub struct Target {
     pub hidden: usize,
     /// When their row here ends by itself.
     pub ends: Option<EndDate>,
+    /// (Remove page) the addresses of the pending invites they sent here, which a removal
+    /// cancels.
+    pub invites_sent: Vec<String>,
 }
 
 /// The person named in a Configure or Remove link, if the actor may manage them.
@@ -291,14 +294,16 @@ pub async fn target(db: &Db, actor: &WorkspaceAccess, user: UserId) -> Outcome<T
 pub async fn removal_target(db: &Db, actor: &WorkspaceAccess, user: UserId) -> Outcome<Target> {
     let t = target(db, actor, user).await?;
     rules::may_remove(&actor.standing, &t.standing)?;
-    Ok(t)
+    let ws = actor.workspace.id;
+    let sent = db.read(move |c| invite::pending_sent_by(c, ws, user)).await?;
+    Ok(Target { invites_sent: sent.into_iter().map(|i| i.email).collect(), ..t })
 }
 
 fn load_target(c: &mut DbConnection, ws: WorkspaceId, user: UserId) -> Outcome<Target> {
     let t = access::load(c, user, ws)?.ok_or(ActionError::NotFound)?;
     let (name, email) = members::people(c, &[user])?.remove(&user).unwrap_or_default();
     let ends = ending::seat_end(c, ws, user)?;
-    Ok(Target { user, name, email, standing: t.standing, hidden: 0, ends })
+    Ok(Target { user, name, email, standing: t.standing, hidden: 0, ends, invites_sent: Vec::new() })
 }
 
 /// Gives a member a role and entities; takes effect on their next request. Someone changing
@@ -400,8 +405,11 @@ pub async fn remove(db: &Db, actor: UserId, ws: WorkspaceId, target: UserId) -> 
         rules::may_remove(&me.standing, &t.standing)?;
         rules::keeps_a_workspace_admin(access::count_admins(c, &me.workspace)?, t.standing.role, None)?;
         members::remove_seat(c, ws, target)?;
-        // No way back in through an invite still on its way.
+        // No way back in through an invite still on its way; and the invites they sent here
+        // go with them (a client's person no longer vouches for anyone; a firm's staff, who
+        // are never removed here, send invites on the firm's behalf).
         invite::cancel_all_to(c, me.workspace.org_id, Some(ws), &t.email, actor, "they were removed")?;
+        invite::cancel_sent_by(c, ws, target, actor, "the person who sent it was removed")?;
         // Removed by someone else from their last workspace, and on no firm's team: their
         // sessions end now. (Someone leaving stays signed in, to read that they left.)
         if actor != target {

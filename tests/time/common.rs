@@ -22,6 +22,7 @@ impl Clock {
         portico::clock::advance(chrono::Duration::days(days));
     }
 
+    #[allow(dead_code)]
     pub fn advance(&self, by: chrono::Duration) {
         portico::clock::advance(by);
     }

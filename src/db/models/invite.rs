@@ -59,8 +59,9 @@ impl Invite {
         InviteId(self.id)
     }
 
+    /// Past its expiry, or the access it gives has already reached its end date.
     pub fn is_expired(&self, now: NaiveDateTime) -> bool {
-        self.expires_at <= now
+        self.expires_at <= now || self.access_ends_at.is_some_and(|end| end <= now)
     }
 }
 
@@ -559,9 +560,7 @@ pub fn acceptable(
         }
         _ => {}
     }
-    // Past its expiry, or the access it gives has already reached its end date.
-    let now = super::now();
-    if invite.is_expired(now) || invite.access_ends_at.is_some_and(|end| end <= now) {
+    if invite.is_expired(super::now()) {
         return Err(AcceptError::Expired);
     }
     if invite.email != email {
@@ -735,7 +734,37 @@ pub fn cancel_all_to(
         q = q.filter(invites::workspace_id.eq(w.0));
     }
     let pending: Vec<Invite> = q.order(invites::id.asc()).select(Invite::as_select()).load(conn)?;
-    for inv in &pending {
+    cancel_each(conn, &pending, actor, why)?;
+    Ok(pending)
+}
+
+/// The pending invites `inviter` sent into workspace `ws`.
+pub fn pending_sent_by(conn: &mut DbConnection, ws: WorkspaceId, inviter: UserId) -> QueryResult<Vec<Invite>> {
+    invites::table
+        .filter(invites::workspace_id.eq(ws.0))
+        .filter(invites::invited_by.eq(inviter.0))
+        .filter(invites::state.eq(PENDING))
+        .order(invites::email.asc())
+        .select(Invite::as_select())
+        .load(conn)
+}
+
+/// Cancels the pending invites `inviter` sent into workspace `ws` (they are leaving it, and
+/// no longer vouch for anyone there), each with its audit event.
+pub fn cancel_sent_by(
+    conn: &mut DbConnection,
+    ws: WorkspaceId,
+    inviter: UserId,
+    actor: UserId,
+    why: &str,
+) -> QueryResult<Vec<Invite>> {
+    let pending = pending_sent_by(conn, ws, inviter)?;
+    cancel_each(conn, &pending, actor, why)?;
+    Ok(pending)
+}
+
+fn cancel_each(conn: &mut DbConnection, pending: &[Invite], actor: UserId, why: &str) -> QueryResult<()> {
+    for inv in pending {
         diesel::update(invites::table.find(inv.id).filter(invites::state.eq(PENDING)))
             .set((invites::state.eq(CANCELLED), invites::ended_at.eq(Some(super::now()))))
             .execute(conn)?;
@@ -743,7 +772,7 @@ pub fn cancel_all_to(
         audit::record(
             conn,
             NewEvent {
-                org,
+                org: OrgId(inv.organization_id),
                 workspace: inv.workspace_id.map(WorkspaceId),
                 actor: Some(actor),
                 action: AuditAction::Cancelled,
@@ -752,7 +781,7 @@ pub fn cancel_all_to(
             },
         )?;
     }
-    Ok(pending)
+    Ok(())
 }
 
 /// Where each pending invite of a firm to `email` leads: None for the firm's team, else the
