@@ -18,6 +18,7 @@ mod layout;
 mod mailbox;
 mod members;
 mod navigation;
+mod offboarding;
 mod operator;
 mod queries;
 mod sessions;
