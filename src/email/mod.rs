@@ -7,7 +7,7 @@ pub mod worker;
 use askama::Template;
 
 use crate::db::models::account_token::{AccountToken, Purpose};
-use crate::db::models::ending::EndingNotice;
+use crate::db::models::ending::{EndingNotice, NoticePlace};
 use crate::db::models::invite::InviteDetails;
 use crate::domain::access::{Access, SeatFacts, StaffFacts};
 use crate::domain::token::InviteKey;
@@ -215,8 +215,11 @@ pub fn render_account(token: &AccountToken, public_url: &str, key: &InviteKey) -
 pub struct AccessEndingView {
     pub who: String,
     pub email: String,
-    pub workspace_name: String,
+    /// "Acme Bakery", or "the clients of Ames & Co" (a firm Member's client access).
+    pub place: String,
     pub org_name: String,
+    /// Why the reader gets it: "an Admin of Acme Bakery".
+    pub recipient: String,
     pub ends: String,
     pub link: String,
 }
@@ -239,17 +242,28 @@ struct AccessEndingHtml<'a> {
     v: &'a AccessEndingView,
 }
 
-/// The page an "access ends soon" email's Extend button opens.
+/// The page an "access ends soon" email's Extend button opens: the workspace's Extend page,
+/// or (a firm Member's client access) their Configure permissions on the Team page.
 pub fn extend_link(public_url: &str, n: &EndingNotice) -> String {
-    format!("{public_url}/w/{}/settings/members/{}/extend", n.workspace.0, n.user.0)
+    match n.place {
+        NoticePlace::Workspace { id, .. } => format!("{public_url}/w/{}/settings/members/{}/extend", id.0, n.user.0),
+        NoticePlace::Firm(org) => format!("{public_url}/orgs/{}/team/{}/permissions", org.0, n.user.0),
+    }
 }
 
 pub fn render_access_ending(n: &EndingNotice, to: &str, public_url: &str) -> RenderedEmail {
     let who = if n.name.trim().is_empty() { n.email.clone() } else { n.name.clone() };
+    let (place, recipient) = match &n.place {
+        NoticePlace::Workspace { name, .. } => (name.clone(), format!("an Admin of {name}")),
+        NoticePlace::Firm(_) => {
+            (format!("the clients of {}", n.org_name), format!("an Admin or Manager of {}", n.org_name))
+        }
+    };
     let v = AccessEndingView {
         who,
         email: n.email.clone(),
-        workspace_name: n.workspace_name.clone(),
+        place,
+        recipient,
         org_name: n.org_name.clone(),
         ends: n.ends.words(),
         link: extend_link(public_url, n),

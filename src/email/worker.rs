@@ -208,8 +208,9 @@ impl Mailer {
             (outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, Some(token)) => {
                 render_account_email(&self.db, token, &self.public_url, &self.key, true).await
             }
-            (outbox::KIND_ACCESS_ENDING, _, _) => {
-                render_notice_email(&self.db, item.membership_id, &item.to_email, &self.public_url, true).await
+            (kind @ (outbox::KIND_ACCESS_ENDING | outbox::KIND_CLIENT_ACCESS_ENDING), _, _) => {
+                let staff = kind == outbox::KIND_CLIENT_ACCESS_ENDING;
+                render_notice_email(&self.db, item.membership_id, staff, &item.to_email, &self.public_url, true).await
             }
             (outbox::KIND_INVITE | outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, _) => Ok(None),
             (kind, _, _) => Err(AppError::Internal(format!("unknown email kind {kind}"))),
@@ -242,13 +243,14 @@ pub fn message_id(item: &Claimed, public_url: &str) -> String {
 pub async fn render_notice_email(
     db: &Db,
     membership: Option<i64>,
+    staff: bool,
     to: &str,
     public_url: &str,
     only_due: bool,
 ) -> Result<Option<RenderedEmail>, AppError> {
     let Some(membership) = membership else { return Ok(None) };
     let at = if only_due { now() } else { chrono::NaiveDateTime::MIN };
-    let notice = db.read(move |c| crate::db::models::ending::notice(c, membership, at)).await?;
+    let notice = db.read(move |c| crate::db::models::ending::notice(c, membership, staff, at)).await?;
     Ok(notice.map(|n| super::render_access_ending(&n, to, public_url)))
 }
 

@@ -48,7 +48,10 @@ async fn rendered(state: &AppState, row: &MailboxRow) -> Result<Option<RenderedE
     match (row.invite_id, row.token_id, row.membership_id) {
         (Some(invite), _, _) => render_invite_email(&state.db, InviteId(invite), url, key, false).await,
         (None, Some(token), _) => render_account_email(&state.db, token, url, key, false).await,
-        (None, None, Some(m)) => render_notice_email(&state.db, Some(m), &row.to_email, url, false).await,
+        (None, None, Some(m)) => {
+            let staff = row.kind == outbox::KIND_CLIENT_ACCESS_ENDING;
+            render_notice_email(&state.db, Some(m), staff, &row.to_email, url, false).await
+        }
         (None, None, None) => Ok(None),
     }
 }
@@ -66,7 +69,7 @@ pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUse
         .map(|r| {
             let subject = match r.invite_id.and_then(|i| parts.get(&i)) {
                 Some(p) => invite_subject(&p.inviter, p.workspace.as_deref(), &p.org),
-                None if r.kind == outbox::KIND_ACCESS_ENDING => "Someone's access ends soon".to_string(),
+                None if r.membership_id.is_some() => "Someone's access ends soon".to_string(),
                 None => account_subject(&r.kind),
             };
             MailView { id: r.id, to: r.to_email, subject, state: r.state, at: r.created_at }

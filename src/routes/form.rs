@@ -48,8 +48,7 @@ pub struct EndField {
 impl EndField {
     pub const SEAT_HINT: &'static str =
         "Leave empty for no end date. On that date their access ends by itself; the workspace's Admins get an email a week before.";
-    pub const STAFF_HINT: &'static str =
-        "Leave empty for no end date. On that date their access to the firm's clients ends by itself.";
+    pub const STAFF_HINT: &'static str = "For Members; leave empty for no end date. On that date their access to the firm's clients ends by itself, and the firm's Admins and Managers get an email a week before. Admins and Managers see every client for as long as they hold the role.";
 
     pub fn new(label: &'static str, hint: &'static str, value: String, error: Option<String>) -> EndField {
         let min = (crate::clock::today() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();

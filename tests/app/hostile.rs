@@ -702,6 +702,16 @@ async fn thousands_of_malformed_requests_across_every_form() {
     let cleo = app.add_client_user(&ada, ws, "cleo@client.test", "admin", &[]).await;
     let acc = app.add_client_user(&ada, ws, "acc@client.test", "accountant", &[llc]).await;
     let mem = app.add_client_user(&ada, ws, "mem@client.test", "member", &[llc]).await;
+    // With an end date: the Members page offers "Extend access" (its form is crawled too).
+    let mem_id = app.user_id("mem@client.test").await;
+    let ends = (portico::clock::today() + chrono::Duration::days(60)).format("%Y-%m-%d").to_string();
+    let r = ada
+        .post(
+            &format!("/w/{ws}/settings/members/{mem_id}/permissions"),
+            &[("role", "member"), ("entity", &llc.to_string()), ("ends", &ends)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "an end date for mem");
     let team_invite = |email: &'static str| {
         let ada = &ada;
         async move {

@@ -270,6 +270,14 @@ async fn a_firm_members_client_access_ends_on_its_date_and_they_stay_on_the_team
         row(&team, "carol@firm.test")
     );
 
+    // Five days to go: the firm's Admins and Managers hear now, with a link to her access.
+    let subject = format!("Carol Clerk's access to the clients of Ames & Co ends on {}", words(&ends));
+    let mail = f.app.smtp.wait_for_subject("ada@firm.test", &subject).await;
+    let link = mail.link(&format!("{}/orgs/", f.app.base)).expect("a link to her access");
+    assert!(link.ends_with(&format!("/orgs/{}/team/{carol_id}/permissions", f.org)), "{link}");
+    let (_, form) = f.ada.page(&link.replace(&f.app.base, "")).await;
+    assert_eq!(input_value(&form, "ends").as_deref(), Some(ends.as_str()), "Configure shows the end date");
+
     clock.advance_days(5);
     assert_eq!(carol.page(&books).await.0, StatusCode::NOT_FOUND, "the very next request");
     let ended = f.events("access_ended", 1).await;

@@ -32,8 +32,12 @@ pub fn anything_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<
     if seat {
         return Ok(true);
     }
-    diesel::select(diesel::dsl::exists(org_memberships::table.filter(org_memberships::clients_until.le(now))))
-        .get_result::<bool>(conn)
+    diesel::select(diesel::dsl::exists(
+        org_memberships::table
+            .filter(org_memberships::clients_until.le(now + Duration::days(NOTICE_DAYS)))
+            .filter(org_memberships::clients_until.le(now).or(org_memberships::end_notice_sent_at.is_null())),
+    ))
+    .get_result::<bool>(conn)
 }
 
 /// Ends every access whose end date has come: workspace rows go (with their entities), a
@@ -110,12 +114,14 @@ fn record(
     )
 }
 
-/// Queues the "access ends in 7 days" email to each of the workspace's Admins, once per end
-/// date, for every workspace row whose end date is that close. Returns how many emails.
+/// Queues the "access ends in 7 days" emails, once per end date: for a workspace row, to
+/// each of the workspace's Admins; for a firm Member's client access, to the firm's Admins
+/// and Managers (who set it on the Team page). Returns how many emails.
 pub fn send_notices(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+    let soon = now + Duration::days(NOTICE_DAYS);
     let due = workspace_memberships::table
         .filter(workspace_memberships::ends_at.gt(now))
-        .filter(workspace_memberships::ends_at.le(now + Duration::days(NOTICE_DAYS)))
+        .filter(workspace_memberships::ends_at.le(soon))
         .filter(workspace_memberships::end_notice_sent_at.is_null())
         .select((workspace_memberships::id, workspace_memberships::workspace_id, workspace_memberships::user_id))
         .load::<(i64, i64, i64)>(conn)?;
@@ -130,8 +136,27 @@ pub fn send_notices(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<
             continue;
         }
         let Some(info) = access::workspace_info(conn, WorkspaceId(ws))? else { continue };
-        for to in admin_emails(conn, &info, UserId(user))? {
+        for to in workspace_admin_emails(conn, &info, UserId(user))? {
             outbox::enqueue_membership(conn, outbox::KIND_ACCESS_ENDING, mid, &to)?;
+            queued += 1;
+        }
+    }
+    let staff = org_memberships::table
+        .filter(org_memberships::clients_until.gt(now))
+        .filter(org_memberships::clients_until.le(soon))
+        .filter(org_memberships::end_notice_sent_at.is_null())
+        .select((org_memberships::id, org_memberships::organization_id, org_memberships::user_id))
+        .load::<(i64, i64, i64)>(conn)?;
+    for (mid, org, user) in staff {
+        let won =
+            diesel::update(org_memberships::table.find(mid).filter(org_memberships::end_notice_sent_at.is_null()))
+                .set(org_memberships::end_notice_sent_at.eq(Some(now)))
+                .execute(conn)?;
+        if won == 0 {
+            continue;
+        }
+        for to in firm_lead_emails(conn, OrgId(org), UserId(user))? {
+            outbox::enqueue_membership(conn, outbox::KIND_CLIENT_ACCESS_ENDING, mid, &to)?;
             queued += 1;
         }
     }
@@ -139,7 +164,7 @@ pub fn send_notices(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<
 }
 
 /// The emails of a workspace's effective Admins (its own and the firm's), but `except`.
-fn admin_emails(conn: &mut DbConnection, ws: &WorkspaceInfo, except: UserId) -> QueryResult<Vec<String>> {
+fn workspace_admin_emails(conn: &mut DbConnection, ws: &WorkspaceInfo, except: UserId) -> QueryResult<Vec<String>> {
     let admins: Vec<i64> = access::people_of(conn, ws)?
         .into_iter()
         .filter(|p| p.user != except && crate::domain::access::is_admin(&p.standing))
@@ -151,10 +176,32 @@ fn admin_emails(conn: &mut DbConnection, ws: &WorkspaceInfo, except: UserId) -> 
     Ok(emails)
 }
 
+/// The emails of a firm's Admins and Managers (who manage its staff's client access).
+fn firm_lead_emails(conn: &mut DbConnection, org: OrgId, except: UserId) -> QueryResult<Vec<String>> {
+    let leads = [crate::domain::OrgRole::Admin.as_str(), crate::domain::OrgRole::Manager.as_str()];
+    org_memberships::table
+        .inner_join(users::table)
+        .filter(org_memberships::organization_id.eq(org.0))
+        .filter(org_memberships::role.eq_any(leads))
+        .filter(org_memberships::user_id.ne(except.0))
+        .order(users::email.asc())
+        .select(users::email)
+        .load::<String>(conn)
+}
+
+/// Where an access that ends soon is.
+pub enum NoticePlace {
+    Workspace {
+        id: WorkspaceId,
+        name: String,
+    },
+    /// A firm Member's access to the firm's clients.
+    Firm(OrgId),
+}
+
 /// What an "access ends soon" email says, read when it is sent.
 pub struct EndingNotice {
-    pub workspace: WorkspaceId,
-    pub workspace_name: String,
+    pub place: NoticePlace,
     pub org_name: String,
     pub user: UserId,
     pub name: String,
@@ -162,9 +209,17 @@ pub struct EndingNotice {
     pub ends: EndDate,
 }
 
-/// The notice about workspace row `membership`, if its end date is still ahead (None: it
-/// was removed, extended beyond the notice, or has ended: the email is dropped).
-pub fn notice(conn: &mut DbConnection, membership: i64, now: NaiveDateTime) -> QueryResult<Option<EndingNotice>> {
+/// The notice about workspace row `membership` (or, `staff`, team membership), if its end
+/// date is still ahead. None: it was removed, cleared, or has ended (the email is dropped).
+pub fn notice(
+    conn: &mut DbConnection,
+    membership: i64,
+    staff: bool,
+    now: NaiveDateTime,
+) -> QueryResult<Option<EndingNotice>> {
+    if staff {
+        return staff_notice(conn, membership, now);
+    }
     let row = workspace_memberships::table
         .inner_join(users::table)
         .filter(workspace_memberships::id.eq(membership))
@@ -184,9 +239,39 @@ pub fn notice(conn: &mut DbConnection, membership: i64, now: NaiveDateTime) -> Q
     }
     let Some(info) = access::workspace_info(conn, WorkspaceId(ws))? else { return Ok(None) };
     Ok(Some(EndingNotice {
-        workspace: info.id,
-        workspace_name: info.name,
+        place: NoticePlace::Workspace { id: info.id, name: info.name },
         org_name: info.org_name,
+        user: UserId(user),
+        name,
+        email,
+        ends: EndDate::of(until),
+    }))
+}
+
+fn staff_notice(conn: &mut DbConnection, membership: i64, now: NaiveDateTime) -> QueryResult<Option<EndingNotice>> {
+    use crate::db::schema::organizations;
+    let row = org_memberships::table
+        .inner_join(users::table)
+        .inner_join(organizations::table)
+        .filter(org_memberships::id.eq(membership))
+        .filter(org_memberships::end_notice_sent_at.is_not_null())
+        .select((
+            organizations::id,
+            organizations::name,
+            users::id,
+            users::name,
+            users::email,
+            org_memberships::clients_until,
+        ))
+        .first::<(i64, String, i64, String, String, Option<NaiveDateTime>)>(conn)
+        .optional()?;
+    let Some((org, org_name, user, name, email, Some(until))) = row else { return Ok(None) };
+    if until <= now {
+        return Ok(None);
+    }
+    Ok(Some(EndingNotice {
+        place: NoticePlace::Firm(OrgId(org)),
+        org_name,
         user: UserId(user),
         name,
         email,

@@ -18,6 +18,8 @@ pub const KIND_VERIFY_EMAIL: &str = "verify_email";
 pub const KIND_RESET_PASSWORD: &str = "reset_password";
 /// "Someone's access ends in 7 days" to a workspace Admin: rendered from the membership.
 pub const KIND_ACCESS_ENDING: &str = "access_ending";
+/// "A firm Member's client access ends in 7 days" to the firm's Admins and Managers.
+pub const KIND_CLIENT_ACCESS_ENDING: &str = "client_access_ending";
 
 pub fn enqueue_invite(conn: &mut DbConnection, invite: InviteId, to: &str) -> QueryResult<()> {
     enqueue(conn, KIND_INVITE, Some(invite.0), None, to)
