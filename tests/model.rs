@@ -407,6 +407,8 @@ struct InviteM {
     expired: bool,
     /// Its email went out over a minute ago (it may be resent).
     aged: bool,
+    /// Who sent it.
+    by: UserId,
 }
 
 #[derive(Clone, Debug)]
@@ -1101,9 +1103,10 @@ impl Model {
                 self.entity_labels.insert(id, label);
                 self.workspaces.iter_mut().find(|w| w.info.id == *ws).expect("workspace").entities.push(id);
             }
-            Act::Invite { ws, email, role, entities, .. } => {
+            Act::Invite { actor, ws, email, role, entities } => {
                 let (all_entities, entities) = stored(&rules::grant(*role, entities.clone()).entities);
                 self.invites.push(InviteM {
+                    by: *actor,
                     id: new_id.ok_or("invite gave no id")?,
                     org: self.ws(*ws).info.org_id,
                     ws: Some(*ws),
@@ -1152,6 +1155,13 @@ impl Model {
             }
             Act::Remove { ws, target, .. } => {
                 self.seats.remove(&(*ws, *target));
+                // The invites to them there and the ones they sent there are cancelled.
+                let email = self.email_of(*target);
+                for i in self.invites.iter_mut().filter(|i| i.state == State::Pending && i.ws == Some(*ws)) {
+                    if i.email == email || i.by == *target {
+                        i.state = State::Cancelled;
+                    }
+                }
             }
             Act::Resend { invite, .. } => {
                 let i = self.invite_mut(*invite);
@@ -1161,7 +1171,7 @@ impl Model {
             Act::Cancel { invite, .. } => {
                 self.invite_mut(*invite).state = State::Cancelled;
             }
-            Act::TeamInvite { org, emails, role, clients, new_clients, .. } => {
+            Act::TeamInvite { actor, org, emails, role, clients, new_clients } => {
                 let Out::Sent(sent) = out else {
                     return Err("a team invite answered without a list".into());
                 };
@@ -1177,6 +1187,7 @@ impl Model {
                         .map(|r| r.id)
                         .ok_or_else(|| format!("no pending team invite for {email} in the database"))?;
                     self.invites.push(InviteM {
+                        by: *actor,
                         id,
                         org: *org,
                         ws: None,
@@ -1214,6 +1225,14 @@ impl Model {
                 for w in self.clients_of(*org) {
                     self.seats.remove(&(w, *target));
                 }
+                // Every invite to them from the firm and its clients is cancelled; the ones
+                // they sent stay.
+                let email = self.email_of(*target);
+                for i in self.invites.iter_mut().filter(|i| i.state == State::Pending && i.org == *org) {
+                    if i.email == email {
+                        i.state = State::Cancelled;
+                    }
+                }
             }
             Act::Tick => {
                 for i in self.invites.iter_mut().filter(|i| i.state == State::Pending) {
@@ -1230,6 +1249,10 @@ impl Model {
     }
 
     // -- words ------------------------------------------------------------------------------
+
+    fn email_of(&self, id: UserId) -> String {
+        self.users.iter().find(|u| u.id == id).map(|u| u.email.clone()).unwrap_or_default()
+    }
 
     fn u(&self, id: UserId) -> String {
         self.users.iter().find(|u| u.id == id).map_or_else(|| format!("user#{}", id.0), |u| u.label.clone())
