@@ -2167,7 +2167,8 @@ impl Env {
                 Ok((out, None))
             }
             Act::Configure { actor, ws, target, role, entities, confirmed } => {
-                let r = members::configure(db, *actor, *ws, *target, *role, entities.clone(), None, *confirmed);
+                let change = members::SeatChange { role: *role, entities: entities.clone(), ends: None };
+                let r = members::configure(db, *actor, *ws, *target, change, *confirmed);
                 Ok((configured(self.rt.block_on(r))?, None))
             }
             Act::Remove { actor, ws, target } => {

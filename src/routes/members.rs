@@ -668,7 +668,10 @@ pub async fn configure(
         }
     };
     let saved = match entities {
-        Ok(e) => uc::configure(&state.db, actor, ws, who, role, e, ends, form.get("confirm_loss") == key).await,
+        Ok(entities) => {
+            let change = uc::SeatChange { role, entities, ends };
+            uc::configure(&state.db, actor, ws, who, change, form.get("confirm_loss") == key).await
+        }
         Err(both) => Err(ActionError::Invalid(both)),
     };
     let (status, said) = match saved {

@@ -306,6 +306,14 @@ fn load_target(c: &mut DbConnection, ws: WorkspaceId, user: UserId) -> Outcome<T
     Ok(Target { user, name, email, standing: t.standing, hidden: 0, ends, invites_sent: Vec::new() })
 }
 
+/// What Configure permissions asks for: a role, entities, and (for a client's person) when
+/// the access ends.
+pub struct SeatChange {
+    pub role: WorkspaceRole,
+    pub entities: Access<EntityId>,
+    pub ends: Option<EndDate>,
+}
+
 /// Gives a member a role and entities; takes effect on their next request. Someone changing
 /// their own access is told first what they would lose (nothing is saved) unless `confirmed`.
 pub async fn configure(
@@ -313,11 +321,10 @@ pub async fn configure(
     actor: UserId,
     ws: WorkspaceId,
     target: UserId,
-    role: WorkspaceRole,
-    chosen: Access<EntityId>,
-    ends: Option<EndDate>,
+    change: SeatChange,
     confirmed: bool,
 ) -> Outcome<Configured> {
+    let SeatChange { role, entities: chosen, ends } = change;
     db.transaction(move |c| {
         lock_row(c, LockTable::Workspace, ws.0)?;
         // The caller's access as it is now, under the lock: a change made a moment ago counts.
