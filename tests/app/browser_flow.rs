@@ -379,3 +379,43 @@ async fn keyboard_menu(b: &Browser, label: &str, items: &[&str]) {
     )
     .await;
 }
+
+/// Access over time in a browser: an Admin gives a client's person an end date in Configure
+/// permissions, sees it on the Members page, and downloads the access report.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_end_date_set_in_the_browser_and_the_access_report_downloaded() {
+    if !installed_or_skip("access_over_time") {
+        return;
+    }
+    let downloads = tempfile::tempdir().expect("a downloads folder");
+    let f = crate::support::firm_with_a_client().await;
+    let (_, bob) = f.client_user("bob@client.test", "Bob Booker", "member", &[f.llc]).await;
+    let ends = (portico::clock::today() + chrono::Duration::days(45)).format("%Y-%m-%d").to_string();
+    let ends_words = (portico::clock::today() + chrono::Duration::days(45)).format("%-d %b %Y").to_string();
+
+    let ada = Browser::start_with_downloads("access_over_time", downloads.path()).await;
+    ada.goto(&format!("{}/login", f.app.base)).await;
+    ada.fill("Email", "ada@firm.test").await;
+    ada.fill("Password", crate::support::PASSWORD).await;
+    ada.click_text("Log in").await;
+    ada.wait_for_path("signed in", |p| p != "/login").await;
+    ada.goto(&format!("{}/w/{}/settings/members", f.app.base, f.ws)).await;
+    ada.open_menu("Bob Booker").await;
+    ada.click_text("Configure permissions").await;
+    ada.assert_path(&format!("/w/{}/settings/members/{bob}/permissions", f.ws)).await;
+    ada.set_value("Access ends (optional)", &ends).await;
+    ada.screenshot("configure-end-date").await;
+    ada.click_text("Save permissions").await;
+    ada.assert_path(&format!("/w/{}/settings/members", f.ws)).await;
+    ada.assert_row("bob@client.test", &[&format!("until {ends_words}")]).await;
+    ada.screenshot("members-until").await;
+    ada.open_menu("Bob Booker").await;
+    ada.click_text("Extend access").await;
+    ada.assert_heading("Extend Bob Booker's access").await;
+    ada.screenshot("extend").await;
+    ada.click_text("Extend").await;
+    let later = (portico::clock::today() + chrono::Duration::days(75)).format("%-d %b %Y").to_string();
+    ada.assert_row("bob@client.test", &[&format!("until {later}")]).await;
+
+    ada.close().await;
+}

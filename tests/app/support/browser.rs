@@ -89,16 +89,21 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a fresh headless Chromium session.
     /// Panics when Chromium is missing: a test checks [`installed_or_skip`] before anything.
     pub async fn start(test_name: &str) -> Browser {
-        Browser::start_with(test_name, true).await
+        Browser::start_with(test_name, true, None).await
+    }
+
+    /// Like [`Browser::start`], saving downloads into `dir` without asking.
+    pub async fn start_with_downloads(test_name: &str, dir: &Path) -> Browser {
+        Browser::start_with(test_name, true, Some(dir)).await
     }
 
     /// Like [`Browser::start`], with JavaScript turned off for the pages (as a person may
     /// have it); WebDriver's own scripts (`client.execute`) still run.
     pub async fn start_without_js(test_name: &str) -> Browser {
-        Browser::start_with(test_name, false).await
+        Browser::start_with(test_name, false, None).await
     }
 
-    async fn start_with(test_name: &str, javascript: bool) -> Browser {
+    async fn start_with(test_name: &str, javascript: bool, downloads: Option<&Path>) -> Browser {
         let driver_path = browser_paths().unwrap_or_else(|| {
             panic!(
                 "chromium/chromedriver not found: browser test {test_name} must call \
@@ -144,6 +149,12 @@ impl Browser {
         });
         if !javascript {
             caps["goog:chromeOptions"]["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
+        if let Some(dir) = downloads {
+            caps["goog:chromeOptions"]["prefs"] = json!({
+                "download.default_directory": dir.display().to_string(),
+                "download.prompt_for_download": false,
+            });
         }
         let serde_json::Value::Object(caps) = caps else { unreachable!() };
 
@@ -209,6 +220,20 @@ impl Browser {
         if let Err(e) = result {
             panic!("cannot fill {label:?} with {value:?} on {}: {e}", self.url().await);
         }
+    }
+
+    /// Sets the value of the control labelled `label` as a date picker would (a date field's
+    /// typed form depends on the browser's locale; its value does not): "2027-03-31".
+    pub async fn set_value(&self, label: &str, value: &str) {
+        let control = self.control(label).await;
+        let element = serde_json::to_value(&control).expect("an element reference");
+        self.client
+            .execute(
+                "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![element, json!(value)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot set {label:?} to {value:?}: {e}"));
     }
 
     /// Ticks the checkbox or radio labelled `label` by clicking its label (no-op if ticked).
