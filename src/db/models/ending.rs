@@ -7,9 +7,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::schema::{
-    org_client_grants, org_memberships, users, workspace_entity_grants, workspace_memberships, workspaces,
-};
+use crate::db::schema::{org_client_grants, org_memberships, users, workspace_memberships, workspaces};
 use crate::db::DbConnection;
 use crate::domain::{EndDate, OrgId, UserId, WorkspaceId};
 
@@ -58,10 +56,9 @@ pub fn end_lapsed(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<us
         .load::<(i64, i64, i64, String, Option<NaiveDateTime>)>(conn)?;
     let mut ended = 0;
     for (mid, ws, org, email, until) in seats {
-        diesel::delete(workspace_entity_grants::table.filter(workspace_entity_grants::membership_id.eq(mid)))
-            .execute(conn)?;
         // Only this row, and only while its end date is still one that has come: a sweep
-        // on another instance, or an "Extend" a moment ago, wins.
+        // on another instance, or an "Extend" a moment ago, wins. Its entity grants go with
+        // it (ON DELETE CASCADE).
         let gone =
             diesel::delete(workspace_memberships::table.find(mid).filter(workspace_memberships::ends_at.le(now)))
                 .execute(conn)?;
