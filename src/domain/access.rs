@@ -415,6 +415,9 @@ pub enum OrgAction {
     RequireTwoFactor,
     /// See which of the firm's emails are failing, and the mail server's answers.
     ViewEmailDelivery,
+    /// The firm-wide access report: who can see which entity of every client. Those who
+    /// see every client (Admins and Managers) see it.
+    ViewAccessReport,
 }
 
 pub fn org_may(actor: OrgRole, action: OrgAction) -> bool {
@@ -422,6 +425,7 @@ pub fn org_may(actor: OrgRole, action: OrgAction) -> bool {
     match actor {
         OrgRole::Admin => true,
         OrgRole::Manager => !matches!(action, ManageBilling | RequireTwoFactor | ViewEmailDelivery),
+        // The firm-wide access report is a Manager's too: they are every client's Admin.
         OrgRole::Member => matches!(action, AddEntity),
     }
 }
@@ -533,13 +537,14 @@ pub enum StaffLoss {
 }
 
 /// The firm actions whose loss a person is told about, in the order they are told.
-const STAFF_ACTIONS: [OrgAction; 6] = [
+const STAFF_ACTIONS: [OrgAction; 7] = [
     OrgAction::ViewTeam,
     OrgAction::InviteStaff,
     OrgAction::AddClient,
     OrgAction::ManageBilling,
     OrgAction::RequireTwoFactor,
     OrgAction::ViewEmailDelivery,
+    OrgAction::ViewAccessReport,
 ];
 
 /// What someone with `before` on a firm's team would lose by getting `after`, asked of the

@@ -1,6 +1,7 @@
 //! Domain types parsed at the edge: once a value is one of these, it is valid.
 
 pub mod access;
+mod csv;
 mod email;
 mod end_date;
 mod ids;
@@ -11,6 +12,7 @@ mod roles;
 pub mod token;
 pub mod two_factor;
 
+pub use csv::{csv_cell, csv_record};
 pub use email::{EmailAddress, EmailList, EmailListEntry};
 pub use end_date::EndDate;
 pub use ids::{EntityId, InviteId, MembershipId, OrgId, SessionId, UserId, WorkspaceId};

@@ -13,6 +13,7 @@ mod invites;
 mod members;
 mod operator;
 mod password;
+mod report;
 mod static_files;
 mod team;
 mod two_factor;
@@ -72,6 +73,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/team/{user}/remove", web::post().to(team::remove))
         .configure(|cfg| invite_actions::routes(cfg, "/orgs/{org}/team/invites/{invite}"))
         .route("/orgs/{org}/email", web::get().to(email_delivery::page))
+        .route("/orgs/{org}/access-report", web::get().to(report::firm_page))
+        .route("/orgs/{org}/access-report.csv", web::get().to(report::firm_csv))
         .route("/orgs/{org}/invites", web::get().to(team::pending))
         .route("/orgs/{org}/invites", web::post().to(team::bulk))
         .route("/w/{ws}", web::get().to(entities::workspace_home))
@@ -86,6 +89,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/w/{ws}/settings/members/invite", web::post().to(members::invite))
         .route("/w/{ws}/settings/members/{user}/permissions", web::get().to(members::permissions_form))
         .route("/w/{ws}/settings/members/{user}/permissions", web::post().to(members::configure))
+        .route("/w/{ws}/settings/access-report", web::get().to(report::workspace_page))
+        .route("/w/{ws}/settings/access-report.csv", web::get().to(report::workspace_csv))
         .route("/w/{ws}/settings/members/{user}/extend", web::get().to(members::extend_form))
         .route("/w/{ws}/settings/members/{user}/extend", web::post().to(members::extend))
         .route("/w/{ws}/settings/members/{user}/remove", web::get().to(members::remove_form))
@@ -144,7 +149,9 @@ pub struct Sidebar {
     pub can_manage_security: bool,
     /// The Email delivery page (firm Admins).
     pub can_view_email_delivery: bool,
-    /// "clients", "team", "pending", "security" or "email".
+    /// The firm's access report (firm Admins and Managers).
+    pub can_view_access_report: bool,
+    /// "clients", "team", "pending", "security", "email" or "report".
     pub current: &'static str,
 }
 
@@ -326,6 +333,7 @@ fn sidebar(org_id: i64, org_name: &str, role: OrgRole, current: &'static str) ->
         can_view_team: rules::org_may(role, OrgAction::ViewTeam),
         can_manage_security: rules::org_may(role, OrgAction::RequireTwoFactor),
         can_view_email_delivery: rules::org_may(role, OrgAction::ViewEmailDelivery),
+        can_view_access_report: rules::org_may(role, OrgAction::ViewAccessReport),
         current,
     }
 }

@@ -10,6 +10,7 @@ pub mod firm;
 pub mod identity;
 pub mod invites;
 pub mod members;
+pub mod report;
 pub mod team;
 pub mod two_factor;
 

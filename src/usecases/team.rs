@@ -324,6 +324,7 @@ fn staff_loss_words(lost: StaffLoss, clients: &[Client]) -> String {
         StaffLoss::Action(OrgAction::RequireTwoFactor) => "requiring two-factor authentication for the firm".into(),
         StaffLoss::Action(OrgAction::AddEntity) => "adding entities".into(),
         StaffLoss::Action(OrgAction::ViewEmailDelivery) => "the Email delivery page".into(),
+        StaffLoss::Action(OrgAction::ViewAccessReport) => "the firm's access report".into(),
         StaffLoss::ClientAdmin => "being an Admin of every client's workspace".into(),
         StaffLoss::AllClientsBut { none_kept: false } => "every client except the ones ticked".into(),
         StaffLoss::AllClientsBut { none_kept: true } => "every current client".into(),

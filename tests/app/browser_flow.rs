@@ -417,5 +417,31 @@ async fn an_end_date_set_in_the_browser_and_the_access_report_downloaded() {
     let later = (portico::clock::today() + chrono::Duration::days(75)).format("%-d %b %Y").to_string();
     ada.assert_row("bob@client.test", &[&format!("until {later}")]).await;
 
+    // The client's Access report, then the firm's (the sidebar's) → Download CSV: the file
+    // lands in the downloads folder.
+    ada.goto(&format!("{}/w/{}/settings/access-report", f.app.base, f.ws)).await;
+    ada.assert_row("bob@client.test", &["Acme LLC", "Member", &later]).await;
+    ada.screenshot("access-report").await;
+    ada.click_text("Access report").await;
+    ada.assert_path(&format!("/orgs/{}/access-report", f.org)).await;
+    ada.assert_row("bob@client.test", &["Acme Bakery", "Acme LLC", "Member", &later]).await;
+    ada.click_text("Download CSV").await;
+    let name = format!("access-report-ames-co-{}.csv", portico::clock::today());
+    let file = downloads.path().join(&name);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !file.exists() {
+        let there: Vec<_> = std::fs::read_dir(downloads.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(std::time::Instant::now() < deadline, "{name} was not downloaded: {there:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let csv = std::fs::read_to_string(&file).expect("the downloaded report");
+    let later_iso = (portico::clock::today() + chrono::Duration::days(75)).format("%Y-%m-%d").to_string();
+    assert!(
+        csv.lines().any(
+            |l| l.starts_with("Acme Bakery,Acme LLC,Bob Booker,bob@client.test,Member,,") && l.contains(&later_iso)
+        ),
+        "{csv}"
+    );
+
     ada.close().await;
 }

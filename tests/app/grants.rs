@@ -608,6 +608,7 @@ async fn lowering_your_own_firm_access_says_what_you_lose_and_the_last_admin_rul
             "the Team page",
             "inviting and managing Managers and Members",
             "adding and deleting clients",
+            "the firm's access report",
             "being an Admin of every client's workspace",
             "every client except the ones ticked",
             "clients added from now on",

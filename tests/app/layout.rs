@@ -95,6 +95,9 @@ async fn firm_forms_and_confirmations_fit_a_desktop_and_a_phone() {
     }
     let pages = [
         page("email-delivery", format!("/orgs/{org}/email")),
+        page("access-report", format!("/w/{ws}/settings/access-report")),
+        page("firm-access-report", format!("/orgs/{org}/access-report")),
+        page("extend-access", format!("/w/{ws}/settings/members/{cleo}/extend")),
         page("configure-permissions", format!("/w/{ws}/settings/members/{cleo}/permissions")),
         page("remove-member", format!("/w/{ws}/settings/members/{cleo}/remove")),
         page("invite-link", format!("/w/{ws}/settings/invites/{erin}/link")),

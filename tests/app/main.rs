@@ -3,6 +3,7 @@
 
 mod support;
 
+mod access_report;
 mod authz;
 mod browser_flow;
 mod email_delivery;

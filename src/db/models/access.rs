@@ -244,8 +244,32 @@ pub struct Person {
 /// Everyone who can enter the workspace: its own people and the firm's staff who reach it.
 /// Four queries, whatever the number of people; joined in memory through hash maps.
 pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec<Person>> {
+    Ok(people_in(conn, ws.org_id, Some(ws.id), &[ws.id])?.remove(&ws.id).unwrap_or_default())
+}
+
+/// The same for every client of a firm at once (the firm-wide access report): five queries,
+/// whatever the number of clients and people.
+pub fn people_of_firm(conn: &mut DbConnection, org: OrgId) -> QueryResult<HashMap<WorkspaceId, Vec<Person>>> {
+    let clients: Vec<WorkspaceId> = workspaces::table
+        .filter(workspaces::organization_id.eq(org.0))
+        .select(workspaces::id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .map(WorkspaceId)
+        .collect();
+    people_in(conn, org, None, &clients)
+}
+
+/// The people of `clients` (all of them in firm `org`): of the one workspace `only`, or of
+/// every workspace of the firm.
+fn people_in(
+    conn: &mut DbConnection,
+    org: OrgId,
+    only: Option<WorkspaceId>,
+    clients: &[WorkspaceId],
+) -> QueryResult<HashMap<WorkspaceId, Vec<Person>>> {
     let team = org_memberships::table
-        .filter(org_memberships::organization_id.eq(ws.org_id.0))
+        .filter(org_memberships::organization_id.eq(org.0))
         .select((
             org_memberships::id,
             org_memberships::user_id,
@@ -254,18 +278,15 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
             org_memberships::created_at,
             org_memberships::clients_until,
         ))
-        .load::<(i64, i64, String, bool, NaiveDateTime, Option<NaiveDateTime>)>(conn)?;
-    let granted: HashSet<i64> = org_client_grants::table
-        .filter(org_client_grants::workspace_id.eq(ws.id.0))
-        .select(org_client_grants::membership_id)
-        .load::<i64>(conn)?
-        .into_iter()
-        .collect();
-    let now = super::now();
-    let seats = workspace_memberships::table
-        .filter(workspace_memberships::workspace_id.eq(ws.id.0))
-        .filter(seat_is_live(now))
+        .load::<TeamRow>(conn)?;
+    let firm_workspaces = workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id);
+    let mut granted = org_client_grants::table
+        .select((org_client_grants::workspace_id, org_client_grants::membership_id))
+        .into_boxed();
+    let mut seats = workspace_memberships::table
+        .filter(seat_is_live(super::now()))
         .select((
+            workspace_memberships::workspace_id,
             workspace_memberships::id,
             workspace_memberships::user_id,
             workspace_memberships::role,
@@ -274,26 +295,69 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
             workspace_memberships::all_entities,
             workspace_memberships::ends_at,
         ))
-        .load::<(i64, i64, String, Option<i64>, NaiveDateTime, bool, Option<NaiveDateTime>)>(conn)?;
-    let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
-    for (mid, entity) in workspace_entity_grants::table
+        .into_boxed();
+    let mut entity_grants = workspace_entity_grants::table
         .inner_join(workspace_memberships::table)
-        .filter(workspace_memberships::workspace_id.eq(ws.id.0))
         .select((workspace_entity_grants::membership_id, workspace_entity_grants::entity_id))
-        .load::<(i64, i64)>(conn)?
+        .into_boxed();
+    match only {
+        Some(ws) => {
+            granted = granted.filter(org_client_grants::workspace_id.eq(ws.0));
+            seats = seats.filter(workspace_memberships::workspace_id.eq(ws.0));
+            entity_grants = entity_grants.filter(workspace_memberships::workspace_id.eq(ws.0));
+        }
+        None => {
+            granted = granted.filter(org_client_grants::workspace_id.eq_any(firm_workspaces));
+            seats = seats.filter(workspace_memberships::workspace_id.eq_any(firm_workspaces));
+            entity_grants = entity_grants.filter(workspace_memberships::workspace_id.eq_any(firm_workspaces));
+        }
+    }
+    let mut granted_in: HashMap<i64, HashSet<i64>> = HashMap::new();
+    for (ws, mid) in granted.load::<(i64, i64)>(conn)? {
+        granted_in.entry(ws).or_default().insert(mid);
+    }
+    let mut seats_in: HashMap<i64, Vec<SeatRow>> = HashMap::new();
+    for (ws, mid, uid, role, invited_by, since, all, until) in
+        seats.load::<(i64, i64, i64, String, Option<i64>, NaiveDateTime, bool, Option<NaiveDateTime>)>(conn)?
     {
+        seats_in.entry(ws).or_default().push((mid, uid, role, invited_by, since, all, until));
+    }
+    let mut grants: HashMap<i64, Vec<EntityId>> = HashMap::new();
+    for (mid, entity) in entity_grants.load::<(i64, i64)>(conn)? {
         grants.entry(mid).or_default().push(EntityId(entity));
     }
+    let no_grants = HashSet::new();
+    Ok(clients
+        .iter()
+        .map(|ws| {
+            let granted = granted_in.get(&ws.0).unwrap_or(&no_grants);
+            let seats = seats_in.remove(&ws.0).unwrap_or_default();
+            (*ws, assemble(*ws, &team, granted, seats, &mut grants))
+        })
+        .collect())
+}
 
+type TeamRow = (i64, i64, String, bool, NaiveDateTime, Option<NaiveDateTime>);
+type SeatRow = (i64, i64, String, Option<i64>, NaiveDateTime, bool, Option<NaiveDateTime>);
+
+/// The people of one workspace from its rows: the firm's team (and which of them were
+/// granted this client), and the workspace's own rows with their entity grants.
+fn assemble(
+    ws: WorkspaceId,
+    team: &[TeamRow],
+    granted: &HashSet<i64>,
+    seats: Vec<SeatRow>,
+    grants: &mut HashMap<i64, Vec<EntityId>>,
+) -> Vec<Person> {
     let mut people: HashMap<i64, Person> = HashMap::new();
     for (mid, uid, role, new_clients, since, until) in team {
-        let Some(role) = OrgRole::parse(&role) else { continue };
+        let Some(role) = OrgRole::parse(role) else { continue };
         // As far as this workspace goes: granted it (until its end date), or not.
-        let live = !lapsed(until);
-        let clients = (live && granted.contains(&mid)).then_some(ws.id);
-        let mut p = blank(uid, since, Some(StaffFacts::new(role, clients, live && new_clients)));
+        let live = !lapsed(*until);
+        let clients = (live && granted.contains(mid)).then_some(ws);
+        let mut p = blank(*uid, *since, Some(StaffFacts::new(role, clients, live && *new_clients)));
         p.until = until.filter(|_| clients.is_some());
-        people.insert(uid, p);
+        people.insert(*uid, p);
     }
     for (mid, uid, role, invited_by, since, all, until) in seats {
         let Some(role) = WorkspaceRole::parse(&role) else {
@@ -313,13 +377,13 @@ pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec
             }
         }
     }
-    Ok(people
+    people
         .into_values()
         .filter_map(|mut p| {
-            p.standing = access::standing(ws.id, &p.facts)?;
+            p.standing = access::standing(ws, &p.facts)?;
             Some(p)
         })
-        .collect())
+        .collect()
 }
 
 /// A person before their standing is worked out (it is, from their facts, before any is returned).

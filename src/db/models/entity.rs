@@ -162,3 +162,17 @@ pub fn add_transaction(
         .execute(conn)?;
     Ok(())
 }
+
+/// Every entity of every client of a firm, with its client, by client name then name.
+pub fn all_in_firm(conn: &mut DbConnection, org: OrgId) -> QueryResult<Vec<(WorkspaceId, String, Entity)>> {
+    use crate::db::schema::workspaces;
+    Ok(entities::table
+        .inner_join(workspaces::table)
+        .filter(workspaces::organization_id.eq(org.0))
+        .order((workspaces::name.asc(), workspaces::id.asc(), entities::name.asc()))
+        .select((workspaces::id, workspaces::name, entities::id, entities::name))
+        .load::<(i64, String, i64, String)>(conn)?
+        .into_iter()
+        .map(|(ws, ws_name, id, name)| (WorkspaceId(ws), ws_name, Entity { id: EntityId(id), name }))
+        .collect())
+}

@@ -47,6 +47,13 @@ pub fn find_by_key(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Optio
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewSession<'_>) -> QueryResult<SessionId> {
+    // A new session with a user is a sign-in (sign-in always starts a new session): the
+    // access report's "last signed in".
+    if let Some(user) = new.user {
+        diesel::update(crate::db::schema::users::table.find(user.0))
+            .set(crate::db::schema::users::last_sign_in_at.eq(Some(new.now)))
+            .execute(conn)?;
+    }
     diesel::insert_into(sessions::table)
         .values((
             sessions::key_hash.eq(new.key_hash),

@@ -179,6 +179,7 @@ fn org_table() {
         (ViewTeam, true, true, false),
         (RequireTwoFactor, true, false, false),
         (ViewEmailDelivery, true, false, false),
+        (ViewAccessReport, true, true, false),
     ];
     for (action, admin, manager, member) in table {
         assert_eq!(org_may(O::Admin, action), admin, "Admin {action:?}");
@@ -535,6 +536,7 @@ fn what_you_lose_on_the_team() {
                 Action(ViewTeam),
                 Action(InviteStaff),
                 Action(AddClient),
+                Action(ViewAccessReport),
                 ClientAdmin,
                 AllClientsBut { none_kept: false },
             ],
@@ -546,6 +548,7 @@ fn what_you_lose_on_the_team() {
                 Action(ViewTeam),
                 Action(InviteStaff),
                 Action(AddClient),
+                Action(ViewAccessReport),
                 ClientAdmin,
                 AllClientsBut { none_kept: true },
             ],
@@ -561,6 +564,7 @@ fn what_you_lose_on_the_team() {
                 Action(ManageBilling),
                 Action(RequireTwoFactor),
                 Action(ViewEmailDelivery),
+                Action(ViewAccessReport),
                 ClientAdmin,
                 AllClientsBut { none_kept: false },
                 LaterClients,
