@@ -47,6 +47,12 @@ pub struct Settings {
     #[arg(long, env = "INVITE_TTL_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=90))]
     pub invite_ttl_days: u32,
 
+    /// Hours before a pending invite expires that its one reminder email goes out; 0 turns
+    /// reminders off (so does a lead as long as INVITE_TTL_DAYS: the invite email itself is
+    /// that fresh). Sending the invite again clears its reminder.
+    #[arg(long, env = "INVITE_REMINDER_HOURS", default_value_t = 48, value_parser = clap::value_parser!(u32).range(0..=2160))]
+    pub invite_reminder_hours: u32,
+
     /// Largest number of database connections.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,

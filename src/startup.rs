@@ -150,6 +150,10 @@ impl Application {
             key: invite_key.clone(),
             wake: mail_wake.clone(),
             lease: chrono::Duration::seconds(i64::from(settings.outbox_lease_seconds)),
+            // Reminders only when they can come after the invite email, not with it.
+            reminder_lead: Some(chrono::Duration::hours(i64::from(settings.invite_reminder_hours)))
+                .filter(|lead| *lead > chrono::Duration::zero())
+                .filter(|lead| *lead < chrono::Duration::days(i64::from(settings.invite_ttl_days))),
             metrics: metrics.clone(),
             stop,
         };

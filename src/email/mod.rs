@@ -32,6 +32,8 @@ pub struct InviteEmailView {
     pub access: String,
     pub link: String,
     pub expires: String,
+    /// The invite's one reminder (before it expires), not the invite itself.
+    pub reminder: bool,
 }
 
 #[derive(Template)]
@@ -115,6 +117,16 @@ pub fn access_words(details: &InviteDetails) -> String {
 }
 
 pub fn render_invite(details: &InviteDetails, public_url: &str, key: &InviteKey) -> RenderedEmail {
+    render_invite_as(details, public_url, key, false)
+}
+
+/// The subject of an invite's reminder: "Reminder: Ada invited you to Acme Bakery on Portico".
+pub fn reminder_subject(invite_subject: &str) -> String {
+    format!("Reminder: {invite_subject}")
+}
+
+/// The invite email (`reminder`: its reminder, which says so first).
+pub fn render_invite_as(details: &InviteDetails, public_url: &str, key: &InviteKey, reminder: bool) -> RenderedEmail {
     let (role, role_description) = role_words(details);
     let v = InviteEmailView {
         inviter_name: details.inviter_name.clone(),
@@ -126,10 +138,12 @@ pub fn render_invite(details: &InviteDetails, public_url: &str, key: &InviteKey)
         access: access_words(details),
         link: emailed_invite_link(public_url, key, &details.nonce),
         expires: details.expires_at.format("%B %-d, %Y at %H:%M UTC").to_string(),
+        reminder,
     };
+    let subject = invite_subject(&v.inviter_name, v.workspace_name.as_deref(), &v.org_name);
     RenderedEmail {
         to: details.email.clone(),
-        subject: invite_subject(&v.inviter_name, v.workspace_name.as_deref(), &v.org_name),
+        subject: if reminder { reminder_subject(&subject) } else { subject },
         text: InviteText { v: &v }.render().unwrap_or_default(),
         html: InviteHtml { v: &v }.render().unwrap_or_default(),
     }

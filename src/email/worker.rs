@@ -46,6 +46,8 @@ pub struct Mailer {
     pub wake: Arc<Notify>,
     /// How long a claimed email stays this instance's (OUTBOX_LEASE_SECONDS).
     pub lease: Duration,
+    /// How long before a pending invite expires its reminder goes (None: no reminders).
+    pub reminder_lead: Option<Duration>,
     pub metrics: Arc<Metrics>,
     /// Turns true when the process is stopping: the email being sent is finished, the
     /// rest of the batch is let go at once, and nothing more is claimed.
@@ -96,13 +98,34 @@ impl Mailer {
 
     async fn end_access(&self) -> Result<(), DbError> {
         let at = now();
-        if !self.db.read(move |c| ending::anything_due(c, at)).await? {
+        let lead = self.reminder_lead;
+        let (ending_due, reminders_due) = self
+            .db
+            .read(move |c| {
+                let reminders = match lead {
+                    Some(lead) => invite::reminders_due(c, at, lead)?,
+                    None => false,
+                };
+                Ok((ending::anything_due(c, at)?, reminders))
+            })
+            .await?;
+        if !ending_due && !reminders_due {
             return Ok(());
         }
-        let (ended, notices) =
-            self.db.write(move |c| Ok((ending::end_lapsed(c, at)?, ending::send_notices(c, at)?))).await?;
-        if ended > 0 || notices > 0 {
-            tracing::info!(ended, notices, "access end dates: ended and noticed");
+        let (ended, notices, reminders) = self
+            .db
+            .write(move |c| {
+                let (ended, notices) =
+                    if ending_due { (ending::end_lapsed(c, at)?, ending::send_notices(c, at)?) } else { (0, 0) };
+                let reminders = match lead {
+                    Some(lead) if reminders_due => invite::send_reminders(c, at, lead)?,
+                    _ => 0,
+                };
+                Ok((ended, notices, reminders))
+            })
+            .await?;
+        if ended > 0 || notices > 0 || reminders > 0 {
+            tracing::info!(ended, notices, reminders, "access over time: access ended, notices and reminders queued");
         }
         Ok(())
     }
@@ -205,6 +228,9 @@ impl Mailer {
             (outbox::KIND_INVITE, Some(invite), _) => {
                 render_invite_email(&self.db, InviteId(invite), &self.public_url, &self.key, true).await
             }
+            (outbox::KIND_INVITE_REMINDER, Some(invite), _) => {
+                render_reminder_email(&self.db, InviteId(invite), &self.public_url, &self.key, true).await
+            }
             (outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, Some(token)) => {
                 render_account_email(&self.db, token, &self.public_url, &self.key, true).await
             }
@@ -212,7 +238,14 @@ impl Mailer {
                 let staff = kind == outbox::KIND_CLIENT_ACCESS_ENDING;
                 render_notice_email(&self.db, item.membership_id, staff, &item.to_email, &self.public_url, true).await
             }
-            (outbox::KIND_INVITE | outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, _) => Ok(None),
+            (
+                outbox::KIND_INVITE
+                | outbox::KIND_INVITE_REMINDER
+                | outbox::KIND_VERIFY_EMAIL
+                | outbox::KIND_RESET_PASSWORD,
+                _,
+                _,
+            ) => Ok(None),
             (kind, _, _) => Err(AppError::Internal(format!("unknown email kind {kind}"))),
         }
     }
@@ -254,6 +287,18 @@ pub async fn render_notice_email(
     Ok(notice.map(|n| super::render_access_ending(&n, to, public_url)))
 }
 
+/// Renders an invite's reminder from the database (None, with `only_pending`, for an
+/// invite that is no longer pending).
+pub async fn render_reminder_email(
+    db: &Db,
+    id: InviteId,
+    public_url: &str,
+    key: &InviteKey,
+    only_pending: bool,
+) -> Result<Option<RenderedEmail>, AppError> {
+    render_invite_or_reminder(db, id, public_url, key, only_pending, true).await
+}
+
 /// Renders an invite's email from the database. With `only_pending`, None for an invite
 /// that is no longer pending.
 pub async fn render_invite_email(
@@ -262,6 +307,17 @@ pub async fn render_invite_email(
     public_url: &str,
     key: &InviteKey,
     only_pending: bool,
+) -> Result<Option<RenderedEmail>, AppError> {
+    render_invite_or_reminder(db, id, public_url, key, only_pending, false).await
+}
+
+async fn render_invite_or_reminder(
+    db: &Db,
+    id: InviteId,
+    public_url: &str,
+    key: &InviteKey,
+    only_pending: bool,
+    reminder: bool,
 ) -> Result<Option<RenderedEmail>, AppError> {
     let details = db
         .read(move |c| {
@@ -274,7 +330,7 @@ pub async fn render_invite_email(
             Ok(Some(invite::details(c, inv)?))
         })
         .await?;
-    Ok(details.map(|d| super::render_invite(&d, public_url, key)))
+    Ok(details.map(|d| super::render_invite_as(&d, public_url, key, reminder)))
 }
 
 /// Renders an email verification or password reset email from its link's row. With

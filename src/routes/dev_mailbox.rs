@@ -12,8 +12,8 @@ use super::{render, Layout, TimeWords};
 use crate::auth::CurrentUser;
 use crate::db::models::outbox::{self, MailboxRow};
 use crate::domain::InviteId;
-use crate::email::worker::{render_account_email, render_invite_email, render_notice_email};
-use crate::email::{account_subject, invite_subject, RenderedEmail};
+use crate::email::worker::{render_account_email, render_invite_email, render_notice_email, render_reminder_email};
+use crate::email::{account_subject, invite_subject, reminder_subject, RenderedEmail};
 use crate::error::AppError;
 use crate::startup::AppState;
 
@@ -46,6 +46,9 @@ fn require_dev(state: &AppState) -> Result<(), AppError> {
 async fn rendered(state: &AppState, row: &MailboxRow) -> Result<Option<RenderedEmail>, AppError> {
     let (url, key) = (&state.public_url, &state.invite_key);
     match (row.invite_id, row.token_id, row.membership_id) {
+        (Some(invite), _, _) if row.kind == outbox::KIND_INVITE_REMINDER => {
+            render_reminder_email(&state.db, InviteId(invite), url, key, false).await
+        }
         (Some(invite), _, _) => render_invite_email(&state.db, InviteId(invite), url, key, false).await,
         (None, Some(token), _) => render_account_email(&state.db, token, url, key, false).await,
         (None, None, Some(m)) => {
@@ -68,6 +71,9 @@ pub async fn list(state: web::Data<AppState>, session: Session, user: CurrentUse
         .into_iter()
         .map(|r| {
             let subject = match r.invite_id.and_then(|i| parts.get(&i)) {
+                Some(p) if r.kind == outbox::KIND_INVITE_REMINDER => {
+                    reminder_subject(&invite_subject(&p.inviter, p.workspace.as_deref(), &p.org))
+                }
                 Some(p) => invite_subject(&p.inviter, p.workspace.as_deref(), &p.org),
                 None if r.membership_id.is_some() => "Someone's access ends soon".to_string(),
                 None => account_subject(&r.kind),

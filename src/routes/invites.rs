@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{encode_query, redirect, redirect_with, render, render_with_status, Layout, TimeWords};
+use crate::auth::client_ip::limit_subject;
 use crate::auth::extract::MaybeUser;
 use crate::auth::session::FlashKind;
 use crate::auth::{password, session};
@@ -104,7 +105,9 @@ impl RegisterErrors {
 pub struct EndedPage {
     l: Layout,
     heading: &'static str,
-    message: &'static str,
+    message: String,
+    /// An expired invite's "Send me a new link" form (its action), if it may be renewed.
+    new_link: Option<String>,
 }
 
 fn ended(
@@ -114,7 +117,11 @@ fn ended(
     heading: &'static str,
     message: &'static str,
 ) -> Result<HttpResponse, AppError> {
-    render_with_status(status, EndedPage { l: Layout::public(session, heading, user), heading, message })
+    let message = message.to_string();
+    render_with_status(
+        status,
+        EndedPage { l: Layout::public(session, heading, user), heading, message, new_link: None },
+    )
 }
 
 const UNKNOWN: (&str, &str) = ("This invite link is not valid", "Check that you opened the whole link from the email. If it still does not work, ask the person who invited you to send a new invite.");
@@ -126,6 +133,8 @@ const EXPIRED: (&str, &str) = (
     "This invite has expired",
     "Invite links work for a limited time. Ask the person who invited you to resend the invite.",
 );
+const EXPIRED_RENEWABLE: &str =
+    "Invite links work for a limited time. You can have a new link sent to the address this invite was for.";
 const USED: (&str, &str) = ("This invite has already been used", "Each invite link works once. If you accepted it, log in to reach your workspace; otherwise ask the person who invited you for a new invite.");
 
 fn accepted_url(to: Accepted) -> String {
@@ -146,6 +155,8 @@ enum Found {
         accepted_by: Option<UserId>,
         leads_to: String,
     },
+    /// Expired, and whoever holds the link may have a new one sent to the invited address.
+    Renewable,
 }
 
 async fn look_up(state: &AppState, token: &str) -> Result<Found, AppError> {
@@ -157,7 +168,8 @@ async fn look_up(state: &AppState, token: &str) -> Result<Found, AppError> {
         Lookup::Pending(d) => Found::Pending(token, d),
         Lookup::Unknown => ended(StatusCode::NOT_FOUND, UNKNOWN, None, "/".into()),
         Lookup::Cancelled => ended(StatusCode::GONE, CANCELLED, None, "/".into()),
-        Lookup::Expired => ended(StatusCode::GONE, EXPIRED, None, "/".into()),
+        Lookup::Expired { renewable: true } => Found::Renewable,
+        Lookup::Expired { renewable: false } => ended(StatusCode::GONE, EXPIRED, None, "/".into()),
         Lookup::Used { accepted_by, leads_to } => ended(StatusCode::GONE, USED, accepted_by, accepted_url(leads_to)),
     })
 }
@@ -176,6 +188,15 @@ pub async fn landing(
         }
         Found::Ended { status, words: (heading, message), .. } => {
             ended(&session, user.as_ref(), status, heading, message)
+        }
+        Found::Renewable => {
+            let page = EndedPage {
+                l: Layout::public(&session, EXPIRED.0, user.as_ref()),
+                heading: EXPIRED.0,
+                message: EXPIRED_RENEWABLE.into(),
+                new_link: Some(format!("/invites/{}/new-link", token.as_str())),
+            };
+            render_with_status(StatusCode::GONE, page)
         }
         Found::Pending(token, d) => {
             let proof = proof_in(req.query_string());
@@ -344,6 +365,7 @@ pub async fn register(
     let (token, details) = match look_up(&state, &token).await? {
         Found::Pending(token, details) => (token, details),
         Found::Ended { status, words, .. } => return ended(&session, None, status, words.0, words.1),
+        Found::Renewable => return ended(&session, None, StatusCode::GONE, EXPIRED.0, EXPIRED.1),
     };
     let page = LandingPage::new(&state, &session, None, &token, &details, proof.clone()).await?;
     let parsed = parse_account(&form);
@@ -382,5 +404,46 @@ fn parse_account(form: &RegisterForm) -> Result<(Name, Password), RegisterErrors
     match (Name::parse(&form.name, "name", 100), Password::parse(&form.password)) {
         (Ok(n), Ok(p)) => Ok((n, p)),
         (n, p) => Err(RegisterErrors { name: n.err(), password: p.err(), form: None }),
+    }
+}
+
+/// "Send me a new link" on an expired invite: a new link goes to the invited address, and
+/// the page says so (with the address masked). Rate-limited; a cancelled or used invite
+/// offers nothing.
+pub async fn new_link(
+    state: web::Data<AppState>,
+    session: Session,
+    req: HttpRequest,
+    token: web::Path<String>,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
+    let user = user.0;
+    let Some(parsed) = InviteToken::parse(&token) else {
+        return ended(&session, user.as_ref(), StatusCode::NOT_FOUND, UNKNOWN.0, UNKNOWN.1);
+    };
+    let client = limit_subject(&req, &state.settings.trusted_proxies);
+    match invites::request_new_link(&state.db, parsed, client, state.invite_settings()).await {
+        Ok(masked) => {
+            state.wake_mailer();
+            let heading = "We sent you a new link";
+            let message = format!(
+                "A new invite link is on its way to {masked}, the address this invite was for. It works for {} days; this old link no longer works.",
+                state.settings.invite_ttl_days
+            );
+            render(EndedPage { l: Layout::public(&session, heading, user.as_ref()), heading, message, new_link: None })
+        }
+        Err(ActionError::Limited(r)) => {
+            let heading = "A new link was sent a moment ago";
+            let message = format!("Check the inbox of the address this invite was for. {}", r.message());
+            let page =
+                EndedPage { l: Layout::public(&session, heading, user.as_ref()), heading, message, new_link: None };
+            render_with_status(StatusCode::TOO_MANY_REQUESTS, page)
+        }
+        // Not (or no longer) an expired pending invite: say what it is.
+        Err(ActionError::NotFound) => match look_up(&state, &token).await? {
+            Found::Ended { status, words, .. } => ended(&session, user.as_ref(), status, words.0, words.1),
+            Found::Pending(..) | Found::Renewable => Ok(redirect(&format!("/invites/{}", token.as_str()))),
+        },
+        Err(e) => Err(e.into()),
     }
 }

@@ -132,6 +132,7 @@ pub struct InviteView {
     pub expires: chrono::NaiveDateTime,
     pub expired: bool,
     pub delivery: (String, &'static str),
+    pub reminder_sent: bool,
     pub can_manage: bool,
     /// The link, for the ⋯ menu's "Copy invite link" (empty for those who may not copy it).
     pub link: String,
@@ -151,6 +152,7 @@ impl InviteView {
             expires: p.expires_at,
             expired,
             delivery: delivery_words(&p.delivery),
+            reminder_sent: p.reminder_sent,
             can_manage: p.can_manage,
             // An expired invite's link is dead: its row offers "Renew and copy link" instead.
             link: p

@@ -100,6 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/invites/{token}", web::get().to(invites::landing))
         .route("/invites/{token}/accept", web::post().to(invites::accept))
         .route("/invites/{token}/register", web::post().to(invites::register))
+        .route("/invites/{token}/new-link", web::post().to(invites::new_link))
         .route("/verify-email", web::post().to(verify::resend))
         .route("/verify-email/{token}", web::get().to(verify::page))
         .route("/verify-email/{token}", web::post().to(verify::confirm))

@@ -707,6 +707,7 @@ pub struct PendingView {
     expires: chrono::NaiveDateTime,
     expired: bool,
     delivery: (String, &'static str),
+    reminder_sent: bool,
 }
 
 impl PendingView {
@@ -729,6 +730,7 @@ impl PendingView {
             expires: f.expires_at,
             expired: f.expires_at <= crate::db::models::now(),
             delivery: delivery_words(&f.delivery),
+            reminder_sent: f.reminder_sent,
             email: f.email,
         }
     }

@@ -13,9 +13,10 @@ use crate::db::models::invite::{self, AcceptError, Accepted, Invite, InviteDetai
 use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::team::{self, Client};
 use crate::db::models::user::{self, User};
-use crate::db::models::{lock_row, members, LockTable};
+use crate::db::models::{limits, lock_row, members, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, SeatFacts, StaffFacts, Standing};
+use crate::domain::limits::Limit;
 use crate::domain::token::{InviteKey, InviteProof, InviteToken};
 use crate::domain::{EmailAddress, EntityId, InviteId, Name, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
@@ -27,6 +28,8 @@ pub struct PendingLine {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub delivery: Delivery,
+    /// Its one reminder before it expires went out.
+    pub reminder_sent: bool,
     /// May the viewer resend, copy or cancel it?
     pub can_manage: bool,
     /// Lets the server derive the link again ("Copy invite link"): only for those who may.
@@ -186,6 +189,7 @@ pub struct FirmInvite {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub delivery: Delivery,
+    pub reminder_sent: bool,
 }
 
 /// Every pending invite of the firm that `viewer` may manage: team invites by their firm
@@ -208,6 +212,7 @@ pub async fn pending_in_firm(db: &Db, viewer: UserId, org: OrgId) -> Outcome<Vec
                 delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
                 created_at: i.created_at,
                 expires_at: i.expires_at,
+                reminder_sent: i.reminder_sent_at.is_some(),
                 email: i.email,
             })
             .collect())
@@ -319,7 +324,11 @@ pub enum Lookup {
     Pending(Box<InviteDetails>),
     Unknown,
     Cancelled,
-    Expired,
+    /// Past its expiry; `renewable`: whoever holds the link may ask for a new one (sent to
+    /// the invited address). Not when the access it gives has already reached its end date.
+    Expired {
+        renewable: bool,
+    },
     /// Used: by `accepted_by`, and it leads to `leads_to`.
     Used {
         accepted_by: Option<UserId>,
@@ -336,7 +345,7 @@ pub async fn look_up(db: &Db, token: InviteToken) -> Outcome<Lookup> {
         Ok(match inv.state.as_str() {
             invite::CANCELLED => Lookup::Cancelled,
             invite::ACCEPTED => Lookup::Used { accepted_by: inv.accepted_by.map(UserId), leads_to },
-            _ if inv.is_expired(crate::db::models::now()) => Lookup::Expired,
+            _ if inv.is_expired(crate::db::models::now()) => Lookup::Expired { renewable: renewable(&inv) },
             _ => Lookup::Pending(Box::new(invite::details(c, inv)?)),
         })
     })
@@ -428,4 +437,50 @@ pub async fn create_account_and_accept(
 /// email" leads back to.
 pub async fn waiting_for(db: &Db, email: String) -> Outcome<Option<String>> {
     db.read(move |c| invite::newest_pending_to(c, &email, crate::db::models::now())).await.map_err(Into::into)
+}
+
+/// An expired invite whose holder may ask for a new link: still pending, and the access it
+/// gives has no end date that has come.
+fn renewable(inv: &Invite) -> bool {
+    let now = crate::db::models::now();
+    inv.state == invite::PENDING && inv.expires_at <= now && inv.access_ends_at.is_none_or(|end| end > now)
+}
+
+/// "Send me a new link": a few an hour from one network (each request needs a different
+/// expired link: asking replaces the link it was asked with).
+pub const NEW_LINK_PER_ADDRESS: Limit = Limit {
+    scope: "new-link/address",
+    max: 10,
+    window: chrono::Duration::hours(1),
+    what: "new invite links from your network",
+};
+
+/// "Send me a new link" on an expired invite link: a new link and expiry, emailed to the
+/// invited address only (the one who asks may hold someone else's link). Returns that
+/// address masked ("b•••@client.test"), for the page that says where it went.
+pub async fn request_new_link(db: &Db, token: InviteToken, client: String, s: InviteSettings) -> Outcome<String> {
+    db.transaction(move |c| {
+        let inv = invite::find_by_token(c, &token)?.ok_or(ActionError::NotFound)?;
+        if !renewable(&inv) {
+            return Err(ActionError::NotFound);
+        }
+        let now = crate::db::models::now();
+        limits::take(c, &NEW_LINK_PER_ADDRESS, &client, 1, now)?.map_err(ActionError::Limited)?;
+        if !invite::renew_on_request(c, &inv, &s.key, s.ttl)? {
+            return Err(ActionError::NotFound);
+        }
+        Ok(mask_email(&inv.email))
+    })
+    .await
+}
+
+/// "b•••@client.test": enough for the invited person to recognise, little for anyone else.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}\u{2022}\u{2022}\u{2022}@{domain}")
+        }
+        None => "\u{2022}\u{2022}\u{2022}".into(),
+    }
 }

@@ -132,6 +132,7 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
                     email: i.email,
                     created_at: i.created_at,
                     expires_at: i.expires_at,
+                    reminder_sent: i.reminder_sent_at.is_some(),
                 },
             })
         })

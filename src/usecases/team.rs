@@ -59,6 +59,7 @@ pub async fn page(db: &Db, viewer: &OrgMembership) -> Outcome<TeamPage> {
                     created_at: i.created_at,
                     expires_at: i.expires_at,
                     delivery: i.delivery,
+                    reminder_sent: i.reminder_sent,
                     can_manage,
                     nonce: can_manage.then_some(i.nonce),
                 },

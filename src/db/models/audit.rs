@@ -26,6 +26,9 @@ pub enum AuditAction {
     AccessEnded,
     /// An access end date was moved later ("Extend").
     Extended,
+    /// Someone holding an expired invite link asked for a new one: it went to the invited
+    /// address (no actor).
+    NewLinkRequested,
 }
 
 impl AuditAction {
@@ -44,6 +47,7 @@ impl AuditAction {
             AuditAction::ChangedTwoFactorRequirement => "changed_2fa_requirement",
             AuditAction::AccessEnded => "access_ended",
             AuditAction::Extended => "extended",
+            AuditAction::NewLinkRequested => "new_link_requested",
         }
     }
 
@@ -63,6 +67,7 @@ impl AuditAction {
             "changed_2fa_requirement" => "changed the two-factor requirement of",
             "access_ended" => "ended, on its end date, the access of",
             "extended" => "extended the access of",
+            "new_link_requested" => "sent a new invite link, as asked on the expired one, to",
             _ => "changed",
         }
     }

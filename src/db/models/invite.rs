@@ -43,6 +43,8 @@ pub struct Invite {
     /// The access it gives ends on this date (a workspace row's, or a firm Member's client
     /// access).
     pub access_ends_at: Option<NaiveDateTime>,
+    /// Its one reminder before it expires went out (cleared when it is sent again).
+    pub reminder_sent_at: Option<NaiveDateTime>,
 }
 
 /// The entities a workspace invite offers: all (current and future), or its chosen ones.
@@ -225,7 +227,7 @@ pub fn set_offer(conn: &mut DbConnection, invite: &Invite, actor: UserId, o: New
 pub fn renew(conn: &mut DbConnection, invite: &Invite, actor: UserId, ttl: Duration) -> QueryResult<NaiveDateTime> {
     let until = super::now() + ttl;
     let changed = diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
-        .set(invites::expires_at.eq(until))
+        .set((invites::expires_at.eq(until), invites::reminder_sent_at.eq(None::<NaiveDateTime>)))
         .execute(conn)?;
     if changed == 0 {
         return Err(diesel::result::Error::NotFound);
@@ -390,7 +392,11 @@ pub fn resend(conn: &mut DbConnection, invite: &Invite, actor: UserId, ttl: Dura
         return Err(ResendError::TooSoon);
     }
     let renewed = diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
-        .set((invites::expires_at.eq(now + ttl), invites::last_sent_at.eq(now)))
+        .set((
+            invites::expires_at.eq(now + ttl),
+            invites::last_sent_at.eq(now),
+            invites::reminder_sent_at.eq(None::<NaiveDateTime>),
+        ))
         .execute(conn)?;
     if renewed == 0 {
         // Cancelled or accepted a moment ago: nothing to send.
@@ -796,4 +802,83 @@ pub fn pending_places_of(conn: &mut DbConnection, org: OrgId, email: &str) -> Qu
         .select(workspaces::name.nullable())
         .load::<Option<String>>(conn)?;
     Ok(rows)
+}
+
+/// "Send me a new link" on an expired invite: a new link (the old one stops working), a new
+/// expiry `ttl` from now, and the invite email again, to the invited address only. Whoever
+/// holds the expired link gains nothing but that email being sent. With its audit event.
+pub fn renew_on_request(conn: &mut DbConnection, invite: &Invite, key: &InviteKey, ttl: Duration) -> QueryResult<bool> {
+    let now = super::now();
+    let (nonce, token) = key.issue();
+    // Only the link that was read: of two requests at once with it, one renews (and sends);
+    // the other finds its link replaced.
+    let renewed = diesel::update(
+        invites::table
+            .find(invite.id)
+            .filter(invites::state.eq(PENDING))
+            .filter(invites::token_nonce.eq(&invite.token_nonce)),
+    )
+    .set((
+        invites::token_hash.eq(token.lookup_hash()),
+        invites::token_nonce.eq(&nonce),
+        invites::expires_at.eq(now + ttl),
+        invites::last_sent_at.eq(now),
+        invites::reminder_sent_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    if renewed == 0 {
+        return Ok(false);
+    }
+    outbox::drop_pending_for_invite(conn, invite.invite_id())?;
+    outbox::enqueue_invite(conn, invite.invite_id(), &invite.email)?;
+    audit::record(
+        conn,
+        NewEvent {
+            org: OrgId(invite.organization_id),
+            workspace: invite.workspace_id.map(WorkspaceId),
+            actor: None,
+            action: AuditAction::NewLinkRequested,
+            target: &invite.email,
+            detail: "asked for on the expired link; sent to the invited address".into(),
+        },
+    )?;
+    Ok(true)
+}
+
+/// Whether any pending invite is due its reminder (one cheap indexed read).
+pub fn reminders_due(conn: &mut DbConnection, now: NaiveDateTime, lead: Duration) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        invites::table
+            .filter(invites::state.eq(PENDING))
+            .filter(invites::expires_at.gt(now))
+            .filter(invites::expires_at.le(now + lead))
+            .filter(invites::reminder_sent_at.is_null()),
+    ))
+    .get_result(conn)
+}
+
+/// Queues each due reminder, once: a pending invite `lead` or less before it expires, not
+/// reminded yet (sending it again clears that). One conditional UPDATE per invite decides,
+/// so that two instances never both queue one. Returns how many. (An invite's email goes
+/// out a whole INVITE_TTL_DAYS before it expires, so with a lead shorter than that, its
+/// reminder never follows its email at once: the caller sees to that.)
+pub fn send_reminders(conn: &mut DbConnection, now: NaiveDateTime, lead: Duration) -> QueryResult<usize> {
+    let due: Vec<(i64, String)> = invites::table
+        .filter(invites::state.eq(PENDING))
+        .filter(invites::expires_at.gt(now))
+        .filter(invites::expires_at.le(now + lead))
+        .filter(invites::reminder_sent_at.is_null())
+        .select((invites::id, invites::email))
+        .load(conn)?;
+    let mut queued = 0;
+    for (id, email) in due {
+        let won = diesel::update(invites::table.find(id).filter(invites::reminder_sent_at.is_null()))
+            .set(invites::reminder_sent_at.eq(Some(now)))
+            .execute(conn)?;
+        if won == 1 {
+            outbox::enqueue_reminder(conn, InviteId(id), &email)?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }

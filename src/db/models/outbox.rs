@@ -14,6 +14,8 @@ use crate::db::DbConnection;
 use crate::domain::InviteId;
 
 pub const KIND_INVITE: &str = "invite";
+/// A pending invite's reminder, a set time before it expires.
+pub const KIND_INVITE_REMINDER: &str = "invite_reminder";
 pub const KIND_VERIFY_EMAIL: &str = "verify_email";
 pub const KIND_RESET_PASSWORD: &str = "reset_password";
 /// "Someone's access ends in 7 days" to a workspace Admin: rendered from the membership.
@@ -23,6 +25,11 @@ pub const KIND_CLIENT_ACCESS_ENDING: &str = "client_access_ending";
 
 pub fn enqueue_invite(conn: &mut DbConnection, invite: InviteId, to: &str) -> QueryResult<()> {
     enqueue(conn, KIND_INVITE, Some(invite.0), None, to)
+}
+
+/// The one reminder of a pending invite: the invite email again, said as a reminder.
+pub fn enqueue_reminder(conn: &mut DbConnection, invite: InviteId, to: &str) -> QueryResult<()> {
+    enqueue(conn, KIND_INVITE_REMINDER, Some(invite.0), None, to)
 }
 
 /// An email verification or password reset email: rendered at send time from its link's

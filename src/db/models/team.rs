@@ -58,6 +58,7 @@ pub struct TeamInviteRow {
     pub expires_at: NaiveDateTime,
     pub delivery: Delivery,
     pub nonce: String,
+    pub reminder_sent: bool,
 }
 
 pub struct TeamList {
@@ -153,6 +154,7 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
                 created_at: i.created_at,
                 expires_at: i.expires_at,
                 nonce: i.token_nonce,
+                reminder_sent: i.reminder_sent_at.is_some(),
             })
         })
         .collect();
