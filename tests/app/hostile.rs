@@ -510,7 +510,8 @@ async fn crawl(user: &TestUser, starts: &[String], max: usize, logout: bool) -> 
             continue;
         }
         let (status, body, at) = user.visit(&path).await;
-        if status != StatusCode::OK {
+        // 410: an expired invite's page, whose form asks for a new link.
+        if status != StatusCode::OK && status != StatusCode::GONE {
             continue;
         }
         pages.push(at.clone());
@@ -762,6 +763,11 @@ async fn thousands_of_malformed_requests_across_every_form() {
     let reset_mail = app.smtp.wait_for_subject("bob@other.test", "Choose a new Portico password").await;
     let reset_path = reset_mail.link(&format!("{}/password/reset/", app.base)).expect("a reset link");
     let reset_path = reset_path.trim_start_matches(&app.base).to_string();
+    // …and an expired invite's link, whose page offers "Send me a new link".
+    assert_eq!(ada.invite(ws, "old@client.test", "member", &[llc]).await.status(), StatusCode::SEE_OTHER);
+    let expired_path = app.invite_link("old@client.test", 1).await.trim_start_matches(&app.base).to_string();
+    let old = app.invite_record("old@client.test").await.id;
+    app.set_invite_times(old, Some(crate::support::now() - chrono::Duration::hours(1)), None).await;
 
     // Eve has an account (confirmed) and an invite waiting: she sees "Accept invite".
     let (eve, _) = app.sign_up("Eve Early", "eve@client.test", "Early Books").await;
@@ -805,7 +811,7 @@ async fn thousands_of_malformed_requests_across_every_form() {
         ),
         Person::new("uma", uma, Login::Password("uma@firm3.test"), with(&["/account/two-factor/setup"])),
         Person::new("halfway", halfway, Login::Pending("tom@firm4.test"), vec!["/login/two-factor".into()]),
-        Person::new("visitor", visitor, Login::Visitor, with(&[&reset_path, "/password/forgot"])),
+        Person::new("visitor", visitor, Login::Visitor, with(&[&reset_path, "/password/forgot", &expired_path])),
     ];
     drop((bob, tom, ada_phone));
 
