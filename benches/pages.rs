@@ -1,27 +1,73 @@
-//! Page benchmarks: `cargo bench --bench pages`.
+//! Page benchmarks: `cargo bench --bench pages` (needs `wrk`: `apt-get install -y wrk`).
 //!
-//! Starts Portico on a temporary SQLite file (or PostgreSQL with TEST_DATABASE_URL), seeds
-//! a firm with clients, entities, members, invites and transactions through HTTP, then
-//! measures each page: requests per second with a few concurrent clients, latency
-//! percentiles, and database queries per request. Not a timed test: it reports numbers
-//! to compare between changes on the same machine (run twice, alternate, compare ratios).
-//! BENCH_SECONDS (default 3) sets the time per page; BENCH_ROWS (default 50) the size.
+//! Starts Portico (release build, in this process, 2 HTTP workers) on a temporary SQLite
+//! file, or on PostgreSQL with TEST_DATABASE_URL; seeds a firm through HTTP with `rows` of
+//! each kind (clients, entities, transactions, client invites, staff invites); then drives
+//! each page with `wrk` (a separate process, so the load generator is not this one) as a
+//! signed-in Admin, and reports requests per second **as a ratio to `/healthz` measured in
+//! the same run** (absolute numbers on a shared machine mean little), latency percentiles
+//! and database queries per request. Then the invite POST rate (wrk with a script that
+//! sends a new address each time) and the outbox: how long a bulk invite of 50 takes to
+//! reach a local SMTP sink, and its rate.
+//!
+//! BENCH_ROWS (default "50"; e.g. "50,5000") sets the sizes, BENCH_SECONDS (default 5) the
+//! time per page, BENCH_CONNECTIONS (default 16) wrk's connections. Not a timed test: it
+//! reports numbers to compare between changes on the same machine.
 
 #[path = "../tests/app/support/mod.rs"]
 mod support;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{spawn_app, TestApp, TestUser};
+use support::{spawn_app_with, Options, TestApp, TestUser, PASSWORD};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let rows: usize = std::env::var("BENCH_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
-    let app = spawn_app().await;
+    let seconds: u64 = env_or("BENCH_SECONDS", 5);
+    let connections: u64 = env_or("BENCH_CONNECTIONS", 16);
+    let sizes: Vec<usize> = std::env::var("BENCH_ROWS")
+        .unwrap_or_else(|_| "50".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    if Command::new("wrk").arg("--version").output().is_err() {
+        println!("SKIPPED page benchmarks: wrk is not installed (apt-get install -y wrk)");
+        return;
+    }
+    let db = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "PostgreSQL" } else { "SQLite" };
+    println!("Portico page benchmarks on {db}: {seconds} s per page, wrk with {connections} connections");
+    for rows in sizes {
+        run(rows, seconds, connections).await;
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+async fn run(rows: usize, seconds: u64, connections: u64) {
+    let app = spawn_app_with(Options {
+        adjust: |s| {
+            s.workers = Some(2);
+            s.invites_per_user_per_hour = 1_000_000;
+            s.invites_per_firm_per_day = 1_000_000;
+        },
+        ..Options::default()
+    })
+    .await;
+    let started = Instant::now();
     let (ada, org, ws, entity) = seed(&app, rows).await;
-    println!("Portico page benchmarks: {rows} rows of each kind, {seconds} s per page, 4 concurrent clients");
-    println!("{:<34} {:>9} {:>9} {:>9} {:>9}", "page", "req/s", "p50 ms", "p99 ms", "queries");
+    println!("\n{rows} rows of each kind (seeded in {:.0} s)", started.elapsed().as_secs_f64());
+    drain_outbox(&app).await;
+    let cookie = session_cookie(&app, "ada@firm.test").await;
+    let wrk = |path: &str| measure(&app.base, path, &cookie, seconds, connections, None);
+
+    println!("{:<34} {:>9} {:>8} {:>8} {:>8} {:>8}", "page", "req/s", "ratio", "p50 ms", "p99 ms", "queries");
+    let healthz = wrk("/healthz");
+    print_row("/healthz", &healthz, healthz.rps, 1);
+    let mut total = healthz.rps;
+    let mut runs = 1.0;
     for path in [
         format!("/orgs/{org}/clients"),
         format!("/orgs/{org}/team"),
@@ -30,9 +76,191 @@ async fn main() {
         format!("/w/{ws}/entities/{entity}"),
         format!("/w/{ws}/settings/members"),
         format!("/w/{ws}/settings/activity"),
+        format!("/w/{ws}/settings/access-report"),
     ] {
-        measure(&app, &ada, &path, Duration::from_secs(seconds)).await;
+        let queries = queries_of(&app, &ada, &path).await;
+        let m = wrk(&path);
+        // /healthz again between pages: the ratio is to its mean over the run.
+        let h = wrk("/healthz");
+        total += h.rps;
+        runs += 1.0;
+        print_row(&path, &m, total / runs, queries);
     }
+    let healthz_mean = total / runs;
+
+    // Invite POSTs: each request a new address (a wrk script), as the signed-in Admin.
+    let (_, form) = ada.page(&format!("/w/{ws}/settings/members/invite")).await;
+    let csrf = support::csrf_in(&form).expect("a CSRF token");
+    let script = std::env::temp_dir().join(format!("portico-bench-invite-{}.lua", std::process::id()));
+    std::fs::write(
+        &script,
+        format!(
+            "local n = 0\n\
+             wrk.method = \"POST\"\n\
+             wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
+             request = function()\n\
+               n = n + 1\n\
+               local body = \"csrf={csrf}&role=member&entity={entity}&email=bench-\" .. n .. \"-\" .. math.random(1, 1000000000) .. \"%40client.test\"\n\
+               return wrk.format(nil, nil, nil, body)\n\
+             end\n"
+        ),
+    )
+    .expect("the wrk script");
+    let invites_before = app.invite_count().await;
+    let post = measure(
+        &app.base,
+        &format!("/w/{ws}/settings/members/invite"),
+        &cookie,
+        seconds,
+        connections,
+        Some(script.to_str().unwrap()),
+    );
+    let _ = std::fs::remove_file(&script);
+    let made = app.invite_count().await - invites_before;
+    println!(
+        "{:<34} {:>9.0} {:>8.3} {:>8.2} {:>8.2}   ({made} invites made, {:.0}/s; {} answers not 2xx/3xx)",
+        "invite POST",
+        post.rps,
+        post.rps / healthz_mean,
+        post.p50,
+        post.p99,
+        made as f64 / seconds as f64,
+        post.errors
+    );
+
+    // The outbox: a bulk team invite of 50, timed from the POST to the 50th email received.
+    drain_outbox(&app).await;
+    let before = app.smtp.messages().len();
+    let emails: Vec<String> = (0..50).map(|i| format!("bulk{i}-{rows}@firm.test")).collect();
+    let t = Instant::now();
+    let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", &emails.join(", ")), ("role", "manager")]).await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "bulk invite: {}", r.status());
+    while app.smtp.messages().len() < before + 50 {
+        assert!(t.elapsed() < Duration::from_secs(120), "the outbox did not deliver 50 emails in 2 minutes");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = t.elapsed().as_secs_f64();
+    println!("outbox: a bulk invite of 50 delivered to the SMTP sink in {took:.2} s ({:.0} emails/s)", 50.0 / took);
+}
+
+/// Waits for the outbox to be empty, saying how fast it went.
+async fn drain_outbox(app: &TestApp) {
+    use diesel::prelude::*;
+    use portico::db::schema::outbox;
+    let pending = || async {
+        app.db
+            .read(|c| outbox::table.filter(outbox::state.eq("pending")).count().get_result::<i64>(c))
+            .await
+            .expect("count pending emails")
+    };
+    let (start, t) = (pending().await, Instant::now());
+    let sent_before = app.smtp.messages().len();
+    while pending().await > 0 {
+        assert!(t.elapsed() < Duration::from_secs(1800), "the outbox did not drain in 30 minutes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if start > 0 {
+        let took = t.elapsed().as_secs_f64();
+        let sent = app.smtp.messages().len() - sent_before;
+        println!("outbox: a backlog of {start} emails drained in {took:.1} s ({:.0} emails/s)", sent as f64 / took);
+    }
+}
+
+fn print_row(path: &str, m: &Measured, healthz: f64, queries: u64) {
+    println!(
+        "{:<34} {:>9.0} {:>8.3} {:>8.2} {:>8.2} {:>8}{}",
+        path,
+        m.rps,
+        m.rps / healthz,
+        m.p50,
+        m.p99,
+        queries,
+        if m.errors > 0 { format!("   ({} answers not 2xx/3xx)", m.errors) } else { String::new() }
+    );
+}
+
+struct Measured {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    errors: u64,
+}
+
+/// `wrk --latency` against `path` with the session cookie; its figures.
+fn measure(base: &str, path: &str, cookie: &str, seconds: u64, connections: u64, script: Option<&str>) -> Measured {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+        "-H",
+        &format!("Cookie: {cookie}"),
+    ]);
+    if let Some(s) = script {
+        cmd.args(["-s", s]);
+    }
+    cmd.arg(format!("{base}{path}"));
+    let out = cmd.output().expect("wrk runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let number_after = |label: &str| -> Option<f64> {
+        let line = text.lines().find(|l| l.trim_start().starts_with(label))?;
+        line.trim_start()[label.len()..].split_whitespace().next().map(millis_or_number)
+    };
+    Measured {
+        rps: number_after("Requests/sec:").unwrap_or(0.0),
+        p50: number_after("50%").unwrap_or(f64::NAN),
+        p99: number_after("99%").unwrap_or(f64::NAN),
+        errors: number_after("Non-2xx or 3xx responses:").unwrap_or(0.0) as u64,
+    }
+}
+
+/// wrk's "1.23ms", "850.00us", "1.02s" as milliseconds; a plain number as it is.
+fn millis_or_number(v: &str) -> f64 {
+    let (n, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (v, 1.0)
+    };
+    n.parse::<f64>().map(|x| x * scale).unwrap_or(f64::NAN)
+}
+
+/// A signed-in session's cookie ("name=value"), signing in with a client of its own.
+async fn session_cookie(app: &TestApp, email: &str) -> String {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = client.get(format!("{}/login", app.base)).send().await.unwrap();
+    let visitor = first_cookie(&login).expect("a visitor session");
+    let page = login.text().await.unwrap();
+    let csrf = support::csrf_in(&page).expect("a CSRF token on the sign-in page");
+    let r = client
+        .post(format!("{}/login", app.base))
+        .header("cookie", &visitor)
+        .form(&[("csrf", csrf.as_str()), ("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "sign-in: {}", r.status());
+    first_cookie(&r).expect("a signed-in session")
+}
+
+fn first_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers().get_all("set-cookie").iter().find_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+}
+
+/// Queries of one request, the smallest of a few (the outbox worker shares the pool).
+async fn queries_of(app: &TestApp, user: &TestUser, path: &str) -> u64 {
+    let mut queries = u64::MAX;
+    for _ in 0..3 {
+        let before = app.queries();
+        let (status, _) = user.page(path).await;
+        assert!(status.is_success(), "{path}: {status}");
+        queries = queries.min(app.queries() - before);
+    }
+    queries
 }
 
 async fn seed(app: &TestApp, rows: usize) -> (TestUser, i64, i64, i64) {
@@ -41,8 +269,8 @@ async fn seed(app: &TestApp, rows: usize) -> (TestUser, i64, i64, i64) {
     let entity = ada.add_entity(ws, "Acme LLC").await;
     let client = ws.to_string();
     for i in 0..rows {
-        ada.add_client(org, &format!("Client {i:03}")).await;
-        let e = ada.add_entity(ws, &format!("Entity {i:03}")).await;
+        ada.add_client(org, &format!("Client {i:05}")).await;
+        let e = ada.add_entity(ws, &format!("Entity {i:05}")).await;
         ada.post(
             &format!("/w/{ws}/entities/{entity}/transactions"),
             &[("date", "2026-01-02"), ("description", &format!("Line {i}")), ("amount", "12.34")],
@@ -59,45 +287,4 @@ async fn seed(app: &TestApp, rows: usize) -> (TestUser, i64, i64, i64) {
         app.add_client_user(&ada, ws, &format!("member{i}@client.test"), "accountant", &[entity]).await;
     }
     (ada, org, ws, entity)
-}
-
-async fn measure(app: &TestApp, user: &TestUser, path: &str, time: Duration) {
-    // Queries of one request, the smallest of a few (the outbox worker shares the pool).
-    let mut queries = u64::MAX;
-    for _ in 0..3 {
-        let before = app.queries();
-        let (status, _) = user.page(path).await;
-        assert!(status.is_success(), "{path}: {status}");
-        queries = queries.min(app.queries() - before);
-    }
-    let deadline = Instant::now() + time;
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let client = user.client.clone();
-        let url = format!("{}{}", user.base, path);
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let start = Instant::now();
-                let r = client.get(&url).send().await.expect("request");
-                let _ = r.bytes().await;
-                latencies.push(start.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("task"));
-    }
-    all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
-    println!(
-        "{:<34} {:>9.0} {:>9.2} {:>9.2} {:>9}",
-        path,
-        all.len() as f64 / time.as_secs_f64(),
-        pct(0.50),
-        pct(0.99),
-        queries
-    );
 }
