@@ -89,7 +89,16 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
     let healthz_mean = total / runs;
 
     // Invite POSTs: each request a new address (a wrk script), as the signed-in Admin.
-    let (_, form) = ada.page(&format!("/w/{ws}/settings/members/invite")).await;
+    // The form's CSRF token belongs to wrk's session (the cookie's), not to `ada`'s.
+    let form = reqwest::Client::new()
+        .get(format!("{}/w/{ws}/settings/members/invite", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("the invite form")
+        .text()
+        .await
+        .unwrap_or_default();
     let csrf = support::csrf_in(&form).expect("a CSRF token");
     let script = std::env::temp_dir().join(format!("portico-bench-invite-{}.lua", std::process::id()));
     std::fs::write(
