@@ -81,6 +81,8 @@ fn new_key() -> Result<SessionKey, SaveError> {
 struct Split {
     json: String,
     user: Option<UserId>,
+    /// Signed in (not only past the password, waiting for a two-factor code).
+    signed_in: bool,
     user_agent: String,
     ip: String,
     empty: bool,
@@ -99,8 +101,10 @@ fn split(mut state: State) -> Result<Split, serde_json::Error> {
             .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
             .and_then(|v| v.get("uid").and_then(serde_json::Value::as_i64))
     };
-    let user = state.get(USER).and_then(|v| serde_json::from_str::<i64>(v).ok()).or_else(pending).map(UserId);
-    Ok(Split { json: serde_json::to_string(&state)?, user, user_agent, ip, empty: state.is_empty() })
+    let signed_in = state.get(USER).and_then(|v| serde_json::from_str::<i64>(v).ok());
+    let user = signed_in.or_else(pending).map(UserId);
+    let signed_in = signed_in.is_some();
+    Ok(Split { json: serde_json::to_string(&state)?, user, signed_in, user_agent, ip, empty: state.is_empty() })
 }
 
 fn json_text(s: &str) -> String {
@@ -155,6 +159,7 @@ impl SessionStore for DbSessionStore {
                 let new = NewSession {
                     key_hash: &hash,
                     user: s.user,
+                    signed_in: s.signed_in,
                     state: &s.json,
                     user_agent: &s.user_agent,
                     ip: &s.ip,

@@ -638,3 +638,33 @@ async fn ending_the_accounts_sessions_ends_a_sign_in_waiting_for_its_code() {
         assert!(location(&r).starts_with("/login"), "the intruder is not signed in");
     }
 }
+
+/// The password alone is not a sign-in: "last signed in" (the access report) moves only
+/// when the code is given too.
+#[tokio::test]
+async fn the_password_step_alone_is_not_a_sign_in() {
+    use diesel::prelude::*;
+    use portico::db::schema::users;
+    let app = spawn_app().await;
+    let (ada, _) = app.sign_up("Ada Ames", "ada@firm.test", "Ames & Co").await;
+    let (secret, _) = turn_on(&ada).await;
+    let last = || async {
+        app.db
+            .read(|c| {
+                users::table
+                    .filter(users::email.eq("ada@firm.test"))
+                    .select(users::last_sign_in_at)
+                    .first::<Option<chrono::NaiveDateTime>>(c)
+            })
+            .await
+            .unwrap()
+    };
+    let before = last().await;
+    let other = app.visitor();
+    let to = password_step(&other, "ada@firm.test", "/").await;
+    assert!(to.starts_with("/login/two-factor"), "{to}");
+    assert_eq!(last().await, before, "held at the code step: not signed in");
+    let (status, _) = code_step(&other, &code(&secret, 1), "/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(last().await > before, "signed in with the code");
+}

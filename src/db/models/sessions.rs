@@ -27,6 +27,8 @@ pub struct StoredSession {
 pub struct NewSession<'a> {
     pub key_hash: &'a str,
     pub user: Option<UserId>,
+    /// Signed in: not a session held at the two-factor code step.
+    pub signed_in: bool,
     pub state: &'a str,
     pub user_agent: &'a str,
     pub ip: &'a str,
@@ -47,9 +49,9 @@ pub fn find_by_key(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Optio
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewSession<'_>) -> QueryResult<SessionId> {
-    // A new session with a user is a sign-in (sign-in always starts a new session): the
-    // access report's "last signed in".
-    if let Some(user) = new.user {
+    // A new signed-in session is a sign-in (sign-in always starts a new session): the
+    // access report's "last signed in". A session held at the two-factor code step is not.
+    if let (Some(user), true) = (new.user, new.signed_in) {
         diesel::update(crate::db::schema::users::table.find(user.0))
             .set(crate::db::schema::users::last_sign_in_at.eq(Some(new.now)))
             .execute(conn)?;
