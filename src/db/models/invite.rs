@@ -419,21 +419,7 @@ pub fn resend(conn: &mut DbConnection, invite: &Invite, actor: UserId, ttl: Dura
 }
 
 pub fn cancel(conn: &mut DbConnection, invite: &Invite, actor: UserId) -> QueryResult<()> {
-    diesel::update(invites::table.find(invite.id).filter(invites::state.eq(PENDING)))
-        .set((invites::state.eq(CANCELLED), invites::ended_at.eq(Some(super::now()))))
-        .execute(conn)?;
-    outbox::drop_pending_for_invite(conn, invite.invite_id())?;
-    audit::record(
-        conn,
-        NewEvent {
-            org: OrgId(invite.organization_id),
-            workspace: invite.workspace_id.map(WorkspaceId),
-            actor: Some(actor),
-            action: AuditAction::Cancelled,
-            target: &invite.email,
-            detail: String::new(),
-        },
-    )
+    cancel_each(conn, std::slice::from_ref(invite), actor, "")
 }
 
 /// Everything a person needs to know about an invite: for the landing page and the email.
