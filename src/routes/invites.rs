@@ -407,6 +407,20 @@ fn parse_account(form: &RegisterForm) -> Result<(Name, Password), RegisterErrors
     }
 }
 
+/// A page that only says something: a heading and a sentence.
+fn said(
+    session: &Session,
+    user: Option<&User>,
+    status: StatusCode,
+    heading: &'static str,
+    message: String,
+) -> Result<HttpResponse, AppError> {
+    render_with_status(
+        status,
+        EndedPage { l: Layout::public(session, heading, user), heading, message, new_link: None },
+    )
+}
+
 /// "Send me a new link" on an expired invite: a new link goes to the invited address, and
 /// the page says so (with the address masked). Rate-limited; a cancelled or used invite
 /// offers nothing.
@@ -425,19 +439,13 @@ pub async fn new_link(
     match invites::request_new_link(&state.db, parsed, client, state.invite_settings()).await {
         Ok(masked) => {
             state.wake_mailer();
-            let heading = "We sent you a new link";
-            let message = format!(
-                "A new invite link is on its way to {masked}, the address this invite was for. It works for {} days; this old link no longer works.",
-                state.settings.invite_ttl_days
-            );
-            render(EndedPage { l: Layout::public(&session, heading, user.as_ref()), heading, message, new_link: None })
+            let days = state.settings.invite_ttl_days;
+            let message = format!("A new invite link is on its way to {masked}, the address this invite was for. It works for {days} days; this old link no longer works.");
+            said(&session, user.as_ref(), StatusCode::OK, "We sent you a new link", message)
         }
         Err(ActionError::Limited(r)) => {
-            let heading = "A new link was sent a moment ago";
             let message = format!("Check the inbox of the address this invite was for. {}", r.message());
-            let page =
-                EndedPage { l: Layout::public(&session, heading, user.as_ref()), heading, message, new_link: None };
-            render_with_status(StatusCode::TOO_MANY_REQUESTS, page)
+            said(&session, user.as_ref(), StatusCode::TOO_MANY_REQUESTS, "A new link was sent a moment ago", message)
         }
         // Not (or no longer) an expired pending invite: say what it is.
         Err(ActionError::NotFound) => match look_up(&state, &token).await? {
