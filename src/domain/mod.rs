@@ -6,6 +6,7 @@ mod email;
 mod end_date;
 mod ids;
 pub mod limits;
+pub mod listing;
 mod money;
 mod names;
 mod roles;

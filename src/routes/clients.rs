@@ -11,6 +11,8 @@ use super::{redirect_with, render, render_with_status, Layout, TimeWords};
 use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
 use crate::db::models::workspace::ClientRow;
+use super::list::ListNav;
+use crate::domain::listing::{ListParams, ListQuery};
 use crate::domain::Name;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -22,15 +24,28 @@ pub struct ClientsPage {
     l: Layout,
     org_id: i64,
     clients: Vec<ClientRow>,
+    /// Clients matching the search (all of them without one).
+    total: i64,
+    nav: ListNav,
     can_add: bool,
 }
 
-pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
-    let clients = firm::clients(&state.db, &ctx.membership).await?;
+pub async fn list(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: OrgContext,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, AppError> {
+    let query = ListQuery::parse(&params);
+    let (page, total) = firm::clients(&state.db, &ctx.membership, query.clone()).await?;
+    let org = ctx.membership.org_id.0;
+    let nav = ListNav::new(format!("/orgs/{org}/clients"), &query, &page, "Search clients by name");
     render(ClientsPage {
         l: Layout::org(&session, "Clients", &ctx, "clients"),
-        org_id: ctx.membership.org_id.0,
-        clients,
+        org_id: org,
+        clients: page.rows,
+        total,
+        nav,
         can_add: firm::may_add_client(&ctx.membership).is_ok(),
     })
 }

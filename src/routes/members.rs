@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::form::{end_date, EndField, FormFields};
+use super::list::ListNav;
 #[allow(unused_imports)]
 use super::{delivery_words, redirect, redirect_with, render, render_with_status, Layout, TimeWords};
 use crate::auth::extract::path_id;
@@ -15,6 +16,7 @@ use crate::auth::WorkspaceContext;
 use crate::db::models::audit::{self, AuditAction, EventRow};
 use crate::db::models::entity::Entity;
 use crate::domain::access::{self as rules, Access, Kind, Refusal, WorkspaceAction};
+use crate::domain::listing::{ListParams, ListQuery, Page, Status};
 use crate::domain::{EmailAddress, EndDate, EntityId, OrgRole, UserId, WorkspaceRole};
 use crate::email::invite_link;
 use crate::error::AppError;
@@ -177,16 +179,29 @@ pub struct MembersPage {
     invites_base: String,
     can_invite: bool,
     can_view_activity: bool,
+    nav: ListNav,
 }
 
 pub async fn list(
     state: web::Data<AppState>,
     session: Session,
     ctx: WorkspaceContext,
+    params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let data = uc::list(&state.db, &ctx.access).await?;
+    let query = ListQuery::parse(&params);
+    let data = uc::list(&state.db, &ctx.access, query.clone()).await?;
     let me = ctx.user.user_id();
+    let c = data.invite_counts;
+    let tabs = [(Status::Active, data.active)]
+        .into_iter()
+        .chain([Status::Pending, Status::Expired, Status::DeliveryFailed].map(|s| (s, c.of(s))))
+        .collect::<Vec<_>>();
+    let at: Page<()> = Page { rows: Vec::new(), previous: data.previous, next: data.next };
+    let nav = ListNav::new(members_url(&ctx), &query, &at, "Search by name or email")
+        .with_roles(WORKSPACE_ROLES)
+        .with_tabs(data.active + c.all(), &tabs);
     render(MembersPage {
+        nav,
         l: Layout::workspace(&session, "Members", &ctx, "settings"),
         ws_id: ctx.access.workspace.id.0,
         ws_name: ctx.access.workspace.name.clone(),
@@ -201,6 +216,9 @@ pub async fn list(
         can_view_activity: rules::may(&ctx.access.standing, WorkspaceAction::ViewActivity),
     })
 }
+
+/// The role filter of the Members page.
+const WORKSPACE_ROLES: &[(&str, &str)] = &[("admin", "Admin"), ("accountant", "Accountant"), ("member", "Member")];
 
 pub struct RoleOption {
     value: &'static str,
@@ -791,21 +809,29 @@ pub struct ActivityPage {
     l: Layout,
     ws_id: i64,
     events: Vec<EventView>,
+    nav: ListNav,
 }
 
 pub async fn activity(
     state: web::Data<AppState>,
     session: Session,
     ctx: WorkspaceContext,
+    params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     require(&ctx, WorkspaceAction::ViewActivity)?;
     let (org, ws) = (ctx.access.workspace.org_id, ctx.access.workspace.id);
-    let events = state.db.read(move |c| audit::list(c, org, Some(ws), 200)).await?;
-    let events = events.into_iter().map(EventView::new).collect();
+    let query = ListQuery::parse(&params);
+    let page = state.db.read({
+        let query = query.clone();
+        move |c| audit::page(c, org, ws, &query)
+    });
+    let page = page.await?.map(EventView::new);
+    let nav = ListNav::new(format!("/w/{ws}/settings/activity"), &query, &page, "Search by name or email");
     render(ActivityPage {
         l: Layout::workspace(&session, "Activity", &ctx, "settings"),
-        ws_id: ctx.access.workspace.id.0,
-        events,
+        ws_id: ws.0,
+        events: page.rows,
+        nav,
     })
 }
 

@@ -10,6 +10,7 @@ mod form;
 mod home;
 mod invite_actions;
 mod invites;
+mod list;
 mod members;
 mod operator;
 mod password;

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::form::{end_date, EndField, FormFields};
+use super::list::ListNav;
 use super::members::InviteView;
 #[allow(unused_imports)]
 use super::{delivery_words, redirect_with, render, render_with_status, Layout, TimeWords};
@@ -15,6 +16,7 @@ use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
 use crate::db::models::team::{Client, Offboarding, TeamMember, TeamMemberRow};
 use crate::domain::access::{self as rules, Refusal};
+use crate::domain::listing::{ListParams, ListQuery, Page, Status};
 use crate::domain::{EmailList, EmailListEntry, EndDate, InviteId, OrgRole, UserId, WorkspaceId};
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -75,13 +77,30 @@ pub struct TeamPage {
     invites: Vec<InviteView>,
     invites_base: String,
     can_invite: bool,
+    nav: ListNav,
 }
 
-pub async fn list(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
-    let page = uc::page(&state.db, &ctx.membership).await?;
+pub async fn list(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: OrgContext,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, AppError> {
+    let query = ListQuery::parse(&params);
+    let page = uc::page(&state.db, &ctx.membership, query.clone()).await?;
     let me = ctx.user.user_id();
+    let c = page.invite_counts;
+    let tabs = [(Status::Active, page.active)]
+        .into_iter()
+        .chain([Status::Pending, Status::Expired, Status::DeliveryFailed].map(|s| (s, c.of(s))))
+        .collect::<Vec<_>>();
+    let at: Page<()> = Page { rows: Vec::new(), previous: page.previous, next: page.next };
+    let nav = ListNav::new(team_url(&ctx), &query, &at, "Search by name or email")
+        .with_roles(TEAM_ROLES)
+        .with_tabs(page.active + c.all(), &tabs);
     let members = page.members.into_iter().zip(page.can_manage_member);
     render(TeamPage {
+        nav,
         l: Layout::org(&session, "Team", &ctx, "team"),
         org_id: ctx.membership.org_id.0,
         org_name: ctx.membership.org_name.clone(),
@@ -742,18 +761,39 @@ pub struct PendingPage {
     l: Layout,
     org_id: i64,
     invites: Vec<PendingView>,
+    nav: ListNav,
 }
 
 /// Every pending invite the viewer can manage, across the Team page and every client.
-pub async fn pending(state: web::Data<AppState>, session: Session, ctx: OrgContext) -> Result<HttpResponse, AppError> {
+pub async fn pending(
+    state: web::Data<AppState>,
+    session: Session,
+    ctx: OrgContext,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, AppError> {
     let org = ctx.membership.org_id;
-    let invites = invites::pending_in_firm(&state.db, ctx.user.user_id(), org).await?;
+    let query = ListQuery::parse(&params);
+    let found = invites::pending_in_firm(&state.db, ctx.user.user_id(), org, query.clone()).await?;
+    let page = found.page.map(|f| PendingView::new(org.0, f));
+    let c = found.counts;
+    let tabs = [Status::Pending, Status::Expired, Status::DeliveryFailed].map(|s| (s, c.of(s)));
+    let nav = ListNav::new(format!("/orgs/{org}/invites"), &query, &page, "Search by email")
+        .with_roles(EVERY_ROLE)
+        .with_tabs(c.all(), &tabs);
     render(PendingPage {
         l: Layout::org(&session, "Pending invites", &ctx, "pending"),
         org_id: org.0,
-        invites: invites.into_iter().map(|f| PendingView::new(org.0, f)).collect(),
+        invites: page.rows,
+        nav,
     })
 }
+
+/// The role filter of the Team page.
+const TEAM_ROLES: &[(&str, &str)] = &[("admin", "Admin"), ("manager", "Manager"), ("member", "Member")];
+
+/// The role filter of the firm-wide list: team and client roles.
+const EVERY_ROLE: &[(&str, &str)] =
+    &[("admin", "Admin"), ("manager", "Manager"), ("accountant", "Accountant"), ("member", "Member")];
 
 /// "3 invites resent: a@x.test, …; 1 sent less than a minute ago were skipped",
 /// "2 invites cancelled: a@x.test, b@x.test".

@@ -11,6 +11,7 @@ use crate::db::models::workspace::{self, AddClientError, ClientRow};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::Db;
 use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts, WorkspaceAction};
+use crate::domain::listing::{ListQuery, Page};
 use crate::domain::{EmailAddress, EntityId, Name, OrgId, UserId, WorkspaceId};
 
 /// A new account and its firm, with its first Admin: together or not at all.
@@ -24,14 +25,15 @@ pub async fn sign_up(db: &Db, email: EmailAddress, name: Name, hash: String, fir
     .await
 }
 
-/// The clients a team member can open: all for Admins and Managers, the chosen ones for Members.
-pub async fn clients(db: &Db, m: &OrgMembership) -> Outcome<Vec<ClientRow>> {
+/// A page of the clients a team member can open (all for Admins and Managers, the chosen
+/// ones for Members), and how many match the search.
+pub async fn clients(db: &Db, m: &OrgMembership, query: ListQuery) -> Outcome<(Page<ClientRow>, i64)> {
     let m = m.clone();
     Ok(db
         .read(move |c| {
             let granted = crate::db::models::access::client_grants(c, m.membership_id)?;
             let reach = StaffFacts::new(m.role, granted, m.new_clients).clients;
-            workspace::clients_for(c, m.org_id, &reach)
+            workspace::clients_page(c, m.org_id, &reach, &query)
         })
         .await?)
 }

@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 use super::team::StaffOffer;
 use super::{ActionError, InviteSettings, Outcome};
 use crate::db::models::access;
+use crate::db::models::invite_list::{self, InviteCounts, InviteList};
 use crate::db::models::invite::{self, AcceptError, Accepted, Invite, InviteDetails, ResendError};
 use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::team::{self, Client};
@@ -17,6 +18,7 @@ use crate::db::models::{limits, lock_row, members, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, SeatFacts, StaffFacts, Standing};
 use crate::domain::limits::Limit;
+use crate::domain::listing::{page_of, ListQuery, Page};
 use crate::domain::token::{InviteKey, InviteProof, InviteToken};
 use crate::domain::{EmailAddress, EntityId, InviteId, Name, OrgId, OrgRole, UserId, WorkspaceId, WorkspaceRole};
 
@@ -192,32 +194,59 @@ pub struct FirmInvite {
     pub reminder_sent: bool,
 }
 
-/// Every pending invite of the firm that `viewer` may manage: team invites by their firm
-/// role, client invites by their standing in that client.
-pub async fn pending_in_firm(db: &Db, viewer: UserId, org: OrgId) -> Outcome<Vec<FirmInvite>> {
+/// One page of the firm's pending invites that `viewer` may manage (team invites by their
+/// firm role, client invites by their standing in that client), and how many of each status
+/// there are.
+pub struct FirmInvites {
+    pub page: Page<FirmInvite>,
+    pub counts: InviteCounts,
+}
+
+pub async fn pending_in_firm(db: &Db, viewer: UserId, org: OrgId, query: ListQuery) -> Outcome<FirmInvites> {
     db.read_with(move |c| {
-        let picked = manageable_in_firm(c, viewer, org)?;
-        let ids: Vec<i64> = picked.iter().map(|i| i.id).collect();
-        let delivery = outbox::delivery_for(c, &ids)?;
-        let clients: HashMap<i64, Client> = team::clients_of(c, org)?.into_iter().map(|k| (k.id.0, k)).collect();
-        let inviters: Vec<UserId> = picked.iter().map(|i| UserId(i.invited_by)).collect();
-        let who = members::people(c, &inviters)?;
-        Ok(picked
+        let Some((_, staff)) = access::staff_facts(c, viewer, org)? else {
+            return Err(ActionError::NotFound);
+        };
+        let team_roles = OrgRole::ALL
             .into_iter()
-            .map(|i| FirmInvite {
-                id: i.invite_id(),
-                client: i.workspace_id.and_then(|w| clients.get(&w).cloned()),
-                role: role_label(&i),
-                invited_by: who.get(&UserId(i.invited_by)).map(|p| p.0.clone()).unwrap_or_default(),
-                delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
-                created_at: i.created_at,
-                expires_at: i.expires_at,
-                reminder_sent: i.reminder_sent_at.is_some(),
-                email: i.email,
-            })
-            .collect())
+            .filter(|r| rules::may_manage_staff(&staff, *r).is_ok())
+            .map(|r| r.as_str().to_string())
+            .collect();
+        let clients = staff.clients.chosen().map(|set| set.iter().map(|w| w.0).collect());
+        let list = InviteList::Firm { org, team_roles, clients };
+        let page = page_of(&[0], &query.direction, |_, bound, n| invite_list::section(c, &list, &query, 0, bound, n))?;
+        let counts = invite_list::counts(c, &list, &query)?;
+        let Page { rows, previous, next } = page;
+        let rows = firm_invites(c, viewer, org, rows)?;
+        Ok(FirmInvites { page: Page { rows, previous, next }, counts })
     })
     .await
+}
+
+/// The rows of the firm-wide list, of the invites `viewer` may manage among `invites`: a
+/// fixed number of queries whatever their number.
+fn firm_invites(c: &mut DbConnection, viewer: UserId, org: OrgId, invites: Vec<Invite>) -> Outcome<Vec<FirmInvite>> {
+    let picked = manageable_in_firm(c, viewer, org, invites)?;
+    let ids: Vec<i64> = picked.iter().map(|i| i.id).collect();
+    let delivery = outbox::delivery_for(c, &ids)?;
+    let workspaces: Vec<WorkspaceId> = picked.iter().filter_map(|i| i.workspace_id).map(WorkspaceId).collect();
+    let clients: HashMap<i64, Client> = team::clients_named(c, org, &workspaces)?.into_iter().map(|k| (k.id.0, k)).collect();
+    let inviters: Vec<UserId> = picked.iter().map(|i| UserId(i.invited_by)).collect();
+    let who = members::people(c, &inviters)?;
+    Ok(picked
+        .into_iter()
+        .map(|i| FirmInvite {
+            id: i.invite_id(),
+            client: i.workspace_id.and_then(|w| clients.get(&w).cloned()),
+            role: role_label(&i),
+            invited_by: who.get(&UserId(i.invited_by)).map(|p| p.0.clone()).unwrap_or_default(),
+            delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+            reminder_sent: i.reminder_sent_at.is_some(),
+            email: i.email,
+        })
+        .collect())
 }
 
 fn role_label(i: &Invite) -> &'static str {
@@ -227,16 +256,18 @@ fn role_label(i: &Invite) -> &'static str {
     }
 }
 
-fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId) -> Outcome<Vec<Invite>> {
+/// Those of `invites` (pending, of firm `org`) that `viewer` may manage: team invites by
+/// their firm role, client invites by their standing in that client.
+fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId, invites: Vec<Invite>) -> Outcome<Vec<Invite>> {
     let staff: Option<StaffFacts> = access::staff_facts(c, viewer, org)?.map(|(_, s)| s);
-    let standings: HashMap<WorkspaceId, Standing> = access::standings_in_firm(c, viewer, org)?;
-    let pending = invite::pending_in_org(c, org)?;
-    let ids: Vec<i64> = pending.iter().filter(|i| i.workspace_id.is_some()).map(|i| i.id).collect();
+    let places: Vec<WorkspaceId> = invites.iter().filter_map(|i| i.workspace_id).map(WorkspaceId).collect();
+    let standings: HashMap<WorkspaceId, Standing> = access::standings_in_firm(c, viewer, org, Some(&places))?;
+    let ids: Vec<i64> = invites.iter().filter(|i| i.workspace_id.is_some()).map(|i| i.id).collect();
     let mut offered: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (i, e) in invite::entity_ids_of(c, &ids)? {
         offered.entry(i).or_default().push(EntityId(e));
     }
-    Ok(pending
+    Ok(invites
         .into_iter()
         .filter(|i| match i.workspace_id {
             None => match (&staff, OrgRole::parse(&i.role)) {
@@ -257,12 +288,24 @@ fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId) -> Outco
 /// The pending invites behind a bulk action's selection, for its confirmation page. Any id
 /// the viewer may not manage makes the whole selection not found, as the action would.
 pub async fn selected_in_firm(db: &Db, viewer: UserId, org: OrgId, ids: Vec<InviteId>) -> Outcome<Vec<FirmInvite>> {
-    let picked: Vec<FirmInvite> =
-        pending_in_firm(db, viewer, org).await?.into_iter().filter(|i| ids.contains(&i.id)).collect();
-    if picked.len() != ids.len() {
+    db.read_with(move |c| {
+        let picked = selection(c, viewer, org, &ids)?;
+        firm_invites(c, viewer, org, picked)
+    })
+    .await
+}
+
+/// The invites of a bulk selection, each one the viewer may manage; else not found.
+fn selection(c: &mut DbConnection, viewer: UserId, org: OrgId, ids: &[InviteId]) -> Outcome<Vec<Invite>> {
+    let mut unique = ids.to_vec();
+    unique.sort_by_key(|i| i.0);
+    unique.dedup();
+    let found = invite_list::pending_among(c, org, &unique)?;
+    let allowed = manageable_in_firm(c, viewer, org, found)?;
+    if allowed.len() != unique.len() {
         return Err(ActionError::NotFound);
     }
-    Ok(picked)
+    Ok(allowed)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,13 +334,9 @@ pub async fn bulk(
 ) -> Outcome<BulkDone> {
     db.transaction(move |c| {
         lock_row(c, LockTable::Organization, org.0)?;
-        let allowed = manageable_in_firm(c, viewer, org)?;
-        let picked: Vec<&Invite> = allowed.iter().filter(|i| ids.contains(&i.invite_id())).collect();
-        if picked.len() != ids.len() {
-            return Err(ActionError::NotFound);
-        }
+        let picked = selection(c, viewer, org, &ids)?;
         let mut out = BulkDone { done: 0, too_soon: 0, emails: Vec::new() };
-        for inv in picked {
+        for inv in &picked {
             match action {
                 Bulk::Cancel => invite::cancel(c, inv, viewer)?,
                 Bulk::Resend if !resend_one(c, inv, viewer, &s)? => {

@@ -9,7 +9,8 @@ use super::{list_or, ActionError, Configured, Conflict, InviteSettings, Outcome}
 use crate::db::models::access::{self, Person, WorkspaceAccess, WorkspaceInfo};
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::entity::{self, Entity};
-use crate::db::models::invite::{self, NewInvite, NewInviteError, NewOffer};
+use crate::db::models::invite::{self, Invite, NewInvite, NewInviteError, NewOffer};
+use crate::db::models::invite_list::{self, InviteCounts, InviteList};
 use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::sessions;
 use crate::db::models::{ending, members};
@@ -18,6 +19,7 @@ use crate::db::{Db, DbConnection};
 use crate::domain::access::{
     self as rules, Access, Kind, Refusal, SeatFacts, SeatLoss, Standing, Visible, WorkspaceAction,
 };
+use crate::domain::listing::{page_of, slice_of, Cursor, ListQuery, Status};
 use crate::domain::{EmailAddress, EndDate, EntityId, InviteId, UserId, WorkspaceId, WorkspaceRole};
 
 /// Someone's entity access as a viewer may see it: names within the viewer's reach, and a
@@ -29,6 +31,7 @@ pub struct Shown {
     pub hidden: usize,
 }
 
+#[derive(Clone)]
 pub struct MemberLine {
     pub user: UserId,
     pub name: String,
@@ -52,9 +55,21 @@ pub struct InviteLine {
     pub access: Shown,
 }
 
+/// One page of the Members page: the people with access (section 0: the firm's staff, then
+/// the client's people, by name), then the pending invites (section 1, newest first).
 pub struct MembersList {
     pub members: Vec<MemberLine>,
     pub invites: Vec<InviteLine>,
+    pub previous: Option<Cursor>,
+    pub next: Option<Cursor>,
+    /// People matching the search and role.
+    pub active: i64,
+    pub invite_counts: InviteCounts,
+}
+
+enum Row {
+    Member(Box<MemberLine>),
+    Invite(Invite),
 }
 
 fn show(viewer: &Access<EntityId>, held: &Access<EntityId>, names: &HashMap<EntityId, String>) -> Shown {
@@ -69,38 +84,81 @@ fn show(viewer: &Access<EntityId>, held: &Access<EntityId>, names: &HashMap<Enti
 }
 
 /// Everything the Members page shows to `viewer`, in a fixed number of queries.
-pub async fn list(db: &Db, viewer: &WorkspaceAccess) -> Outcome<MembersList> {
+pub async fn list(db: &Db, viewer: &WorkspaceAccess, query: ListQuery) -> Outcome<MembersList> {
     if !rules::may(&viewer.standing, WorkspaceAction::ViewMembers) {
         return Err(Refusal::Role.into());
     }
     let (ws, me) = (viewer.workspace.clone(), viewer.standing.clone());
-    db.read_with(move |c| list_in(c, &ws, &me)).await
+    db.read_with(move |c| list_in(c, &ws, &me, &query)).await
 }
 
-fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<MembersList> {
+/// The people of the workspace (they are few: its own people and the firm's staff) are
+/// read whole and paged in memory; its invites (they may be many) are paged in SQL. A
+/// fixed number of queries whatever the number of either.
+fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing, query: &ListQuery) -> Outcome<MembersList> {
     let names: HashMap<EntityId, String> = entity::all_in(c, ws.id)?.into_iter().map(|e| (e.id, e.name)).collect();
-    let people = access::people_of(c, ws)?;
-    let pending = invite::pending_for(c, ws.org_id, Some(ws.id))?;
-    let invite_ids: Vec<i64> = pending.iter().map(|i| i.id).collect();
-    let mut offered: HashMap<i64, Vec<EntityId>> = HashMap::new();
-    for (i, e) in invite::entity_ids_of(c, &invite_ids)? {
-        offered.entry(i).or_default().push(EntityId(e));
+    let people = people_lines(c, ws, me, &names, query)?;
+    let invites = InviteList::Workspace(ws.org_id, ws.id);
+    let sections: &[u8] = match query.status {
+        None => &[0, 1],
+        Some(Status::Active) => &[0],
+        Some(_) => &[1],
+    };
+    let page = page_of(sections, &query.direction, |section, bound, n| {
+        if section == 0 {
+            let cursor = |m: &MemberLine| Cursor::new(0, person_key(m), m.user.0);
+            let rows = slice_of(&people, cursor, bound, n);
+            return Ok(rows.into_iter().map(|(m, c)| (Row::Member(Box::new(m)), c)).collect());
+        }
+        invite_list::section(c, &invites, query, 1, bound, n)
+            .map(|rows| rows.into_iter().map(|(i, c)| (Row::Invite(i), c)).collect())
+    })?;
+    let (mut members, mut pending) = (Vec::new(), Vec::new());
+    for row in page.rows {
+        match row {
+            Row::Member(m) => members.push(*m),
+            Row::Invite(i) => pending.push(i),
+        }
     }
-    let delivery = outbox::delivery_for(c, &invite_ids)?;
-    let mut ids: Vec<UserId> = people.iter().flat_map(|p| [Some(p.user), p.invited_by]).flatten().collect();
-    ids.extend(pending.iter().map(|i| UserId(i.invited_by)));
+    let active = people.len() as i64;
+    let invite_counts = invite_list::counts(c, &invites, query)?;
+    let invites = invite_lines(c, me, &names, pending)?;
+    Ok(MembersList { members, invites, previous: page.previous, next: page.next, active, invite_counts })
+}
+
+/// The sort key of a person: the firm's staff first, then by name and email.
+fn person_key(m: &MemberLine) -> String {
+    let group = if m.kind == Kind::Client { '1' } else { '0' };
+    format!("{group}{}\u{1}{}", m.name.to_lowercase(), m.email)
+}
+
+/// Everyone with access who matches the query, in list order.
+fn people_lines(
+    c: &mut DbConnection,
+    ws: &WorkspaceInfo,
+    me: &Standing,
+    names: &HashMap<EntityId, String>,
+    query: &ListQuery,
+) -> Outcome<Vec<MemberLine>> {
+    let people = access::people_of(c, ws)?;
+    let ids: Vec<UserId> = people.iter().flat_map(|p| [Some(p.user), p.invited_by]).flatten().collect();
     let who = members::people_with_two_factor(c, &ids)?;
     let name_of = |u: UserId| who.get(&u).map(|(n, e, _)| (n.clone(), e.clone())).unwrap_or_default();
     let two_factor_of = |u: UserId| who.get(&u).is_some_and(|(_, _, on)| *on);
-
-    let mut lines: Vec<MemberLine> = people
+    let mut lines: Vec<(String, i64, MemberLine)> = people
         .into_iter()
-        .map(|p: Person| {
+        .filter(|p| query.role.as_deref().is_none_or(|r| p.standing.role.as_str() == r))
+        .filter_map(|p: Person| {
             let (name, email) = name_of(p.user);
-            MemberLine {
+            if let Some(s) = &query.search {
+                if !s.matches(&name) && !s.matches(&email) {
+                    return None;
+                }
+            }
+            let line = MemberLine {
                 can_configure: rules::may_manage(me, &p.standing).is_ok(),
                 can_remove: rules::may_remove(me, &p.standing).is_ok(),
-                access: show(&me.entities, &p.standing.entities, &names),
+                access: show(&me.entities, &p.standing.entities, names),
                 role: p.standing.role,
                 kind: p.standing.kind,
                 invited_by: p.invited_by.map(|u| name_of(u).0),
@@ -110,22 +168,42 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
                 two_factor: two_factor_of(p.user),
                 name,
                 email,
-            }
+            };
+            Some((person_key(&line), line.user.0, line))
         })
         .collect();
-    lines.sort_by_cached_key(|m| (m.kind == Kind::Client, m.name.to_lowercase(), m.email.clone()));
-    let invites = pending
+    lines.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    Ok(lines.into_iter().map(|(_, _, l)| l).collect())
+}
+
+/// The rows of a page's pending invites: what each offers, as the viewer may see it, who
+/// sent it and how its email fared.
+fn invite_lines(
+    c: &mut DbConnection,
+    me: &Standing,
+    names: &HashMap<EntityId, String>,
+    pending: Vec<Invite>,
+) -> Outcome<Vec<InviteLine>> {
+    let invite_ids: Vec<i64> = pending.iter().map(|i| i.id).collect();
+    let mut offered: HashMap<i64, Vec<EntityId>> = HashMap::new();
+    for (i, e) in invite::entity_ids_of(c, &invite_ids)? {
+        offered.entry(i).or_default().push(EntityId(e));
+    }
+    let delivery = outbox::delivery_for(c, &invite_ids)?;
+    let inviters: Vec<UserId> = pending.iter().map(|i| UserId(i.invited_by)).collect();
+    let who = members::people(c, &inviters)?;
+    Ok(pending
         .into_iter()
         .filter_map(|i| {
             let role = WorkspaceRole::parse(&i.role)?;
             let offer = SeatFacts::with(role, invite::offered_entities(&i, offered.remove(&i.id)));
             let can_manage = rules::may_manage_invite(me, &offer).is_ok();
             Some(InviteLine {
-                access: show(&me.entities, &offer.entities, &names),
+                access: show(&me.entities, &offer.entities, names),
                 role,
                 pending: PendingLine {
                     id: i.invite_id(),
-                    invited_by: name_of(UserId(i.invited_by)).0,
+                    invited_by: who.get(&UserId(i.invited_by)).map(|p| p.0.clone()).unwrap_or_default(),
                     delivery: delivery.get(&i.id).cloned().unwrap_or(Delivery::NotSentYet),
                     nonce: can_manage.then_some(i.token_nonce),
                     can_manage,
@@ -136,8 +214,7 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing) -> Outcome<M
                 },
             })
         })
-        .collect();
-    Ok(MembersList { members: lines, invites })
+        .collect())
 }
 
 /// The entities of a workspace that `viewer` may give (the ones they can see).

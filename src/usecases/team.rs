@@ -11,6 +11,8 @@ use crate::db::models::{access, ending};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts, StaffLoss};
+use crate::db::models::invite_list::InviteCounts;
+use crate::domain::listing::{Cursor, ListQuery};
 use crate::domain::{EmailAddress, EndDate, InviteId, OrgId, OrgRole, UserId, WorkspaceId};
 
 /// The Team page's rows, and what the viewer may do with each.
@@ -18,6 +20,11 @@ pub struct TeamPage {
     pub members: Vec<TeamMemberRow>,
     pub can_manage_member: Vec<bool>,
     pub invites: Vec<TeamInviteLine>,
+    pub previous: Option<Cursor>,
+    pub next: Option<Cursor>,
+    /// Team members matching the search and role.
+    pub active: i64,
+    pub invite_counts: InviteCounts,
 }
 
 /// A pending team invite: what both pages show, and the firm role and clients it offers.
@@ -37,13 +44,13 @@ pub fn may_view_team(m: &OrgMembership) -> Result<(), Refusal> {
     }
 }
 
-pub async fn page(db: &Db, viewer: &OrgMembership) -> Outcome<TeamPage> {
+pub async fn page(db: &Db, viewer: &OrgMembership, query: ListQuery) -> Outcome<TeamPage> {
     may_view_team(viewer)?;
     let org = viewer.org_id;
-    let list = db.read(move |c| team::list(c, org)).await?;
+    let list = db.read(move |c| team::list(c, org, &query)).await?;
     let me = StaffFacts::new(viewer.role, [], false);
     let may = |role: OrgRole| rules::may_manage_staff(&me, role).is_ok();
-    let TeamList { members, invites } = list;
+    let TeamList { members, invites, previous, next, active, invite_counts } = list;
     let invites = invites
         .into_iter()
         .map(|i| {
@@ -66,7 +73,8 @@ pub async fn page(db: &Db, viewer: &OrgMembership) -> Outcome<TeamPage> {
             }
         })
         .collect();
-    Ok(TeamPage { can_manage_member: members.iter().map(|m| may(m.role)).collect(), members, invites })
+    let can_manage_member = members.iter().map(|m| may(m.role)).collect();
+    Ok(TeamPage { can_manage_member, members, invites, previous, next, active, invite_counts })
 }
 
 pub async fn clients(db: &Db, org: OrgId) -> Outcome<Vec<Client>> {

@@ -404,15 +404,20 @@ pub fn count_admins(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<
     Ok(people_of(conn, ws)?.iter().filter(|p| access::is_admin(&p.standing)).count())
 }
 
-/// A person's standing in every workspace of a firm they can enter (for firm-wide views).
+/// A person's standing in every workspace of a firm they can enter, or in those of `only`
+/// (for firm-wide views: a page's rows).
 pub fn standings_in_firm(
     conn: &mut DbConnection,
     user: UserId,
     org: OrgId,
+    only: Option<&[WorkspaceId]>,
 ) -> QueryResult<HashMap<WorkspaceId, Standing>> {
     let staff = staff_facts(conn, user, org)?.map(|(_, s)| s);
-    let org_workspaces: Vec<i64> =
-        workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id).load(conn)?;
+    let mut q = workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id).into_boxed();
+    if let Some(ids) = only {
+        q = q.filter(workspaces::id.eq_any(ids.iter().map(|w| w.0).collect::<Vec<_>>()));
+    }
+    let org_workspaces: Vec<i64> = q.load(conn)?;
     let seats = workspace_memberships::table
         .inner_join(workspaces::table)
         .filter(workspace_memberships::user_id.eq(user.0))

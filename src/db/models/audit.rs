@@ -3,7 +3,10 @@ use diesel::prelude::*;
 
 use crate::db::schema::{audit_events, users};
 use crate::db::DbConnection;
+use crate::domain::listing::{page_of, Bound, Cursor, ListQuery, Page};
 use crate::domain::{OrgId, UserId, WorkspaceId};
+
+use super::{lower, lower_opt};
 
 /// What happened, as stored (and shown, through `label`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,42 +109,49 @@ pub struct EventRow {
     pub at: NaiveDateTime,
 }
 
-/// The newest events first, with the actor's name in the same query.
-pub fn list(
-    conn: &mut DbConnection,
-    org: OrgId,
-    workspace: Option<WorkspaceId>,
-    limit: i64,
-) -> QueryResult<Vec<EventRow>> {
-    let mut q = audit_events::table
-        .left_join(users::table.on(users::id.nullable().eq(audit_events::actor_id)))
-        .filter(audit_events::organization_id.eq(org.0))
-        .into_boxed();
-    q = match workspace {
-        Some(w) => q.filter(audit_events::workspace_id.eq(w.0)),
-        None => q.filter(audit_events::workspace_id.is_null()),
-    };
-    let rows = q
-        .order((audit_events::created_at.desc(), audit_events::id.desc()))
-        .limit(limit)
-        .select((
-            users::name.nullable(),
-            users::email.nullable(),
-            audit_events::action,
-            audit_events::target_email,
-            audit_events::detail,
-            audit_events::created_at,
-        ))
-        .load::<(Option<String>, Option<String>, String, String, String, NaiveDateTime)>(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(actor_name, actor_email, action, target, detail, at)| EventRow {
-            actor_name,
-            actor_email,
-            action,
-            target,
-            detail,
-            at,
-        })
-        .collect())
+/// One page of a workspace's events, newest first, with the actor's name in the same
+/// query: the search matches who did it (name or email) or whom it was done to. One query
+/// per page, served by the (workspace_id, id) index.
+pub fn page(conn: &mut DbConnection, org: OrgId, ws: WorkspaceId, query: &ListQuery) -> QueryResult<Page<EventRow>> {
+    type Row = (i64, Option<String>, Option<String>, String, String, String, NaiveDateTime);
+    page_of(&[0], &query.direction, |_, bound, n| {
+        let mut q = audit_events::table
+            .left_join(users::table.on(users::id.nullable().eq(audit_events::actor_id)))
+            .filter(audit_events::organization_id.eq(org.0))
+            .filter(audit_events::workspace_id.eq(ws.0))
+            .into_boxed();
+        if let Some(s) = &query.search {
+            let p = s.pattern();
+            let actor = lower_opt(users::name.nullable())
+                .like(p.clone())
+                .escape('\\')
+                .or(lower_opt(users::email.nullable()).like(p.clone()).escape('\\'));
+            q = q.filter(lower(audit_events::target_email).like(p).escape('\\').nullable().or(actor).assume_not_null());
+        }
+        // Newest first: "after" a row is older than it.
+        q = match bound {
+            Bound::Start => q.order(audit_events::id.desc()),
+            Bound::After(c) => q.filter(audit_events::id.lt(c.id)).order(audit_events::id.desc()),
+            Bound::Before(c) => q.filter(audit_events::id.gt(c.id)).order(audit_events::id.asc()),
+            Bound::End => q.order(audit_events::id.asc()),
+        };
+        let rows = q
+            .limit(n as i64)
+            .select((
+                audit_events::id,
+                users::name.nullable(),
+                users::email.nullable(),
+                audit_events::action,
+                audit_events::target_email,
+                audit_events::detail,
+                audit_events::created_at,
+            ))
+            .load::<Row>(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, actor_name, actor_email, action, target, detail, at)| {
+                (EventRow { actor_name, actor_email, action, target, detail, at }, Cursor::new(0, "", id))
+            })
+            .collect())
+    })
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod ending;
 pub mod entity;
 pub mod invite;
+pub mod invite_list;
 pub mod limits;
 pub mod members;
 pub mod organization;
@@ -20,6 +21,17 @@ pub mod workspace;
 
 use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error};
+
+diesel::define_sql_function! {
+    /// SQL's LOWER: searches compare lower-cased text (LIKE is case-sensitive on PostgreSQL).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// The same, of a column that may be NULL (an outer join's).
+    #[sql_name = "lower"]
+    fn lower_opt(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
 
 /// Now, on the app's clock (`crate::clock`).
 pub fn now() -> NaiveDateTime {

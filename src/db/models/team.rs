@@ -9,9 +9,12 @@ use diesel::prelude::*;
 use crate::db::schema::{org_client_grants, org_memberships, users, workspace_memberships, workspaces};
 use crate::db::DbConnection;
 use crate::domain::access::StaffFacts;
+use crate::domain::listing::{page_of, Bound, Cursor, ListQuery, Status};
 use crate::domain::{InviteId, MembershipId, OrgId, OrgRole, UserId, WorkspaceId};
 
-use super::invite;
+use super::invite::{self, Invite};
+use super::invite_list::{self, InviteCounts, InviteList};
+use super::lower;
 use super::outbox::{self, Delivery};
 
 #[derive(Clone, Debug)]
@@ -32,7 +35,22 @@ pub fn clients_of(conn: &mut DbConnection, org: OrgId) -> QueryResult<Vec<Client
         .collect())
 }
 
+/// The names of those of `ids` that are clients of firm `org` (one query).
+pub fn clients_named(conn: &mut DbConnection, org: OrgId, ids: &[WorkspaceId]) -> QueryResult<Vec<Client>> {
+    let ids: Vec<i64> = ids.iter().map(|w| w.0).collect();
+    Ok(workspaces::table
+        .filter(workspaces::organization_id.eq(org.0))
+        .filter(workspaces::id.eq_any(ids))
+        .order(workspaces::name.asc())
+        .select((workspaces::id, workspaces::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .map(|(id, name)| Client { id: WorkspaceId(id), name })
+        .collect())
+}
+
 pub struct TeamMemberRow {
+    pub membership_id: MembershipId,
     pub user_id: UserId,
     pub name: String,
     pub email: String,
@@ -61,15 +79,118 @@ pub struct TeamInviteRow {
     pub reminder_sent: bool,
 }
 
+/// One page of the Team page: its members (section 0, in the order they joined), then
+/// its pending invites (section 1, newest first); and how many of each there are.
 pub struct TeamList {
     pub members: Vec<TeamMemberRow>,
     pub invites: Vec<TeamInviteRow>,
+    pub previous: Option<Cursor>,
+    pub next: Option<Cursor>,
+    /// Team members matching the search and role.
+    pub active: i64,
+    pub invite_counts: InviteCounts,
 }
 
-/// The Team page's rows, in a fixed number of queries.
-pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
-    let clients = clients_of(conn, org)?;
-    let by_id: HashMap<i64, Client> = clients.iter().map(|c| (c.id.0, c.clone())).collect();
+enum TeamRow {
+    Member(Box<TeamMemberRow>),
+    Invite(Invite),
+}
+
+type MemberRow = (i64, i64, String, String, String, bool, NaiveDateTime, bool, Option<NaiveDateTime>);
+
+/// The team's members matching the query (its search and role).
+fn members_matching(org: OrgId, query: &ListQuery) -> MembersQuery {
+    let mut q = org_memberships::table
+        .inner_join(users::table)
+        .filter(org_memberships::organization_id.eq(org.0))
+        .into_boxed();
+    if let Some(s) = &query.search {
+        q = q.filter(lower(users::name).like(s.pattern()).escape('\\').or(users::email.like(s.pattern()).escape('\\')));
+    }
+    if let Some(role) = &query.role {
+        q = q.filter(org_memberships::role.eq(role.clone()));
+    }
+    q
+}
+
+type MembersQuery = diesel::helper_types::IntoBoxed<
+    'static,
+    diesel::helper_types::Filter<
+        diesel::helper_types::InnerJoin<org_memberships::table, users::table>,
+        diesel::helper_types::Eq<org_memberships::organization_id, i64>,
+    >,
+    <DbConnection as diesel::Connection>::Backend,
+>;
+
+/// The Team page's rows, in a fixed number of queries whatever the size of the team, the
+/// number of invites or of clients.
+pub fn list(conn: &mut DbConnection, org: OrgId, query: &ListQuery) -> QueryResult<TeamList> {
+    let invites = InviteList::Team(org);
+    let sections: &[u8] = match query.status {
+        None => &[0, 1],
+        Some(Status::Active) => &[0],
+        Some(_) => &[1],
+    };
+    let page = page_of(sections, &query.direction, |section, bound, n| {
+        if section == 1 {
+            let rows = invite_list::section(conn, &invites, query, 1, bound, n)?;
+            return Ok(rows.into_iter().map(|(i, c)| (TeamRow::Invite(i), c)).collect());
+        }
+        let q = members_matching(org, query);
+        let q = match bound {
+            Bound::Start => q.order(org_memberships::id.asc()),
+            Bound::After(c) => q.filter(org_memberships::id.gt(c.id)).order(org_memberships::id.asc()),
+            Bound::Before(c) => q.filter(org_memberships::id.lt(c.id)).order(org_memberships::id.desc()),
+            Bound::End => q.order(org_memberships::id.desc()),
+        };
+        let rows = q
+            .limit(n as i64)
+            .select((
+                org_memberships::id,
+                users::id,
+                users::name,
+                users::email,
+                org_memberships::role,
+                org_memberships::new_clients,
+                org_memberships::created_at,
+                users::totp_enabled_at.is_not_null(),
+                org_memberships::clients_until,
+            ))
+            .load::<MemberRow>(conn)?;
+        Ok::<_, diesel::result::Error>(
+            rows.into_iter()
+                .filter_map(|r| {
+                    let c = Cursor::new(0, "", r.0);
+                    member_row(r).map(|m| (TeamRow::Member(Box::new(m)), c))
+                })
+                .collect(),
+        )
+    })?;
+    let (mut members, mut pending) = (Vec::new(), Vec::new());
+    for row in page.rows {
+        match row {
+            TeamRow::Member(m) => members.push(*m),
+            TeamRow::Invite(i) => pending.push(i),
+        }
+    }
+    let mids: Vec<i64> = members.iter().map(|m| m.membership_id.0).collect();
+    let mut grants: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (mid, ws) in org_client_grants::table
+        .filter(org_client_grants::membership_id.eq_any(&mids))
+        .select((org_client_grants::membership_id, org_client_grants::workspace_id))
+        .load::<(i64, i64)>(conn)?
+    {
+        grants.entry(mid).or_default().push(ws);
+    }
+    let ids: Vec<i64> = pending.iter().map(|i| i.id).collect();
+    let mut invite_clients: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (i, ws) in invite::client_ids_of(conn, &ids)? {
+        invite_clients.entry(i).or_default().push(ws);
+    }
+    // The names of the clients this page mentions, and no others.
+    let named: Vec<WorkspaceId> =
+        grants.values().chain(invite_clients.values()).flatten().map(|w| WorkspaceId(*w)).collect();
+    let by_id: HashMap<i64, Client> = clients_named(conn, org, &named)?.into_iter().map(|c| (c.id.0, c)).collect();
     // Which clients the rules say a role reaches: all, or the chosen ones by name.
     let reach = |role: OrgRole, ids: Vec<i64>, new_clients: bool| -> Option<Vec<Client>> {
         let facts = StaffFacts::new(role, ids.into_iter().map(WorkspaceId), new_clients);
@@ -79,57 +200,13 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
             v
         })
     };
-    let rows = org_memberships::table
-        .inner_join(users::table)
-        .filter(org_memberships::organization_id.eq(org.0))
-        .order(users::name.asc())
-        .select((
-            org_memberships::id,
-            users::id,
-            users::name,
-            users::email,
-            org_memberships::role,
-            org_memberships::new_clients,
-            org_memberships::created_at,
-            users::totp_enabled_at.is_not_null(),
-            org_memberships::clients_until,
-        ))
-        .load::<(i64, i64, String, String, String, bool, NaiveDateTime, bool, Option<NaiveDateTime>)>(conn)?;
-    let mut grants: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (mid, ws) in org_client_grants::table
-        .inner_join(org_memberships::table)
-        .filter(org_memberships::organization_id.eq(org.0))
-        .select((org_client_grants::membership_id, org_client_grants::workspace_id))
-        .load::<(i64, i64)>(conn)?
-    {
-        grants.entry(mid).or_default().push(ws);
-    }
-    let members = rows
-        .into_iter()
-        .filter_map(|(mid, uid, name, email, role, new_clients, since, two_factor, until)| {
-            let role = OrgRole::parse(&role)?;
-            // Past its end date their client access is gone, whether or not it was swept yet.
-            let lapsed = super::access::lapsed(until);
-            let granted = if lapsed { Vec::new() } else { grants.remove(&mid).unwrap_or_default() };
-            let new_clients = new_clients && !lapsed;
-            Some(TeamMemberRow {
-                user_id: UserId(uid),
-                name,
-                email,
-                role,
-                new_clients,
-                clients: reach(role, granted, new_clients),
-                since,
-                two_factor,
-                clients_until: until.filter(|_| !lapsed && !crate::domain::access::sees_all_clients(role)),
-            })
-        })
-        .collect();
-    let pending = invite::pending_for(conn, org, None)?;
-    let ids: Vec<i64> = pending.iter().map(|i| i.id).collect();
-    let mut invite_clients: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (i, ws) in invite::client_ids_of(conn, &ids)? {
-        invite_clients.entry(i).or_default().push(ws);
+    for m in &mut members {
+        // Past its end date their client access is gone, whether or not it was swept yet.
+        let lapsed = super::access::lapsed(m.clients_until);
+        let granted = if lapsed { Vec::new() } else { grants.remove(&m.membership_id.0).unwrap_or_default() };
+        m.new_clients = m.new_clients && !lapsed;
+        m.clients = reach(m.role, granted, m.new_clients);
+        m.clients_until = m.clients_until.filter(|_| !lapsed && !crate::domain::access::sees_all_clients(m.role));
     }
     let delivery = outbox::delivery_for(conn, &ids)?;
     let inviter_ids: Vec<i64> = pending.iter().map(|i| i.invited_by).collect();
@@ -139,7 +216,7 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
         .load::<(i64, String)>(conn)?
         .into_iter()
         .collect();
-    let invites = pending
+    let invites_rows = pending
         .into_iter()
         .filter_map(|i| {
             let role = OrgRole::parse(&i.role)?;
@@ -158,7 +235,27 @@ pub fn list(conn: &mut DbConnection, org: OrgId) -> QueryResult<TeamList> {
             })
         })
         .collect();
-    Ok(TeamList { members, invites })
+    let active = members_matching(org, query).count().get_result::<i64>(conn)?;
+    let invite_counts = invite_list::counts(conn, &invites, query)?;
+    Ok(TeamList { members, invites: invites_rows, previous: page.previous, next: page.next, active, invite_counts })
+}
+
+/// A member's row as read, before their client access is named (`clients` is None).
+fn member_row(
+    (mid, uid, name, email, role, new_clients, since, two_factor, until): MemberRow,
+) -> Option<TeamMemberRow> {
+    Some(TeamMemberRow {
+        membership_id: MembershipId(mid),
+        user_id: UserId(uid),
+        name,
+        email,
+        role: OrgRole::parse(&role)?,
+        new_clients,
+        clients: None,
+        since,
+        two_factor,
+        clients_until: until,
+    })
 }
 
 pub struct TeamMember {

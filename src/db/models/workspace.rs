@@ -7,9 +7,11 @@ use crate::db::schema::{
 };
 use crate::db::DbConnection;
 use crate::domain::access::Access;
+use crate::domain::listing::{page_of, Bound, Cursor, ListQuery, Page};
 use crate::domain::{OrgId, UserId, WorkspaceId};
 
 use super::audit::{self, AuditAction, NewEvent};
+use super::lower;
 
 pub struct ClientRow {
     pub id: WorkspaceId,
@@ -18,19 +20,49 @@ pub struct ClientRow {
     pub created_at: NaiveDateTime,
 }
 
-/// The clients of a firm within `reach` (what the rules say a team member reaches). Two
-/// queries whatever the number of clients.
-pub fn clients_for(conn: &mut DbConnection, org: OrgId, reach: &Access<WorkspaceId>) -> QueryResult<Vec<ClientRow>> {
-    let mut q = workspaces::table.filter(workspaces::organization_id.eq(org.0)).into_boxed();
-    if let Some(set) = reach.chosen() {
-        let ids: Vec<i64> = set.iter().map(|w| w.0).collect();
-        q = q.filter(workspaces::id.eq_any(ids));
-    }
-    let rows = q
-        .order(workspaces::name.asc())
-        .select((workspaces::id, workspaces::name, workspaces::created_at))
-        .load::<(i64, String, NaiveDateTime)>(conn)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+/// One page of the clients of a firm within `reach` (what the rules say a team member
+/// reaches), by name, with the search applied; and how many clients match. Three queries
+/// whatever the number of clients (the page, its entity counts, the count), each served by
+/// the (organization_id, name) index.
+pub fn clients_page(
+    conn: &mut DbConnection,
+    org: OrgId,
+    reach: &Access<WorkspaceId>,
+    query: &ListQuery,
+) -> QueryResult<(Page<ClientRow>, i64)> {
+    let scoped = || {
+        let mut q = workspaces::table.filter(workspaces::organization_id.eq(org.0)).into_boxed();
+        if let Some(set) = reach.chosen() {
+            let ids: Vec<i64> = set.iter().map(|w| w.0).collect();
+            q = q.filter(workspaces::id.eq_any(ids));
+        }
+        if let Some(s) = &query.search {
+            q = q.filter(lower(workspaces::name).like(s.pattern()).escape('\\'));
+        }
+        q
+    };
+    let page = page_of(&[0], &query.direction, |_, bound, n| {
+        let mut q = scoped();
+        q = match bound {
+            Bound::Start => q.order((workspaces::name.asc(), workspaces::id.asc())),
+            Bound::End => q.order((workspaces::name.desc(), workspaces::id.desc())),
+            Bound::After(c) => q
+                .filter(workspaces::name.gt(c.key.clone()).or(workspaces::name.eq(c.key.clone()).and(workspaces::id.gt(c.id))))
+                .order((workspaces::name.asc(), workspaces::id.asc())),
+            Bound::Before(c) => q
+                .filter(workspaces::name.lt(c.key.clone()).or(workspaces::name.eq(c.key.clone()).and(workspaces::id.lt(c.id))))
+                .order((workspaces::name.desc(), workspaces::id.desc())),
+        };
+        let rows = q
+            .select((workspaces::id, workspaces::name, workspaces::created_at))
+            .limit(n as i64)
+            .load::<(i64, String, NaiveDateTime)>(conn)?;
+        Ok::<_, diesel::result::Error>(rows.into_iter().map(|r| {
+            let c = Cursor::new(0, r.1.clone(), r.0);
+            (r, c)
+        }).collect())
+    })?;
+    let ids: Vec<i64> = page.rows.iter().map(|r| r.0).collect();
     let counts: std::collections::HashMap<i64, i64> = entities::table
         .filter(entities::workspace_id.eq_any(&ids))
         .group_by(entities::workspace_id)
@@ -38,15 +70,14 @@ pub fn clients_for(conn: &mut DbConnection, org: OrgId, reach: &Access<Workspace
         .load::<(i64, i64)>(conn)?
         .into_iter()
         .collect();
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, created_at)| ClientRow {
-            id: WorkspaceId(id),
-            name,
-            entity_count: counts.get(&id).copied().unwrap_or(0),
-            created_at,
-        })
-        .collect())
+    let total = scoped().count().get_result::<i64>(conn)?;
+    let page = page.map(|(id, name, created_at)| ClientRow {
+        id: WorkspaceId(id),
+        name,
+        entity_count: counts.get(&id).copied().unwrap_or(0),
+        created_at,
+    });
+    Ok((page, total))
 }
 
 pub enum AddClientError {
