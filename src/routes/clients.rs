@@ -6,12 +6,12 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::list::ListNav;
 #[allow(unused_imports)]
 use super::{redirect_with, render, render_with_status, Layout, TimeWords};
 use crate::auth::session::FlashKind;
 use crate::auth::OrgContext;
 use crate::db::models::workspace::ClientRow;
-use super::list::ListNav;
 use crate::domain::listing::{ListParams, ListQuery};
 use crate::domain::Name;
 use crate::error::AppError;

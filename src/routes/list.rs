@@ -61,15 +61,22 @@ impl ListNav {
         if !roles.iter().any(|(v, _)| *v == self.role) {
             self.role.clear();
         }
-        self.roles = roles.iter().map(|&(value, label)| RoleChoice { value, label, selected: value == self.role }).collect();
+        self.roles =
+            roles.iter().map(|&(value, label)| RoleChoice { value, label, selected: value == self.role }).collect();
         self
     }
 
     /// Status tabs: "All" and each status with its count (for the current search and role).
     pub fn with_tabs(mut self, all: i64, counts: &[(Status, i64)]) -> ListNav {
-        let mut tabs = vec![Tab { label: "All", count: all, href: self.href("", None), current: self.status.is_empty() }];
+        let mut tabs =
+            vec![Tab { label: "All", count: all, href: self.href("", None), current: self.status.is_empty() }];
         for &(s, count) in counts {
-            tabs.push(Tab { label: s.label(), count, href: self.href(s.as_str(), None), current: self.status == s.as_str() });
+            tabs.push(Tab {
+                label: s.label(),
+                count,
+                href: self.href(s.as_str(), None),
+                current: self.status == s.as_str(),
+            });
         }
         self.tabs = tabs;
         self
@@ -93,5 +100,4 @@ impl ListNav {
             format!("{}?{}", self.path, query)
         }
     }
-
 }

@@ -9,8 +9,8 @@ use chrono::NaiveDateTime;
 use super::team::StaffOffer;
 use super::{ActionError, InviteSettings, Outcome};
 use crate::db::models::access;
-use crate::db::models::invite_list::{self, InviteCounts, InviteList};
 use crate::db::models::invite::{self, AcceptError, Accepted, Invite, InviteDetails, ResendError};
+use crate::db::models::invite_list::{self, InviteCounts, InviteList};
 use crate::db::models::outbox::{self, Delivery};
 use crate::db::models::team::{self, Client};
 use crate::db::models::user::{self, User};
@@ -230,7 +230,8 @@ fn firm_invites(c: &mut DbConnection, viewer: UserId, org: OrgId, invites: Vec<I
     let ids: Vec<i64> = picked.iter().map(|i| i.id).collect();
     let delivery = outbox::delivery_for(c, &ids)?;
     let workspaces: Vec<WorkspaceId> = picked.iter().filter_map(|i| i.workspace_id).map(WorkspaceId).collect();
-    let clients: HashMap<i64, Client> = team::clients_named(c, org, &workspaces)?.into_iter().map(|k| (k.id.0, k)).collect();
+    let clients: HashMap<i64, Client> =
+        team::clients_named(c, org, &workspaces)?.into_iter().map(|k| (k.id.0, k)).collect();
     let inviters: Vec<UserId> = picked.iter().map(|i| UserId(i.invited_by)).collect();
     let who = members::people(c, &inviters)?;
     Ok(picked

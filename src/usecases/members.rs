@@ -68,8 +68,8 @@ pub struct MembersList {
 }
 
 enum Row {
-    Member(Box<MemberLine>),
-    Invite(Invite),
+    Member(MemberLine),
+    Invite(Box<Invite>),
 }
 
 fn show(viewer: &Access<EntityId>, held: &Access<EntityId>, names: &HashMap<EntityId, String>) -> Shown {
@@ -108,16 +108,16 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing, query: &List
         if section == 0 {
             let cursor = |m: &MemberLine| Cursor::new(0, person_key(m), m.user.0);
             let rows = slice_of(&people, cursor, bound, n);
-            return Ok(rows.into_iter().map(|(m, c)| (Row::Member(Box::new(m)), c)).collect());
+            return Ok(rows.into_iter().map(|(m, c)| (Row::Member(m), c)).collect());
         }
         invite_list::section(c, &invites, query, 1, bound, n)
-            .map(|rows| rows.into_iter().map(|(i, c)| (Row::Invite(i), c)).collect())
+            .map(|rows| rows.into_iter().map(|(i, c)| (Row::Invite(Box::new(i)), c)).collect())
     })?;
     let (mut members, mut pending) = (Vec::new(), Vec::new());
     for row in page.rows {
         match row {
-            Row::Member(m) => members.push(*m),
-            Row::Invite(i) => pending.push(i),
+            Row::Member(m) => members.push(m),
+            Row::Invite(i) => pending.push(*i),
         }
     }
     let active = people.len() as i64;

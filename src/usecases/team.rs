@@ -4,6 +4,7 @@ use super::invites::{self, PendingLine, Place, UpdatedInvite};
 use super::{list_or, ActionError, Configured, InviteSettings, Outcome};
 use crate::db::models::audit::{self, AuditAction, NewEvent};
 use crate::db::models::invite::{self, NewInvite, NewInviteError, NewOffer};
+use crate::db::models::invite_list::InviteCounts;
 use crate::db::models::organization::OrgMembership;
 use crate::db::models::sessions;
 use crate::db::models::team::{self, Client, TeamList, TeamMember, TeamMemberRow};
@@ -11,7 +12,6 @@ use crate::db::models::{access, ending};
 use crate::db::models::{lock_row, LockTable};
 use crate::db::{Db, DbConnection};
 use crate::domain::access::{self as rules, OrgAction, Refusal, StaffFacts, StaffLoss};
-use crate::db::models::invite_list::InviteCounts;
 use crate::domain::listing::{Cursor, ListQuery};
 use crate::domain::{EmailAddress, EndDate, InviteId, OrgId, OrgRole, UserId, WorkspaceId};
 

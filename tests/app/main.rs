@@ -16,6 +16,7 @@ mod invite_editing;
 mod invite_proof;
 mod invites;
 mod layout;
+mod lists;
 mod mailbox;
 mod members;
 mod navigation;

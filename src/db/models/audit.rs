@@ -122,10 +122,11 @@ pub fn page(conn: &mut DbConnection, org: OrgId, ws: WorkspaceId, query: &ListQu
             .into_boxed();
         if let Some(s) = &query.search {
             let p = s.pattern();
-            let actor = lower_opt(users::name.nullable())
-                .like(p.clone())
-                .escape('\\')
-                .or(lower_opt(users::email.nullable()).like(p.clone()).escape('\\'));
+            let actor =
+                lower_opt(users::name.nullable())
+                    .like(p.clone())
+                    .escape('\\')
+                    .or(lower_opt(users::email.nullable()).like(p.clone()).escape('\\'));
             q = q.filter(lower(audit_events::target_email).like(p).escape('\\').nullable().or(actor).assume_not_null());
         }
         // Newest first: "after" a row is older than it.

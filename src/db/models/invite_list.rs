@@ -84,7 +84,9 @@ fn listed(list: &InviteList, query: &ListQuery, status: Option<Status>) -> invit
         Some(Status::DeliveryFailed) => {
             // The invite's newest email (dropped ones aside) is failing or was given up.
             let failing = outbox::table
-                .filter(outbox::state.eq("failed").or(outbox::state.eq("pending").and(outbox::last_error.is_not_null())))
+                .filter(
+                    outbox::state.eq("failed").or(outbox::state.eq("pending").and(outbox::last_error.is_not_null())),
+                )
                 .filter(diesel::dsl::not(diesel::dsl::exists(
                     newer
                         .filter(newer.field(outbox::invite_id).eq(outbox::invite_id))
@@ -141,7 +143,7 @@ pub fn pending_among(conn: &mut DbConnection, org: OrgId, ids: &[InviteId]) -> Q
         .filter(invites::organization_id.eq(org.0))
         .filter(invites::state.eq(PENDING))
         .filter(invites::id.eq_any(ids))
-        .order(invites::id.desc())
+        .order(invites::id.asc())
         .select(Invite::as_select())
         .load(conn)
 }

@@ -92,18 +92,16 @@ pub struct TeamList {
 }
 
 enum TeamRow {
-    Member(Box<TeamMemberRow>),
-    Invite(Invite),
+    Member(TeamMemberRow),
+    Invite(Box<Invite>),
 }
 
 type MemberRow = (i64, i64, String, String, String, bool, NaiveDateTime, bool, Option<NaiveDateTime>);
 
 /// The team's members matching the query (its search and role).
 fn members_matching(org: OrgId, query: &ListQuery) -> MembersQuery {
-    let mut q = org_memberships::table
-        .inner_join(users::table)
-        .filter(org_memberships::organization_id.eq(org.0))
-        .into_boxed();
+    let mut q =
+        org_memberships::table.inner_join(users::table).filter(org_memberships::organization_id.eq(org.0)).into_boxed();
     if let Some(s) = &query.search {
         q = q.filter(lower(users::name).like(s.pattern()).escape('\\').or(users::email.like(s.pattern()).escape('\\')));
     }
@@ -134,7 +132,7 @@ pub fn list(conn: &mut DbConnection, org: OrgId, query: &ListQuery) -> QueryResu
     let page = page_of(sections, &query.direction, |section, bound, n| {
         if section == 1 {
             let rows = invite_list::section(conn, &invites, query, 1, bound, n)?;
-            return Ok(rows.into_iter().map(|(i, c)| (TeamRow::Invite(i), c)).collect());
+            return Ok(rows.into_iter().map(|(i, c)| (TeamRow::Invite(Box::new(i)), c)).collect());
         }
         let q = members_matching(org, query);
         let q = match bound {
@@ -161,7 +159,7 @@ pub fn list(conn: &mut DbConnection, org: OrgId, query: &ListQuery) -> QueryResu
             rows.into_iter()
                 .filter_map(|r| {
                     let c = Cursor::new(0, "", r.0);
-                    member_row(r).map(|m| (TeamRow::Member(Box::new(m)), c))
+                    member_row(r).map(|m| (TeamRow::Member(m), c))
                 })
                 .collect(),
         )
@@ -169,8 +167,8 @@ pub fn list(conn: &mut DbConnection, org: OrgId, query: &ListQuery) -> QueryResu
     let (mut members, mut pending) = (Vec::new(), Vec::new());
     for row in page.rows {
         match row {
-            TeamRow::Member(m) => members.push(*m),
-            TeamRow::Invite(i) => pending.push(i),
+            TeamRow::Member(m) => members.push(m),
+            TeamRow::Invite(i) => pending.push(*i),
         }
     }
     let mids: Vec<i64> = members.iter().map(|m| m.membership_id.0).collect();

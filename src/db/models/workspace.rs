@@ -47,20 +47,34 @@ pub fn clients_page(
             Bound::Start => q.order((workspaces::name.asc(), workspaces::id.asc())),
             Bound::End => q.order((workspaces::name.desc(), workspaces::id.desc())),
             Bound::After(c) => q
-                .filter(workspaces::name.gt(c.key.clone()).or(workspaces::name.eq(c.key.clone()).and(workspaces::id.gt(c.id))))
+                .filter(
+                    workspaces::name
+                        .gt(c.key.clone())
+                        .or(workspaces::name.eq(c.key.clone()).and(workspaces::id.gt(c.id))),
+                )
                 .order((workspaces::name.asc(), workspaces::id.asc())),
             Bound::Before(c) => q
-                .filter(workspaces::name.lt(c.key.clone()).or(workspaces::name.eq(c.key.clone()).and(workspaces::id.lt(c.id))))
+                .filter(
+                    workspaces::name
+                        .lt(c.key.clone())
+                        .or(workspaces::name.eq(c.key.clone()).and(workspaces::id.lt(c.id))),
+                )
                 .order((workspaces::name.desc(), workspaces::id.desc())),
         };
-        let rows = q
-            .select((workspaces::id, workspaces::name, workspaces::created_at))
-            .limit(n as i64)
-            .load::<(i64, String, NaiveDateTime)>(conn)?;
-        Ok::<_, diesel::result::Error>(rows.into_iter().map(|r| {
-            let c = Cursor::new(0, r.1.clone(), r.0);
-            (r, c)
-        }).collect())
+        let rows =
+            q.select((workspaces::id, workspaces::name, workspaces::created_at)).limit(n as i64).load::<(
+                i64,
+                String,
+                NaiveDateTime,
+            )>(conn)?;
+        Ok::<_, diesel::result::Error>(
+            rows.into_iter()
+                .map(|r| {
+                    let c = Cursor::new(0, r.1.clone(), r.0);
+                    (r, c)
+                })
+                .collect(),
+        )
     })?;
     let ids: Vec<i64> = page.rows.iter().map(|r| r.0).collect();
     let counts: std::collections::HashMap<i64, i64> = entities::table

@@ -7,6 +7,7 @@
 pub mod axe;
 pub mod browser;
 pub mod pg;
+pub mod seed;
 pub mod smtp;
 
 use std::sync::{Arc, Mutex};
