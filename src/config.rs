@@ -122,6 +122,11 @@ pub struct Settings {
     #[arg(long, env = "OUTBOX_LEASE_SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u32).range(5..=86400))]
     pub outbox_lease_seconds: u32,
 
+    /// Emails the outbox sends at once (over that many SMTP connections, reused from one
+    /// email to the next).
+    #[arg(long, env = "OUTBOX_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub outbox_concurrency: u32,
+
     /// Token that Prometheus must send (`Authorization: Bearer …`) to read /metrics.
     /// Unset: /metrics answers 404.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]

@@ -155,6 +155,7 @@ impl Application {
                 .filter(|lead| *lead > chrono::Duration::zero())
                 .filter(|lead| *lead < chrono::Duration::days(i64::from(settings.invite_ttl_days))),
             metrics: metrics.clone(),
+            concurrency: settings.outbox_concurrency as usize,
             stop,
         };
         let shutdown_timeout = StdDuration::from_secs(settings.shutdown_timeout_seconds);

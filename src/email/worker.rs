@@ -49,12 +49,15 @@ pub struct Mailer {
     /// How long before a pending invite expires its reminder goes (None: no reminders).
     pub reminder_lead: Option<Duration>,
     pub metrics: Arc<Metrics>,
+    /// Emails sent at once (OUTBOX_CONCURRENCY).
+    pub concurrency: usize,
     /// Turns true when the process is stopping: the email being sent is finished, the
     /// rest of the batch is let go at once, and nothing more is claimed.
     pub stop: watch::Receiver<bool>,
 }
 
-const BATCH: i64 = 10;
+/// Emails claimed at a time (sent `concurrency` at once).
+const BATCH: i64 = 50;
 const MAX_ATTEMPTS: i32 = 30;
 
 /// 5 s, 10 s, 20 s … up to an hour between attempts.
@@ -134,8 +137,11 @@ impl Mailer {
         *self.stop.borrow()
     }
 
-    /// Sends what is due; returns how many emails it handled.
+    /// Sends what is due; returns how many emails it handled. A batch is claimed in one
+    /// write, sent `concurrency` at a time over pooled SMTP connections, and what went out
+    /// is recorded in one write (failures each in their own, with their retry time).
     pub async fn tick(&self) -> Result<usize, AppError> {
+        use futures_util::stream::StreamExt;
         let db = self.db.clone();
         let lease = self.lease;
         let claimed = tokio::task::spawn_blocking(move || {
@@ -144,23 +150,35 @@ impl Mailer {
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
         let n = claimed.len();
-        let mut claimed = claimed.into_iter();
-        while let Some(item) = claimed.next() {
-            if self.stopping() {
-                // Stopping: the rest of the batch is let go, for the next instance to send.
-                let rest: Vec<(i64, i32)> =
-                    std::iter::once(&item).chain(claimed.as_slice()).map(|i| (i.id, i.attempts)).collect();
-                if let Err(e) = self.db.write(move |c| outbox::release(c, &rest)).await {
-                    tracing::warn!(error = %e, "outbox: could not let claimed emails go; they are sent when their lease runs out");
+        let sent = std::sync::Mutex::new(Vec::with_capacity(n));
+        let let_go = std::sync::Mutex::new(Vec::new());
+        futures_util::stream::iter(claimed)
+            .for_each_concurrent(self.concurrency.max(1), |item| async {
+                if self.stopping() {
+                    // Stopping: what has not started is let go, for the next instance to send.
+                    let_go.lock().unwrap_or_else(|e| e.into_inner()).push((item.id, item.attempts));
+                } else if let Some(id) = self.deliver(item).await {
+                    sent.lock().unwrap_or_else(|e| e.into_inner()).push(id);
                 }
-                break;
+            })
+            .await;
+        let sent = sent.into_inner().unwrap_or_else(|e| e.into_inner());
+        if !sent.is_empty() {
+            if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, &sent)).await {
+                tracing::error!(error = %e, "outbox: sent, but could not record it");
             }
-            self.deliver(item).await;
+        }
+        let rest = let_go.into_inner().unwrap_or_else(|e| e.into_inner());
+        if !rest.is_empty() {
+            if let Err(e) = self.db.write(move |c| outbox::release(c, &rest)).await {
+                tracing::warn!(error = %e, "outbox: could not let claimed emails go; they are sent when their lease runs out");
+            }
         }
         Ok(n)
     }
 
-    async fn deliver(&self, item: Claimed) {
+    /// Sends one email; its id when it went out (recorded by the caller with the batch).
+    async fn deliver(&self, item: Claimed) -> Option<i64> {
         let id = item.id;
         let email = match self.render(&item).await {
             Ok(Some(email)) => email,
@@ -168,11 +186,11 @@ impl Mailer {
                 // The invite was cancelled or accepted, or the link used or replaced,
                 // meanwhile: nothing to send.
                 let _ = self.db.write(move |c| outbox::mark_dropped(c, id)).await;
-                return;
+                return None;
             }
             Err(e) => {
                 self.failed(item, format!("could not prepare the email: {e}")).await;
-                return;
+                return None;
             }
         };
         if item.attempts > 1 {
@@ -202,11 +220,12 @@ impl Mailer {
                 if matches!(self.transport, Transport::Smtp(_)) {
                     tracing::info!(outbox_id = id, attempt = item.attempts, "outbox: sent");
                 }
-                if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, id)).await {
-                    tracing::error!(error = %e, outbox_id = id, "outbox: sent, but could not record it");
-                }
+                Some(id)
             }
-            Err(e) => self.failed(item, e).await,
+            Err(e) => {
+                self.failed(item, e).await;
+                None
+            }
         }
     }
 

@@ -148,8 +148,12 @@ pub fn release(conn: &mut DbConnection, claimed: &[(i64, i32)]) -> QueryResult<(
     Ok(())
 }
 
-pub fn mark_sent(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
+/// Records that these emails went out (one statement for a batch).
+pub fn mark_sent(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
         .set((
             outbox::state.eq("sent"),
             outbox::sent_at.eq(Some(super::now())),
