@@ -126,6 +126,27 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
     );
     let _ = std::fs::remove_file(&script);
     let made = app.invite_count().await - invites_before;
+    if post.errors > 0 {
+        // What a refused invite POST says (the status and the page's first words).
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/w/{ws}/settings/members/invite", app.base))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("role", "member"),
+                ("entity", &entity.to_string()),
+                ("email", "probe@client.test"),
+            ])
+            .send()
+            .await
+            .expect("a probe POST");
+        let status = r.status();
+        let text = support::text_of(&r.text().await.unwrap_or_default());
+        println!("  a probe invite POST: {status}: {}", text.chars().take(300).collect::<String>());
+    }
     println!(
         "{:<34} {:>9.0} {:>8.3} {:>8.2} {:>8.2}   ({made} invites made, {:.0}/s; {} answers not 2xx/3xx)",
         "invite POST",
@@ -136,6 +157,8 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
         made as f64 / seconds as f64,
         post.errors
     );
+
+    memory(&app, org, ws, &cookie, connections).await;
 
     // The outbox: a bulk team invite of 50, timed from the POST to the 50th email received.
     drain_outbox(&app).await;
@@ -150,6 +173,65 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
     }
     let took = t.elapsed().as_secs_f64();
     println!("outbox: a bulk invite of 50 delivered to the SMTP sink in {took:.2} s ({:.0} emails/s)", 50.0 / took);
+}
+
+/// Resident memory after a million requests (BENCH_MEMORY_REQUESTS; 0: skipped): wrk
+/// cycles through /healthz, the sign-in page and the five lists as the signed-in Admin,
+/// in runs of 20 s until that many requests were answered.
+async fn memory(app: &TestApp, org: i64, ws: i64, cookie: &str, connections: u64) {
+    let target: u64 = env_or("BENCH_MEMORY_REQUESTS", 1_000_000);
+    if target == 0 {
+        return;
+    }
+    let paths = [
+        "/healthz".to_string(),
+        "/login".to_string(),
+        format!("/orgs/{org}/clients"),
+        "/healthz".to_string(),
+        format!("/orgs/{org}/team"),
+        format!("/orgs/{org}/invites?status=expired"),
+        "/healthz".to_string(),
+        format!("/w/{ws}/settings/members"),
+        format!("/w/{ws}/settings/activity?q=client"),
+    ];
+    let list: Vec<String> = paths.iter().map(|p| format!("\"{p}\"")).collect();
+    let script = std::env::temp_dir().join(format!("portico-bench-mix-{}.lua", std::process::id()));
+    std::fs::write(
+        &script,
+        format!(
+            "local paths = {{{}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend\n",
+            list.join(", ")
+        ),
+    )
+    .expect("the wrk script");
+    let before = rss_kib();
+    let (mut done, mut errors) = (0u64, 0u64);
+    let started = Instant::now();
+    while done < target {
+        let m = measure(&app.base, "/", cookie, 20, connections, Some(script.to_str().unwrap()));
+        done += m.requests;
+        errors += m.errors;
+        if m.requests == 0 {
+            break;
+        }
+    }
+    let _ = std::fs::remove_file(&script);
+    println!(
+        "memory: resident {:.1} MiB after {done} requests in {:.0} s ({:.1} MiB before; {errors} answers not 2xx/3xx)",
+        rss_kib() as f64 / 1024.0,
+        started.elapsed().as_secs_f64(),
+        before as f64 / 1024.0
+    );
+}
+
+/// This process's resident memory (VmRSS), in KiB: the app runs in it.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Waits for the outbox to be empty, saying how fast it went.
@@ -190,6 +272,7 @@ fn print_row(path: &str, m: &Measured, healthz: f64, queries: u64) {
 
 struct Measured {
     rps: f64,
+    requests: u64,
     p50: f64,
     p99: f64,
     errors: u64,
@@ -218,6 +301,11 @@ fn measure(base: &str, path: &str, cookie: &str, seconds: u64, connections: u64,
     };
     Measured {
         rps: number_after("Requests/sec:").unwrap_or(0.0),
+        requests: text
+            .lines()
+            .find(|l| l.contains("requests in"))
+            .and_then(|l| l.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0),
         p50: number_after("50%").unwrap_or(f64::NAN),
         p99: number_after("99%").unwrap_or(f64::NAN),
         errors: number_after("Non-2xx or 3xx responses:").unwrap_or(0.0) as u64,
@@ -272,28 +360,23 @@ async fn queries_of(app: &TestApp, user: &TestUser, path: &str) -> u64 {
     queries
 }
 
+/// A firm with `rows` of each kind (clients, staff, team invites, client invites, Activity
+/// events: written straight into the database by `seed::grow`), and through HTTP a client
+/// with ten entities, ten transactions and ten client users.
 async fn seed(app: &TestApp, rows: usize) -> (TestUser, i64, i64, i64) {
     let (ada, org) = app.sign_up("Ada Accountant", "ada@firm.test", "Ada & Co").await;
     let ws = ada.add_client(org, "Acme Bakery").await;
     let entity = ada.add_entity(ws, "Acme LLC").await;
-    let client = ws.to_string();
-    for i in 0..rows {
-        ada.add_client(org, &format!("Client {i:05}")).await;
-        let e = ada.add_entity(ws, &format!("Entity {i:05}")).await;
+    for i in 0..10 {
+        ada.add_entity(ws, &format!("Entity {i:05}")).await;
         ada.post(
             &format!("/w/{ws}/entities/{entity}/transactions"),
             &[("date", "2026-01-02"), ("description", &format!("Line {i}")), ("amount", "12.34")],
         )
         .await;
-        ada.invite(ws, &format!("client{i}@client.test"), "member", &[entity, e]).await;
-        ada.post(
-            &format!("/orgs/{org}/team/invite"),
-            &[("emails", &format!("staff{i}@firm.test")), ("role", "member"), ("client", &client)],
-        )
-        .await;
-    }
-    for i in 0..rows.min(10) {
         app.add_client_user(&ada, ws, &format!("member{i}@client.test"), "accountant", &[entity]).await;
     }
+    let me = support::seed::user_id(app, "ada@firm.test").await;
+    support::seed::grow(app, org, ws, me, 0, rows).await;
     (ada, org, ws, entity)
 }

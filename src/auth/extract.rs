@@ -39,6 +39,18 @@ fn shows_a_page(req: &HttpRequest) -> bool {
 }
 
 async fn load_user(req: &HttpRequest, with_places: bool) -> Result<CurrentUser, AppError> {
+    let (user, ()) = load_user_and(req, with_places, |_, _| Ok(Some(()))).await?;
+    Ok(user)
+}
+
+/// The signed-in user (and their places), and `then` of them, read together: one trip to
+/// the database and one connection for the whole of what a request needs to know of its
+/// caller. `then` finding nothing (None) means the place is not theirs: not found.
+async fn load_user_and<T, F>(req: &HttpRequest, with_places: bool, then: F) -> Result<(CurrentUser, T), AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConnection, crate::domain::UserId) -> diesel::QueryResult<Option<T>> + Send + 'static,
+{
     let state = state(req)?;
     let session = req.get_session();
     let next = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
@@ -47,14 +59,15 @@ async fn load_user(req: &HttpRequest, with_places: bool) -> Result<CurrentUser, 
     };
     let found = state
         .db
-        .read(move |c| match user::find(c, uid)? {
-            Some(u) if with_places => Ok(Some((u, places::places_of(c, uid, SWITCHER_LIMIT)?))),
-            Some(u) => Ok(Some((u, Places::default()))),
-            None => Ok(None),
+        .read(move |c| {
+            let Some(u) = user::find(c, uid)? else { return Ok(None) };
+            let places = if with_places { places::places_of(c, uid, SWITCHER_LIMIT)? } else { Places::default() };
+            Ok(Some((u, places, then(c, uid)?)))
         })
         .await?;
     match found {
-        Some((u, places)) => Ok(CurrentUser(u, places)),
+        Some((u, places, Some(t))) => Ok((CurrentUser(u, places), t)),
+        Some((_, _, None)) => Err(AppError::NotFound),
         None => {
             super::session::sign_out(&session);
             Err(AppError::SignInRequired { next })
@@ -96,10 +109,8 @@ impl FromRequest for WorkspaceContext {
         let req = req.clone();
         Box::pin(async move {
             let ws = path_id(&req, "ws").map(WorkspaceId)?;
-            let CurrentUser(user, places) = load_user(&req, shows_a_page(&req)).await?;
-            let state = state(&req)?;
-            let uid = user.user_id();
-            let access = state.db.read(move |c| access::load(c, uid, ws)).await?.ok_or(AppError::NotFound)?;
+            let (CurrentUser(user, places), access) =
+                load_user_and(&req, shows_a_page(&req), move |c, uid| access::load(c, uid, ws)).await?;
             two_factor_gate(&req, &user, &access.two_factor)?;
             Ok(WorkspaceContext { user, access, places })
         })
@@ -121,11 +132,8 @@ impl FromRequest for OrgContext {
         let req = req.clone();
         Box::pin(async move {
             let org = path_id(&req, "org").map(OrgId)?;
-            let CurrentUser(user, places) = load_user(&req, shows_a_page(&req)).await?;
-            let state = state(&req)?;
-            let uid = user.user_id();
-            let membership =
-                state.db.read(move |c| organization::membership(c, uid, org)).await?.ok_or(AppError::NotFound)?;
+            let (CurrentUser(user, places), membership) =
+                load_user_and(&req, shows_a_page(&req), move |c, uid| organization::membership(c, uid, org)).await?;
             two_factor_gate(&req, &user, membership.two_factor_demand().as_slice())?;
             Ok(OrgContext { user, membership, places })
         })

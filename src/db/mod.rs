@@ -112,8 +112,10 @@ struct QueryCounter(Arc<AtomicU64>);
 
 impl Instrumentation for QueryCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
             self.0.fetch_add(1, Ordering::Relaxed);
+            // RUST_LOG=portico::sql=trace shows every statement (for profiling a page).
+            tracing::trace!(target: "portico::sql", "{query}");
         }
     }
 }
@@ -176,6 +178,9 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
+            // A PostgreSQL connection can die with the network or the server: each one is
+            // checked ("SELECT 1") as it leaves the pool. A SQLite file does not go away.
+            .test_on_check_out(!matches!(location, DatabaseLocation::Sqlite(_)))
             .connection_timeout(timeout)
             .build(manager)
             .map_err(|e| StartupError::new(format!("cannot build the connection pool: {e}")))?;
