@@ -37,8 +37,9 @@ async fn main() {
     }
     let db = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "PostgreSQL" } else { "SQLite" };
     println!("Portico page benchmarks on {db}: {seconds} s per page, wrk with {connections} connections");
-    for rows in sizes {
-        run(rows, seconds, connections).await;
+    let last = sizes.last().copied();
+    for rows in sizes.iter().copied() {
+        run(rows, seconds, connections, Some(rows) == last).await;
     }
 }
 
@@ -46,7 +47,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
-async fn run(rows: usize, seconds: u64, connections: u64) {
+async fn run(rows: usize, seconds: u64, connections: u64, with_memory: bool) {
     let app = spawn_app_with(Options {
         adjust: |s| {
             s.workers = Some(2);
@@ -64,8 +65,14 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
     let wrk = |path: &str| measure(&app.base, path, &cookie, seconds, connections, None);
 
     println!("{:<34} {:>9} {:>8} {:>8} {:>8} {:>8}", "page", "req/s", "ratio", "p50 ms", "p99 ms", "queries");
-    let healthz = wrk("/healthz");
+    // /healthz as a load balancer calls it: no session, one database ping (the yardstick).
+    let bare = |path: &str| measure(&app.base, path, "", seconds, connections, None);
+    let healthz = bare("/healthz");
     print_row("/healthz", &healthz, healthz.rps, 1);
+    // The same with the signed-in session's cookie: what every signed-in page pays first
+    // (the session is read from the database).
+    let signed_in = wrk("/healthz");
+    print_row("/healthz (signed-in cookie)", &signed_in, healthz.rps, 2);
     let mut total = healthz.rps;
     let mut runs = 1.0;
     for path in [
@@ -81,14 +88,15 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
         let queries = queries_of(&app, &ada, &path).await;
         let m = wrk(&path);
         // /healthz again between pages: the ratio is to its mean over the run.
-        let h = wrk("/healthz");
+        let h = bare("/healthz");
         total += h.rps;
         runs += 1.0;
         print_row(&path, &m, total / runs, queries);
     }
     let healthz_mean = total / runs;
 
-    // Invite POSTs: each request a new address (a wrk script), as the signed-in Admin.
+    // Invite POSTs: each request a new address (a wrk script; each of wrk's threads numbers
+    // its own), as the signed-in Admin.
     // The form's CSRF token belongs to wrk's session (the cookie's), not to `ada`'s.
     let form = reqwest::Client::new()
         .get(format!("{}/w/{ws}/settings/members/invite", app.base))
@@ -105,11 +113,20 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
         &script,
         format!(
             "local n = 0\n\
+             local threads = {{}}\n\
+             function setup(thread) table.insert(threads, thread); thread:set(\"id\", #threads) end\n\
+             function init(args) statuses = {{}} end\n\
+             function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end\n\
+             function done(summary, latency, requests)\n\
+               local total = {{}}\n\
+               for _, t in ipairs(threads) do for k, v in pairs(t:get(\"statuses\")) do total[k] = (total[k] or 0) + v end end\n\
+               for k, v in pairs(total) do io.write(string.format(\"status %d: %d\\n\", k, v)) end\n\
+             end\n\
              wrk.method = \"POST\"\n\
              wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
              request = function()\n\
                n = n + 1\n\
-               local body = \"csrf={csrf}&role=member&entity={entity}&email=bench-\" .. n .. \"-\" .. math.random(1, 1000000000) .. \"%40client.test\"\n\
+               local body = \"csrf={csrf}&role=member&entity={entity}&email=bench-\" .. id .. \"-\" .. n .. \"%40client.test\"\n\
                return wrk.format(nil, nil, nil, body)\n\
              end\n"
         ),
@@ -157,8 +174,13 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
         made as f64 / seconds as f64,
         post.errors
     );
+    if !post.statuses.is_empty() {
+        println!("  answers: {}", post.statuses.join(", "));
+    }
 
-    memory(&app, org, ws, &cookie, connections).await;
+    if with_memory {
+        memory(&app, org, ws, &cookie, connections).await;
+    }
 
     // The outbox: a bulk team invite of 50, timed from the POST to the 50th email received.
     drain_outbox(&app).await;
@@ -175,7 +197,8 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
     println!("outbox: a bulk invite of 50 delivered to the SMTP sink in {took:.2} s ({:.0} emails/s)", 50.0 / took);
 }
 
-/// Resident memory after a million requests (BENCH_MEMORY_REQUESTS; 0: skipped): wrk
+/// Resident memory after a million requests (BENCH_MEMORY_REQUESTS; 0: skipped; with the
+/// largest size only): wrk
 /// cycles through /healthz, the sign-in page and the five lists as the signed-in Admin,
 /// in runs of 20 s until that many requests were answered.
 async fn memory(app: &TestApp, org: i64, ws: i64, cookie: &str, connections: u64) {
@@ -271,6 +294,8 @@ fn print_row(path: &str, m: &Measured, healthz: f64, queries: u64) {
 }
 
 struct Measured {
+    /// "status 303: 1234" lines, from a script that counts answers by status.
+    statuses: Vec<String>,
     rps: f64,
     requests: u64,
     p50: f64,
@@ -281,14 +306,10 @@ struct Measured {
 /// `wrk --latency` against `path` with the session cookie; its figures.
 fn measure(base: &str, path: &str, cookie: &str, seconds: u64, connections: u64, script: Option<&str>) -> Measured {
     let mut cmd = Command::new("wrk");
-    cmd.args([
-        "-t2",
-        &format!("-c{connections}"),
-        &format!("-d{seconds}s"),
-        "--latency",
-        "-H",
-        &format!("Cookie: {cookie}"),
-    ]);
+    cmd.args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"]);
+    if !cookie.is_empty() {
+        cmd.args(["-H", &format!("Cookie: {cookie}")]);
+    }
     if let Some(s) = script {
         cmd.args(["-s", s]);
     }
@@ -300,6 +321,7 @@ fn measure(base: &str, path: &str, cookie: &str, seconds: u64, connections: u64,
         line.trim_start()[label.len()..].split_whitespace().next().map(millis_or_number)
     };
     Measured {
+        statuses: text.lines().filter(|l| l.starts_with("status ")).map(str::to_string).collect(),
         rps: number_after("Requests/sec:").unwrap_or(0.0),
         requests: text
             .lines()

@@ -63,11 +63,6 @@ impl Status {
             Status::DeliveryFailed => "Delivery failed",
         }
     }
-
-    /// Invite rows: every status but Active.
-    pub fn is_invite(self) -> bool {
-        self != Status::Active
-    }
 }
 
 /// A search as typed (trimmed, at most 100 characters), and its SQL LIKE pattern.
@@ -186,14 +181,10 @@ impl ListQuery {
         }
     }
 
-    /// Whether the list shows section rows of this status (None: every status).
-    pub fn shows(&self, status: Status) -> bool {
-        self.status.is_none_or(|s| s == status)
-    }
-
-    /// The same filters, at the top of the list.
-    pub fn first_page(&self) -> ListQuery {
-        ListQuery { direction: Direction::First, ..self.clone() }
+    /// The role filter, if it is one of the list's (`value`, `label`) roles; else no filter.
+    pub fn with_roles(mut self, roles: &[(&str, &str)]) -> ListQuery {
+        self.role = self.role.filter(|r| roles.iter().any(|(v, _)| v == r));
+        self
     }
 }
 

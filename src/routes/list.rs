@@ -2,12 +2,29 @@
 //! tabs with their counts, "Previous"/"Next", all as links and a GET form so that a page of
 //! a list can be bookmarked and works without JavaScript.
 
+use crate::db::models::invite_list::COUNT_CAP;
 use crate::domain::listing::{Cursor, ListQuery, Page, Status};
 
-/// A status tab: "Pending (12)".
+/// 5000 → "5,000".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A status tab: "Pending (12)", "Expired (1,000+)".
 pub struct Tab {
     pub label: &'static str,
-    pub count: i64,
+    pub count: String,
     pub href: String,
     pub current: bool,
 }
@@ -68,12 +85,19 @@ impl ListNav {
 
     /// Status tabs: "All" and each status with its count (for the current search and role).
     pub fn with_tabs(mut self, all: i64, counts: &[(Status, i64)]) -> ListNav {
+        // Counts past COUNT_CAP were not counted to the end: "1,000+".
+        // Counts of people are exact; counts of invites stop past COUNT_CAP.
+        let is_capped = |s: Status, n: i64| s != Status::Active && n > COUNT_CAP;
+        let words =
+            |s: Status, n: i64| if is_capped(s, n) { format!("{}+", thousands(COUNT_CAP)) } else { thousands(n) };
+        let capped = counts.iter().any(|&(s, n)| is_capped(s, n));
+        let all_words = if capped { format!("{}+", thousands(all - 1)) } else { thousands(all) };
         let mut tabs =
-            vec![Tab { label: "All", count: all, href: self.href("", None), current: self.status.is_empty() }];
-        for &(s, count) in counts {
+            vec![Tab { label: "All", count: all_words, href: self.href("", None), current: self.status.is_empty() }];
+        for &(s, n) in counts {
             tabs.push(Tab {
                 label: s.label(),
-                count,
+                count: words(s, n),
                 href: self.href(s.as_str(), None),
                 current: self.status == s.as_str(),
             });

@@ -188,7 +188,7 @@ pub async fn list(
     ctx: WorkspaceContext,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let query = ListQuery::parse(&params);
+    let query = ListQuery::parse(&params).with_roles(WORKSPACE_ROLES);
     let data = uc::list(&state.db, &ctx.access, query.clone()).await?;
     let me = ctx.user.user_id();
     let c = data.invite_counts;

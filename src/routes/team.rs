@@ -86,7 +86,7 @@ pub async fn list(
     ctx: OrgContext,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let query = ListQuery::parse(&params);
+    let query = ListQuery::parse(&params).with_roles(TEAM_ROLES);
     let page = uc::page(&state.db, &ctx.membership, query.clone()).await?;
     let me = ctx.user.user_id();
     let c = page.invite_counts;
@@ -772,7 +772,7 @@ pub async fn pending(
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let org = ctx.membership.org_id;
-    let query = ListQuery::parse(&params);
+    let query = ListQuery::parse(&params).with_roles(EVERY_ROLE);
     let found = invites::pending_in_firm(&state.db, ctx.user.user_id(), org, query.clone()).await?;
     let page = found.page.map(|f| PendingView::new(org.0, f));
     let c = found.counts;

@@ -217,7 +217,7 @@ pub async fn pending_in_firm(db: &Db, viewer: UserId, org: OrgId, query: ListQue
         let page = page_of(&[0], &query.direction, |_, bound, n| invite_list::section(c, &list, &query, 0, bound, n))?;
         let counts = invite_list::counts(c, &list, &query)?;
         let Page { rows, previous, next } = page;
-        let rows = firm_invites(c, viewer, org, rows)?;
+        let rows = firm_invites(c, viewer, org, Some(staff), rows)?;
         Ok(FirmInvites { page: Page { rows, previous, next }, counts })
     })
     .await
@@ -225,8 +225,14 @@ pub async fn pending_in_firm(db: &Db, viewer: UserId, org: OrgId, query: ListQue
 
 /// The rows of the firm-wide list, of the invites `viewer` may manage among `invites`: a
 /// fixed number of queries whatever their number.
-fn firm_invites(c: &mut DbConnection, viewer: UserId, org: OrgId, invites: Vec<Invite>) -> Outcome<Vec<FirmInvite>> {
-    let picked = manageable_in_firm(c, viewer, org, invites)?;
+fn firm_invites(
+    c: &mut DbConnection,
+    viewer: UserId,
+    org: OrgId,
+    staff: Option<StaffFacts>,
+    invites: Vec<Invite>,
+) -> Outcome<Vec<FirmInvite>> {
+    let picked = manageable_in_firm(c, viewer, org, staff, invites)?;
     let ids: Vec<i64> = picked.iter().map(|i| i.id).collect();
     let delivery = outbox::delivery_for(c, &ids)?;
     let workspaces: Vec<WorkspaceId> = picked.iter().filter_map(|i| i.workspace_id).map(WorkspaceId).collect();
@@ -257,12 +263,18 @@ fn role_label(i: &Invite) -> &'static str {
     }
 }
 
-/// Those of `invites` (pending, of firm `org`) that `viewer` may manage: team invites by
-/// their firm role, client invites by their standing in that client.
-fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId, invites: Vec<Invite>) -> Outcome<Vec<Invite>> {
-    let staff: Option<StaffFacts> = access::staff_facts(c, viewer, org)?.map(|(_, s)| s);
+/// Those of `invites` (pending, of firm `org`) that `viewer` (on the team as `staff`) may
+/// manage: team invites by their firm role, client invites by their standing in that client.
+fn manageable_in_firm(
+    c: &mut DbConnection,
+    viewer: UserId,
+    org: OrgId,
+    staff: Option<StaffFacts>,
+    invites: Vec<Invite>,
+) -> Outcome<Vec<Invite>> {
     let places: Vec<WorkspaceId> = invites.iter().filter_map(|i| i.workspace_id).map(WorkspaceId).collect();
-    let standings: HashMap<WorkspaceId, Standing> = access::standings_in_firm(c, viewer, org, Some(&places))?;
+    let standings: HashMap<WorkspaceId, Standing> =
+        access::standings_in_firm(c, viewer, org, staff.clone(), Some(&places))?;
     let ids: Vec<i64> = invites.iter().filter(|i| i.workspace_id.is_some()).map(|i| i.id).collect();
     let mut offered: HashMap<i64, Vec<EntityId>> = HashMap::new();
     for (i, e) in invite::entity_ids_of(c, &ids)? {
@@ -290,19 +302,26 @@ fn manageable_in_firm(c: &mut DbConnection, viewer: UserId, org: OrgId, invites:
 /// the viewer may not manage makes the whole selection not found, as the action would.
 pub async fn selected_in_firm(db: &Db, viewer: UserId, org: OrgId, ids: Vec<InviteId>) -> Outcome<Vec<FirmInvite>> {
     db.read_with(move |c| {
-        let picked = selection(c, viewer, org, &ids)?;
-        firm_invites(c, viewer, org, picked)
+        let staff = access::staff_facts(c, viewer, org)?.map(|(_, s)| s);
+        let picked = selection(c, viewer, org, staff.clone(), &ids)?;
+        firm_invites(c, viewer, org, staff, picked)
     })
     .await
 }
 
 /// The invites of a bulk selection, each one the viewer may manage; else not found.
-fn selection(c: &mut DbConnection, viewer: UserId, org: OrgId, ids: &[InviteId]) -> Outcome<Vec<Invite>> {
+fn selection(
+    c: &mut DbConnection,
+    viewer: UserId,
+    org: OrgId,
+    staff: Option<StaffFacts>,
+    ids: &[InviteId],
+) -> Outcome<Vec<Invite>> {
     let mut unique = ids.to_vec();
     unique.sort_by_key(|i| i.0);
     unique.dedup();
     let found = invite_list::pending_among(c, org, &unique)?;
-    let allowed = manageable_in_firm(c, viewer, org, found)?;
+    let allowed = manageable_in_firm(c, viewer, org, staff, found)?;
     if allowed.len() != unique.len() {
         return Err(ActionError::NotFound);
     }
@@ -335,7 +354,8 @@ pub async fn bulk(
 ) -> Outcome<BulkDone> {
     db.transaction(move |c| {
         lock_row(c, LockTable::Organization, org.0)?;
-        let picked = selection(c, viewer, org, &ids)?;
+        let staff = access::staff_facts(c, viewer, org)?.map(|(_, s)| s);
+        let picked = selection(c, viewer, org, staff, &ids)?;
         let mut out = BulkDone { done: 0, too_soon: 0, emails: Vec::new() };
         for inv in &picked {
             match action {

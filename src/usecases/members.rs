@@ -98,7 +98,7 @@ pub async fn list(db: &Db, viewer: &WorkspaceAccess, query: ListQuery) -> Outcom
 fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing, query: &ListQuery) -> Outcome<MembersList> {
     let names: HashMap<EntityId, String> = entity::all_in(c, ws.id)?.into_iter().map(|e| (e.id, e.name)).collect();
     let people = people_lines(c, ws, me, &names, query)?;
-    let invites = InviteList::Workspace(ws.org_id, ws.id);
+    let invites = InviteList::Workspace(ws.id);
     let sections: &[u8] = match query.status {
         None => &[0, 1],
         Some(Status::Active) => &[0],

@@ -268,7 +268,7 @@ fn people_in(
     only: Option<WorkspaceId>,
     clients: &[WorkspaceId],
 ) -> QueryResult<HashMap<WorkspaceId, Vec<Person>>> {
-    let team = org_memberships::table
+    let mut team = org_memberships::table
         .filter(org_memberships::organization_id.eq(org.0))
         .select((
             org_memberships::id,
@@ -278,7 +278,26 @@ fn people_in(
             org_memberships::created_at,
             org_memberships::clients_until,
         ))
-        .load::<TeamRow>(conn)?;
+        .into_boxed();
+    if let Some(ws) = only {
+        // Of a 5,000-strong team, only those who may be in this workspace: Admins and
+        // Managers (every client), those granted it, and those with a row of their own in
+        // it (which, staff as they are, gives them nothing: they must be known as staff).
+        let granted_here = org_client_grants::table
+            .filter(org_client_grants::workspace_id.eq(ws.0))
+            .select(org_client_grants::membership_id);
+        let seated_here = workspace_memberships::table
+            .filter(workspace_memberships::workspace_id.eq(ws.0))
+            .select(workspace_memberships::user_id);
+        let all_clients = [OrgRole::Admin.as_str(), OrgRole::Manager.as_str()];
+        team = team.filter(
+            org_memberships::role
+                .eq_any(all_clients)
+                .or(org_memberships::id.eq_any(granted_here))
+                .or(org_memberships::user_id.eq_any(seated_here)),
+        );
+    }
+    let team = team.load::<TeamRow>(conn)?;
     let firm_workspaces = workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id);
     let mut granted = org_client_grants::table
         .select((org_client_grants::workspace_id, org_client_grants::membership_id))
@@ -406,13 +425,14 @@ pub fn count_admins(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<
 
 /// A person's standing in every workspace of a firm they can enter, or in those of `only`
 /// (for firm-wide views: a page's rows).
+/// `staff`: their place on the firm's team, as `staff_facts` read it (None: not on it).
 pub fn standings_in_firm(
     conn: &mut DbConnection,
     user: UserId,
     org: OrgId,
+    staff: Option<StaffFacts>,
     only: Option<&[WorkspaceId]>,
 ) -> QueryResult<HashMap<WorkspaceId, Standing>> {
-    let staff = staff_facts(conn, user, org)?.map(|(_, s)| s);
     let mut q = workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id).into_boxed();
     if let Some(ids) = only {
         q = q.filter(workspaces::id.eq_any(ids.iter().map(|w| w.0).collect::<Vec<_>>()));

@@ -49,6 +49,18 @@ pub fn would_take(
     now: NaiveDateTime,
 ) -> QueryResult<Result<(), Reached>> {
     serialise(conn, limit, subject)?;
+    let in_window = || {
+        rate_events::table
+            .filter(rate_events::scope.eq(limit.scope))
+            .filter(rate_events::subject.eq(subject))
+            .filter(rate_events::at.gt(now - limit.window))
+    };
+    // Usually there is room: one sum says so without reading the events.
+    let used: Option<i64> = in_window().select(diesel::dsl::sum(rate_events::weight)).first(conn)?;
+    if used.unwrap_or(0) + i64::from(weight) <= i64::from(limit.max) {
+        return Ok(Ok(()));
+    }
+    // Full: the events say when enough of them leave the window.
     let events = rate_events::table
         .filter(rate_events::scope.eq(limit.scope))
         .filter(rate_events::subject.eq(subject))

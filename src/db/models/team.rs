@@ -233,7 +233,14 @@ pub fn list(conn: &mut DbConnection, org: OrgId, query: &ListQuery) -> QueryResu
             })
         })
         .collect();
-    let active = members_matching(org, query).count().get_result::<i64>(conn)?;
+    // Without a search, the team's rows alone are counted (through the organization_id
+    // index, no join).
+    let active = match (&query.search, &query.role) {
+        (None, None) => {
+            org_memberships::table.filter(org_memberships::organization_id.eq(org.0)).count().get_result(conn)?
+        }
+        _ => members_matching(org, query).count().get_result::<i64>(conn)?,
+    };
     let invite_counts = invite_list::counts(conn, &invites, query)?;
     Ok(TeamList { members, invites: invites_rows, previous: page.previous, next: page.next, active, invite_counts })
 }
