@@ -21,7 +21,8 @@ pub fn thousands(n: i64) -> String {
     out
 }
 
-/// A status tab: "Pending (12)", "Expired (1,000+)".
+/// A status tab: "Pending (12)", "Expired (100+)"; "All" with no count when a part of it
+/// was not counted to the end.
 pub struct Tab {
     pub label: &'static str,
     pub count: String,
@@ -91,7 +92,8 @@ impl ListNav {
         let words =
             |s: Status, n: i64| if is_capped(s, n) { format!("{}+", thousands(COUNT_CAP)) } else { thousands(n) };
         let capped = counts.iter().any(|&(s, n)| is_capped(s, n));
-        let all_words = if capped { format!("{}+", thousands(all - 1)) } else { thousands(all) };
+        // All: its sum is not known when a part was not counted to the end.
+        let all_words = if capped { String::new() } else { thousands(all) };
         let mut tabs =
             vec![Tab { label: "All", count: all_words, href: self.href("", None), current: self.status.is_empty() }];
         for &(s, n) in counts {

@@ -131,16 +131,26 @@ pub fn section(
         .collect())
 }
 
-/// Counts stop here ("1,000+"): a tab's count costs at most this many index entries,
+/// Counts stop here ("100+"): a tab's count then costs at most this many index entries,
 /// whatever the size of the list.
-pub const COUNT_CAP: i64 = 1000;
+pub const COUNT_CAP: i64 = 100;
 
-/// How many of the list's invites are pending, expired and failing (each up to
-/// `COUNT_CAP` + 1): three counts.
+/// How many of the list's invites are pending, expired and failing, each exact up to
+/// `COUNT_CAP` and `COUNT_CAP` + 1 past it: at most two small queries each.
 pub fn counts(conn: &mut DbConnection, list: &InviteList, query: &ListQuery) -> QueryResult<InviteCounts> {
-    let mut count = |s: Status| {
-        let capped = listed(list, query, Some(s)).select(invites::id).limit(COUNT_CAP + 1);
-        capped.load::<i64>(conn).map(|ids| ids.len() as i64)
+    let mut count = |s: Status| -> QueryResult<i64> {
+        // Is there a row past the cap? (It walks at most COUNT_CAP + 1 entries of the index.)
+        let past_cap = listed(list, query, Some(s))
+            .select(invites::id)
+            .order(invites::id.desc())
+            .offset(COUNT_CAP)
+            .limit(1)
+            .first::<i64>(conn)
+            .optional()?;
+        match past_cap {
+            Some(_) => Ok(COUNT_CAP + 1),
+            None => listed(list, query, Some(s)).count().get_result(conn),
+        }
     };
     Ok(InviteCounts {
         pending: count(Status::Pending)?,
