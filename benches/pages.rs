@@ -184,12 +184,12 @@ async fn run(rows: usize, seconds: u64, connections: u64, with_memory: bool) {
 
     // The outbox: a bulk team invite of 50, timed from the POST to the 50th email received.
     drain_outbox(&app).await;
-    let before = app.smtp.messages().len();
+    let before = app.smtp.count();
     let emails: Vec<String> = (0..50).map(|i| format!("bulk{i}-{rows}@firm.test")).collect();
     let t = Instant::now();
     let r = ada.post(&format!("/orgs/{org}/team/invite"), &[("emails", &emails.join(", ")), ("role", "manager")]).await;
     assert!(r.status().is_redirection() || r.status().is_success(), "bulk invite: {}", r.status());
-    while app.smtp.messages().len() < before + 50 {
+    while app.smtp.count() < before + 50 {
         assert!(t.elapsed() < Duration::from_secs(120), "the outbox did not deliver 50 emails in 2 minutes");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -268,14 +268,14 @@ async fn drain_outbox(app: &TestApp) {
             .expect("count pending emails")
     };
     let (start, t) = (pending().await, Instant::now());
-    let sent_before = app.smtp.messages().len();
+    let sent_before = app.smtp.count();
     while pending().await > 0 {
         assert!(t.elapsed() < Duration::from_secs(1800), "the outbox did not drain in 30 minutes");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if start > 0 {
         let took = t.elapsed().as_secs_f64();
-        let sent = app.smtp.messages().len() - sent_before;
+        let sent = app.smtp.count() - sent_before;
         println!("outbox: a backlog of {start} emails drained in {took:.1} s ({:.0} emails/s)", sent as f64 / took);
     }
 }

@@ -131,26 +131,29 @@ pub fn section(
         .collect())
 }
 
+diesel::define_sql_function! {
+    /// COALESCE of an id that may be NULL (a scalar subquery's) and a default.
+    #[sql_name = "coalesce"]
+    fn id_or(x: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, y: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+}
+
 /// Counts stop here ("100+"): a tab's count then costs at most this many index entries,
 /// whatever the size of the list.
 pub const COUNT_CAP: i64 = 100;
 
 /// How many of the list's invites are pending, expired and failing, each exact up to
-/// `COUNT_CAP` and `COUNT_CAP` + 1 past it: at most two small queries each.
+/// `COUNT_CAP` and `COUNT_CAP` + 1 past it: one query each.
 pub fn counts(conn: &mut DbConnection, list: &InviteList, query: &ListQuery) -> QueryResult<InviteCounts> {
     let mut count = |s: Status| -> QueryResult<i64> {
-        // Is there a row past the cap? (It walks at most COUNT_CAP + 1 entries of the index.)
+        // The id of the row just past the cap (NULL when there is none): the rows from it
+        // on are counted, so that the count walks at most COUNT_CAP + 1 index entries.
         let past_cap = listed(list, query, Some(s))
             .select(invites::id)
             .order(invites::id.desc())
             .offset(COUNT_CAP)
             .limit(1)
-            .first::<i64>(conn)
-            .optional()?;
-        match past_cap {
-            Some(_) => Ok(COUNT_CAP + 1),
-            None => listed(list, query, Some(s)).count().get_result(conn),
-        }
+            .single_value();
+        listed(list, query, Some(s)).filter(invites::id.ge(id_or(past_cap, 0))).count().get_result(conn)
     };
     Ok(InviteCounts {
         pending: count(Status::Pending)?,

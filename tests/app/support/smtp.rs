@@ -185,6 +185,12 @@ impl SmtpSink {
         self.inner.state.messages().clone()
     }
 
+    /// How many messages were received so far (without copying them: for polling).
+    #[allow(dead_code)]
+    pub fn count(&self) -> usize {
+        self.inner.state.messages().len()
+    }
+
     /// Waits until at least `n` messages to `to` (case-insensitive) have arrived and returns
     /// all of them in arrival order; panics after 15 s listing what did arrive.
     pub async fn wait_for(&self, to: &str, n: usize) -> Vec<Mail> {
