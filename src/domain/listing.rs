@@ -117,7 +117,8 @@ impl Cursor {
         let mut parts = s.splitn(3, '.');
         let section = parts.next()?.parse().ok()?;
         let id = parts.next()?.parse().ok()?;
-        let key = parts.next().unwrap_or("").chars().take(200).collect();
+        // A key is a name, or a name and an email (at most 120 + 254 characters).
+        let key = parts.next().unwrap_or("").chars().take(400).collect();
         Some(Cursor { section, key, id })
     }
 }

@@ -126,10 +126,11 @@ fn list_in(c: &mut DbConnection, ws: &WorkspaceInfo, me: &Standing, query: &List
     Ok(MembersList { members, invites, previous: page.previous, next: page.next, active, invite_counts })
 }
 
-/// The sort key of a person: the firm's staff first, then by name and email.
+/// The sort key of a person: the firm's staff first, then by name and email. (It travels
+/// in the URL as the cursor of "Next": printable characters only.)
 fn person_key(m: &MemberLine) -> String {
     let group = if m.kind == Kind::Client { '1' } else { '0' };
-    format!("{group}{}\u{1}{}", m.name.to_lowercase(), m.email)
+    format!("{group}{} {}", m.name.to_lowercase(), m.email)
 }
 
 /// Everyone with access who matches the query, in list order.

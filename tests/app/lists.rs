@@ -170,6 +170,17 @@ async fn lists_page_through_every_row_once_and_filter_by_search_role_and_status(
     // not all there: only those with access; then 120 client invites.
     let members = walk(&ada, &format!("/w/{ws}/settings/members?status=pending"), "@client.test").await;
     assert_eq!(members.len(), 108);
+    // A client with more people than a page: they page too (their place in the URL is a
+    // name and an email), then the invites follow.
+    crate::support::seed::people(&app, ws, 70).await;
+    let people = walk(&ada, &format!("/w/{ws}/settings/members?status=active"), "@").await;
+    let mut expected: Vec<String> = (0..70).map(|i| format!("person{i:05}@client.test")).collect();
+    expected.insert(0, "ada@firm.test".into());
+    let emails: Vec<String> =
+        people.iter().map(|r| r.split_whitespace().find(|w| w.contains('@')).unwrap_or("").to_string()).collect();
+    assert_eq!(emails, expected, "the firm's staff first, then the client's people by name, each once");
+    let everyone = walk(&ada, &format!("/w/{ws}/settings/members"), "@").await;
+    assert_eq!(everyone.len(), 71 + 120, "people, then every invite");
     let (_, one) = ada.page(&format!("/w/{ws}/settings/members?q=client00007%40")).await;
     let rows = body_rows(&one);
     assert_eq!(rows.len(), 1, "{rows:?}");

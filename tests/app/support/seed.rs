@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use diesel::prelude::*;
-use portico::db::schema::{audit_events, invites, org_memberships, outbox, users, workspaces};
+use portico::db::schema::{audit_events, invites, org_memberships, outbox, users, workspace_memberships, workspaces};
 
 use super::{now, TestApp};
 
@@ -106,4 +106,37 @@ pub async fn user_id(app: &TestApp, email: &'static str) -> i64 {
         .read(move |c| users::table.filter(users::email.eq(email)).select(users::id).first::<i64>(c))
         .await
         .expect("the user")
+}
+
+/// `n` people of the client `ws` (its own users, Members of every entity): `Person 00042`,
+/// `person00042@client.test`.
+#[allow(dead_code)]
+pub async fn people(app: &TestApp, ws: i64, n: usize) {
+    app.db
+        .write(move |c| {
+            let at = now();
+            for i in 0..n {
+                let user: i64 = diesel::insert_into(users::table)
+                    .values((
+                        users::email.eq(format!("person{i:05}@client.test")),
+                        users::name.eq(format!("Person {i:05}")),
+                        users::password_hash.eq("not a hash: cannot sign in"),
+                        users::created_at.eq(at),
+                    ))
+                    .returning(users::id)
+                    .get_result(c)?;
+                diesel::insert_into(workspace_memberships::table)
+                    .values((
+                        workspace_memberships::workspace_id.eq(ws),
+                        workspace_memberships::user_id.eq(user),
+                        workspace_memberships::role.eq("member"),
+                        workspace_memberships::created_at.eq(at),
+                        workspace_memberships::all_entities.eq(true),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("seeding a client's people");
 }
