@@ -10,6 +10,8 @@
 //! sends a new address each time) and the outbox: how long a bulk invite of 50 takes to
 //! reach a local SMTP sink, and its rate.
 //!
+//! Memory after a million requests is measured on the real binary by benches/memory.sh.
+//!
 //! BENCH_ROWS (default "50"; e.g. "50,5000") sets the sizes, BENCH_SECONDS (default 5) the
 //! time per page, BENCH_CONNECTIONS (default 16) wrk's connections. Not a timed test: it
 //! reports numbers to compare between changes on the same machine.
@@ -37,9 +39,8 @@ async fn main() {
     }
     let db = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "PostgreSQL" } else { "SQLite" };
     println!("Portico page benchmarks on {db}: {seconds} s per page, wrk with {connections} connections");
-    let last = sizes.last().copied();
-    for rows in sizes.iter().copied() {
-        run(rows, seconds, connections, Some(rows) == last).await;
+    for rows in sizes {
+        run(rows, seconds, connections).await;
     }
 }
 
@@ -47,7 +48,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
-async fn run(rows: usize, seconds: u64, connections: u64, with_memory: bool) {
+async fn run(rows: usize, seconds: u64, connections: u64) {
     let app = spawn_app_with(Options {
         adjust: |s| {
             s.workers = Some(2);
@@ -178,10 +179,6 @@ async fn run(rows: usize, seconds: u64, connections: u64, with_memory: bool) {
         println!("  answers: {}", post.statuses.join(", "));
     }
 
-    if with_memory {
-        memory(&app, org, ws, &cookie, connections).await;
-    }
-
     // The outbox: a bulk team invite of 50, timed from the POST to the 50th email received.
     drain_outbox(&app).await;
     let before = app.smtp.count();
@@ -195,66 +192,6 @@ async fn run(rows: usize, seconds: u64, connections: u64, with_memory: bool) {
     }
     let took = t.elapsed().as_secs_f64();
     println!("outbox: a bulk invite of 50 delivered to the SMTP sink in {took:.2} s ({:.0} emails/s)", 50.0 / took);
-}
-
-/// Resident memory after a million requests (BENCH_MEMORY_REQUESTS; 0: skipped; with the
-/// largest size only): wrk
-/// cycles through /healthz, the sign-in page and the five lists as the signed-in Admin,
-/// in runs of 20 s until that many requests were answered.
-async fn memory(app: &TestApp, org: i64, ws: i64, cookie: &str, connections: u64) {
-    let target: u64 = env_or("BENCH_MEMORY_REQUESTS", 1_000_000);
-    if target == 0 {
-        return;
-    }
-    let paths = [
-        "/healthz".to_string(),
-        "/login".to_string(),
-        format!("/orgs/{org}/clients"),
-        "/healthz".to_string(),
-        format!("/orgs/{org}/team"),
-        format!("/orgs/{org}/invites?status=expired"),
-        "/healthz".to_string(),
-        format!("/w/{ws}/settings/members"),
-        format!("/w/{ws}/settings/activity?q=client"),
-    ];
-    let list: Vec<String> = paths.iter().map(|p| format!("\"{p}\"")).collect();
-    let script = std::env::temp_dir().join(format!("portico-bench-mix-{}.lua", std::process::id()));
-    std::fs::write(
-        &script,
-        format!(
-            "local paths = {{{}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend\n",
-            list.join(", ")
-        ),
-    )
-    .expect("the wrk script");
-    let before = rss_kib();
-    let (mut done, mut errors) = (0u64, 0u64);
-    let started = Instant::now();
-    while done < target {
-        let m = measure(&app.base, "/", cookie, 20, connections, Some(script.to_str().unwrap()));
-        done += m.requests;
-        errors += m.errors;
-        if m.requests == 0 {
-            break;
-        }
-    }
-    let _ = std::fs::remove_file(&script);
-    println!(
-        "memory: resident {:.1} MiB after {done} requests in {:.0} s ({:.1} MiB before; {errors} answers not 2xx/3xx)",
-        rss_kib() as f64 / 1024.0,
-        started.elapsed().as_secs_f64(),
-        before as f64 / 1024.0
-    );
-}
-
-/// This process's resident memory (VmRSS), in KiB: the app runs in it.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Waits for the outbox to be empty, saying how fast it went.
@@ -297,7 +234,6 @@ struct Measured {
     /// "status 303: 1234" lines, from a script that counts answers by status.
     statuses: Vec<String>,
     rps: f64,
-    requests: u64,
     p50: f64,
     p99: f64,
     errors: u64,
@@ -323,11 +259,6 @@ fn measure(base: &str, path: &str, cookie: &str, seconds: u64, connections: u64,
     Measured {
         statuses: text.lines().filter(|l| l.starts_with("status ")).map(str::to_string).collect(),
         rps: number_after("Requests/sec:").unwrap_or(0.0),
-        requests: text
-            .lines()
-            .find(|l| l.contains("requests in"))
-            .and_then(|l| l.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0),
         p50: number_after("50%").unwrap_or(f64::NAN),
         p99: number_after("99%").unwrap_or(f64::NAN),
         errors: number_after("Non-2xx or 3xx responses:").unwrap_or(0.0) as u64,

@@ -98,6 +98,15 @@ pub async fn grow(app: &TestApp, org: i64, ws: i64, inviter: i64, first: usize, 
         })
         .await
         .expect("seeding a large firm");
+    // After a bulk load, the planner's statistics (PostgreSQL's autovacuum would gather
+    // them within a minute or so; SQLite keeps none unless asked).
+    app.db
+        .read(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute("ANALYZE")
+        })
+        .await
+        .expect("ANALYZE after seeding");
 }
 
 /// The id of the user with this address.
