@@ -7,15 +7,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::common::{self, say};
 
-/// SIGTERM stops taking requests, finishes the email being sent (recorded as sent), hands
-/// back the rest of its batch unsent and uncounted, and exits in time; after a restart the
-/// rest go out, each once.
+/// SIGTERM stops taking requests, finishes the emails being sent (two at once here:
+/// OUTBOX_CONCURRENCY=2; recorded as sent), hands back the rest of its batch unsent and
+/// uncounted, and exits in time; after a restart the rest go out, each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
     let _one = common::serial().await;
     let stack = common::stack().await;
     let mut env = common::BUSY_FIRM.to_vec();
     env.push(("SHUTDOWN_TIMEOUT_SECONDS", "10"));
+    env.push(("OUTBOX_CONCURRENCY", "2"));
     let mut instance = stack.start(&env).await;
     let port = instance.port;
     let app = stack.app(&instance);
@@ -30,7 +31,7 @@ async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
     let fields = [("emails", "a@firm.test, b@firm.test, c@firm.test"), ("role", "member"), ("new_clients", "on")];
     let a = common::post(&f.ada, &instance.base, &path, &fields).await;
     assert!(a.is(StatusCode::SEE_OTHER), "Add team: {:?} {}", a.status, crate::support::text_of(&a.body));
-    // The worker has claimed them and is sending the first.
+    // The worker has claimed them and is sending the first two.
     let deadline = Instant::now() + Duration::from_secs(10);
     while common::outbox(&stack.db, &instance.base).await.iter().filter(|r| r.claimed).count() < invited.len() {
         assert!(Instant::now() < deadline, "the worker never claimed the emails");
@@ -85,8 +86,11 @@ async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
     let rows = common::outbox(&stack.db, &instance.base).await;
     let invites: Vec<_> = rows.iter().filter(|r| r.invite_id.is_some()).collect();
     let sent: Vec<_> = invites.iter().filter(|r| r.state == "sent").collect();
-    assert_eq!(sent.len(), 1, "the email being sent was finished and recorded: {invites:?}");
-    assert_eq!(stack.smtp.messages().iter().filter(|m| m.message_id == sent[0].message_id).count(), 1);
+    assert_eq!(sent.len(), 2, "the emails being sent were finished and recorded: {invites:?}");
+    for s in &sent {
+        assert_eq!(stack.smtp.messages().iter().filter(|m| m.message_id == s.message_id).count(), 1);
+    }
+    assert_eq!(invites.len() - sent.len(), 1, "one not started when the signal came: {invites:?}");
     for r in invites.iter().filter(|r| r.state != "sent") {
         assert_eq!(r.state, "pending");
         assert!(!r.claimed, "handed back, not left to its lease: {r:?}");
