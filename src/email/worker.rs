@@ -138,8 +138,9 @@ impl Mailer {
     }
 
     /// Sends what is due; returns how many emails it handled. A batch is claimed in one
-    /// write, sent `concurrency` at a time over pooled SMTP connections, and what went out
-    /// is recorded in one write (failures each in their own, with their retry time).
+    /// write and sent `concurrency` at a time over pooled SMTP connections; each email is
+    /// recorded as sent the moment the mail server has it, so that a crash can send again
+    /// only the emails that were in flight (with their Message-ID, so they are known as one).
     pub async fn tick(&self) -> Result<usize, AppError> {
         use futures_util::stream::StreamExt;
         let db = self.db.clone();
@@ -150,24 +151,17 @@ impl Mailer {
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
         let n = claimed.len();
-        let sent = std::sync::Mutex::new(Vec::with_capacity(n));
         let let_go = std::sync::Mutex::new(Vec::new());
         futures_util::stream::iter(claimed)
             .for_each_concurrent(self.concurrency.max(1), |item| async {
                 if self.stopping() {
                     // Stopping: what has not started is let go, for the next instance to send.
                     let_go.lock().unwrap_or_else(|e| e.into_inner()).push((item.id, item.attempts));
-                } else if let Some(id) = self.deliver(item).await {
-                    sent.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+                } else {
+                    self.deliver(item).await;
                 }
             })
             .await;
-        let sent = sent.into_inner().unwrap_or_else(|e| e.into_inner());
-        if !sent.is_empty() {
-            if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, &sent)).await {
-                tracing::error!(error = %e, "outbox: sent, but could not record it");
-            }
-        }
         let rest = let_go.into_inner().unwrap_or_else(|e| e.into_inner());
         if !rest.is_empty() {
             if let Err(e) = self.db.write(move |c| outbox::release(c, &rest)).await {
@@ -177,8 +171,8 @@ impl Mailer {
         Ok(n)
     }
 
-    /// Sends one email; its id when it went out (recorded by the caller with the batch).
-    async fn deliver(&self, item: Claimed) -> Option<i64> {
+    /// Sends one email and records what became of it.
+    async fn deliver(&self, item: Claimed) {
         let id = item.id;
         let email = match self.render(&item).await {
             Ok(Some(email)) => email,
@@ -186,11 +180,11 @@ impl Mailer {
                 // The invite was cancelled or accepted, or the link used or replaced,
                 // meanwhile: nothing to send.
                 let _ = self.db.write(move |c| outbox::mark_dropped(c, id)).await;
-                return None;
+                return;
             }
             Err(e) => {
                 self.failed(item, format!("could not prepare the email: {e}")).await;
-                return None;
+                return;
             }
         };
         if item.attempts > 1 {
@@ -220,12 +214,11 @@ impl Mailer {
                 if matches!(self.transport, Transport::Smtp(_)) {
                     tracing::info!(outbox_id = id, attempt = item.attempts, "outbox: sent");
                 }
-                Some(id)
+                if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, &[id])).await {
+                    tracing::error!(error = %e, outbox_id = id, "outbox: sent, but could not record it");
+                }
             }
-            Err(e) => {
-                self.failed(item, e).await;
-                None
-            }
+            Err(e) => self.failed(item, e).await,
         }
     }
 

@@ -103,11 +103,11 @@ async fn sigterm_finishes_the_email_being_sent_and_exits_in_time() {
     let delivery = common::compare(&rows, &stack.smtp);
     assert!(delivery.lost.is_empty() && delivery.duplicated.is_empty() && delivery.unknown.is_empty(), "{delivery:?}");
     say(&format!(
-        "fault: SIGTERM while an email was being sent (2 s each) and a request was half received: new connections \
-         refused after {:.2}s, the request answered in full ({status_line}), exited cleanly after {:.1}s with that email sent and recorded and the other {} handed back; after the restart {}",
+        "fault: SIGTERM while two emails were being sent (2 s each) and a request was half received: new connections \
+         refused after {:.2}s, the request answered in full ({status_line}), exited cleanly after {:.1}s with those emails sent and recorded and the other {} handed back; after the restart {}",
         refused.as_secs_f64(),
         took.as_secs_f64(),
-        invited.len() - 1,
+        invited.len() - 2,
         delivery.figures()
     ));
 }
