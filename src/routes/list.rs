@@ -2,7 +2,7 @@
 //! tabs with their counts, "Previous"/"Next", all as links and a GET form so that a page of
 //! a list can be bookmarked and works without JavaScript.
 
-use crate::db::models::invite_list::COUNT_CAP;
+use crate::db::models::invite_list::{InviteCounts, COUNT_CAP};
 use crate::domain::listing::{Cursor, ListQuery, Page, Status};
 
 /// 5000 → "5,000".
@@ -106,6 +106,15 @@ impl ListNav {
         }
         self.tabs = tabs;
         self
+    }
+
+    /// The tabs of a list of people and then invites (Team, a client's Members): All,
+    /// Active (the people), Pending, Expired and Delivery failed (the invites).
+    pub fn with_people_and_invites(self, active: i64, invites: &InviteCounts) -> ListNav {
+        let statuses = [Status::Pending, Status::Expired, Status::DeliveryFailed];
+        let tabs: Vec<(Status, i64)> =
+            std::iter::once((Status::Active, active)).chain(statuses.map(|s| (s, invites.of(s)))).collect();
+        self.with_tabs(active + invites.all(), &tabs)
     }
 
     /// The list with this status (and the current search and role), from the top or from

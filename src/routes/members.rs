@@ -16,7 +16,7 @@ use crate::auth::WorkspaceContext;
 use crate::db::models::audit::{self, AuditAction, EventRow};
 use crate::db::models::entity::Entity;
 use crate::domain::access::{self as rules, Access, Kind, Refusal, WorkspaceAction};
-use crate::domain::listing::{ListParams, ListQuery, Page, Status};
+use crate::domain::listing::{ListParams, ListQuery, Page};
 use crate::domain::{EmailAddress, EndDate, EntityId, OrgRole, UserId, WorkspaceRole};
 use crate::email::invite_link;
 use crate::error::AppError;
@@ -191,15 +191,10 @@ pub async fn list(
     let query = ListQuery::parse(&params).with_roles(WORKSPACE_ROLES);
     let data = uc::list(&state.db, &ctx.access, query.clone()).await?;
     let me = ctx.user.user_id();
-    let c = data.invite_counts;
-    let tabs = [(Status::Active, data.active)]
-        .into_iter()
-        .chain([Status::Pending, Status::Expired, Status::DeliveryFailed].map(|s| (s, c.of(s))))
-        .collect::<Vec<_>>();
     let at: Page<()> = Page { rows: Vec::new(), previous: data.previous, next: data.next };
     let nav = ListNav::new(members_url(&ctx), &query, &at, "Search by name or email")
         .with_roles(WORKSPACE_ROLES)
-        .with_tabs(data.active + c.all(), &tabs);
+        .with_people_and_invites(data.active, &data.invite_counts);
     render(MembersPage {
         nav,
         l: Layout::workspace(&session, "Members", &ctx, "settings"),

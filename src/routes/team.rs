@@ -89,15 +89,10 @@ pub async fn list(
     let query = ListQuery::parse(&params).with_roles(TEAM_ROLES);
     let page = uc::page(&state.db, &ctx.membership, query.clone()).await?;
     let me = ctx.user.user_id();
-    let c = page.invite_counts;
-    let tabs = [(Status::Active, page.active)]
-        .into_iter()
-        .chain([Status::Pending, Status::Expired, Status::DeliveryFailed].map(|s| (s, c.of(s))))
-        .collect::<Vec<_>>();
     let at: Page<()> = Page { rows: Vec::new(), previous: page.previous, next: page.next };
     let nav = ListNav::new(team_url(&ctx), &query, &at, "Search by name or email")
         .with_roles(TEAM_ROLES)
-        .with_tabs(page.active + c.all(), &tabs);
+        .with_people_and_invites(page.active, &page.invite_counts);
     let members = page.members.into_iter().zip(page.can_manage_member);
     render(TeamPage {
         nav,

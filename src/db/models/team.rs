@@ -25,23 +25,21 @@ pub struct Client {
 
 /// Every client of the firm, by name.
 pub fn clients_of(conn: &mut DbConnection, org: OrgId) -> QueryResult<Vec<Client>> {
-    Ok(workspaces::table
-        .filter(workspaces::organization_id.eq(org.0))
-        .order(workspaces::name.asc())
-        .select((workspaces::id, workspaces::name))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .map(|(id, name)| Client { id: WorkspaceId(id), name })
-        .collect())
+    clients_among(conn, org, None)
 }
 
 /// The names of those of `ids` that are clients of firm `org` (one query).
 pub fn clients_named(conn: &mut DbConnection, org: OrgId, ids: &[WorkspaceId]) -> QueryResult<Vec<Client>> {
-    let ids: Vec<i64> = ids.iter().map(|w| w.0).collect();
-    Ok(workspaces::table
-        .filter(workspaces::organization_id.eq(org.0))
-        .filter(workspaces::id.eq_any(ids))
-        .order(workspaces::name.asc())
+    clients_among(conn, org, Some(ids))
+}
+
+/// The firm's clients (of `only`, if given), by name.
+fn clients_among(conn: &mut DbConnection, org: OrgId, only: Option<&[WorkspaceId]>) -> QueryResult<Vec<Client>> {
+    let mut q = workspaces::table.filter(workspaces::organization_id.eq(org.0)).into_boxed();
+    if let Some(ids) = only {
+        q = q.filter(workspaces::id.eq_any(ids.iter().map(|w| w.0).collect::<Vec<_>>()));
+    }
+    Ok(q.order(workspaces::name.asc())
         .select((workspaces::id, workspaces::name))
         .load::<(i64, String)>(conn)?
         .into_iter()
