@@ -421,6 +421,8 @@ fn said(
     )
 }
 
+// 31 lines, knowingly: the limit, the renewal and its two pages (sent, or nothing to renew)
+// are one flow; the decisions are the use case's (`invites::renew_on_request`).
 /// "Send me a new link" on an expired invite: a new link goes to the invited address, and
 /// the page says so (with the address masked). Rate-limited; a cancelled or used invite
 /// offers nothing.

@@ -657,6 +657,9 @@ fn change_key(role: WorkspaceRole, chosen: &Access<EntityId>) -> String {
     format!("{}:{entities}", role.as_str())
 }
 
+// Over 30 lines, knowingly: its three answers (a bad end date shown on the form, saved, or
+// the loss to confirm or the refusal shown on the form) all rebuild the same page from what
+// was typed; the decisions are the use case's (`uc::configure`).
 pub async fn configure(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -611,16 +611,24 @@ pub async fn configure(
     let (status, said) = match uc::configure(&state.db, actor, org, member.user_id, offer.clone(), confirmed).await {
         Ok(Configured::Saved) => return Ok(configured(&session, &ctx, &member, offer.role)),
         Ok(Configured::WouldLose(items)) => (StatusCode::OK, Said::WouldLose(Losing { items, key })),
-        Err(ActionError::Refused(why)) if why.is_about_the_list() => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(why.message().into()))
-        }
-        Err(ActionError::Refused(why)) if why.is_form_message() => {
-            (StatusCode::CONFLICT, Said::Error(why.message().into()))
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => form_message(e)?,
     };
     let page = permissions_page(&session, &ctx, member, (clients, Chosen::of(&offer)), said);
     render_with_status(status, page)
+}
+
+/// A refusal the Configure form shows (next to the client list, or at its top); any other
+/// error is the page's.
+fn form_message(e: ActionError) -> Result<(StatusCode, Said), AppError> {
+    match e {
+        ActionError::Refused(why) if why.is_about_the_list() => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(why.message().into())))
+        }
+        ActionError::Refused(why) if why.is_form_message() => {
+            Ok((StatusCode::CONFLICT, Said::Error(why.message().into())))
+        }
+        other => Err(other.into()),
+    }
 }
 
 /// After a save: back to the Team page, or (for someone who has just taken it from
