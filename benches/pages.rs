@@ -13,16 +13,23 @@
 //! Memory after a million requests is measured on the real binary by benches/memory.sh.
 //!
 //! BENCH_ROWS (default "50"; e.g. "50,5000") sets the sizes, BENCH_SECONDS (default 5) the
-//! time per page, BENCH_CONNECTIONS (default 16) wrk's connections. Not a timed test: it
+//! time per page, BENCH_CONNECTIONS (default 16) wrk's connections, BENCH_ONLY (e.g.
+//! "team,members,post,outbox") the parts to run: pages whose path holds one of the words,
+//! "post" for the invite POST, "outbox" for the outbox. BENCH_TRACE=1 prints every SQL
+//! statement of one request of each page with its time in microseconds (for profiling). Not a timed test: it
 //! reports numbers to compare between changes on the same machine.
 
 #[path = "../tests/app/support/mod.rs"]
 mod support;
 
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use support::{spawn_app_with, Options, TestApp, TestUser, PASSWORD};
+
+/// BENCH_TRACE: the SQL of one request is logged while this is true.
+static TRACING: AtomicBool = AtomicBool::new(false);
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -36,6 +43,11 @@ async fn main() {
     if Command::new("wrk").arg("--version").output().is_err() {
         println!("SKIPPED page benchmarks: wrk is not installed (apt-get install -y wrk)");
         return;
+    }
+    if std::env::var("BENCH_TRACE").is_ok_and(|v| !v.is_empty()) {
+        use tracing_subscriber::prelude::*;
+        let only_sql = tracing_subscriber::filter::dynamic_filter_fn(|m, _| TRACING.load(Ordering::Relaxed) && m.target() == "portico::sql");
+        tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().without_time().with_ansi(false).with_target(false).with_level(false).with_filter(only_sql)).init();
     }
     let db = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "PostgreSQL" } else { "SQLite" };
     println!("Portico page benchmarks on {db}: {seconds} s per page, wrk with {connections} connections");
@@ -86,6 +98,9 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
         format!("/w/{ws}/settings/activity"),
         format!("/w/{ws}/settings/access-report"),
     ] {
+        if !chosen(&path) {
+            continue;
+        }
         let queries = queries_of(&app, &ada, &path).await;
         let m = wrk(&path);
         // /healthz again between pages: the ratio is to its mean over the run.
@@ -96,12 +111,30 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
     }
     let healthz_mean = total / runs;
 
+    if chosen("post") {
+        invite_posts(&app, &cookie, ws, entity, seconds, connections, healthz_mean).await;
+    }
+    if chosen("outbox") {
+        bulk_invite(&app, &ada, org, rows).await;
+    }
+}
+
+/// Whether BENCH_ONLY (a list of words) picks this part; everything without it.
+fn chosen(part: &str) -> bool {
+    match std::env::var("BENCH_ONLY") {
+        Ok(only) if !only.trim().is_empty() => only.split(',').map(str::trim).any(|w| !w.is_empty() && part.contains(w)),
+        _ => true,
+    }
+}
+
+/// Invite POSTs at full speed, counted by answer.
+async fn invite_posts(app: &TestApp, cookie: &str, ws: i64, entity: i64, seconds: u64, connections: u64, healthz_mean: f64) {
     // Invite POSTs: each request a new address (a wrk script; each of wrk's threads numbers
     // its own), as the signed-in Admin.
     // The form's CSRF token belongs to wrk's session (the cookie's), not to `ada`'s.
     let form = reqwest::Client::new()
         .get(format!("{}/w/{ws}/settings/members/invite", app.base))
-        .header("cookie", &cookie)
+        .header("cookie", cookie)
         .send()
         .await
         .expect("the invite form")
@@ -133,11 +166,27 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
         ),
     )
     .expect("the wrk script");
+    if std::env::var("BENCH_TRACE").is_ok_and(|v| !v.is_empty()) {
+        println!("-- SQL of one invite POST");
+        TRACING.store(true, Ordering::Relaxed);
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/w/{ws}/settings/members/invite", app.base))
+            .header("cookie", cookie)
+            .form(&[("csrf", csrf.as_str()), ("role", "member"), ("entity", &entity.to_string()), ("email", "traced@client.test")])
+            .send()
+            .await
+            .expect("a traced invite POST");
+        TRACING.store(false, Ordering::Relaxed);
+        println!("-- {}", r.status());
+    }
     let invites_before = app.invite_count().await;
     let post = measure(
         &app.base,
         &format!("/w/{ws}/settings/members/invite"),
-        &cookie,
+        cookie,
         seconds,
         connections,
         Some(script.to_str().unwrap()),
@@ -151,7 +200,7 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
             .build()
             .unwrap()
             .post(format!("{}/w/{ws}/settings/members/invite", app.base))
-            .header("cookie", &cookie)
+            .header("cookie", cookie)
             .form(&[
                 ("csrf", csrf.as_str()),
                 ("role", "member"),
@@ -179,8 +228,11 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
         println!("  answers: {}", post.statuses.join(", "));
     }
 
-    // The outbox: a bulk team invite of 50, timed from the POST to the 50th email received.
-    drain_outbox(&app).await;
+}
+
+/// The outbox: a bulk team invite of 50, timed from the POST to the 50th email received.
+async fn bulk_invite(app: &TestApp, ada: &TestUser, org: i64, rows: usize) {
+    drain_outbox(app).await;
     let before = app.smtp.count();
     let emails: Vec<String> = (0..50).map(|i| format!("bulk{i}-{rows}@firm.test")).collect();
     let t = Instant::now();
@@ -304,9 +356,14 @@ fn first_cookie(r: &reqwest::Response) -> Option<String> {
 /// Queries of one request, the smallest of a few (the outbox worker shares the pool).
 async fn queries_of(app: &TestApp, user: &TestUser, path: &str) -> u64 {
     let mut queries = u64::MAX;
-    for _ in 0..3 {
+    for i in 0..3 {
         let before = app.queries();
+        if i == 2 && std::env::var("BENCH_TRACE").is_ok_and(|v| !v.is_empty()) {
+            println!("-- SQL of GET {path}");
+            TRACING.store(true, Ordering::Relaxed);
+        }
         let (status, _) = user.page(path).await;
+        TRACING.store(false, Ordering::Relaxed);
         assert!(status.is_success(), "{path}: {status}");
         queries = queries.min(app.queries() - before);
     }

@@ -92,7 +92,7 @@ impl ManageConnection for ConnectionManager {
                 .map_err(r2d2::Error::QueryError)?;
         }
         if let Some(counter) = &self.query_counter {
-            conn.set_instrumentation(QueryCounter(counter.clone()));
+            conn.set_instrumentation(QueryCounter(counter.clone(), None));
         }
         Ok(conn)
     }
@@ -107,15 +107,26 @@ impl ManageConnection for ConnectionManager {
 }
 
 /// Counts the queries a pool runs, so tests can prove a page's query count does not grow
-/// with its rows.
-struct QueryCounter(Arc<AtomicU64>);
+/// with its rows. With RUST_LOG=portico::sql=trace it also logs every statement with the
+/// time it took (for profiling a page).
+struct QueryCounter(Arc<AtomicU64>, Option<std::time::Instant>);
 
 impl Instrumentation for QueryCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            self.0.fetch_add(1, Ordering::Relaxed);
-            // RUST_LOG=portico::sql=trace shows every statement (for profiling a page).
-            tracing::trace!(target: "portico::sql", "{query}");
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.0.fetch_add(1, Ordering::Relaxed);
+                if tracing::enabled!(target: "portico::sql", tracing::Level::TRACE) {
+                    self.1 = Some(std::time::Instant::now());
+                }
+            }
+            InstrumentationEvent::FinishQuery { query, .. } => {
+                if let Some(started) = self.1.take() {
+                    let micros = started.elapsed().as_micros() as u64;
+                    tracing::trace!(target: "portico::sql", "{micros:>6} µs  {query}");
+                }
+            }
+            _ => {}
         }
     }
 }

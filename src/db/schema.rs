@@ -107,6 +107,7 @@ diesel::table! {
         all_entities -> Bool,
         access_ends_at -> Nullable<Timestamp>,
         reminder_sent_at -> Nullable<Timestamp>,
+        delivery_failing -> Bool,
     }
 }
 

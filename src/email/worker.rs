@@ -173,7 +173,7 @@ impl Mailer {
 
     /// Sends one email and records what became of it.
     async fn deliver(&self, item: Claimed) {
-        let id = item.id;
+        let (id, invite) = (item.id, item.invite_id);
         let email = match self.render(&item).await {
             Ok(Some(email)) => email,
             Ok(None) => {
@@ -214,7 +214,7 @@ impl Mailer {
                 if matches!(self.transport, Transport::Smtp(_)) {
                     tracing::info!(outbox_id = id, attempt = item.attempts, "outbox: sent");
                 }
-                if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, &[id])).await {
+                if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, id, invite)).await {
                     tracing::error!(error = %e, outbox_id = id, "outbox: sent, but could not record it");
                 }
             }
@@ -229,8 +229,10 @@ impl Mailer {
         }
         let next = now() + backoff(item.attempts);
         tracing::warn!(outbox_id = item.id, attempt = item.attempts, error = %error, "outbox: sending failed; will retry");
-        let (id, attempts) = (item.id, item.attempts);
-        if let Err(e) = self.db.write(move |c| outbox::mark_failed(c, id, attempts, &error, next, MAX_ATTEMPTS)).await {
+        let (id, invite, attempts) = (item.id, item.invite_id, item.attempts);
+        if let Err(e) =
+            self.db.write(move |c| outbox::mark_failed(c, id, invite, attempts, &error, next, MAX_ATTEMPTS)).await
+        {
             tracing::error!(error = %e, "outbox: could not record a failure");
         }
     }

@@ -88,9 +88,26 @@ async fn firm_admins_see_failing_emails_with_the_servers_answer_until_they_go_ou
     );
     let (_, team) = f.ada.page(&format!("/orgs/{org}/invites")).await;
     assert!(row(&team, "pat@firm.test").contains("Email failing for 2 hours"), "{}", row(&team, "pat@firm.test"));
+    // The "Delivery failed" tabs list them (the outbox keeps the status on the invite).
+    let failed_members = format!("/w/{}/settings/members?status=failed", f.ws);
+    let (_, body) = f.ada.page(&failed_members).await;
+    assert!(text_of(&body).contains("Delivery failed (1)") && body.contains("cleo@client.test"), "{}", text_of(&body));
+    let (_, body) = f.ada.page(&format!("/orgs/{org}/team?status=failed")).await;
+    assert!(text_of(&body).contains("Delivery failed (1)") && body.contains("pat@firm.test"), "{}", text_of(&body));
 
-    // The server takes mail again: once sent, the email leaves the page.
+    // The server takes mail again, slowly. Sent again by hand, cleo's invite leaves the
+    // tab at once: its newest email has not failed (it is on its way).
     f.app.smtp.set_refusing(false);
+    f.app.smtp.set_delay(std::time::Duration::from_secs(2));
+    let cleo_invite = crate::support::invite_id_on(&members, "cleo@client.test");
+    f.app.allow_resend(cleo_invite).await;
+    assert_eq!(f.ada.resend_invite(f.ws, cleo_invite).await.status(), StatusCode::SEE_OTHER);
+    let (_, body) = f.ada.page(&failed_members).await;
+    let text = text_of(&body);
+    assert!(text.contains("Delivery failed (0)") && text.contains("No one matches."), "{text}");
+    f.app.smtp.set_delay(std::time::Duration::ZERO);
+
+    // Once sent, the emails leave the page.
     {
         use portico::db::schema::outbox as o;
         f.app.db.write(|c| diesel::update(o::table).set(o::next_attempt_at.eq(now())).execute(c)).await.unwrap();
@@ -100,6 +117,9 @@ async fn firm_admins_see_failing_emails_with_the_servers_answer_until_they_go_ou
     assert!(text_of(&body).contains("No email is failing."), "{}", text_of(&body));
     assert!(text_of(&body).contains("No email is waiting to be sent."));
     assert!(f.until_row_says("cleo@client.test", "Email sent").await.contains("Email sent"));
+    let (_, body) = f.ada.page(&format!("/orgs/{org}/team?status=failed")).await;
+    let text = text_of(&body);
+    assert!(text.contains("Delivery failed (0)") && text.contains("No one matches."), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -242,7 +242,7 @@ pub struct Person {
 }
 
 /// Everyone who can enter the workspace: its own people and the firm's staff who reach it.
-/// Four queries, whatever the number of people; joined in memory through hash maps.
+/// Six queries, whatever the number of people; joined in memory through hash maps.
 pub fn people_of(conn: &mut DbConnection, ws: &WorkspaceInfo) -> QueryResult<Vec<Person>> {
     Ok(people_in(conn, ws.org_id, Some(ws.id), &[ws.id])?.remove(&ws.id).unwrap_or_default())
 }
@@ -268,36 +268,48 @@ fn people_in(
     only: Option<WorkspaceId>,
     clients: &[WorkspaceId],
 ) -> QueryResult<HashMap<WorkspaceId, Vec<Person>>> {
-    let mut team = org_memberships::table
-        .filter(org_memberships::organization_id.eq(org.0))
-        .select((
-            org_memberships::id,
-            org_memberships::user_id,
-            org_memberships::role,
-            org_memberships::new_clients,
-            org_memberships::created_at,
-            org_memberships::clients_until,
-        ))
-        .into_boxed();
-    if let Some(ws) = only {
+    let firm_team = || {
+        org_memberships::table
+            .filter(org_memberships::organization_id.eq(org.0))
+            .select((
+                org_memberships::id,
+                org_memberships::user_id,
+                org_memberships::role,
+                org_memberships::new_clients,
+                org_memberships::created_at,
+                org_memberships::clients_until,
+            ))
+            .into_boxed()
+    };
+    let team: Vec<TeamRow> = match only {
         // Of a 5,000-strong team, only those who may be in this workspace: Admins and
         // Managers (every client), those granted it, and those with a row of their own in
         // it (which, staff as they are, gives them nothing: they must be known as staff).
-        let granted_here = org_client_grants::table
-            .filter(org_client_grants::workspace_id.eq(ws.0))
-            .select(org_client_grants::membership_id);
-        let seated_here = workspace_memberships::table
-            .filter(workspace_memberships::workspace_id.eq(ws.0))
-            .select(workspace_memberships::user_id);
-        let all_clients = [OrgRole::Admin.as_str(), OrgRole::Manager.as_str()];
-        team = team.filter(
-            org_memberships::role
-                .eq_any(all_clients)
-                .or(org_memberships::id.eq_any(granted_here))
-                .or(org_memberships::user_id.eq_any(seated_here)),
-        );
-    }
-    let team = team.load::<TeamRow>(conn)?;
+        // Three index lookups (by role, by grant, by seat): one query OR-ing them would
+        // read the whole team.
+        Some(ws) => {
+            let granted_here = org_client_grants::table
+                .filter(org_client_grants::workspace_id.eq(ws.0))
+                .select(org_client_grants::membership_id);
+            let seated_here = workspace_memberships::table
+                .filter(workspace_memberships::workspace_id.eq(ws.0))
+                .select(workspace_memberships::user_id);
+            let mut team = firm_team()
+                .filter(
+                    // Not IN (…): a statement with a list of binds is parsed again each time.
+                    org_memberships::role
+                        .eq(OrgRole::Admin.as_str())
+                        .or(org_memberships::role.eq(OrgRole::Manager.as_str())),
+                )
+                .load::<TeamRow>(conn)?;
+            team.extend(firm_team().filter(org_memberships::id.eq_any(granted_here)).load::<TeamRow>(conn)?);
+            team.extend(firm_team().filter(org_memberships::user_id.eq_any(seated_here)).load::<TeamRow>(conn)?);
+            team.sort_unstable_by_key(|t| t.0);
+            team.dedup_by_key(|t| t.0);
+            team
+        }
+        None => firm_team().load::<TeamRow>(conn)?,
+    };
     let firm_workspaces = workspaces::table.filter(workspaces::organization_id.eq(org.0)).select(workspaces::id);
     let mut granted = org_client_grants::table
         .select((org_client_grants::workspace_id, org_client_grants::membership_id))

@@ -1,18 +1,18 @@
 //! The lists of pending invites (a workspace's Members page, the Team page, the firm's
 //! Pending invites page): one page at a time, newest first, with a search, a role and a
 //! status, and the count of each status. Every query is served by an index on
-//! (workspace_id, state, id) or (organization_id, state, id).
+//! (workspace_id, state, id) or (organization_id, state, id), or for a status, on
+//! (…, state, expires_at) or (…, state, delivery_failing, id).
 
 use diesel::prelude::*;
 
-use crate::db::schema::{invites, outbox};
+use crate::db::schema::invites;
 use crate::db::DbConnection;
 use crate::domain::listing::{Bound, Cursor, ListQuery, Status};
 use crate::domain::{InviteId, OrgId, WorkspaceId};
 
 use super::invite::{Invite, PENDING};
 use super::lower;
-use super::outbox::coalesce;
 
 type Backend = <DbConnection as diesel::Connection>::Backend;
 
@@ -52,8 +52,6 @@ impl InviteCounts {
     }
 }
 
-diesel::alias!(outbox as newer: NewerEmail);
-
 /// The list's invites with the search, role and status applied (None: pending and expired).
 fn listed(list: &InviteList, query: &ListQuery, status: Option<Status>) -> invites::BoxedQuery<'static, Backend> {
     let now = super::now();
@@ -78,29 +76,13 @@ fn listed(list: &InviteList, query: &ListQuery, status: Option<Status>) -> invit
     if let Some(role) = &query.role {
         q = q.filter(invites::role.eq(role.clone()));
     }
-    // The expiry is compared through COALESCE, which no index serves: the list's own index
-    // (workspace or firm, state, id) is then the planner's only choice, rather than the
-    // global (state, expires_at) one that would walk every firm's pending invites.
-    let expiry = coalesce(invites::expires_at.nullable(), invites::expires_at.nullable());
     match status {
         None | Some(Status::Active) => q,
-        Some(Status::Pending) => q.filter(expiry.gt(now).assume_not_null()),
-        Some(Status::Expired) => q.filter(expiry.le(now).assume_not_null()),
-        Some(Status::DeliveryFailed) => {
-            // The invite's newest email (dropped ones aside) is failing or was given up.
-            let failing = outbox::table
-                .filter(
-                    outbox::state.eq("failed").or(outbox::state.eq("pending").and(outbox::last_error.is_not_null())),
-                )
-                .filter(diesel::dsl::not(diesel::dsl::exists(
-                    newer
-                        .filter(newer.field(outbox::invite_id).eq(outbox::invite_id))
-                        .filter(newer.field(outbox::id).gt(outbox::id))
-                        .filter(newer.field(outbox::state).ne("dropped")),
-                )))
-                .select(outbox::invite_id.assume_not_null());
-            q.filter(invites::id.eq_any(failing))
-        }
+        Some(Status::Pending) => q.filter(invites::expires_at.gt(now)),
+        Some(Status::Expired) => q.filter(invites::expires_at.le(now)),
+        // The invite's newest email (dropped ones aside) is failing or was given up: the
+        // outbox keeps this flag (`outbox::set_delivery_failing`).
+        Some(Status::DeliveryFailed) => q.filter(invites::delivery_failing.eq(true)),
     }
 }
 
@@ -131,29 +113,18 @@ pub fn section(
         .collect())
 }
 
-diesel::define_sql_function! {
-    /// COALESCE of an id that may be NULL (a scalar subquery's) and a default.
-    #[sql_name = "coalesce"]
-    fn id_or(x: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, y: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
-}
-
-/// Counts stop here ("100+"): a tab's count then costs at most this many index entries,
-/// whatever the size of the list.
+/// Counts stop here ("100+"): a tab's count then reads at most this many index entries
+/// (and one more), whatever the size of the list.
 pub const COUNT_CAP: i64 = 100;
 
 /// How many of the list's invites are pending, expired and failing, each exact up to
-/// `COUNT_CAP` and `COUNT_CAP` + 1 past it: one query each.
+/// `COUNT_CAP` and `COUNT_CAP` + 1 past it: one query each, served by the index on
+/// (workspace or firm, state, expires_at) or (…, state, delivery_failing, id), which
+/// holds the rows of that status together.
 pub fn counts(conn: &mut DbConnection, list: &InviteList, query: &ListQuery) -> QueryResult<InviteCounts> {
     let mut count = |s: Status| -> QueryResult<i64> {
-        // The id of the row just past the cap (NULL when there is none): the rows from it
-        // on are counted, so that the count walks at most COUNT_CAP + 1 index entries.
-        let past_cap = listed(list, query, Some(s))
-            .select(invites::id)
-            .order(invites::id.desc())
-            .offset(COUNT_CAP)
-            .limit(1)
-            .single_value();
-        listed(list, query, Some(s)).filter(invites::id.ge(id_or(past_cap, 0))).count().get_result(conn)
+        let ids = listed(list, query, Some(s)).select(invites::id).limit(COUNT_CAP + 1).load::<i64>(conn)?;
+        Ok(ids.len() as i64)
     };
     Ok(InviteCounts {
         pending: count(Status::Pending)?,

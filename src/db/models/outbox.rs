@@ -69,6 +69,32 @@ fn enqueue_about(
             outbox::created_at.eq(now),
         ))
         .execute(conn)?;
+    if let Some(invite) = invite {
+        // The invite's newest email is this one, not sent yet: not failing.
+        set_delivery_failing(conn, invite, None, false)?;
+    }
+    Ok(())
+}
+
+/// Keeps `invites.delivery_failing` what the invite's newest email (dropped ones aside)
+/// says: the email `id` has just failed or gone out, and decides only when no newer email
+/// of the invite was queued meanwhile. A statement that changes nothing when the flag is
+/// already right.
+fn set_delivery_failing(conn: &mut DbConnection, invite: i64, id: Option<i64>, failing: bool) -> QueryResult<()> {
+    use crate::db::schema::invites;
+    let row = invites::table.find(invite).filter(invites::delivery_failing.ne(failing));
+    match id {
+        None => diesel::update(row).set(invites::delivery_failing.eq(failing)).execute(conn)?,
+        Some(id) => {
+            let newer = outbox::table
+                .filter(outbox::invite_id.eq(invite))
+                .filter(outbox::id.gt(id))
+                .filter(outbox::state.ne("dropped"));
+            diesel::update(row.filter(diesel::dsl::not(diesel::dsl::exists(newer))))
+                .set(invites::delivery_failing.eq(failing))
+                .execute(conn)?
+        }
+    };
     Ok(())
 }
 
@@ -80,7 +106,7 @@ pub fn drop_pending_for_invite(conn: &mut DbConnection, invite: InviteId) -> Que
     Ok(())
 }
 
-#[derive(Debug, QueryableByName)]
+#[derive(Clone, Debug, QueryableByName)]
 pub struct Claimed {
     #[diesel(sql_type = BigInt)]
     pub id: i64,
@@ -148,12 +174,9 @@ pub fn release(conn: &mut DbConnection, claimed: &[(i64, i32)]) -> QueryResult<(
     Ok(())
 }
 
-/// Records that these emails went out (one statement for a batch).
-pub fn mark_sent(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
+/// Records that the email `id` (about `invite`, if it is an invite's) went out.
+pub fn mark_sent(conn: &mut DbConnection, id: i64, invite: Option<i64>) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
         .set((
             outbox::state.eq("sent"),
             outbox::sent_at.eq(Some(super::now())),
@@ -161,6 +184,9 @@ pub fn mark_sent(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<()> {
             outbox::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
+    if let Some(invite) = invite {
+        set_delivery_failing(conn, invite, Some(id), false)?;
+    }
     Ok(())
 }
 
@@ -181,6 +207,7 @@ diesel::define_sql_function! {
 pub fn mark_failed(
     conn: &mut DbConnection,
     id: i64,
+    invite: Option<i64>,
     attempts: i32,
     error: &str,
     next_attempt: NaiveDateTime,
@@ -197,6 +224,9 @@ pub fn mark_failed(
             outbox::first_failed_at.eq(coalesce(outbox::first_failed_at, Some(super::now()))),
         ))
         .execute(conn)?;
+    if let Some(invite) = invite {
+        set_delivery_failing(conn, invite, Some(id), true)?;
+    }
     Ok(())
 }
 

@@ -48,6 +48,7 @@ pub async fn grow(app: &TestApp, org: i64, ws: i64, inviter: i64, first: usize, 
                     (None, format!("newstaff{i:05}@firm.test"), "member"),
                     (Some(ws), format!("client{i:05}@client.test"), "member"),
                 ] {
+                    let failed = i % 25 == 24;
                     let id: i64 = diesel::insert_into(invites::table)
                         .values((
                             invites::organization_id.eq(org),
@@ -63,10 +64,11 @@ pub async fn grow(app: &TestApp, org: i64, ws: i64, inviter: i64, first: usize, 
                             invites::expires_at.eq(expires),
                             invites::last_sent_at.eq(at),
                             invites::all_entities.eq(true),
+                            // What the outbox keeps on the invite when its email fails.
+                            invites::delivery_failing.eq(failed),
                         ))
                         .returning(invites::id)
                         .get_result(c)?;
-                    let failed = i % 25 == 24;
                     diesel::insert_into(outbox::table)
                         .values((
                             outbox::kind.eq("invite"),
