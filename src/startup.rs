@@ -131,7 +131,7 @@ impl Application {
             settings.public_url = Some(format!("http://{host}:{port}"));
         }
         let public_url = settings.public_url();
-        let transport = Transport::from_settings(settings.smtp_url.as_deref())?;
+        let transport = Transport::from_settings(settings.smtp_url.as_deref(), settings.outbox_concurrency)?;
         if settings.dev_mailbox() {
             tracing::warn!(
                 "SMTP_URL is not set: emails are kept in the outbox, logged, and readable at {public_url}/dev/mailbox"

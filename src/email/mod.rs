@@ -2,6 +2,7 @@
 //! lettre, or the development mailbox when no SMTP server is configured), and the worker
 //! that empties the outbox.
 
+pub mod smtp;
 pub mod worker;
 
 use askama::Template;

@@ -11,28 +11,45 @@ use tokio::sync::{watch, Notify};
 
 use crate::db::models::outbox::{self, Claimed};
 use crate::db::models::{account_token, ending, invite, now};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbConnection, DbError};
+use diesel::QueryResult;
 use crate::domain::token::InviteKey;
 use crate::domain::InviteId;
 use crate::error::{AppError, StartupError};
 use crate::metrics::Metrics;
 
+use super::smtp::{SmtpPool, SmtpServer};
 use super::RenderedEmail;
 
 /// How a claimed email leaves: over SMTP, or into the log and the local mailbox page.
 #[derive(Clone)]
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `smtp://`: over Portico's own pooled connections (`super::smtp`).
+    Smtp(Arc<SmtpPool>),
+    /// `smtps://`: over lettre's pooled transport.
+    Smtps(AsyncSmtpTransport<Tokio1Executor>),
     DevMailbox,
 }
 
+/// How long one email may take, from connecting to the server's answer to its end.
+const SMTP_TIMEOUT: StdDuration = StdDuration::from_secs(20);
+
 impl Transport {
-    pub fn from_settings(smtp_url: Option<&str>) -> Result<Transport, StartupError> {
-        match smtp_url {
-            None => Ok(Transport::DevMailbox),
-            Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .map(|b| Transport::Smtp(b.timeout(Some(StdDuration::from_secs(20))).build()))
-                .map_err(|e| StartupError::new(format!("SMTP_URL is not usable: {e}"))),
+    /// `connections`: how many SMTP connections are kept open for reuse (one per email
+    /// sent at once: OUTBOX_CONCURRENCY).
+    pub fn from_settings(smtp_url: Option<&str>, connections: u32) -> Result<Transport, StartupError> {
+        use lettre::transport::smtp::PoolConfig;
+        let unusable = |e: String| StartupError::new(format!("SMTP_URL is not usable: {e}"));
+        let Some(url) = smtp_url else { return Ok(Transport::DevMailbox) };
+        match SmtpServer::from_url(url).map_err(unusable)? {
+            Some(server) => Ok(Transport::Smtp(Arc::new(SmtpPool::new(server, SMTP_TIMEOUT, connections as usize)))),
+            None => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map(|b| {
+                    Transport::Smtps(
+                        b.timeout(Some(SMTP_TIMEOUT)).pool_config(PoolConfig::new().max_size(connections.max(1))).build(),
+                    )
+                })
+                .map_err(|e| unusable(e.to_string())),
         }
     }
 }
@@ -151,14 +168,16 @@ impl Mailer {
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
         let n = claimed.len();
+        // Rendered (and checked still due) as a batch, a moment before it is sent.
+        let rendered = self.render_all(&claimed).await;
         let let_go = std::sync::Mutex::new(Vec::new());
-        futures_util::stream::iter(claimed)
-            .for_each_concurrent(self.concurrency.max(1), |item| async {
+        futures_util::stream::iter(claimed.into_iter().zip(rendered))
+            .for_each_concurrent(self.concurrency.max(1), |(item, email)| async {
                 if self.stopping() {
                     // Stopping: what has not started is let go, for the next instance to send.
                     let_go.lock().unwrap_or_else(|e| e.into_inner()).push((item.id, item.attempts));
                 } else {
-                    self.deliver(item).await;
+                    self.deliver(item, email).await;
                 }
             })
             .await;
@@ -172,9 +191,9 @@ impl Mailer {
     }
 
     /// Sends one email and records what became of it.
-    async fn deliver(&self, item: Claimed) {
+    async fn deliver(&self, item: Claimed, email: Result<Option<RenderedEmail>, String>) {
         let (id, invite) = (item.id, item.invite_id);
-        let email = match self.render(&item).await {
+        let email = match email {
             Ok(Some(email)) => email,
             Ok(None) => {
                 // The invite was cancelled or accepted, or the link used or replaced,
@@ -203,7 +222,11 @@ impl Mailer {
                 tracing::info!(to = %email.to, subject = %email.subject, link = %link, "email kept in the local mailbox (no SMTP_URL): {}/dev/mailbox", self.public_url);
                 Ok(())
             }
-            Transport::Smtp(smtp) => match self.message(&email, &item) {
+            Transport::Smtp(pool) => match self.message(&email, &item) {
+                Ok(msg) => pool.send(msg.envelope(), &msg.formatted()).await,
+                Err(e) => Err(e),
+            },
+            Transport::Smtps(smtp) => match self.message(&email, &item) {
                 Ok(msg) => smtp.send(msg).await.map(|_| ()).map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             },
@@ -211,7 +234,7 @@ impl Mailer {
         match result {
             Ok(()) => {
                 self.metrics.emails_sent.inc();
-                if matches!(self.transport, Transport::Smtp(_)) {
+                if !matches!(self.transport, Transport::DevMailbox) {
                     tracing::info!(outbox_id = id, attempt = item.attempts, "outbox: sent");
                 }
                 if let Err(e) = self.db.write(move |c| outbox::mark_sent(c, id, invite)).await {
@@ -237,30 +260,18 @@ impl Mailer {
         }
     }
 
-    async fn render(&self, item: &Claimed) -> Result<Option<RenderedEmail>, AppError> {
-        match (item.kind.as_str(), item.invite_id, item.token_id) {
-            (outbox::KIND_INVITE, Some(invite), _) => {
-                render_invite_email(&self.db, InviteId(invite), &self.public_url, &self.key, true).await
-            }
-            (outbox::KIND_INVITE_REMINDER, Some(invite), _) => {
-                render_reminder_email(&self.db, InviteId(invite), &self.public_url, &self.key, true).await
-            }
-            (outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, Some(token)) => {
-                render_account_email(&self.db, token, &self.public_url, &self.key, true).await
-            }
-            (kind @ (outbox::KIND_ACCESS_ENDING | outbox::KIND_CLIENT_ACCESS_ENDING), _, _) => {
-                let staff = kind == outbox::KIND_CLIENT_ACCESS_ENDING;
-                render_notice_email(&self.db, item.membership_id, staff, &item.to_email, &self.public_url, true).await
-            }
-            (
-                outbox::KIND_INVITE
-                | outbox::KIND_INVITE_REMINDER
-                | outbox::KIND_VERIFY_EMAIL
-                | outbox::KIND_RESET_PASSWORD,
-                _,
-                _,
-            ) => Ok(None),
-            (kind, _, _) => Err(AppError::Internal(format!("unknown email kind {kind}"))),
+    /// Renders a claimed batch in one trip to the database (one connection, one blocking
+    /// call): each email's rendering, or why it could not be prepared.
+    async fn render_all(&self, claimed: &[Claimed]) -> Vec<Result<Option<RenderedEmail>, String>> {
+        let (url, key, items) = (self.public_url.clone(), self.key.clone(), claimed.to_vec());
+        let rendered = self
+            .db
+            .read_with(move |c| Ok::<_, DbError>(items.iter().map(|i| render_claimed(c, i, &url, &key)).collect()))
+            .await;
+        match rendered {
+            Ok(all) => all,
+            // The database is away: none could be prepared; each is tried again later.
+            Err(e) => claimed.iter().map(|_| Err(e.to_string())).collect(),
         }
     }
 
@@ -295,9 +306,21 @@ pub async fn render_notice_email(
     public_url: &str,
     only_due: bool,
 ) -> Result<Option<RenderedEmail>, AppError> {
+    let (to, url) = (to.to_string(), public_url.to_string());
+    Ok(db.read(move |c| notice_email(c, membership, staff, &to, &url, only_due)).await?)
+}
+
+fn notice_email(
+    c: &mut DbConnection,
+    membership: Option<i64>,
+    staff: bool,
+    to: &str,
+    public_url: &str,
+    only_due: bool,
+) -> QueryResult<Option<RenderedEmail>> {
     let Some(membership) = membership else { return Ok(None) };
     let at = if only_due { now() } else { chrono::NaiveDateTime::MIN };
-    let notice = db.read(move |c| crate::db::models::ending::notice(c, membership, staff, at)).await?;
+    let notice = crate::db::models::ending::notice(c, membership, staff, at)?;
     Ok(notice.map(|n| super::render_access_ending(&n, to, public_url)))
 }
 
@@ -310,7 +333,8 @@ pub async fn render_reminder_email(
     key: &InviteKey,
     only_pending: bool,
 ) -> Result<Option<RenderedEmail>, AppError> {
-    render_invite_or_reminder(db, id, public_url, key, only_pending, true).await
+    let (url, key) = (public_url.to_string(), key.clone());
+    Ok(db.read(move |c| invite_email(c, id, &url, &key, only_pending, true)).await?)
 }
 
 /// Renders an invite's email from the database. With `only_pending`, None for an invite
@@ -322,29 +346,26 @@ pub async fn render_invite_email(
     key: &InviteKey,
     only_pending: bool,
 ) -> Result<Option<RenderedEmail>, AppError> {
-    render_invite_or_reminder(db, id, public_url, key, only_pending, false).await
+    let (url, key) = (public_url.to_string(), key.clone());
+    Ok(db.read(move |c| invite_email(c, id, &url, &key, only_pending, false)).await?)
 }
 
-async fn render_invite_or_reminder(
-    db: &Db,
+fn invite_email(
+    c: &mut DbConnection,
     id: InviteId,
     public_url: &str,
     key: &InviteKey,
     only_pending: bool,
     reminder: bool,
-) -> Result<Option<RenderedEmail>, AppError> {
-    let details = db
-        .read(move |c| {
-            let Some(inv) = invite::find_by_id(c, id)? else {
-                return Ok(None);
-            };
-            if only_pending && inv.state != invite::PENDING {
-                return Ok(None);
-            }
-            Ok(Some(invite::details(c, inv)?))
-        })
-        .await?;
-    Ok(details.map(|d| super::render_invite_as(&d, public_url, key, reminder)))
+) -> QueryResult<Option<RenderedEmail>> {
+    let Some(inv) = invite::find_by_id(c, id)? else {
+        return Ok(None);
+    };
+    if only_pending && inv.state != invite::PENDING {
+        return Ok(None);
+    }
+    let details = invite::details(c, inv)?;
+    Ok(Some(super::render_invite_as(&details, public_url, key, reminder)))
 }
 
 /// Renders an email verification or password reset email from its link's row. With
@@ -356,8 +377,50 @@ pub async fn render_account_email(
     key: &InviteKey,
     only_usable: bool,
 ) -> Result<Option<RenderedEmail>, AppError> {
-    let token = db.read(move |c| account_token::find(c, token_id)).await?;
+    let (url, key) = (public_url.to_string(), key.clone());
+    Ok(db.read(move |c| account_email(c, token_id, &url, &key, only_usable)).await?)
+}
+
+fn account_email(
+    c: &mut DbConnection,
+    token_id: i64,
+    public_url: &str,
+    key: &InviteKey,
+    only_usable: bool,
+) -> QueryResult<Option<RenderedEmail>> {
+    let token = account_token::find(c, token_id)?;
     Ok(token.filter(|t| !only_usable || t.is_usable(now())).map(|t| super::render_account(&t, public_url, key)))
+}
+
+/// A claimed email as it is to be sent now (None: nothing to send any more: the invite
+/// was cancelled or accepted, the link used or replaced, the access extended), or why it
+/// could not be prepared.
+fn render_claimed(
+    c: &mut DbConnection,
+    item: &Claimed,
+    public_url: &str,
+    key: &InviteKey,
+) -> Result<Option<RenderedEmail>, String> {
+    let rendered = match (item.kind.as_str(), item.invite_id, item.token_id) {
+        (outbox::KIND_INVITE, Some(invite), _) => invite_email(c, InviteId(invite), public_url, key, true, false),
+        (outbox::KIND_INVITE_REMINDER, Some(invite), _) => {
+            invite_email(c, InviteId(invite), public_url, key, true, true)
+        }
+        (outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD, _, Some(token)) => {
+            account_email(c, token, public_url, key, true)
+        }
+        (kind @ (outbox::KIND_ACCESS_ENDING | outbox::KIND_CLIENT_ACCESS_ENDING), _, _) => {
+            let staff = kind == outbox::KIND_CLIENT_ACCESS_ENDING;
+            notice_email(c, item.membership_id, staff, &item.to_email, public_url, true)
+        }
+        (
+            outbox::KIND_INVITE | outbox::KIND_INVITE_REMINDER | outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD,
+            _,
+            _,
+        ) => Ok(None),
+        (kind, _, _) => return Err(format!("unknown email kind {kind}")),
+    };
+    rendered.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
