@@ -86,7 +86,7 @@ pub fn backoff(attempts: i32) -> Duration {
 impl Mailer {
     /// Runs until told to stop. Wakes when a request queues an email, and once a second.
     pub async fn run(mut self) {
-        let mut pruned_at: Option<tokio::time::Instant> = None;
+        let (mut pruned_at, mut checked_at): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
         while !self.stopping() {
             // Old abuse-limit counts go every few minutes, whichever instance gets there.
             if pruned_at.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(300)) {
@@ -98,9 +98,13 @@ impl Mailer {
             }
             // Access end dates: the readers already treat an end date that has come as no
             // access; here the rows go, with their audit events, and the "ends in 7 days"
-            // notices are queued. Only a cheap read when nothing is due.
-            if let Err(e) = self.end_access().await {
-                tracing::warn!(error = %e, "could not end access past its end date");
+            // notices are queued. Only a cheap read when nothing is due, and at most once a
+            // second: under a stream of invites the worker wakes for each one.
+            if checked_at.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(1)) {
+                checked_at = Some(tokio::time::Instant::now());
+                if let Err(e) = self.end_access().await {
+                    tracing::warn!(error = %e, "could not end access past its end date");
+                }
             }
             match self.tick().await {
                 Ok(n) if n > 0 => continue,

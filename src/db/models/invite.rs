@@ -269,6 +269,15 @@ fn is_member(conn: &mut DbConnection, n: &NewInvite<'_>) -> Result<(), NewInvite
     }
 }
 
+/// `state = 'pending'` with the word in the SQL, not bound: the partial unique indexes on
+/// (workspace_id, email) and (organization_id, email) `WHERE state = 'pending'` then find an
+/// address's pending invite (SQLite uses a partial index only when the query says its
+/// condition in the same words); with a bound value it walked every pending invite of the
+/// workspace on each invite.
+fn pending_literally() -> diesel::dsl::Eq<invites::state, diesel::expression::SqlLiteral<diesel::sql_types::Text>> {
+    invites::state.eq(diesel::dsl::sql::<diesel::sql_types::Text>("'pending'"))
+}
+
 pub fn find_pending(
     conn: &mut DbConnection,
     org: OrgId,
@@ -278,7 +287,7 @@ pub fn find_pending(
     let mut q = invites::table
         .filter(invites::organization_id.eq(org.0))
         .filter(invites::email.eq(email.as_str()))
-        .filter(invites::state.eq(PENDING))
+        .filter(pending_literally())
         .into_boxed();
     q = match ws {
         Some(w) => q.filter(invites::workspace_id.eq(w.0)),
@@ -297,7 +306,7 @@ pub fn pending_to(
     let mut q = invites::table
         .filter(invites::organization_id.eq(org.0))
         .filter(invites::email.eq_any(emails))
-        .filter(invites::state.eq(PENDING))
+        .filter(pending_literally())
         .into_boxed();
     q = match ws {
         Some(w) => q.filter(invites::workspace_id.eq(w.0)),
