@@ -85,10 +85,15 @@ impl ListNav {
     }
 
     /// Status tabs: "All" and each status with its count (for the current search and role).
-    pub fn with_tabs(mut self, all: i64, counts: &[(Status, i64)]) -> ListNav {
-        // Counts past COUNT_CAP were not counted to the end: "1,000+".
-        // Counts of people are exact; counts of invites stop past COUNT_CAP.
-        let is_capped = |s: Status, n: i64| s != Status::Active && n > COUNT_CAP;
+    pub fn with_tabs(self, all: i64, counts: &[(Status, i64)]) -> ListNav {
+        self.with_counted_tabs(all, counts, false)
+    }
+
+    /// The same, where `people_capped` says the count of people (Active) stopped at
+    /// COUNT_CAP as the counts of invites do.
+    fn with_counted_tabs(mut self, all: i64, counts: &[(Status, i64)], people_capped: bool) -> ListNav {
+        // Counts past COUNT_CAP were not counted to the end: "100+".
+        let is_capped = |s: Status, n: i64| (s != Status::Active || people_capped) && n > COUNT_CAP;
         let words =
             |s: Status, n: i64| if is_capped(s, n) { format!("{}+", thousands(COUNT_CAP)) } else { thousands(n) };
         let capped = counts.iter().any(|&(s, n)| is_capped(s, n));
@@ -109,12 +114,13 @@ impl ListNav {
     }
 
     /// The tabs of a list of people and then invites (Team, a client's Members): All,
-    /// Active (the people), Pending, Expired and Delivery failed (the invites).
-    pub fn with_people_and_invites(self, active: i64, invites: &InviteCounts) -> ListNav {
+    /// Active (the people), Pending, Expired and Delivery failed (the invites). The people
+    /// are counted exactly (a client's) or up to COUNT_CAP (the Team's, `people_capped`).
+    pub fn with_people_and_invites(self, active: i64, invites: &InviteCounts, people_capped: bool) -> ListNav {
         let statuses = [Status::Pending, Status::Expired, Status::DeliveryFailed];
         let tabs: Vec<(Status, i64)> =
             std::iter::once((Status::Active, active)).chain(statuses.map(|s| (s, invites.of(s)))).collect();
-        self.with_tabs(active + invites.all(), &tabs)
+        self.with_counted_tabs(active + invites.all(), &tabs, people_capped)
     }
 
     /// The list with this status (and the current search and role), from the top or from

@@ -194,7 +194,7 @@ pub async fn list(
     let at: Page<()> = Page { rows: Vec::new(), previous: data.previous, next: data.next };
     let nav = ListNav::new(members_url(&ctx), &query, &at, "Search by name or email")
         .with_roles(WORKSPACE_ROLES)
-        .with_people_and_invites(data.active, &data.invite_counts);
+        .with_people_and_invites(data.active, &data.invite_counts, false);
     render(MembersPage {
         nav,
         l: Layout::workspace(&session, "Members", &ctx, "settings"),

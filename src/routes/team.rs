@@ -92,7 +92,7 @@ pub async fn list(
     let at: Page<()> = Page { rows: Vec::new(), previous: page.previous, next: page.next };
     let nav = ListNav::new(team_url(&ctx), &query, &at, "Search by name or email")
         .with_roles(TEAM_ROLES)
-        .with_people_and_invites(page.active, &page.invite_counts);
+        .with_people_and_invites(page.active, &page.invite_counts, true);
     let members = page.members.into_iter().zip(page.can_manage_member);
     render(TeamPage {
         nav,

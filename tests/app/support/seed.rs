@@ -100,12 +100,16 @@ pub async fn grow(app: &TestApp, org: i64, ws: i64, inviter: i64, first: usize, 
         })
         .await
         .expect("seeding a large firm");
-    // After a bulk load, the planner's statistics (PostgreSQL's autovacuum would gather
-    // them within a minute or so; SQLite keeps none unless asked).
+    // After a bulk load, the planner's statistics, and on PostgreSQL the visibility map
+    // that lets a count read the index alone (autovacuum would see to both within a minute
+    // or so; SQLite keeps no statistics unless asked).
     app.db
         .read(|c| {
             use diesel::connection::SimpleConnection;
-            c.batch_execute("ANALYZE")
+            match c {
+                portico::db::DbConnection::Pg(_) => c.batch_execute("VACUUM ANALYZE"),
+                portico::db::DbConnection::Sqlite(_) => c.batch_execute("ANALYZE"),
+            }
         })
         .await
         .expect("ANALYZE after seeding");
