@@ -46,8 +46,19 @@ async fn main() {
     }
     if std::env::var("BENCH_TRACE").is_ok_and(|v| !v.is_empty()) {
         use tracing_subscriber::prelude::*;
-        let only_sql = tracing_subscriber::filter::dynamic_filter_fn(|m, _| TRACING.load(Ordering::Relaxed) && m.target() == "portico::sql");
-        tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().without_time().with_ansi(false).with_target(false).with_level(false).with_filter(only_sql)).init();
+        let only_sql = tracing_subscriber::filter::dynamic_filter_fn(|m, _| {
+            TRACING.load(Ordering::Relaxed) && m.target() == "portico::sql"
+        });
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .without_time()
+                    .with_ansi(false)
+                    .with_target(false)
+                    .with_level(false)
+                    .with_filter(only_sql),
+            )
+            .init();
     }
     let db = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "PostgreSQL" } else { "SQLite" };
     println!("Portico page benchmarks on {db}: {seconds} s per page, wrk with {connections} connections");
@@ -122,13 +133,23 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
 /// Whether BENCH_ONLY (a list of words) picks this part; everything without it.
 fn chosen(part: &str) -> bool {
     match std::env::var("BENCH_ONLY") {
-        Ok(only) if !only.trim().is_empty() => only.split(',').map(str::trim).any(|w| !w.is_empty() && part.contains(w)),
+        Ok(only) if !only.trim().is_empty() => {
+            only.split(',').map(str::trim).any(|w| !w.is_empty() && part.contains(w))
+        }
         _ => true,
     }
 }
 
 /// Invite POSTs at full speed, counted by answer.
-async fn invite_posts(app: &TestApp, cookie: &str, ws: i64, entity: i64, seconds: u64, connections: u64, healthz_mean: f64) {
+async fn invite_posts(
+    app: &TestApp,
+    cookie: &str,
+    ws: i64,
+    entity: i64,
+    seconds: u64,
+    connections: u64,
+    healthz_mean: f64,
+) {
     // Invite POSTs: each request a new address (a wrk script; each of wrk's threads numbers
     // its own), as the signed-in Admin.
     // The form's CSRF token belongs to wrk's session (the cookie's), not to `ada`'s.
@@ -175,7 +196,12 @@ async fn invite_posts(app: &TestApp, cookie: &str, ws: i64, entity: i64, seconds
             .unwrap()
             .post(format!("{}/w/{ws}/settings/members/invite", app.base))
             .header("cookie", cookie)
-            .form(&[("csrf", csrf.as_str()), ("role", "member"), ("entity", &entity.to_string()), ("email", "traced@client.test")])
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("role", "member"),
+                ("entity", &entity.to_string()),
+                ("email", "traced@client.test"),
+            ])
             .send()
             .await
             .expect("a traced invite POST");
@@ -227,7 +253,6 @@ async fn invite_posts(app: &TestApp, cookie: &str, ws: i64, entity: i64, seconds
     if !post.statuses.is_empty() {
         println!("  answers: {}", post.statuses.join(", "));
     }
-
 }
 
 /// The outbox: a bulk team invite of 50, timed from the POST to the 50th email received.
@@ -257,8 +282,12 @@ async fn backlog(app: &TestApp, n: i64) {
     let queued = app
         .db
         .write(move |c| {
-            let ids: Vec<i64> =
-                outbox::table.filter(outbox::kind.eq("invite")).select(outbox::id).order(outbox::id).limit(n).load(c)?;
+            let ids: Vec<i64> = outbox::table
+                .filter(outbox::kind.eq("invite"))
+                .select(outbox::id)
+                .order(outbox::id)
+                .limit(n)
+                .load(c)?;
             diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
                 .set((
                     outbox::state.eq("pending"),

@@ -12,11 +12,11 @@ use tokio::sync::{watch, Notify};
 use crate::db::models::outbox::{self, Claimed};
 use crate::db::models::{account_token, ending, invite, now};
 use crate::db::{Db, DbConnection, DbError};
-use diesel::QueryResult;
 use crate::domain::token::InviteKey;
 use crate::domain::InviteId;
 use crate::error::{AppError, StartupError};
 use crate::metrics::Metrics;
+use diesel::QueryResult;
 
 use super::smtp::{SmtpPool, SmtpServer};
 use super::RenderedEmail;
@@ -46,7 +46,9 @@ impl Transport {
             None => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                 .map(|b| {
                     Transport::Smtps(
-                        b.timeout(Some(SMTP_TIMEOUT)).pool_config(PoolConfig::new().max_size(connections.max(1))).build(),
+                        b.timeout(Some(SMTP_TIMEOUT))
+                            .pool_config(PoolConfig::new().max_size(connections.max(1)))
+                            .build(),
                     )
                 })
                 .map_err(|e| unusable(e.to_string())),
@@ -86,7 +88,8 @@ pub fn backoff(attempts: i32) -> Duration {
 impl Mailer {
     /// Runs until told to stop. Wakes when a request queues an email, and once a second.
     pub async fn run(mut self) {
-        let (mut pruned_at, mut checked_at): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) = (None, None);
+        let (mut pruned_at, mut checked_at): (Option<tokio::time::Instant>, Option<tokio::time::Instant>) =
+            (None, None);
         while !self.stopping() {
             // Old abuse-limit counts go every few minutes, whichever instance gets there.
             if pruned_at.is_none_or(|t| t.elapsed() >= StdDuration::from_secs(300)) {
@@ -418,7 +421,10 @@ fn render_claimed(
             notice_email(c, item.membership_id, staff, &item.to_email, public_url, true)
         }
         (
-            outbox::KIND_INVITE | outbox::KIND_INVITE_REMINDER | outbox::KIND_VERIFY_EMAIL | outbox::KIND_RESET_PASSWORD,
+            outbox::KIND_INVITE
+            | outbox::KIND_INVITE_REMINDER
+            | outbox::KIND_VERIFY_EMAIL
+            | outbox::KIND_RESET_PASSWORD,
             _,
             _,
         ) => Ok(None),
