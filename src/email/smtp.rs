@@ -91,10 +91,18 @@ impl SmtpPool {
     /// answer to its end; the connection goes back to the pool only when all went well.
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), String> {
         let sent = tokio::time::timeout(self.timeout, async {
-            let mut conn = match self.reusable().await {
-                Some(conn) => conn,
-                None => self.connect().await?,
-            };
+            if let Some(mut conn) = self.reusable().await {
+                match conn.send(envelope, message).await {
+                    Ok(_) => return Ok(conn),
+                    // The server answered (a refusal, say): that is the email's answer.
+                    Err(e) if e.status().is_some() => return Err(e.to_string()),
+                    // The connection broke (the server restarted, or closed it while it
+                    // sat idle): once more on a new one. Should the server have taken the
+                    // message before the break, it gets it twice with one Message-ID.
+                    Err(_) => {}
+                }
+            }
+            let mut conn = self.connect().await?;
             conn.send(envelope, message).await.map_err(|e| e.to_string())?;
             Ok::<_, String>(conn)
         })

@@ -183,3 +183,24 @@ async fn the_page_makes_as_many_queries_for_thirty_failing_emails_as_for_one() {
     assert_eq!(crate::support::body_rows(&body).len(), 30, "thirty rows");
     assert_eq!(thirty, one, "queries for 30 failing emails as for 1");
 }
+
+/// The mail server restarts between two emails: the connection kept open from the first
+/// is dead, and the second goes out over a new one at its first attempt (no failure, no
+/// retry an hour's backoff away from the person waiting for it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_server_restart_between_emails_fails_nothing() {
+    let f = firm_with_a_client().await;
+    let r = f.ada.invite(f.ws, "cleo@client.test", "member", &[f.llc]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    f.app.smtp.wait_for("cleo@client.test", 1).await;
+    f.app.smtp.go_down();
+    f.app.smtp.come_back().await;
+    let r = f.ada.invite(f.ws, "dora@client.test", "member", &[f.llc]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    f.app.smtp.wait_for("dora@client.test", 1).await;
+    f.app.outbox_settled().await;
+    let dora = crate::support::invite_id_on(&f.ada.members_page(f.ws).await, "dora@client.test");
+    let rows = f.app.outbox_of(dora).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].0.as_str(), rows[0].1), ("sent", 1), "sent at the first attempt: {rows:?}");
+}
