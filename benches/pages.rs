@@ -130,6 +130,20 @@ async fn run(rows: usize, seconds: u64, connections: u64) {
     }
 }
 
+/// One invite POST with wrk's session, its answer not followed.
+async fn one_invite(app: &TestApp, ws: i64, cookie: &str, csrf: &str, entity: i64, email: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/w/{ws}/settings/members/invite", app.base))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf), ("role", "member"), ("entity", &entity.to_string()), ("email", email)])
+        .send()
+        .await
+        .expect("an invite POST")
+}
+
 /// Whether BENCH_ONLY (a list of words) picks this part; everything without it.
 fn chosen(part: &str) -> bool {
     match std::env::var("BENCH_ONLY") {
@@ -190,21 +204,7 @@ async fn invite_posts(
     if std::env::var("BENCH_TRACE").is_ok_and(|v| !v.is_empty()) {
         println!("-- SQL of one invite POST");
         TRACING.store(true, Ordering::Relaxed);
-        let r = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-            .post(format!("{}/w/{ws}/settings/members/invite", app.base))
-            .header("cookie", cookie)
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("role", "member"),
-                ("entity", &entity.to_string()),
-                ("email", "traced@client.test"),
-            ])
-            .send()
-            .await
-            .expect("a traced invite POST");
+        let r = one_invite(app, ws, cookie, &csrf, entity, "traced@client.test").await;
         TRACING.store(false, Ordering::Relaxed);
         println!("-- {}", r.status());
     }
@@ -221,21 +221,7 @@ async fn invite_posts(
     let made = app.invite_count().await - invites_before;
     if post.errors > 0 {
         // What a refused invite POST says (the status and the page's first words).
-        let r = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-            .post(format!("{}/w/{ws}/settings/members/invite", app.base))
-            .header("cookie", cookie)
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("role", "member"),
-                ("entity", &entity.to_string()),
-                ("email", "probe@client.test"),
-            ])
-            .send()
-            .await
-            .expect("a probe POST");
+        let r = one_invite(app, ws, cookie, &csrf, entity, "probe@client.test").await;
         let status = r.status();
         let text = support::text_of(&r.text().await.unwrap_or_default());
         println!("  a probe invite POST: {status}: {}", text.chars().take(300).collect::<String>());
