@@ -1,6 +1,9 @@
 //! Forms with repeated fields (one checkbox per entity), which `web::Form` cannot read.
 
+use actix_web::http::StatusCode;
+
 use crate::error::AppError;
+use crate::usecases::ActionError;
 
 pub struct FormFields(Vec<(String, String)>);
 
@@ -59,4 +62,37 @@ impl EndField {
 /// The "ends" field of a form: no end date, a date after today, or what is wrong.
 pub fn end_date(form: &FormFields) -> Result<Option<crate::domain::EndDate>, &'static str> {
     crate::domain::EndDate::parse(form.get("ends"), crate::clock::today())
+}
+
+/// Changing one's own access would take some away: what, and the field that confirms it.
+pub struct Losing {
+    pub items: Vec<String>,
+    /// The change it confirms (see each form's `change_key`): another change is asked
+    /// about again.
+    pub key: String,
+}
+
+/// What a Configure form (a client's person, or a Team member) says after a save that
+/// did not happen.
+pub enum Said {
+    Nothing,
+    /// At the top of the form.
+    Error(String),
+    /// Next to the list of entities or clients.
+    ListError(String),
+    WouldLose(Losing),
+}
+
+/// A refusal a Configure form shows (next to its list, or at its top), with its status;
+/// any other error is the page's.
+pub fn refused_on_form(e: ActionError) -> Result<(StatusCode, Said), AppError> {
+    match e {
+        ActionError::Refused(why) if why.is_about_the_list() => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(why.message().into())))
+        }
+        ActionError::Refused(why) if why.is_form_message() => {
+            Ok((StatusCode::CONFLICT, Said::Error(why.message().into())))
+        }
+        other => Err(other.into()),
+    }
 }

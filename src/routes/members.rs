@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::form::{end_date, EndField, FormFields};
+use super::form::{end_date, refused_on_form, EndField, FormFields, Losing, Said};
 use super::list::ListNav;
 #[allow(unused_imports)]
 use super::{delivery_words, redirect, redirect_with, render, render_with_status, Layout, TimeWords};
@@ -560,23 +560,6 @@ fn target_id(req: &HttpRequest) -> Result<UserId, AppError> {
     path_id(req, "user").map(UserId)
 }
 
-/// Changing one's own access would take some away: what, and the field that confirms it.
-pub struct Losing {
-    items: Vec<String>,
-    /// The change it confirms (see `change_key`): another change is asked about again.
-    key: String,
-}
-
-/// What a Configure form says after a save that did not happen.
-enum Said {
-    Nothing,
-    /// At the top of the form.
-    Error(String),
-    /// Next to the entity list.
-    ListError(String),
-    WouldLose(Losing),
-}
-
 #[derive(Template)]
 #[template(path = "members/permissions.html")]
 pub struct PermissionsPage {
@@ -718,17 +701,11 @@ fn configured(session: &Session, ctx: &WorkspaceContext, member: &Target, role: 
 /// What a refused change says on its form, and with which status; or the error page it gets.
 fn form_message(e: ActionError) -> Result<(StatusCode, Said), AppError> {
     match e {
-        ActionError::Refused(why) if why.is_about_the_list() => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(why.message().into())))
-        }
-        ActionError::Refused(why) if why.is_form_message() => {
-            Ok((StatusCode::CONFLICT, Said::Error(why.message().into())))
-        }
         ActionError::Invalid(BOTH) => Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(BOTH.into()))),
         ActionError::Invalid(CHOOSE_A_ROLE) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::Error(CHOOSE_A_ROLE.into())))
         }
-        other => Err(other.into()),
+        other => refused_on_form(other),
     }
 }
 

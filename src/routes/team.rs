@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::form::{end_date, EndField, FormFields};
+use super::form::{end_date, refused_on_form, EndField, FormFields, Losing, Said};
 use super::list::ListNav;
 use super::members::InviteView;
 #[allow(unused_imports)]
@@ -500,13 +500,6 @@ pub(super) async fn update_invite(
     render_with_status(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
-/// Changing one's own access would take some away: what, and the field that confirms it.
-pub struct Losing {
-    items: Vec<String>,
-    /// The change it confirms (see `change_key`): another change is asked about again.
-    key: String,
-}
-
 #[derive(Template)]
 #[template(path = "team/permissions.html")]
 pub struct TeamPermissionsPage {
@@ -523,16 +516,6 @@ impl TeamPermissionsPage {
     fn who(&self) -> &str {
         super::display_name(&self.member.name, &self.member.email)
     }
-}
-
-/// What a Configure form says after a save that did not happen.
-enum Said {
-    Nothing,
-    /// At the top of the form.
-    Error(String),
-    /// Next to the client list.
-    ListError(String),
-    WouldLose(Losing),
 }
 
 fn permissions_page(
@@ -611,24 +594,10 @@ pub async fn configure(
     let (status, said) = match uc::configure(&state.db, actor, org, member.user_id, offer.clone(), confirmed).await {
         Ok(Configured::Saved) => return Ok(configured(&session, &ctx, &member, offer.role)),
         Ok(Configured::WouldLose(items)) => (StatusCode::OK, Said::WouldLose(Losing { items, key })),
-        Err(e) => form_message(e)?,
+        Err(e) => refused_on_form(e)?,
     };
     let page = permissions_page(&session, &ctx, member, (clients, Chosen::of(&offer)), said);
     render_with_status(status, page)
-}
-
-/// A refusal the Configure form shows (next to the client list, or at its top); any other
-/// error is the page's.
-fn form_message(e: ActionError) -> Result<(StatusCode, Said), AppError> {
-    match e {
-        ActionError::Refused(why) if why.is_about_the_list() => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Said::ListError(why.message().into())))
-        }
-        ActionError::Refused(why) if why.is_form_message() => {
-            Ok((StatusCode::CONFLICT, Said::Error(why.message().into())))
-        }
-        other => Err(other.into()),
-    }
 }
 
 /// After a save: back to the Team page, or (for someone who has just taken it from
